@@ -1,0 +1,64 @@
+"""ipython_hotreload: edit a module in a running kernel and keep every reference live.
+
+>>> import ipython_hotreload as hr
+>>> sub = hr.subscribe(print, kinds=["recompiled"])
+>>> hr.reload("pkg/mod.py", "def f():\\n    return 2\\n")   # doctest: +SKIP
+{'recompiled': [{'mod': 'pkg.mod', 'source_hash': '...', 'functions': [...]}]}
+
+The module-level functions act on one default :class:`HotReloader`, made on first use with
+the working directory of that moment as its root.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipython_hotreload.core.engine import (
+    HotReloader,
+    compile_dep_edges,
+    default_reloader,
+    purge_module,
+    reload,
+    set_default_reloader,
+)
+from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
+from ipython_hotreload.errors import (
+    HotReloadError,
+    ReloadError,
+    SourceWriteError,
+    UnsafePathError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HotReloadError",
+    "HotReloader",
+    "ModuleEvent",
+    "ReloadError",
+    "SourceWriteError",
+    "Subscription",
+    "UnsafePathError",
+    "compile_dep_edges",
+    "default_reloader",
+    "load_ipython_extension",
+    "purge_module",
+    "reload",
+    "set_default_reloader",
+    "subscribe",
+    "unload_ipython_extension",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext ipython_hotreload``: register the magics, the comm target and the config."""
+    from ipython_hotreload.ipython.extension import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext ipython_hotreload``: remove everything :func:`load_ipython_extension` added."""
+    from ipython_hotreload.ipython.extension import unload
+
+    unload(ipython)

@@ -1,0 +1,1 @@
+"""The pure core: no IPython, ipykernel, comm, ipywidgets or traitlets imports here."""

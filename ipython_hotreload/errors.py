@@ -1,0 +1,79 @@
+"""The errors of ipython_hotreload, one hierarchy.
+
+::
+
+    HotReloadError                 base of everything this package raises
+    ├── UnsafePathError            the path is refused; nothing was written
+    ├── SourceWriteError           the file could not be written; __cause__ is the OSError
+    └── ReloadError                compile or execution failed; everything was rolled back
+
+Every error carries the data a user (or a frontend) needs to act on it and pickles cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["HotReloadError", "ReloadError", "SourceWriteError", "UnsafePathError"]
+
+
+class HotReloadError(Exception):
+    """Base class of every error raised by ipython_hotreload."""
+
+
+class UnsafePathError(HotReloadError, ValueError):
+    """The path was refused (not ``.py``, a directory, a NUL byte, outside the allowed places).
+
+    Raised before anything is written or broadcast.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"refusing {path!r}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason))
+
+
+class SourceWriteError(HotReloadError, OSError):
+    """The source file could not be written (disk full, permissions, ...).
+
+    Raised before anything changes; ``__cause__`` is the underlying :class:`OSError`.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"could not write {path}: {message}")
+
+    def __str__(self) -> str:
+        return f"could not write {self.path}: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.message))
+
+
+class ReloadError(HotReloadError):
+    """Compiling or executing a module failed; every module was put back as it was.
+
+    ``mod`` and ``path`` name the module that failed (not necessarily the one saved),
+    ``lineno`` is the failing line in that file when known, ``__cause__`` the original error.
+    The new source stays on disk.
+    """
+
+    def __init__(self, mod: str | None, path: str | None, lineno: int | None, message: str) -> None:
+        self.mod = mod
+        self.path = path
+        self.lineno = lineno
+        self.message = message
+        super().__init__(mod, path, lineno, message)
+
+    def __str__(self) -> str:
+        where = self.path or self.mod or "<unknown>"
+        if self.lineno is not None:
+            where = f"{where}:{self.lineno}"
+        return f"{where}: {self.message} (old code kept running)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.mod, self.path, self.lineno, self.message))
