@@ -1,0 +1,265 @@
+"""The panels: anywidget models whose synced traits are rendered by ``panel.js``.
+
+Each panel subscribes to the process-wide event stream when it is made and unsubscribes in
+:meth:`close`. Events may arrive on any thread (a file watcher, a comm handler), so each
+panel applies them under its own lock and sends one ``hold_sync`` message per event. The
+callbacks only copy data from the event into traits, except for a bare payload, which costs
+one static analysis of that module's file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import ipywidgets
+import traitlets
+
+from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
+from ipython_hotreload.widgets._state import (
+    ModuleState,
+    event_entry,
+    initial_state,
+    project_modules,
+    state_after,
+)
+
+if TYPE_CHECKING:
+    from ipython_hotreload.core.engine import HotReloader
+
+__all__ = ["EventLog", "FunctionsPanel", "ProjectOverview", "ProjectPanel"]
+
+_HERE = Path(__file__).parent
+# Read once at import: the ES module and its styles ship as plain strings (no build step).
+_ESM = (_HERE / "panel.js").read_text(encoding="utf-8")
+_CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
+
+_MODULE_KINDS = ("recompiled", "compile_failed", "source_removed")
+
+
+class _ReloaderBound:
+    """Mixin: which :class:`HotReloader` answers "what functions does this module have"."""
+
+    _reloader: HotReloader | None
+
+    def _fetch(self, mod: str) -> list[dict[str, Any]]:
+        # Resolved on every call: the default reloader may be replaced after the panel is made.
+        from ipython_hotreload.core.engine import default_reloader
+
+        reloader = self._reloader if self._reloader is not None else default_reloader()
+        return reloader.functions(mod)
+
+
+def _module_name(mod: str | ModuleType) -> str:
+    name = mod.__name__ if isinstance(mod, ModuleType) else mod
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a panel needs a module name or a module, got {mod!r}")
+    return name
+
+
+class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc]
+    """The functions of one module, live: re-rendered from every event about that module.
+
+    >>> panel = FunctionsPanel("pkg.mod")   # doctest: +SKIP
+    >>> panel.close()                        # stops listening   # doctest: +SKIP
+    """
+
+    _esm = _ESM
+    _css = _CSS
+    _panel = traitlets.Unicode("functions").tag(sync=True)
+
+    mod = traitlets.Unicode(help="dotted module name").tag(sync=True)
+    path = traitlets.Unicode(None, allow_none=True, help="its file").tag(sync=True)
+    status = traitlets.Enum(
+        ["ok", "failed", "gone", "missing"], "ok", help="ok | failed | gone | missing"
+    ).tag(sync=True)
+    functions = traitlets.List(traitlets.Dict(), help="SPEC 'functions' entries").tag(sync=True)
+    error = traitlets.Dict(None, allow_none=True, help="the last failure").tag(sync=True)
+    recompiled_at = traitlets.Float(None, allow_none=True, help="time.time()").tag(sync=True)
+    recompiles = traitlets.Int(0, help="recompiled events seen").tag(sync=True)
+    source_hash = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    replaced = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self, mod: str | ModuleType, *, reloader: HotReloader | None = None, **kwargs: Any
+    ) -> None:
+        self._reloader = reloader
+        self._lock = threading.Lock()
+        name = _module_name(mod)
+        super().__init__(**initial_state(name, self._fetch), **kwargs)
+        self._subscription: Subscription | None = subscribe(self._on_event, kinds=_MODULE_KINDS)
+
+    @property
+    def state(self) -> ModuleState:
+        """The module as currently shown (a copy)."""
+        return ModuleState(
+            mod=self.mod,
+            path=self.path,
+            status=self.status,
+            functions=list(self.functions),
+            error=self.error,
+            recompiled_at=self.recompiled_at,
+            recompiles=self.recompiles,
+            source_hash=self.source_hash,
+            replaced=list(self.replaced),
+            note=self.note,
+        )
+
+    def _on_event(self, event: ModuleEvent) -> None:
+        if event.mod != self.mod:
+            return
+        with self._lock:
+            new = state_after(self.state, event, self._fetch)
+            with self.hold_sync():
+                for key, value in new.items():
+                    setattr(self, key, value)
+
+    def close(self) -> None:
+        """Unsubscribe from the event stream and close the widget (idempotent)."""
+        sub, self._subscription = getattr(self, "_subscription", None), None
+        if sub is not None:
+            sub.close()
+        super().close()
+
+
+class EventLog(anywidget.AnyWidget):  # type: ignore[misc]
+    """Every event of the process, newest first, keeping the last ``limit``.
+
+    ``kinds`` and ``mods`` narrow what is logged. ``history`` holds the full
+    :class:`ModuleEvent` objects (newest first); the browser gets compact entries.
+    """
+
+    _esm = _ESM
+    _css = _CSS
+    _panel = traitlets.Unicode("events").tag(sync=True)
+
+    events = traitlets.List(traitlets.Dict(), help="compact entries, newest first").tag(sync=True)
+    limit = traitlets.Int(200, help="how many events are kept").tag(sync=True)
+    total = traitlets.Int(0, help="events seen since the log was made").tag(sync=True)
+
+    def __init__(
+        self,
+        *,
+        limit: int = 200,
+        kinds: Iterable[str] | None = None,
+        mods: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"an event log keeps at least one event, not {limit}")
+        self._lock = threading.Lock()
+        self._mods = frozenset(mods) if mods is not None else None
+        self.history: deque[ModuleEvent] = deque(maxlen=limit)
+        super().__init__(limit=limit, **kwargs)
+        self._subscription: Subscription | None = subscribe(self._on_event, kinds=kinds)
+
+    @traitlets.observe("limit")
+    def _limit_changed(self, change: dict[str, Any]) -> None:
+        with self._lock:
+            self.history = deque(self.history, maxlen=change["new"])
+            self.events = self.events[: change["new"]]
+
+    def _on_event(self, event: ModuleEvent) -> None:
+        if self._mods is not None and event.mod not in self._mods:
+            return
+        with self._lock:
+            self.history.appendleft(event)
+            with self.hold_sync():
+                self.total += 1
+                self.events = [event_entry(event), *self.events[: self.limit - 1]]
+
+    def clear(self) -> None:
+        """Forget the events shown so far."""
+        with self._lock:
+            self.history.clear()
+            self.events = []
+
+    def close(self) -> None:
+        """Unsubscribe from the event stream and close the widget (idempotent)."""
+        sub, self._subscription = getattr(self, "_subscription", None), None
+        if sub is not None:
+            sub.close()
+        super().close()
+
+
+class ProjectOverview(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc]
+    """Every loaded project module (under the reloader's roots) with its state and functions.
+
+    Modules reloaded later (imported for the first time by a reload, say) join the list.
+    """
+
+    _esm = _ESM
+    _css = _CSS
+    _panel = traitlets.Unicode("overview").tag(sync=True)
+
+    modules = traitlets.List(traitlets.Dict(), help="one module state each, by name").tag(sync=True)
+    roots = traitlets.List(traitlets.Unicode()).tag(sync=True)
+
+    def __init__(self, *, reloader: HotReloader | None = None, **kwargs: Any) -> None:
+        from ipython_hotreload.core.engine import default_reloader
+
+        self._reloader = reloader
+        self._lock = threading.Lock()
+        roots = list((reloader or default_reloader()).roots)
+        states = [initial_state(mod, self._fetch) for mod in project_modules(roots)]
+        super().__init__(modules=states, roots=[str(r) for r in roots], **kwargs)
+        self._subscription: Subscription | None = subscribe(self._on_event, kinds=_MODULE_KINDS)
+
+    def module(self, mod: str) -> ModuleState | None:
+        """The shown state of ``mod``, or None if it is not listed."""
+        for state in self.modules:
+            if state["mod"] == mod:
+                return ModuleState(**state)  # type: ignore[typeddict-item]
+        return None
+
+    def _on_event(self, event: ModuleEvent) -> None:
+        if event.mod is None:
+            return
+        with self._lock:
+            states: dict[str, ModuleState] = {s["mod"]: s for s in self.modules}  # type: ignore[misc]
+            before = states.get(event.mod)
+            if before is None:
+                if event.kind == "source_removed":
+                    return  # never listed: nothing to drop
+                before = ModuleState(
+                    mod=event.mod,
+                    path=event.path,
+                    status="ok",
+                    functions=[],
+                    error=None,
+                    recompiled_at=None,
+                    recompiles=0,
+                    source_hash=None,
+                    replaced=[],
+                    note="",
+                )
+            states[event.mod] = state_after(before, event, self._fetch)
+            self.modules = [states[name] for name in sorted(states)]
+
+    def close(self) -> None:
+        """Unsubscribe from the event stream and close the widget (idempotent)."""
+        sub, self._subscription = getattr(self, "_subscription", None), None
+        if sub is not None:
+            sub.close()
+        super().close()
+
+
+class ProjectPanel(ipywidgets.VBox):  # type: ignore[misc]
+    """A :class:`ProjectOverview` above an :class:`EventLog`; closing it closes both."""
+
+    def __init__(self, *, reloader: HotReloader | None = None, **kwargs: Any) -> None:
+        self.overview = ProjectOverview(reloader=reloader)
+        self.event_log = EventLog()
+        super().__init__(children=[self.overview, self.event_log], **kwargs)
+
+    def close(self) -> None:
+        """Close both panels (unsubscribing them) and the box."""
+        self.overview.close()
+        self.event_log.close()
+        super().close()

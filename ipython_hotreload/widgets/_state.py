@@ -1,0 +1,189 @@
+"""What a panel knows about one module, and how an event changes it.
+
+Pure functions over plain dicts (the shape that is synced to the browser), so the rules
+("a failure keeps the old function list", "a bare payload means fetch") live in one place
+and are shared by :class:`FunctionsPanel` and :class:`ProjectOverview`. No widget imports.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from ipython_hotreload.core.events import ModuleEvent
+from ipython_hotreload.core.paths import is_within
+
+__all__ = [
+    "ModuleState",
+    "ModuleStatus",
+    "event_entry",
+    "initial_state",
+    "project_modules",
+    "state_after",
+]
+
+log = logging.getLogger(__name__)
+
+ModuleStatus = Literal["ok", "failed", "gone", "missing"]
+
+# A function that returns the SPEC "functions" entries of a module (HotReloader.functions).
+# Directory names under which modules are installed dependencies, not project code.
+_INSTALLED = frozenset({"site-packages", "dist-packages"})
+
+Fetch = Callable[[str], list[dict[str, Any]]]
+
+
+class ModuleState(TypedDict):
+    """One module as a panel shows it; every value is JSON."""
+
+    mod: str
+    path: str | None
+    status: ModuleStatus
+    functions: list[dict[str, Any]]
+    error: dict[str, Any] | None
+    recompiled_at: float | None
+    recompiles: int
+    source_hash: str | None
+    replaced: list[str]
+    note: str
+
+
+def _error_dict(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "lineno": getattr(exc, "lineno", None),
+        "offset": None,
+    }
+
+
+def _module_path(mod: str) -> str | None:
+    module = sys.modules.get(mod)
+    file = getattr(module, "__file__", None)
+    return file if isinstance(file, str) else None
+
+
+def initial_state(mod: str, fetch: Fetch) -> ModuleState:
+    """The state of ``mod`` before any event: its analysis now, or ``missing`` with the reason."""
+    state = ModuleState(
+        mod=mod,
+        path=_module_path(mod),
+        status="ok",
+        functions=[],
+        error=None,
+        recompiled_at=None,
+        recompiles=0,
+        source_hash=None,
+        replaced=[],
+        note="",
+    )
+    try:
+        state["functions"] = list(fetch(mod))
+    except Exception as exc:
+        # A panel may be opened before the module exists; say why instead of failing.
+        log.info("no analysis for %s yet: %s", mod, exc, exc_info=True)
+        state["status"] = "missing"
+        state["error"] = _error_dict(exc)
+        state["note"] = "not found: reload or import the module and the panel fills in"
+    return state
+
+
+def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleState:
+    """The state once ``event`` (about this module) has happened; ``state`` is not changed.
+
+    ``recompiled`` with ``functions`` takes the list from the payload; a bare payload (the
+    module was re-executed for a dependency) calls ``fetch``. ``compile_failed`` keeps the
+    old list, since the old code keeps running. ``source_removed`` empties it.
+    """
+    new = ModuleState(**state)  # type: ignore[typeddict-item]
+    if event.path:
+        new["path"] = event.path
+    if event.kind == "recompiled":
+        payload = event.payload or {}
+        functions = payload.get("functions")
+        new.update(
+            status="ok",
+            error=None,
+            recompiled_at=event.at,
+            recompiles=state["recompiles"] + 1,
+            source_hash=payload.get("source_hash"),
+            replaced=list(payload.get("replaced") or []),
+            note="",
+        )
+        if functions is not None:
+            new["functions"] = list(functions)
+        else:
+            new["note"] = "re-executed because a module it depends on changed"
+            try:
+                new["functions"] = list(fetch(event.mod or state["mod"]))
+            except Exception as exc:
+                # The module ran fine; only the listing is stale. Keep the old one, say so.
+                log.warning(
+                    "could not analyse %s after its reload: %s", state["mod"], exc, exc_info=True
+                )
+                new["note"] = f"function list may be stale: {exc}"
+    elif event.kind == "compile_failed":
+        new.update(
+            status="failed",
+            error=dict(event.error) if event.error else {"type": "Error", "message": "failed"},
+            note="the previous code keeps running",
+        )
+    elif event.kind == "source_removed":
+        new.update(
+            status="gone",
+            functions=[],
+            error=None,
+            source_hash=None,
+            replaced=[],
+            note="the module was removed",
+        )
+    return new
+
+
+def event_entry(event: ModuleEvent) -> dict[str, Any]:
+    """A compact JSON line for the event log: the event without the function list.
+
+    The log re-sends its whole list on every event, so it carries a count, not the entries.
+    """
+    payload = event.payload
+    summary: dict[str, Any] | None = None
+    if payload is not None:
+        functions = payload.get("functions")
+        summary = {
+            "functions": None if functions is None else len(functions),
+            "source_hash": payload.get("source_hash"),
+            "replaced": list(payload.get("replaced") or []),
+            "elapsed_ms": payload.get("elapsed_ms"),
+        }
+    return {
+        "kind": event.kind,
+        "mod": event.mod,
+        "path": event.path,
+        "at": event.at,
+        "error": dict(event.error) if event.error else None,
+        "summary": summary,
+    }
+
+
+def project_modules(roots: Iterable[Path]) -> list[str]:
+    """Names of the loaded modules whose file lies under one of ``roots``, sorted."""
+    resolved = [Path(r).resolve() for r in roots]
+    names: list[str] = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name == "__main__" or not isinstance(file, str) or not file.endswith(".py"):
+            continue
+        try:
+            path = Path(file).resolve()
+        except (OSError, RuntimeError):
+            continue
+        for root in resolved:
+            # A root that holds a virtualenv (a home directory, say) must not list the
+            # installed packages as the project.
+            if is_within(path, root) and not _INSTALLED.intersection(path.relative_to(root).parts):
+                names.append(name)
+                break
+    return sorted(names)
