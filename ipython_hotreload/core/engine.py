@@ -1,0 +1,646 @@
+"""The reload pipeline: the one place that knows its order.
+
+``reload(path, content)``:
+
+1. check the path (``paths.check_path``);
+2. format in memory and write atomically (``formatting``, ``paths.atomic_write``); publish
+   ``source_written``;
+3. parse and compile once; the graph re-scans that one file from the same parse;
+4. plan: the saved module, loaded modules whose files changed on disk behind our back, and
+   the loaded modules that must follow by the graph's labels (``ModuleGraph.plan``);
+5. execute the plan under a :class:`~.patching.Journal`: re-execute modules into their own
+   namespaces and patch old objects in place (``patching.Patcher``), rebind export edges;
+   any exception (``KeyboardInterrupt`` included) rolls the journal back and restores
+   ``sys.modules``, then ``compile_failed`` and :class:`ReloadError`;
+6. persist checked hash ``.pyc`` files (``bytecode``);
+7. publish one ``recompiled`` event per re-executed module, the saved one first, and return
+   the payloads.
+
+All reloads in a process are serialised by one re-entrant lock: they share ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import importlib.util
+import linecache
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import CodeType, ModuleType
+from typing import Any
+
+from ipython_hotreload.core import bytecode
+from ipython_hotreload.core.analysis import FunctionInfo, analyse_functions
+from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
+from ipython_hotreload.core.formatting import (
+    FormatterSpec,
+    apply_formatter,
+    describe_formatter,
+    resolve_formatter,
+)
+from ipython_hotreload.core.graph import ModuleGraph, Step
+from ipython_hotreload.core.patching import MODULE_KEEP, Journal, Patcher
+from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
+from ipython_hotreload.errors import HotReloadError, ReloadError, UnsafePathError
+
+__all__ = [
+    "HotReloader",
+    "compile_dep_edges",
+    "default_reloader",
+    "purge_module",
+    "reload",
+    "set_default_reloader",
+]
+
+log = logging.getLogger(__name__)
+
+EDGE_LABELS = ("compile", "export", "runtime")
+_RELOAD_LOCK = threading.RLock()
+
+
+@dataclass
+class _Source:
+    """One module's new source, parsed and compiled once."""
+
+    mod: str
+    path: Path
+    data: bytes
+    full: bool  # carries a full payload (a file the user saved) rather than a bare one
+    tree: ast.Module | None = None
+    code: CodeType | None = None
+    text: str = ""
+
+
+@dataclass
+class _Run:
+    """The state of one reload while it executes."""
+
+    journal: Journal = field(default_factory=Journal)
+    old_namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    replaced: dict[str, list[str]] = field(default_factory=dict)
+    codes: dict[str, tuple[Path, bytes, CodeType]] = field(default_factory=dict)
+
+
+class HotReloader:
+    """Hot-reloads the modules of a project (its ``roots``) inside this interpreter."""
+
+    def __init__(
+        self,
+        roots: Iterable[str | os.PathLike[str]] | None = None,
+        formatter: FormatterSpec = "ruff",
+        persist_bytecode: bool = True,
+        *,
+        graph_cache: bool = True,
+    ) -> None:
+        self._roots = self._resolve_roots(roots)
+        self.formatter = formatter
+        self.persist_bytecode = persist_bytecode
+        self.graph = ModuleGraph(self._roots, use_cache=graph_cache)
+        self._fingerprints: dict[str, tuple[int, int]] = {}
+        self._project_files: dict[str, tuple[ModuleType, Path | None]] = {}
+        self.last_reload: dict[str, Any] | None = None
+        self.watcher: Any = None
+        self._disk_hashes: dict[Path, str] = {}
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @staticmethod
+    def _resolve_roots(roots: Iterable[str | os.PathLike[str]] | None) -> list[Path]:
+        if roots is None:
+            return [Path.cwd().resolve()]
+        if isinstance(roots, str | os.PathLike):
+            roots = [roots]
+        return [Path(r).expanduser().resolve() for r in roots]
+
+    @property
+    def roots(self) -> list[Path]:
+        """The project's directories; only their modules are re-executed as dependents."""
+        return list(self._roots)
+
+    @roots.setter
+    def roots(self, roots: Iterable[str | os.PathLike[str]]) -> None:
+        with _RELOAD_LOCK:
+            self._roots = self._resolve_roots(roots)
+            self.graph.set_roots(self._roots)
+            self._project_files.clear()
+
+    @property
+    def formatter(self) -> FormatterSpec:
+        """``"ruff"``, ``"black"``, ``None`` or a ``str -> str`` callable."""
+        return self._formatter_spec
+
+    @formatter.setter
+    def formatter(self, spec: FormatterSpec) -> None:
+        self._format_fn = resolve_formatter(spec)
+        self._formatter_spec = spec
+
+    # -- public API ------------------------------------------------------------------------
+
+    def reload(
+        self, path: str | os.PathLike[str], content: str | bytes, *, format: bool = True
+    ) -> dict[str, Any]:
+        """Write ``content`` to ``path``, format it, and hot-reload the module graph."""
+        started = time.perf_counter()
+        text = _as_text(content, path)
+        with _RELOAD_LOCK:
+            resolved = check_path(path, self._allowed_dirs())
+            mod = self._module_name(resolved, str(path))
+            warnings: list[str] = []
+            if format:
+                text, why = apply_formatter(self._format_fn, text, resolved)
+                if why:
+                    warnings.append(why)
+            data = text.encode("utf-8")
+            atomic_write(resolved, data)
+            self._disk_hashes[resolved] = hashlib.sha256(data).hexdigest()
+            self._adopt_outside_root(resolved, mod)
+            publish(ModuleEvent("source_written", mod, str(resolved)))
+            return self._run([_Source(mod, resolved, data, full=True)], started, warnings)
+
+    def reload_from_disk(
+        self,
+        changed: Iterable[str | os.PathLike[str]],
+        deleted: Iterable[str | os.PathLike[str]] = (),
+    ) -> dict[str, Any]:
+        """Run the pipeline on files that already hold their new text (no write, no format):
+        ``deleted`` modules are purged, ``changed`` ones re-executed with their dependents,
+        all or nothing, as one batch."""
+        started = time.perf_counter()
+        with _RELOAD_LOCK:
+            for p in deleted:
+                name = self.graph.module_for_path(Path(p).resolve())
+                if name is not None:
+                    self.purge_module(name)
+            sources: list[_Source] = []
+            for p in changed:
+                resolved = Path(p).resolve()
+                name = self.graph.module_for_path(resolved)
+                if name is None or not resolved.is_file():
+                    continue
+                sources.append(_Source(name, resolved, resolved.read_bytes(), full=True))
+            if not sources:
+                return {"recompiled": []}
+            return self._run(sources, started, [])
+
+    def purge_module(self, mod: str | ModuleType) -> None:
+        """Forget a module: ``sys.modules``, its parent's attribute, its ``.pyc``, the graph;
+        then broadcast ``source_removed`` (also when it was not loaded)."""
+        with _RELOAD_LOCK:
+            name = mod.__name__ if isinstance(mod, ModuleType) else str(mod)
+            module = sys.modules.pop(name, None)
+            path: Path | None = self.graph.path_for_module(name)
+            file = getattr(module, "__file__", None)
+            if path is None and isinstance(file, str):
+                path = Path(file)
+            parent_name, _, child = name.rpartition(".")
+            parent = sys.modules.get(parent_name) if parent_name else None
+            if parent is not None and module is not None and getattr(parent, child, None) is module:
+                delattr(parent, child)
+            if path is not None:
+                bytecode.remove_pyc(path)
+            self.graph.remove_module(name)
+            self._fingerprints.pop(name, None)
+            self._project_files.pop(name, None)
+            publish(ModuleEvent("source_removed", name, str(path) if path else None))
+
+    def compile_dep_edges(self, *, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
+        """The project's import edges ``{"from", "to", "label"}``, strongest label per pair."""
+        wanted: list[str] | None = None
+        if labels is not None:
+            wanted = [labels] if isinstance(labels, str) else list(labels)
+            unknown = sorted(set(wanted) - set(EDGE_LABELS))
+            if unknown:
+                raise ValueError(f"unknown edge labels {unknown}; use {list(EDGE_LABELS)}")
+        with _RELOAD_LOCK:
+            return [e.to_json() for e in self.graph.edges(wanted)]
+
+    def functions(self, mod: str) -> list[FunctionInfo]:
+        """The payload ``functions`` of a project module, from its file on disk."""
+        path = self.graph.path_for_module(mod)
+        if path is None:
+            module = sys.modules.get(mod)
+            file = getattr(module, "__file__", None)
+            if not isinstance(file, str):
+                raise HotReloadError(f"no source file is known for module {mod!r}")
+            path = Path(file)
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HotReloadError(f"cannot read the source of {mod!r} at {path}: {exc}") from exc
+        return analyse_functions(text)
+
+    def known_hash(self, path: str | os.PathLike[str]) -> str | None:
+        """The sha256 of the text this reloader last wrote or loaded at ``path``, so a file
+        watcher can tell the reloader's own writes from edits made elsewhere."""
+        return self._disk_hashes.get(Path(path).resolve())
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-friendly summary for ``%hotreload`` and frontends."""
+        watching = getattr(self.watcher, "paths", None) or []
+        return {
+            "roots": [str(r) for r in self._roots],
+            "formatter": describe_formatter(self._formatter_spec),
+            "persist_bytecode": self.persist_bytecode,
+            "modules": len(self.graph.modules()),
+            "subscribers": subscriber_count(),
+            "last_reload": self.last_reload,
+            "watching": [str(p) for p in watching],
+        }
+
+    def watch(
+        self,
+        paths: Iterable[str | os.PathLike[str]] | None = None,
+        *,
+        schedule: Any = None,
+        debounce_ms: int = 50,
+    ) -> Any:
+        """Watch ``paths`` (default: the roots) for edits made elsewhere and hot-reload them;
+        ``schedule(fn)`` runs each batch where executing user code is safe (default: in the
+        watcher thread, under the reload lock). Returns the running watcher."""
+        from ipython_hotreload.core.watch import Watcher
+
+        with _RELOAD_LOCK:
+            self.stop_watching()
+            targets = [Path(p).resolve() for p in paths] if paths else list(self._roots)
+            self.watcher = Watcher(self, targets, schedule=schedule, debounce_ms=debounce_ms)
+            self.watcher.start()
+            return self.watcher
+
+    def stop_watching(self) -> None:
+        """Stop the watcher, if one runs, and wait for its thread to end."""
+        watcher, self.watcher = self.watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def close(self) -> None:
+        """Stop background work (a watcher) owned by this reloader."""
+        self.stop_watching()
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def _run(self, sources: list[_Source], started: float, warnings: list[str]) -> dict[str, Any]:
+        primary = sources[0]
+        loaded = self._loaded_project_modules()
+        named = {s.mod for s in sources}
+        if not getattr(self.watcher, "alive", False):
+            # A running watcher reports edits itself; without one, one stat per loaded module.
+            stale = self._stale_modules(loaded, named)
+            sources += [self._stale_source(m, loaded[m]) for m in stale]
+        try:
+            for src in sources:
+                self._compile(src)  # a SyntaxError raises here; nothing has executed yet
+                self.graph.update_file(src.path, src.data, src.tree)
+        except ReloadError:
+            self._mark_unapplied(sources)
+            raise
+        import_order = {name: i for i, name in enumerate(sys.modules)}
+        plan = self.graph.plan([s.mod for s in sources], set(loaded), import_order)
+        by_mod = {s.mod: s for s in sources}
+        on_stack = _modules_on_stack()
+        run = _Run()
+        modules_before = set(sys.modules)
+        try:
+            for step in plan:
+                self._execute_step(step, by_mod, loaded, on_stack, run)
+        except BaseException as exc:
+            run.journal.rollback()
+            for name in set(sys.modules) - modules_before:
+                sys.modules.pop(name, None)
+            self._mark_unapplied(sources)
+            failed = getattr(exc, "_hotreload_mod", primary.mod)
+            raise self._failure(failed, exc) from exc
+        finally:
+            for s in sources:
+                linecache.checkcache(str(s.path))
+        for name in run.executed:
+            path, data, code = run.codes[name]
+            self._remember(name, path)
+            self._disk_hashes[path] = hashlib.sha256(data).hexdigest()
+            if self.persist_bytecode and not sys.dont_write_bytecode:
+                warning = bytecode.write_pyc(path, data, code)
+                if warning:
+                    warnings.append(warning)
+        payloads = self._payloads(plan, by_mod, run, started, warnings)
+        self.last_reload = {
+            "mod": primary.mod,
+            "at": time.time(),
+            "modules": [p["mod"] for p in payloads],
+            "elapsed_ms": payloads[0]["elapsed_ms"] if payloads else None,
+        }
+        for payload in payloads:
+            publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), payload))
+        return {"recompiled": payloads}
+
+    def _compile(self, src: _Source) -> None:
+        filename = self._code_filename(src.mod, src.path)
+        try:
+            src.text = src.data.decode("utf-8")
+            src.tree = ast.parse(src.data, filename)
+            src.code = compile(src.tree, filename, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, UnicodeDecodeError) as exc:
+            raise self._failure(src.mod, exc, path=src.path) from exc
+
+    def _execute_step(
+        self,
+        step: Step,
+        by_mod: dict[str, _Source],
+        loaded: dict[str, ModuleType],
+        on_stack: set[str],
+        run: _Run,
+    ) -> None:
+        name = step.mod
+        if name == "__main__" or name in on_stack:
+            return
+        try:
+            if step.label == "export":
+                self._rebind(step, loaded, run, by_mod)
+                return
+            src = by_mod.get(name)
+            if src is None:
+                src = self._stale_source(name, loaded[name])
+                self._compile(src)
+                by_mod[name] = src
+            module = loaded.get(name) or sys.modules.get(name)
+            if module is None:
+                module = importlib.import_module(name)
+                assert src.code is not None
+                run.codes[name] = (src.path, src.data, src.code)
+                run.executed.append(name)
+                return
+            self._reexecute(module, src, run)
+        except BaseException as exc:
+            if not hasattr(exc, "_hotreload_mod"):
+                try:
+                    exc._hotreload_mod = name  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass
+            raise
+
+    def _reexecute(self, module: ModuleType, src: _Source, run: _Run) -> None:
+        ns = module.__dict__
+        keep = {k: ns[k] for k in MODULE_KEEP if k in ns}
+        old_ns = run.journal.replace_namespace(ns, keep)
+        run.old_namespaces[src.mod] = old_ns
+        assert src.code is not None
+        exec(src.code, ns)
+        run.replaced[src.mod] = Patcher(run.journal, module, old_ns).merge()
+        run.codes[src.mod] = (src.path, src.data, src.code)
+        run.executed.append(src.mod)
+
+    def _rebind(
+        self, step: Step, loaded: dict[str, ModuleType], run: _Run, by_mod: dict[str, _Source]
+    ) -> None:
+        """An export edge: rebind ``from target import name`` to the target's new object, or
+        re-execute the importer when a name it imports is gone (its import then fails)."""
+        importer = loaded.get(step.mod)
+        target_name = step.after
+        if importer is None or target_name is None:
+            return
+        target = sys.modules.get(target_name)
+        old_target_ns = run.old_namespaces.get(target_name)
+        if target is None or old_target_ns is None:
+            return
+        ns = importer.__dict__
+        for name, alias in self.graph.bound_names(step.mod, target_name):
+            if name not in target.__dict__:
+                src = by_mod.get(step.mod) or self._stale_source(step.mod, importer)
+                self._compile(src)
+                self._reexecute(importer, src, run)
+                return
+            new = target.__dict__[name]
+            if alias in ns and ns[alias] is old_target_ns.get(name) and ns[alias] is not new:
+                run.journal.setitem(ns, alias, new)
+
+    def _payloads(
+        self,
+        plan: Sequence[Step],
+        by_mod: dict[str, _Source],
+        run: _Run,
+        started: float,
+        warnings: list[str],
+    ) -> list[dict[str, Any]]:
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        executed = set(run.executed)
+        out: list[dict[str, Any]] = []
+        for step in plan:
+            src = by_mod.get(step.mod)
+            is_full = src is not None and src.full
+            if step.mod not in executed and not (is_full and step.label is None):
+                continue
+            payload: dict[str, Any] = {"mod": step.mod, "source_hash": None, "functions": None}
+            if is_full and src is not None:
+                payload["source_hash"] = hashlib.sha256(src.data).hexdigest()
+                payload["functions"] = analyse_functions(src.text, src.tree)
+            path = src.path if src is not None else self.graph.path_for_module(step.mod)
+            payload["path"] = str(path) if path else None
+            payload["elapsed_ms"] = elapsed_ms
+            if step.after is not None:
+                payload["reason"] = {"after": step.after, "label": step.label}
+            elif src is not None and not src.full:
+                payload["reason"] = {"after": None, "label": "changed_on_disk"}
+            if step.mod not in executed:
+                payload["executed"] = False
+            if run.replaced.get(step.mod):
+                payload["replaced"] = run.replaced[step.mod]
+            if warnings and not out:
+                payload["warnings"] = list(warnings)
+            out.append(payload)
+        return out
+
+    def _failure(self, mod: str, exc: BaseException, *, path: Path | None = None) -> ReloadError:
+        path = path or self.graph.path_for_module(mod)
+        lineno: int | None = None
+        offset: int | None = None
+        if isinstance(exc, SyntaxError):
+            lineno, offset = exc.lineno, exc.offset
+            message = f"{exc.msg}"
+        else:
+            lineno = _traceback_line(exc, path)
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = {"type": type(exc).__name__, "message": message, "lineno": lineno, "offset": offset}
+        publish(ModuleEvent("compile_failed", mod, str(path) if path else None, error=error))
+        return ReloadError(mod, str(path) if path else None, lineno, message)
+
+    # -- modules and files -----------------------------------------------------------------
+
+    def _allowed_dirs(self) -> list[Path]:
+        return [*self._roots, *sys_path_dirs()]
+
+    def _module_name(self, resolved: Path, raw: str) -> str:
+        name = self.graph.module_for_path(resolved)
+        if name is None:
+            raise UnsafePathError(raw, "it is not an importable module path (check its name)")
+        return name
+
+    def _adopt_outside_root(self, resolved: Path, mod: str) -> None:
+        if any(is_within(resolved, r) for r in self._roots):
+            return
+        top = mod.split(".")[0]
+        for entry in sys_path_dirs():
+            candidate = entry / top
+            if candidate.is_dir() and is_within(resolved, candidate):
+                self._roots.append(candidate)
+                self.graph.add_root(candidate)
+                self._project_files.clear()
+                return
+
+    def _code_filename(self, mod: str, path: Path) -> str:
+        module = sys.modules.get(mod)
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and os.path.exists(file) and os.path.samefile(file, path):
+            return file
+        return str(path)
+
+    def _loaded_project_modules(self) -> dict[str, ModuleType]:
+        """Loaded modules whose files lie in the roots, by name (``__main__`` excluded)."""
+        out: dict[str, ModuleType] = {}
+        cache = self._project_files
+        for name, module in list(sys.modules.items()):
+            if name == "__main__" or not isinstance(module, ModuleType):
+                continue
+            hit = cache.get(name)
+            if hit is None or hit[0] is not module:
+                hit = (module, self._project_path(module))
+                cache[name] = hit
+            if hit[1] is not None:
+                out[name] = module
+        return out
+
+    def _project_path(self, module: ModuleType) -> Path | None:
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py"):
+            return None
+        try:
+            path = Path(file).resolve()
+        except (OSError, RuntimeError):
+            return None
+        return path if any(is_within(path, r) for r in self._roots) else None
+
+    def _stale_modules(self, loaded: dict[str, ModuleType], skip: set[str]) -> list[str]:
+        """Loaded project modules whose file changed on disk since we last saw it. A module
+        seen for the first time is taken as current."""
+        stale: list[str] = []
+        for name in loaded:
+            if name in skip:
+                continue
+            path = self._project_files[name][1]
+            assert path is not None
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            now = (st.st_mtime_ns, st.st_size)
+            seen = self._fingerprints.setdefault(name, now)
+            if seen != now:
+                stale.append(name)
+        return stale
+
+    def _stale_source(self, name: str, module: ModuleType) -> _Source:
+        path = self._project_files.get(name, (module, None))[1] or Path(str(module.__file__))
+        return _Source(name, path, path.read_bytes(), full=False)
+
+    def _mark_unapplied(self, sources: Sequence[_Source]) -> None:
+        # The text on disk is not what runs: the next reload must pick these files up again.
+        for src in sources:
+            if src.mod in sys.modules:
+                self._fingerprints[src.mod] = (-1, -1)
+
+    def _remember(self, name: str, path: Path) -> None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        self._fingerprints[name] = (st.st_mtime_ns, st.st_size)
+
+
+def _as_text(content: str | bytes, path: object) -> str:
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HotReloadError(
+                f"the new content for {path} is not valid UTF-8 (byte {exc.start}); nothing was written"
+            ) from None
+    if not isinstance(content, str):
+        raise TypeError(f"content must be str or bytes, not {type(content).__name__}")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise HotReloadError(
+            f"the new content for {path} cannot be encoded as UTF-8 (position {exc.start}); "
+            "nothing was written"
+        ) from None
+    return content
+
+
+def _modules_on_stack() -> set[str]:
+    names: set[str] = set()
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str):
+            names.add(name)
+        frame = frame.f_back  # type: ignore[assignment]
+    return names
+
+
+def _traceback_line(exc: BaseException, path: Path | None) -> int | None:
+    if path is None:
+        return None
+    target = str(path)
+    lineno: int | None = None
+    for fs in traceback.extract_tb(exc.__traceback__):
+        if fs.filename == target or os.path.basename(fs.filename) == path.name:
+            lineno = fs.lineno
+    return lineno
+
+
+# -- the default reloader ----------------------------------------------------------------
+
+_default: HotReloader | None = None
+_default_lock = threading.Lock()
+
+
+def default_reloader() -> HotReloader:
+    """The process's default :class:`HotReloader`, made on first use (roots: the cwd)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = HotReloader()
+        return _default
+
+
+def set_default_reloader(reloader: HotReloader | None) -> None:
+    """Replace (or with None, forget) the default reloader."""
+    global _default
+    with _default_lock:
+        if _default is not None and _default is not reloader:
+            _default.close()
+        _default = reloader
+
+
+def reload(
+    path: str | os.PathLike[str], content: str | bytes, *, format: bool = True
+) -> dict[str, Any]:
+    """:meth:`HotReloader.reload` on the default reloader."""
+    return default_reloader().reload(path, content, format=format)
+
+
+def purge_module(mod: str | ModuleType) -> None:
+    """:meth:`HotReloader.purge_module` on the default reloader."""
+    default_reloader().purge_module(mod)
+
+
+def compile_dep_edges(*, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
+    """:meth:`HotReloader.compile_dep_edges` on the default reloader."""
+    return default_reloader().compile_dep_edges(labels=labels)

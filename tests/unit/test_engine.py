@@ -1,0 +1,456 @@
+"""The reload pipeline of SPEC §1.1: order, payloads, propagation, rollback, bytecode."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+import ipython_hotreload as hr
+from tests.conftest import Project
+
+
+def test_reload_writes_then_recompiles_and_returns_the_saved_payload(project: Project) -> None:
+    project.write("pkg/__init__.py")
+    project.write("pkg/mod.py", "def f():\n    return 1\n")
+    mod = project.import_("pkg.mod")
+    old_f = mod.f
+    result = project.reload(
+        "pkg/mod.py",
+        '''
+        def f(x: int = 2) -> int:
+            """Double it.
+
+            Longer text."""
+            return x * 2
+        ''',
+    )
+    assert old_f() == 4 and mod.f is old_f
+    [payload] = result["recompiled"]
+    on_disk = project.path("pkg/mod.py").read_bytes()
+    assert payload["mod"] == "pkg.mod"
+    assert payload["source_hash"] == hashlib.sha256(on_disk).hexdigest()
+    assert payload["functions"] == [
+        {
+            "name": "f",
+            "qualname": "f",
+            "kind": "function",
+            "lineno": 2,
+            "end_lineno": 6,
+            "signature": "(x: int = 2) -> int",
+            "doc": "Double it.",
+        }
+    ]
+    json.dumps(result)  # JSON-serialisable
+    assert project.kinds() == [("source_written", "pkg.mod"), ("recompiled", "pkg.mod")]
+    assert project.events[1].payload == payload
+
+
+def test_reload_imports_a_module_that_was_not_loaded(project: Project) -> None:
+    project.write("fresh.py", "X = 1\n")
+    result = project.reload("fresh.py", "X = 2\n")
+    assert project.mods(result) == ["fresh"]
+    assert sys.modules["fresh"].X == 2
+
+
+def test_compile_dependent_is_reexecuted_after_with_a_bare_payload_and_reason(
+    project: Project,
+) -> None:
+    project.files(
+        {
+            "base.py": "SIZE = 1\ndef deco(f):\n    return f\n",
+            "uses.py": "from base import SIZE\nTABLE = [0] * SIZE\n",
+            "deco_user.py": "import base\n@base.deco\ndef g():\n    return 1\n",
+            "runtime_user.py": "import base\ndef h():\n    return base.SIZE\n",
+        }
+    )
+    uses = project.import_("uses")
+    runtime_user = project.import_("runtime_user")
+    project.import_("deco_user")
+    result = project.reload("base.py", "SIZE = 3\ndef deco(f):\n    return f\n")
+    mods = project.mods(result)
+    assert mods[0] == "base"
+    assert set(mods[1:]) == {"uses", "deco_user"}
+    assert uses.TABLE == [0, 0, 0]
+    assert runtime_user.h() == 3  # runtime: not re-executed, sees the new value on call
+    for payload in result["recompiled"][1:]:
+        assert payload["source_hash"] is None and payload["functions"] is None
+        assert payload["reason"] == {"after": "base", "label": "compile"}
+    assert [e.mod for e in project.events if e.kind == "recompiled"] == mods
+
+
+def test_export_dependent_sees_the_new_constant_without_reexecution(project: Project) -> None:
+    project.files(
+        {
+            "consts.py": "LIMIT = 1\n",
+            "user.py": "from consts import LIMIT\nRUNS = []\nRUNS.append(1)\ndef limit():\n    return LIMIT\n",
+        }
+    )
+    user = project.import_("user")
+    runs = user.RUNS
+    result = project.reload("consts.py", "LIMIT = 5\n")
+    assert project.mods(result) == ["consts"]
+    assert user.limit() == 5
+    assert user.RUNS is runs  # not re-executed
+
+
+def test_removed_name_that_a_dependent_imports_rolls_everything_back(project: Project) -> None:
+    project.files(
+        {
+            "lib.py": "def f():\n    return 1\ndef g():\n    return 2\n",
+            "app.py": "from lib import g\ndef call():\n    return g()\n",
+        }
+    )
+    lib = project.import_("lib")
+    app = project.import_("app")
+    old_f = lib.f
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("lib.py", "def f():\n    return 10\n")
+    assert isinstance(info.value.__cause__, ImportError)
+    assert info.value.mod == "app"
+    assert lib.f is old_f and lib.f() == 1 and lib.g() == 2 and app.call() == 2
+    assert "return 10" in project.path("lib.py").read_text()
+    assert ("compile_failed", "app") in project.kinds()
+
+
+@pytest.mark.parametrize(
+    ("body", "error_type", "lineno"),
+    [
+        ("def f(:\n    return 2\n", "SyntaxError", 1),
+        ("def f():\n    return 2\nraise RuntimeError('boom')\n", "RuntimeError", 3),
+        ("def f():\n    return 2\nraise KeyboardInterrupt\n", "KeyboardInterrupt", 3),
+    ],
+)
+def test_failures_roll_back_and_report(
+    project: Project, body: str, error_type: str, lineno: int
+) -> None:
+    project.write(
+        "m.py", "STATE = []\ndef f():\n    return 1\nclass C:\n    def m(self):\n        return 1\n"
+    )
+    m = project.import_("m")
+    f, state, c_cls = m.f, m.STATE, m.C
+    instance = m.C()
+    project.events.clear()
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("m.py", body)
+    err = info.value
+    assert (err.mod, err.path, err.lineno) == ("m", str(project.path("m.py")), lineno)
+    assert type(err.__cause__).__name__ == error_type
+    assert m.f is f and f() == 1 and m.STATE is state and m.C is c_cls and instance.m() == 1
+    assert sorted(k for k in vars(m) if not k.startswith("__")) == ["C", "STATE", "f"]
+    assert project.path("m.py").read_text() == body
+    failed = [e for e in project.events if e.kind == "compile_failed"]
+    assert len(failed) == 1 and failed[0].error is not None
+    assert failed[0].error["type"] == error_type and failed[0].error["lineno"] == lineno
+    assert set(failed[0].error) == {"type", "message", "lineno", "offset"}
+    # the next reload works
+    project.reload("m.py", "def f():\n    return 3\n")
+    assert f() == 3
+
+
+def test_failure_in_a_dependent_rolls_back_the_saved_module_too(project: Project) -> None:
+    project.files(
+        {
+            "a.py": "N = 1\ndef f():\n    return 'old'\n",
+            "b.py": "import a\nassert a.N < 2, 'N too big'\n",
+        }
+    )
+    a = project.import_("a")
+    project.import_("b")
+    f = a.f
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("a.py", "N = 2\ndef f():\n    return 'new'\n")
+    assert info.value.mod == "b" and info.value.lineno == 2
+    assert a.N == 1 and f() == "old" and a.f is f
+
+
+def test_runtime_dependent_is_not_reexecuted(project: Project) -> None:
+    project.files(
+        {
+            "low.py": "def v():\n    return 1\n",
+            "high.py": "COUNT = []\nCOUNT.append(1)\ndef use():\n    import low\n    return low.v()\n",
+        }
+    )
+    high = project.import_("high")
+    project.import_("low")
+    result = project.reload("low.py", "def v():\n    return 2\n")
+    assert project.mods(result) == ["low"]
+    assert high.use() == 2 and high.COUNT == [1]
+
+
+def test_module_changed_on_disk_behind_our_back_is_reloaded_too(project: Project) -> None:
+    project.files({"one.py": "X = 1\n", "two.py": "Y = 1\n"})
+    one = project.import_("one")
+    two = project.import_("two")
+    project.reload("one.py", "X = 2\n")  # first sight of two: taken as current
+    project.path("two.py").write_text("Y = 'edited elsewhere, same size? no'\n")
+    result = project.reload("one.py", "X = 3\n")
+    assert project.mods(result) == ["one", "two"]
+    assert result["recompiled"][1]["reason"] == {"after": None, "label": "changed_on_disk"}
+    assert one.X == 3 and two.Y.startswith("edited")
+
+
+def test_removed_names_leave_the_module(project: Project) -> None:
+    project.write("gone.py", "def a():\n    pass\nB = 1\n")
+    gone = project.import_("gone")
+    project.reload("gone.py", "def c():\n    pass\n")
+    assert not hasattr(gone, "a") and not hasattr(gone, "B") and hasattr(gone, "c")
+
+
+def test_package_keeps_its_submodule_attributes(project: Project) -> None:
+    project.files({"pkg/__init__.py": "X = 1\n", "pkg/sub.py": "Y = 1\n"})
+    pkg = project.import_("pkg")
+    project.import_("pkg.sub")
+    project.reload("pkg/__init__.py", "X = 2\n")
+    assert pkg.X == 2 and pkg.sub.Y == 1
+
+
+def test_reload_from_the_module_itself_does_not_reexecute_it(project: Project) -> None:
+    project.write(
+        "selfish.py",
+        "import ipython_hotreload as hr\n"
+        "RUNS = []\nRUNS.append(1)\n"
+        "def save(reloader, path, text):\n    return reloader.reload(path, text)\n",
+    )
+    selfish = project.import_("selfish")
+    new = "import ipython_hotreload as hr\nRUNS = []\nRUNS.append(2)\ndef save(r, p, t):\n    return None\n"
+    result = selfish.save(project.reloader, project.path("selfish.py"), new)
+    assert selfish.RUNS == [1]
+    [payload] = result["recompiled"]
+    assert payload["mod"] == "selfish" and payload["executed"] is False
+    assert [f["name"] for f in payload["functions"]] == ["save"]
+    assert project.path("selfish.py").read_text() == new
+
+
+def test_bytecode_is_a_checked_hash_pyc_that_a_fresh_interpreter_loads(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    project.write("bc.py", "X = 1\n")
+    project.import_("bc")
+    project.reload("bc.py", "X = 2\n")
+    import importlib.util
+
+    pyc = Path(importlib.util.cache_from_source(str(project.path("bc.py"))))
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    assert flags == 0b11  # hash-based, checked
+    probe = textwrap.dedent(
+        """
+        import importlib.machinery as m, sys
+        def refuse(self, data, path, *, _optimize=-1):
+            raise SystemExit("recompiled from source")
+        m.SourceFileLoader.source_to_code = refuse
+        import bc
+        print(bc.X)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(project.root)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2"
+
+
+def test_bytecode_respects_dont_write_bytecode_and_the_option(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    project.write("nb.py", "X = 1\n")
+    project.import_("nb")
+    pyc = Path(importlib.util.cache_from_source(str(project.path("nb.py"))))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    project.reload("nb.py", "X = 2\n")
+    assert not pyc.exists()
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    project.reloader.persist_bytecode = False
+    project.reload("nb.py", "X = 3\n")
+    assert not pyc.exists()
+    project.reloader.persist_bytecode = True
+    project.reload("nb.py", "X = 4\n")
+    assert pyc.exists()
+
+
+def test_purge_module_loaded_and_unloaded(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    project.files({"pp/__init__.py": "", "pp/leaf.py": "X = 1\n"})
+    pp = project.import_("pp")
+    project.import_("pp.leaf")
+    project.reload("pp/leaf.py", "X = 2\n")
+    pyc = Path(importlib.util.cache_from_source(str(project.path("pp/leaf.py"))))
+    assert pyc.exists()
+    project.events.clear()
+    project.reloader.purge_module("pp.leaf")
+    assert "pp.leaf" not in sys.modules and not hasattr(pp, "leaf") and not pyc.exists()
+    assert "pp.leaf" not in project.reloader.graph.modules()
+    project.reloader.purge_module("never.loaded")
+    assert project.kinds() == [("source_removed", "pp.leaf"), ("source_removed", "never.loaded")]
+
+
+def test_concurrent_reloads_are_serialised(project: Project) -> None:
+    project.files({"cc.py": "V = 0\n", "dep.py": "import cc\nSEEN = cc.V\n"})
+    cc = project.import_("cc")
+    dep = project.import_("dep")
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            for j in range(5):
+                project.reloader.reload(project.path("cc.py"), f"V = {i * 100 + j}\n")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    kinds = [k for k, _ in project.kinds()]
+    # each reload's events are contiguous: written, recompiled cc, recompiled dep
+    assert kinds == ["source_written", "recompiled", "recompiled"] * 20
+    assert dep.SEEN == cc.V
+    assert f"V = {cc.V}\n" == project.path("cc.py").read_text()
+
+
+def test_formatter_callable_and_failure_keep_the_text(project: Project) -> None:
+    project.write("fm.py", "X = 1\n")
+    project.import_("fm")
+    project.reloader.formatter = lambda text: text.replace("1", "2")
+    project.reload("fm.py", "X = 1\n")
+    assert project.path("fm.py").read_text() == "X = 2\n"
+    project.reload("fm.py", "X = 1\n", format=False)
+    assert project.path("fm.py").read_text() == "X = 1\n"
+
+    def broken(text: str) -> str:
+        raise RuntimeError("formatter exploded")
+
+    project.reloader.formatter = broken
+    result = project.reload("fm.py", "X   =   5\n")
+    assert project.path("fm.py").read_text() == "X   =   5\n"
+    assert "formatter exploded" in result["recompiled"][0]["warnings"][0]
+
+
+@pytest.mark.parametrize("name", ["ruff", "black"])
+def test_named_formatters(project: Project, name: str) -> None:
+    project.write("nf.py", "X = 1\n")
+    project.import_("nf")
+    project.reloader.formatter = name
+    project.reload("nf.py", "def  f( a,b ):\n  return {'a':a}\n")
+    assert project.path("nf.py").read_text() == 'def f(a, b):\n    return {"a": a}\n'
+    # unparsable text is written unformatted, then fails to compile
+    with pytest.raises(hr.ReloadError):
+        project.reload("nf.py", "def  f( :\n")
+    assert project.path("nf.py").read_text() == "def  f( :\n"
+
+
+def test_default_formatter_is_ruff() -> None:
+    assert hr.HotReloader(roots=[Path.cwd()]).formatter == "ruff"
+
+
+@pytest.mark.parametrize(
+    ("rel", "why"),
+    [
+        ("notes.txt", ".py"),
+        ("a\x00b.py", "NUL"),
+        ("adir.py", "directory"),
+        ("../outside.py", "outside"),
+        ("bad-name.py", "importable"),
+    ],
+)
+def test_unsafe_paths_are_refused_before_anything_changes(
+    project: Project, rel: str, why: str
+) -> None:
+    (project.root / "adir.py").mkdir()
+    with pytest.raises(hr.UnsafePathError, match=why):
+        project.reloader.reload(str(project.root / rel), "X = 1\n")
+    assert project.events == []
+    assert not (project.root.parent / "outside.py").exists()
+
+
+def test_symlink_escaping_the_roots_is_refused(project: Project, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "real.py").write_text("X = 1\n")
+    (project.root / "link.py").symlink_to(outside / "real.py")
+    with pytest.raises(hr.UnsafePathError):
+        project.reload("link.py", "X = 2\n")
+    assert (outside / "real.py").read_text() == "X = 1\n"
+
+
+def test_read_only_file_is_a_source_write_error(project: Project) -> None:
+    p = project.write("ro.py", "X = 1\n")
+    p.chmod(0o444)
+    with pytest.raises(hr.SourceWriteError, match=r"ro\.py") as info:
+        project.reload("ro.py", "X = 2\n")
+    assert isinstance(info.value.__cause__, OSError)
+    assert p.read_text() == "X = 1\n" and project.events == []
+
+
+def test_invalid_utf8_content_is_refused(project: Project) -> None:
+    project.write("u.py", "X = 1\n")
+    with pytest.raises(hr.HotReloadError, match="UTF-8"):
+        project.reloader.reload(project.path("u.py"), b"X = '\xff'\n")
+    assert project.path("u.py").read_text() == "X = 1\n"
+
+
+def test_atomic_write_keeps_mode_and_makes_parents(project: Project) -> None:
+    p = project.write("mode.py", "X = 1\n")
+    p.chmod(0o640)
+    project.reload("mode.py", "X = 2\n")
+    assert (p.stat().st_mode & 0o777) == 0o640
+    project.reload("deep/er/new_mod.py", "Z = 1\n")
+    assert project.path("deep/er/new_mod.py").read_text() == "Z = 1\n"
+    assert not [n for n in os.listdir(project.root) if n.endswith(".tmp")]
+
+
+def test_subscribe_kinds_and_failing_callback(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def bad(event: hr.ModuleEvent) -> None:
+        raise ValueError("callback bug")
+
+    with (
+        hr.subscribe(bad),
+        hr.subscribe(lambda e: seen.append(e.kind), kinds=["recompiled"]) as sub,
+    ):
+        project.write("ev.py", "X = 1\n")
+        project.reload("ev.py", "X = 2\n")
+        assert seen == ["recompiled"]
+    assert sub.closed
+    project.reload("ev.py", "X = 3\n")
+    assert seen == ["recompiled"]
+    assert "callback bug" in caplog.text
+    with pytest.raises(ValueError, match="unknown event kinds"):
+        hr.subscribe(print, kinds=["nope"])
+
+
+def test_module_event_is_frozen_and_json(project: Project) -> None:
+    project.write("fj.py", "X = 1\n")
+    project.reload("fj.py", "X = 2\n")
+    event = project.events[-1]
+    with pytest.raises(AttributeError):
+        event.kind = "x"  # type: ignore[misc]
+    data = json.loads(json.dumps(event.to_json()))
+    assert set(data) == {"kind", "mod", "path", "payload", "error", "at"}
+    assert data["payload"]["mod"] == "fj"
+
+
+def test_compile_dep_edges_rejects_unknown_labels(project: Project) -> None:
+    with pytest.raises(ValueError, match="unknown edge labels"):
+        project.reloader.compile_dep_edges(labels=["strong"])
