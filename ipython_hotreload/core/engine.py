@@ -107,7 +107,8 @@ class HotReloader:
         self.persist_bytecode = persist_bytecode
         self.graph = ModuleGraph(self._roots, use_cache=graph_cache)
         self._fingerprints: dict[str, tuple[int, int]] = {}
-        self._project_files: dict[str, tuple[ModuleType, Path | None]] = {}
+        # name -> (module object, its file if it is a project module, that file as str)
+        self._project_files: dict[str, tuple[ModuleType, Path | None, str]] = {}
         self.last_reload: dict[str, Any] | None = None
         self.watcher: Any = None
         self._disk_hashes: dict[Path, str] = {}
@@ -510,7 +511,8 @@ class HotReloader:
                 continue
             hit = cache.get(name)
             if hit is None or hit[0] is not module:
-                hit = (module, self._project_path(module))
+                path = self._project_path(module)
+                hit = (module, path, str(path))
                 cache[name] = hit
             if hit[1] is not None:
                 out[name] = module
@@ -530,23 +532,23 @@ class HotReloader:
         """Loaded project modules whose file changed on disk since we last saw it. A module
         seen for the first time is taken as current."""
         stale: list[str] = []
+        files, seen_before, stat = self._project_files, self._fingerprints, os.stat
         for name in loaded:
             if name in skip:
                 continue
-            path = self._project_files[name][1]
-            assert path is not None
             try:
-                st = os.stat(path)
+                st = stat(files[name][2])
             except OSError:
                 continue
             now = (st.st_mtime_ns, st.st_size)
-            seen = self._fingerprints.setdefault(name, now)
+            seen = seen_before.setdefault(name, now)
             if seen != now:
                 stale.append(name)
         return stale
 
     def _stale_source(self, name: str, module: ModuleType) -> _Source:
-        path = self._project_files.get(name, (module, None))[1] or Path(str(module.__file__))
+        hit = self._project_files.get(name)
+        path = (hit[1] if hit else None) or Path(str(module.__file__))
         return _Source(name, path, path.read_bytes(), full=False)
 
     def _mark_unapplied(self, sources: Sequence[_Source]) -> None:

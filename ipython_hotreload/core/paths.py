@@ -22,8 +22,23 @@ __all__ = [
 ]
 
 
+_sys_path_cache: tuple[tuple[object, ...], str, list[Path]] | None = None
+
+
 def sys_path_dirs() -> list[Path]:
-    """The directories on ``sys.path``, resolved ('' is the working directory)."""
+    """The directories on ``sys.path``, resolved ('' is the working directory); cached until
+    ``sys.path`` or the working directory changes."""
+    global _sys_path_cache
+    key, cwd = tuple(sys.path), os.getcwd()
+    cached = _sys_path_cache
+    if cached is not None and cached[0] == key and cached[1] == cwd:
+        return list(cached[2])
+    out = _resolve_sys_path()
+    _sys_path_cache = (key, cwd, out)
+    return list(out)
+
+
+def _resolve_sys_path() -> list[Path]:
     out: list[Path] = []
     for entry in sys.path:
         if not isinstance(entry, str):
@@ -69,7 +84,9 @@ def module_name_for(path: Path, search: Iterable[Path] | None = None) -> str | N
     return best[1] if best else None
 
 
-def check_path(raw: str | os.PathLike[str], allowed: Iterable[Path], base: Path | None = None) -> Path:
+def check_path(
+    raw: str | os.PathLike[str], allowed: Iterable[Path], base: Path | None = None
+) -> Path:
     """Resolve ``raw`` (relative to ``base`` or the working directory) and refuse it unless it
     is a ``.py`` file inside one of ``allowed`` (resolved directories).
 
