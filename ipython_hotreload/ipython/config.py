@@ -1,0 +1,99 @@
+"""``HotReload``: the traitlets configuration of the extension, applied to the default reloader.
+
+Set it in ``ipython_config.py`` (``c.HotReload.formatter = None``) or live with
+``%config HotReload.formatter = None``. Only values that were configured or changed are
+pushed to the reloader, so a reloader built by hand (``hr.set_default_reloader(...)``) keeps
+its own settings until the user configures something.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, List, TraitError, Unicode, observe, validate
+from traitlets.config import Configurable
+
+from ipython_hotreload.core.engine import HotReloader, default_reloader
+
+__all__ = ["FORMATTERS", "HotReload"]
+
+FORMATTERS = ("ruff", "black")
+_SETTINGS = ("roots", "formatter", "persist_bytecode")
+
+
+class HotReload(Configurable):
+    """Settings of ``ipython_hotreload`` in a running IPython."""
+
+    roots = List(
+        Unicode(),
+        help="""Directories whose Python files make up the project: the dependency graph covers
+        them and only their modules are re-executed as dependents. Relative entries are taken
+        from the working directory when applied. Empty means the working directory.""",
+    ).tag(config=True)
+
+    formatter = Unicode(
+        "ruff",
+        allow_none=True,
+        help="""Formatter run on the new source before it is written: "ruff", "black", or
+        None to write the text exactly as given.""",
+    ).tag(config=True)
+
+    persist_bytecode = Bool(
+        True,
+        help="""Write a .pyc for every re-executed module so a fresh interpreter imports it
+        without recompiling.""",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Names the user has set, from config or later; only these are pushed to the reloader.
+        self._explicit: set[str] = set()
+        self._applied_to: weakref.ref[HotReloader] | None = None
+        super().__init__(**kwargs)
+        # Not self.config.HotReload: a Config creates a missing section on attribute access.
+        section = self.config.get("HotReload", {})
+        self._explicit.update(name for name in _SETTINGS if name in section)
+
+    @validate("formatter")
+    def _check_formatter(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"]
+        if value is not None and value not in FORMATTERS:
+            raise TraitError(
+                f"HotReload.formatter must be one of {', '.join(FORMATTERS)} or None, not {value!r}"
+            )
+        return value  # type: ignore[no-any-return]
+
+    @observe(*_SETTINGS)
+    def _setting_changed(self, change: dict[str, Any]) -> None:
+        self._explicit.add(change["name"])
+        # reloader() applies every configured setting when the default reloader is new to us.
+        self.apply(self.reloader(), [change["name"]])
+
+    def explicit(self) -> list[str]:
+        """The settings the user configured, in declaration order."""
+        return [name for name in _SETTINGS if name in self._explicit]
+
+    def resolved_roots(self) -> list[Path]:
+        """``roots`` as absolute directories (the working directory when empty)."""
+        if not self.roots:
+            return [Path.cwd().resolve()]
+        return [Path(r).expanduser().resolve() for r in self.roots]
+
+    def apply(self, reloader: HotReloader, names: list[str] | None = None) -> None:
+        """Push the configured settings (or only ``names``) to ``reloader``."""
+        for name in self.explicit() if names is None else names:
+            if name == "roots":
+                reloader.roots = self.resolved_roots()
+            elif name == "formatter":
+                reloader.formatter = self.formatter
+            elif name == "persist_bytecode":
+                reloader.persist_bytecode = self.persist_bytecode
+        self._applied_to = weakref.ref(reloader)
+
+    def reloader(self) -> HotReloader:
+        """The default reloader, with the configured settings applied to it."""
+        current = default_reloader()
+        if self._applied_to is None or self._applied_to() is not current:
+            self.apply(current)
+        return current

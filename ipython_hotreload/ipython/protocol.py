@@ -1,0 +1,229 @@
+"""The comm protocol, version 1: message shapes and request validation.
+
+A frontend opens a comm to :data:`TARGET_NAME`; the kernel answers with a
+:class:`HelloMessage`. Every :data:`Request` gets exactly one reply (:class:`ReplyOk` or
+:class:`ReplyError`) carrying the request's ``id``; every module event is pushed to every open
+comm as an :class:`EventMessage`. Shapes are ``TypedDict``\\ s told apart by their ``type``
+(kernel to frontend) or ``op`` (frontend to kernel) field.
+
+This module is pure: no kernel, comm or IPython imports, so a client can share it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+__all__ = [
+    "EDGE_LABELS",
+    "MAX_CONTENT_BYTES",
+    "MAX_PATH_CHARS",
+    "OPS",
+    "PROTOCOL_VERSION",
+    "TARGET_NAME",
+    "BadRequest",
+    "EdgesRequest",
+    "ErrorInfo",
+    "EventMessage",
+    "FunctionsRequest",
+    "HelloMessage",
+    "KernelMessage",
+    "PurgeRequest",
+    "ReloadRequest",
+    "Reply",
+    "ReplyError",
+    "ReplyOk",
+    "Request",
+    "error_reply",
+    "ok_reply",
+    "parse_request",
+]
+
+PROTOCOL_VERSION = 1
+TARGET_NAME = "ipython_hotreload"
+OPS = ("edges", "functions", "purge", "reload")
+EDGE_LABELS = ("compile", "export", "runtime")
+# A module's source is never legitimately this large; refusing it keeps a runaway client from
+# making the kernel format and compile megabytes of text.
+MAX_CONTENT_BYTES = 10 * 1024 * 1024
+MAX_PATH_CHARS = 4096
+
+
+# -- kernel -> frontend -------------------------------------------------------------------
+
+
+class HelloMessage(TypedDict):
+    """Sent once, right after a comm is opened."""
+
+    type: Literal["hello"]
+    protocol: int
+
+
+class ErrorInfo(TypedDict):
+    """Why a request failed. Extra keys (``mod``, ``path``, ``lineno``, ...) may follow."""
+
+    type: str
+    message: str
+
+
+class ReplyOk(TypedDict):
+    """The one answer to a request that succeeded."""
+
+    type: Literal["reply"]
+    id: Any
+    ok: Literal[True]
+    result: Any
+
+
+class ReplyError(TypedDict):
+    """The one answer to a request that failed, or to a message that is not a request."""
+
+    type: Literal["reply"]
+    id: Any
+    ok: Literal[False]
+    error: ErrorInfo
+
+
+class EventMessage(TypedDict):
+    """A :class:`~ipython_hotreload.ModuleEvent`, as ``ModuleEvent.to_json()``."""
+
+    type: Literal["event"]
+    event: dict[str, Any]
+
+
+Reply = ReplyOk | ReplyError
+KernelMessage = HelloMessage | ReplyOk | ReplyError | EventMessage
+
+
+# -- frontend -> kernel -------------------------------------------------------------------
+
+
+class ReloadRequest(TypedDict):
+    """Write ``content`` to ``path`` (relative to the kernel's working directory) and reload."""
+
+    id: Any
+    op: Literal["reload"]
+    path: str
+    content: str
+    format: NotRequired[bool]
+
+
+class PurgeRequest(TypedDict):
+    """Drop module ``mod``."""
+
+    id: Any
+    op: Literal["purge"]
+    mod: str
+
+
+class EdgesRequest(TypedDict):
+    """The dependency edges, optionally only those with the given labels."""
+
+    id: Any
+    op: Literal["edges"]
+    labels: NotRequired[list[str] | None]
+
+
+class FunctionsRequest(TypedDict):
+    """The functions of module ``mod``, as in a saved module's payload."""
+
+    id: Any
+    op: Literal["functions"]
+    mod: str
+
+
+Request = ReloadRequest | PurgeRequest | EdgesRequest | FunctionsRequest
+
+
+class BadRequest(ValueError):
+    """A comm message that is not a valid request. Never leaves the comm channel: it becomes
+    an error reply, with ``id`` None when the message had none."""
+
+    def __init__(self, request_id: Any, message: str) -> None:
+        self.request_id = request_id
+        self.message = message
+        super().__init__(message)
+
+
+def ok_reply(request_id: Any, result: Any) -> ReplyOk:
+    """The reply to a request that succeeded."""
+    return {"type": "reply", "id": request_id, "ok": True, "result": result}
+
+
+def error_reply(request_id: Any, error_type: str, message: str, **extra: Any) -> ReplyError:
+    """The reply to a request that failed; ``extra`` keys go into ``error``."""
+    error: ErrorInfo = {"type": error_type, "message": message}
+    error.update(extra)  # type: ignore[typeddict-item]
+    return {"type": "reply", "id": request_id, "ok": False, "error": error}
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _text(data: dict[str, Any], key: str, request_id: Any, *, limit: int) -> str:
+    """``data[key]`` as a non-empty str of valid UTF-8 text, at most ``limit`` bytes."""
+    if key not in data:
+        raise BadRequest(request_id, f"missing field {key!r}")
+    value = data[key]
+    if not isinstance(value, str):
+        raise BadRequest(request_id, f"field {key!r} must be a string, not {_kind(value)}")
+    # len() counts characters, never more than the UTF-8 bytes: a cheap first cut.
+    if len(value) > limit:
+        raise BadRequest(request_id, f"field {key!r} is longer than the limit of {limit} bytes")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # JSON may carry lone surrogates ("\ud800"), which no file can hold as UTF-8.
+        raise BadRequest(
+            request_id, f"field {key!r} is not valid UTF-8 text (at character {exc.start})"
+        ) from None
+    if len(encoded) > limit:
+        raise BadRequest(request_id, f"field {key!r} is longer than the limit of {limit} bytes")
+    return value
+
+
+def _module_name(data: dict[str, Any], request_id: Any) -> str:
+    mod = _text(data, "mod", request_id, limit=MAX_PATH_CHARS)
+    if not all(part.isidentifier() for part in mod.split(".")):
+        raise BadRequest(request_id, f"field 'mod' must be a dotted module name, not {mod!r}")
+    return mod
+
+
+def parse_request(data: object) -> Request:
+    """Check that ``data`` (a comm message's ``data``) is a valid request and return it as
+    one; raise :class:`BadRequest` saying what is wrong otherwise."""
+    if not isinstance(data, dict):
+        raise BadRequest(None, f"a request must be a JSON object, not {_kind(data)}")
+    request_id = data.get("id")
+    if "id" not in data:
+        raise BadRequest(None, "missing field 'id'")
+    op = data.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        shown = repr(op) if isinstance(op, str) else _kind(op)
+        raise BadRequest(request_id, f"unknown op {shown}; known ops: {', '.join(OPS)}")
+    if op == "reload":
+        path = _text(data, "path", request_id, limit=MAX_PATH_CHARS)
+        if not path.strip():
+            raise BadRequest(request_id, "field 'path' is empty")
+        content = _text(data, "content", request_id, limit=MAX_CONTENT_BYTES)
+        reload: ReloadRequest = {"id": request_id, "op": "reload", "path": path, "content": content}
+        if "format" in data:
+            fmt = data["format"]
+            if not isinstance(fmt, bool):
+                raise BadRequest(request_id, f"field 'format' must be true or false, not {fmt!r}")
+            reload["format"] = fmt
+        return reload
+    if op == "purge":
+        return {"id": request_id, "op": "purge", "mod": _module_name(data, request_id)}
+    if op == "functions":
+        return {"id": request_id, "op": "functions", "mod": _module_name(data, request_id)}
+    labels = data.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise BadRequest(request_id, "field 'labels' must be a list of strings")
+        unknown = sorted(set(labels) - set(EDGE_LABELS))
+        if unknown:
+            raise BadRequest(
+                request_id, f"unknown labels {unknown}; known labels: {', '.join(EDGE_LABELS)}"
+            )
+    return {"id": request_id, "op": "edges", "labels": labels}

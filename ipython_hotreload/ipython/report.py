@@ -1,0 +1,137 @@
+"""What a cell shows: the one-line summary of a reload and the short form of its errors.
+
+A failed ``%%hotreload`` cell must fail (so "Run all" and nbclient stop there) without a
+forty-line traceback through the reloader. IPython asks a raised exception for
+``_render_traceback_()`` before formatting a traceback itself; :func:`short_traceback` gives the
+error one that returns a few lines: ``file:line``, the offending line, a caret, the message.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ipython_hotreload.errors import HotReloadError, ReloadError
+
+__all__ = ["error_lines", "short_traceback", "summary_line"]
+
+_MAX_NAMED = 5
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    p = Path(path)
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        try:
+            return str(p.resolve().relative_to(Path.cwd().resolve()))
+        except (ValueError, OSError):
+            return str(p)
+
+
+def summary_line(path: Path, result: dict[str, Any], elapsed_ms: float) -> str:
+    """One line: the saved module, the dependents re-executed, what was replaced, the time."""
+    recompiled: list[dict[str, Any]] = list(result.get("recompiled", []))
+    saved = next((p for p in recompiled if p.get("functions") is not None), None)
+    others = [p["mod"] for p in recompiled if p is not saved and p.get("executed", True)]
+    if saved is not None and saved.get("executed", True):
+        head = f"reloaded {saved['mod']}"
+    else:
+        # The engine writes but does not re-execute __main__ or a module on the call stack.
+        head = f"saved {display_path(path)} (not re-executed: it is running code)"
+    if others:
+        named = ", ".join(others[:_MAX_NAMED]) + (", ..." if len(others) > _MAX_NAMED else "")
+        noun = "dependent" if len(others) == 1 else "dependents"
+        head += f", re-executed {len(others)} {noun} ({named})"
+    replaced = [q for p in recompiled for q in p.get("replaced") or ()]
+    if replaced:
+        head += f"; replaced (not patched in place): {', '.join(replaced[:_MAX_NAMED])}"
+        if len(replaced) > _MAX_NAMED:
+            head += ", ..."
+    return f"hotreload: {head} in {elapsed_ms:.1f} ms"
+
+
+def _caret(line: str, start: int | None, end: int | None) -> str:
+    """A caret line under ``line``; columns are 0-based, ``end`` exclusive. Without a usable
+    column the carets underline the whole statement."""
+    if start is None or not 0 <= start <= len(line):
+        start, end = len(line) - len(line.lstrip()), len(line.rstrip())
+    if end is None or end > len(line):
+        end = start + 1
+    # Keep tabs so the caret lines up under tab-indented code.
+    pad = "".join(ch if ch == "\t" else " " for ch in line[:start])
+    return pad + "^" * max(1, end - start)
+
+
+def _source_line(path: str | None, lineno: int | None) -> str | None:
+    if not path or not lineno:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return lines[lineno - 1] if 0 < lineno <= len(lines) else None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _location(err: ReloadError) -> tuple[int | None, str | None, int | None, int | None, str]:
+    """(lineno, offending line, caret start, caret end, message) of a reload failure."""
+    cause = err.__cause__
+    if isinstance(cause, SyntaxError):
+        lineno = cause.lineno or err.lineno
+        text = cause.text.rstrip("\n") if cause.text else _source_line(err.path, lineno)
+        start = cause.offset - 1 if cause.offset else None
+        end = cause.end_offset - 1 if cause.end_offset and cause.end_lineno == lineno else None
+        return lineno, text, start, end, f"{type(cause).__name__}: {cause.msg}"
+    message = f"{type(cause).__name__}: {cause}" if cause is not None else err.message
+    lineno, text, start, end = err.lineno, None, None, None
+    if cause is not None and err.path:
+        # The innermost frame in the failing file points at the statement that raised.
+        frames = [
+            f
+            for f in traceback.extract_tb(cause.__traceback__)
+            if f.filename and _same_file(f.filename, err.path)
+        ]
+        if frames:
+            frame = frames[-1]
+            lineno = frame.lineno or lineno
+            if frame.lineno == frame.end_lineno:
+                start, end = frame.colno, frame.end_colno
+    text = _source_line(err.path, lineno)
+    return lineno, text, start, end, message
+
+
+def error_lines(err: HotReloadError) -> list[str]:
+    """The few lines a failed reload shows instead of a traceback."""
+    if not isinstance(err, ReloadError):
+        return [f"{type(err).__name__}: {err}"]
+    lineno, text, start, end, message = _location(err)
+    where = display_path(err.path) if err.path else (err.mod or "<unknown module>")
+    if lineno:
+        where = f"{where}:{lineno}"
+    lines = [f"{where}: {message}"]
+    if text is not None:
+        lines.append(f"    {text}")
+        lines.append(f"    {_caret(text, start, end)}")
+    lines.append(
+        f"{type(err).__name__}: {err.mod or 'the module'} was not reloaded; the old code keeps "
+        "running and the new text is saved."
+    )
+    return lines
+
+
+def short_traceback(err: HotReloadError) -> HotReloadError:
+    """Give ``err`` a ``_render_traceback_`` so IPython shows :func:`error_lines` instead of a
+    full traceback; returns ``err`` for ``raise short_traceback(err)``."""
+    lines = error_lines(err)
+    setattr(err, "_render_traceback_", lambda: list(lines))
+    return err
