@@ -28,7 +28,7 @@ FORMAT_TIMEOUT = 10.0
 @lru_cache(maxsize=1)
 def _ruff_binary() -> str | None:
     try:
-        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+        from ruff.__main__ import find_ruff_bin
 
         return str(find_ruff_bin())
     except (ImportError, FileNotFoundError):
@@ -61,7 +61,7 @@ def _black(text: str, path: Path) -> str:
     try:
         mode = black.Mode(is_pyi=path.suffix == ".pyi")
         return str(black.format_str(text, mode=mode))
-    except black.NothingChanged:
+    except black.report.NothingChanged:
         return text
 
 

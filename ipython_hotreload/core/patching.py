@@ -309,8 +309,8 @@ class Patcher:
         return True
 
     def _patch_enum(self, old: type, new: type) -> bool:
-        members_old = [(m.name, m.value) for m in old]  # type: ignore[var-annotated]
-        members_new = [(m.name, m.value) for m in new]  # type: ignore[var-annotated]
+        members_old = [(m.name, m.value) for m in old.__members__.values()]  # type: ignore[attr-defined]
+        members_new = [(m.name, m.value) for m in new.__members__.values()]  # type: ignore[attr-defined]
         if members_old != members_new:
             return False
         self._new_to_old[id(new)] = old
@@ -333,7 +333,7 @@ class Patcher:
         if isinstance(ov, FunctionType | type | _LRU_WRAPPER):
             if type(ov) is not type(nv):
                 return False
-            if isinstance(ov, FunctionType) and ov.__code__.co_filename != nv.__code__.co_filename:
+            if isinstance(ov, FunctionType) and ov.__code__.co_filename != nv.__code__.co_filename:  # type: ignore[union-attr]
                 return False  # generated code (dataclass __init__, ...): take the new one
             return self.patch(ov, nv)
         return False
