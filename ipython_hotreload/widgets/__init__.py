@@ -42,5 +42,5 @@ def show_panel(
         widget = ProjectPanel(reloader=reloader)
     else:
         widget = FunctionsPanel(mod, reloader=reloader)
-    display(widget)
+    display(widget)  # type: ignore[no-untyped-call]
     return widget

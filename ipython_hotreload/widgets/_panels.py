@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anywidget
 import ipywidgets
@@ -23,6 +23,7 @@ import traitlets
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
 from ipython_hotreload.widgets._state import (
     ModuleState,
+    ModuleStatus,
     event_entry,
     initial_state,
     project_modules,
@@ -52,7 +53,7 @@ class _ReloaderBound:
         from ipython_hotreload.core.engine import default_reloader
 
         reloader = self._reloader if self._reloader is not None else default_reloader()
-        return reloader.functions(mod)
+        return [dict(entry) for entry in reloader.functions(mod)]
 
 
 def _module_name(mod: str | ModuleType) -> str:
@@ -62,7 +63,7 @@ def _module_name(mod: str | ModuleType) -> str:
     return name
 
 
-class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc]
+class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):
     """The functions of one module, live: re-rendered from every event about that module.
 
     >>> panel = FunctionsPanel("pkg.mod")   # doctest: +SKIP
@@ -101,7 +102,7 @@ class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc]
         return ModuleState(
             mod=self.mod,
             path=self.path,
-            status=self.status,
+            status=cast(ModuleStatus, self.status),
             functions=list(self.functions),
             error=self.error,
             recompiled_at=self.recompiled_at,
@@ -128,7 +129,7 @@ class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc]
         super().close()
 
 
-class EventLog(anywidget.AnyWidget):  # type: ignore[misc]
+class EventLog(anywidget.AnyWidget):
     """Every event of the process, newest first, keeping the last ``limit``.
 
     ``kinds`` and ``mods`` narrow what is logged. ``history`` holds the full
@@ -188,7 +189,7 @@ class EventLog(anywidget.AnyWidget):  # type: ignore[misc]
         super().close()
 
 
-class ProjectOverview(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc]
+class ProjectOverview(_ReloaderBound, anywidget.AnyWidget):
     """Every loaded project module (under the reloader's roots) with its state and functions.
 
     Modules reloaded later (imported for the first time by a reload, say) join the list.
@@ -215,14 +216,14 @@ class ProjectOverview(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc
         """The shown state of ``mod``, or None if it is not listed."""
         for state in self.modules:
             if state["mod"] == mod:
-                return ModuleState(**state)  # type: ignore[typeddict-item]
+                return cast(ModuleState, dict(state))
         return None
 
     def _on_event(self, event: ModuleEvent) -> None:
         if event.mod is None:
             return
         with self._lock:
-            states: dict[str, ModuleState] = {s["mod"]: s for s in self.modules}  # type: ignore[misc]
+            states = {s["mod"]: cast(ModuleState, s) for s in self.modules}
             before = states.get(event.mod)
             if before is None:
                 if event.kind == "source_removed":
@@ -240,7 +241,7 @@ class ProjectOverview(_ReloaderBound, anywidget.AnyWidget):  # type: ignore[misc
                     note="",
                 )
             states[event.mod] = state_after(before, event, self._fetch)
-            self.modules = [states[name] for name in sorted(states)]
+            self.modules = [dict(states[name]) for name in sorted(states)]
 
     def close(self) -> None:
         """Unsubscribe from the event stream and close the widget (idempotent)."""

@@ -98,20 +98,22 @@ def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleS
     module was re-executed for a dependency) calls ``fetch``. ``compile_failed`` keeps the
     old list, since the old code keeps running. ``source_removed`` empties it.
     """
-    new = ModuleState(**state)  # type: ignore[typeddict-item]
+    new = state.copy()
     if event.path:
         new["path"] = event.path
     if event.kind == "recompiled":
         payload = event.payload or {}
         functions = payload.get("functions")
         new.update(
-            status="ok",
-            error=None,
-            recompiled_at=event.at,
-            recompiles=state["recompiles"] + 1,
-            source_hash=payload.get("source_hash"),
-            replaced=list(payload.get("replaced") or []),
-            note="",
+            {
+                "status": "ok",
+                "error": None,
+                "recompiled_at": event.at,
+                "recompiles": state["recompiles"] + 1,
+                "source_hash": payload.get("source_hash"),
+                "replaced": list(payload.get("replaced") or []),
+                "note": "",
+            }
         )
         if functions is not None:
             new["functions"] = list(functions)
@@ -127,18 +129,24 @@ def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleS
                 new["note"] = f"function list may be stale: {exc}"
     elif event.kind == "compile_failed":
         new.update(
-            status="failed",
-            error=dict(event.error) if event.error else {"type": "Error", "message": "failed"},
-            note="the previous code keeps running",
+            {
+                "status": "failed",
+                "error": dict(event.error)
+                if event.error
+                else {"type": "Error", "message": "failed"},
+                "note": "the previous code keeps running",
+            }
         )
     elif event.kind == "source_removed":
         new.update(
-            status="gone",
-            functions=[],
-            error=None,
-            source_hash=None,
-            replaced=[],
-            note="the module was removed",
+            {
+                "status": "gone",
+                "functions": [],
+                "error": None,
+                "source_hash": None,
+                "replaced": [],
+                "note": "the module was removed",
+            }
         )
     return new
 
