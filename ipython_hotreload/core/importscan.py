@@ -1,0 +1,318 @@
+"""Import scanning: one parsed module -> the imports it makes and whether it uses them at
+import time.
+
+The scan is a targeted walk, not a full one: everything that runs while the module is being
+imported (module-level statements and the blocks under them, class bodies, decorators,
+default values, base classes, evaluated annotations) is walked for the names it reads, but
+function bodies are skipped, since what they use is only reached at call time. Imports inside
+function bodies still matter (they are runtime edges), so a cheap regex over the source finds
+the lines that look like import statements and only functions whose line range holds such a
+line are walked, and then only statement by statement.
+
+The records are independent of the rest of the project (which names are modules is decided
+later by the graph), so they can be cached per file.
+"""
+
+from __future__ import annotations
+
+import ast
+from bisect import bisect_left
+from typing import NamedTuple
+
+__all__ = [
+    "CLASS_SCOPE",
+    "FROM",
+    "FUNCTION_SCOPE",
+    "IMPORT",
+    "MODULE_SCOPE",
+    "STAR",
+    "ImportRecord",
+    "absolute_base",
+    "scan_source",
+    "scan_tree",
+]
+
+# What kind of statement a record comes from.
+IMPORT = 0  # import a.b.c [as x]
+FROM = 1  # from a import b [as x]
+STAR = 2  # from a import *
+
+# Where the import statement runs.
+MODULE_SCOPE = 0  # at import time, binding a module global
+CLASS_SCOPE = 1  # at import time, binding a class attribute
+FUNCTION_SCOPE = 2  # only when a function is called
+
+
+class ImportRecord(NamedTuple):
+    """One imported name: ``from <level dots><module> import <name> as <bound>`` or
+    ``import <module> as <bound>`` (then ``name`` is empty)."""
+
+    kind: int
+    level: int
+    module: str
+    name: str
+    bound: str
+    scope: int
+    used: bool  # the bound name is read by code that runs at import time
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(t: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(t)
+    if fields is None:
+        fields = tuple(f for f in getattr(t, "_fields", ()) if f != "ctx")
+        _CHILD_FIELDS[t] = fields
+    return fields
+
+
+def _read_names(node: ast.AST | None, out: set[str]) -> None:
+    """Add to ``out`` every name read by the expression (or simple statement) ``node``, except
+    inside lambda bodies, which run later."""
+    t = type(node)
+    if t is ast.Name:  # the common case (decorators, defaults, annotations): no stack
+        if type(node.ctx) is ast.Load:  # type: ignore[union-attr]
+            out.add(node.id)  # type: ignore[union-attr]
+        return
+    if node is None or t is ast.Constant:
+        return
+    stack: list[ast.AST] = [node]
+    pop, push = stack.pop, stack.append
+    while stack:
+        n = pop()
+        t = type(n)
+        if t is ast.Name:
+            if type(n.ctx) is ast.Load:  # type: ignore[attr-defined]
+                out.add(n.id)  # type: ignore[attr-defined]
+        elif t is ast.Constant:
+            continue
+        elif t is ast.Lambda:
+            args: ast.arguments = n.args  # type: ignore[attr-defined]
+            stack.extend(args.defaults)
+            stack.extend(d for d in args.kw_defaults if d is not None)
+        else:
+            for field in _child_fields(t):
+                value = getattr(n, field, None)
+                if isinstance(value, ast.AST):
+                    push(value)
+                elif isinstance(value, list):
+                    stack.extend(v for v in value if isinstance(v, ast.AST))
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def _future_annotations(tree: ast.Module) -> bool:
+    for i, stmt in enumerate(tree.body):
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            if any(a.name == "annotations" for a in stmt.names):
+                return True
+        elif not (
+            i == 0
+            and isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        ):
+            return False
+    return False
+
+
+def _import_lines(source: bytes) -> list[int]:
+    """Line numbers (1-based, sorted) of lines that may hold an import statement: ``import``
+    at the start of a line, after ``from x``, or after ``;`` / ``:`` (``def f(): import x``).
+    Docstring lines such as ``>>> import x`` and comments do not count; prose that does
+    only costs a statement-level walk of one function. A find loop, because a regex
+    anchored at line starts tries every position of the file."""
+    lines: list[int] = []
+    find, rfind, count = source.find, source.rfind, source.count
+    line, counted = 1, 0
+    i = find(b"import")
+    while i >= 0:
+        start = rfind(b"\n", 0, i) + 1
+        head = source[start:i].strip()
+        if not head or head.startswith(b"from") or b";" in head or b":" in head:
+            line += count(b"\n", counted, start)
+            counted = start
+            if not lines or lines[-1] != line:
+                lines.append(line)
+        i = find(b"import", i + 6)
+    return lines
+
+
+class _Scanner:
+    def __init__(self, source: bytes, evaluate_annotations: bool) -> None:
+        self.records: list[tuple[int, int, str, str, str, int]] = []
+        self.reads: set[str] = set()
+        self.evaluate_annotations = evaluate_annotations
+        self.hits = _import_lines(source) if b"import" in source else []
+
+    # -- import-time code --------------------------------------------------------------
+    def body(self, stmts: list[ast.stmt], scope: int) -> None:
+        reads = self.reads
+        for s in stmts:
+            t = type(s)
+            if t is ast.Import or t is ast.ImportFrom:
+                self.imports(s, scope)
+            elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                self.function(s)  # type: ignore[arg-type]
+            elif t is ast.ClassDef:
+                assert isinstance(s, ast.ClassDef)
+                for e in (*s.decorator_list, *s.bases, *s.keywords):
+                    _read_names(e, reads)
+                self.body(s.body, CLASS_SCOPE)
+            elif t is ast.If:
+                assert isinstance(s, ast.If)
+                if _is_type_checking(s.test):
+                    # Never executed at runtime: its imports make no edge.
+                    self.body(s.orelse, scope)
+                else:
+                    _read_names(s.test, reads)
+                    self.body(s.body, scope)
+                    self.body(s.orelse, scope)
+            elif t is ast.Try or t is ast.TryStar:
+                assert isinstance(s, ast.Try | ast.TryStar)
+                self.body(s.body, scope)
+                for h in s.handlers:
+                    _read_names(h.type, reads)
+                    self.body(h.body, scope)
+                self.body(s.orelse, scope)
+                self.body(s.finalbody, scope)
+            elif t is ast.With or t is ast.AsyncWith:
+                assert isinstance(s, ast.With | ast.AsyncWith)
+                for item in s.items:
+                    _read_names(item.context_expr, reads)
+                    _read_names(item.optional_vars, reads)
+                self.body(s.body, scope)
+            elif t is ast.For or t is ast.AsyncFor:
+                assert isinstance(s, ast.For | ast.AsyncFor)
+                _read_names(s.target, reads)
+                _read_names(s.iter, reads)
+                self.body(s.body, scope)
+                self.body(s.orelse, scope)
+            elif t is ast.While:
+                assert isinstance(s, ast.While)
+                _read_names(s.test, reads)
+                self.body(s.body, scope)
+                self.body(s.orelse, scope)
+            elif t is ast.Match:
+                assert isinstance(s, ast.Match)
+                _read_names(s.subject, reads)
+                for case in s.cases:
+                    _read_names(case.pattern, reads)
+                    _read_names(case.guard, reads)
+                    self.body(case.body, scope)
+            elif t is ast.AnnAssign:
+                assert isinstance(s, ast.AnnAssign)
+                _read_names(s.target, reads)
+                _read_names(s.value, reads)
+                if self.evaluate_annotations:
+                    _read_names(s.annotation, reads)
+            else:
+                _read_names(s, reads)
+
+    def function(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        reads = self.reads
+        for d in fn.decorator_list:
+            _read_names(d, reads)
+        a = fn.args
+        for d in a.defaults:
+            _read_names(d, reads)
+        for kd in a.kw_defaults:
+            _read_names(kd, reads)
+        if self.evaluate_annotations:
+            for args in (a.posonlyargs, a.args, a.kwonlyargs):
+                for arg in args:
+                    _read_names(arg.annotation, reads)
+            if a.vararg is not None:
+                _read_names(a.vararg.annotation, reads)
+            if a.kwarg is not None:
+                _read_names(a.kwarg.annotation, reads)
+            _read_names(fn.returns, reads)
+        hits = self.hits
+        if hits:
+            i = bisect_left(hits, fn.lineno)
+            end = fn.end_lineno if fn.end_lineno is not None else fn.lineno
+            if i < len(hits) and hits[i] <= end:
+                self.call_time_imports(fn.body)
+
+    def imports(self, s: ast.stmt, scope: int) -> None:
+        add = self.records.append
+        if isinstance(s, ast.Import):
+            for a in s.names:
+                add((IMPORT, 0, a.name, "", a.asname or a.name.partition(".")[0], scope))
+            return
+        assert isinstance(s, ast.ImportFrom)
+        module = s.module or ""
+        if module == "__future__" and not s.level:
+            return
+        for a in s.names:
+            if a.name == "*":
+                add((STAR, s.level, module, "*", "*", scope))
+            else:
+                add((FROM, s.level, module, a.name, a.asname or a.name, scope))
+
+    # -- call-time code: only imports matter -------------------------------------------
+    def call_time_imports(self, stmts: list[ast.stmt]) -> None:
+        stack = [stmts]
+        while stack:
+            for s in stack.pop():
+                if isinstance(s, ast.Import | ast.ImportFrom):
+                    self.imports(s, FUNCTION_SCOPE)
+                elif isinstance(s, ast.If) and _is_type_checking(s.test):
+                    stack.append(s.orelse)
+                else:
+                    for field in ("body", "orelse", "finalbody"):
+                        sub = getattr(s, field, None)
+                        if isinstance(sub, list) and sub and isinstance(sub[0], ast.stmt):
+                            stack.append(sub)
+                    for h in getattr(s, "handlers", ()):
+                        stack.append(h.body)
+                    for c in getattr(s, "cases", ()):
+                        stack.append(c.body)
+
+
+def scan_tree(tree: ast.Module, source: bytes | str) -> list[ImportRecord]:
+    """The import records of a parsed module (``source`` is its text, used to find imports
+    inside function bodies without walking every function)."""
+    data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+    scanner = _Scanner(data, evaluate_annotations=not _future_annotations(tree))
+    scanner.body(tree.body, MODULE_SCOPE)
+    reads = scanner.reads
+    return [
+        ImportRecord(
+            kind, level, module, name, bound, scope, scope != FUNCTION_SCOPE and bound in reads
+        )
+        for kind, level, module, name, bound, scope in scanner.records
+    ]
+
+
+def absolute_base(record: ImportRecord, module: str, is_package: bool) -> str | None:
+    """The absolute module a record imports from (``import x`` -> ``x``; ``from ..a import b``
+    in ``p.q.m`` -> ``p.a``), or None when a relative import climbs above the top package."""
+    if not record.level:
+        return record.module
+    parts = module.split(".")
+    drop = record.level - 1 if is_package else record.level
+    if drop >= len(parts):
+        return None
+    base = parts[: len(parts) - drop]
+    if record.module:
+        base.append(record.module)
+    return ".".join(base)
+
+
+def scan_source(source: bytes | str, module: str, is_package: bool) -> list[ImportRecord]:
+    """Parse ``source`` (of module ``module``) and return its import records with relative
+    imports made absolute (level 0). Raises ``SyntaxError`` when it does not parse."""
+    tree = ast.parse(source)
+    out: list[ImportRecord] = []
+    for r in scan_tree(tree, source):
+        base = absolute_base(r, module, is_package)
+        if base is not None:
+            out.append(r._replace(level=0, module=base))
+    return out
