@@ -1,0 +1,364 @@
+"""Write the example notebooks of this directory from the cell texts below.
+
+Run ``python notebooks/build_notebooks.py`` after editing a cell here; the notebook files are
+outputs (committed without outputs, so diffs stay readable). ``tests/kernel/test_notebooks.py``
+checks that they match this script and that every notebook runs clean.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+# One cell per item: ("md", text) or ("code", text). Code cells run top to bottom with
+# "Run all", so none of them may fail: the failure demo goes through the Python API.
+TOUR: list[tuple[str, str]] = [
+    (
+        "md",
+        """\
+# A tour of `ipython_hotreload`
+
+Edit a module from a notebook cell and the running kernel picks it up at once: the module is
+re-executed, so is every module that used it at import time, and functions and classes keep
+their identity, so objects you already hold run the new code. A live panel shows each module's
+functions as they change.
+
+This notebook builds a tiny package in a temporary directory, hot-reloads it, breaks it, mends
+it, and cleans up after itself. Run it top to bottom.""",
+    ),
+    (
+        "code",
+        '''\
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+workdir = Path(tempfile.mkdtemp(prefix="hotreload-tour-"))
+files = {
+    "geometry/__init__.py": "",
+    "geometry/shapes.py": \'\'\'
+        """Areas of simple shapes."""
+
+        import math
+
+
+        def circle(radius: float) -> float:
+            """Area of a circle."""
+            return math.pi * radius**2
+
+
+        def square(side: float) -> float:
+            """Area of a square."""
+            return side * side
+
+
+        class Shape:
+            """A named shape with an area."""
+
+            def __init__(self, name: str, area: float) -> None:
+                self.name = name
+                self.area = area
+
+            def describe(self) -> str:
+                """One line about the shape."""
+                return f"{self.name}: {self.area:.2f}"
+        \'\'\',
+    # Uses shapes while it is imported: a "compile" edge, so it is re-executed with shapes.
+    "geometry/scene.py": \'\'\'
+        from geometry.shapes import Shape, circle, square
+
+        SHAPES = [Shape("coin", circle(1.0)), Shape("tile", square(2.0))]
+
+
+        def total_area() -> float:
+            """The sum of all areas in the scene."""
+            return sum(s.area for s in SHAPES)
+        \'\'\',
+    # Binds a name from shapes but calls it only inside a function: an "export" edge.
+    "geometry/report.py": \'\'\'
+        from geometry.shapes import circle
+
+
+        def coin_report(radius: float) -> str:
+            """Describe a coin."""
+            return f"a coin of radius {radius} covers {circle(radius):.2f}"
+        \'\'\',
+}
+for name, text in files.items():
+    path = workdir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+
+# %%hotreload paths are relative to the working directory, and the reloader's project root
+# is the working directory when it is first used: start in the project.
+previous_cwd = os.getcwd()
+os.chdir(workdir)
+sys.path.insert(0, str(workdir))
+print("project in", workdir)''',
+    ),
+    (
+        "code",
+        """\
+%load_ext ipython_hotreload
+import ipython_hotreload as hr
+from geometry import report, scene, shapes
+
+print(f"total area {scene.total_area():.2f}")
+print(report.coin_report(1.0))""",
+    ),
+    (
+        "md",
+        """\
+## A live panel
+
+`%hotreload panel MODULE` shows a module's functions: name, kind, signature, line and the
+first line of the docstring. It listens to the kernel's reload events, so it re-renders by
+itself whenever the module is reloaded, from this notebook, another notebook on the same
+kernel, an editor talking to the kernel, or the file watcher (`%hotreload watch`).
+`EventLog()` shows every event, newest first.""",
+    ),
+    ("code", "%hotreload panel geometry.shapes"),
+    (
+        "code",
+        """\
+from ipython_hotreload.widgets import EventLog
+
+log = EventLog(limit=50)
+log""",
+    ),
+    (
+        "md",
+        """\
+## Hot-reload a module with `%%hotreload`
+
+Hold on to some objects first: an instance made before the reload, a bound method, and the
+function that `report` imported by name.""",
+    ),
+    (
+        "code",
+        """\
+coin = scene.SHAPES[0]
+describe = coin.describe
+imported_circle = report.circle
+print(describe())""",
+    ),
+    (
+        "md",
+        """\
+Now give `shapes` a new function and change a method. The cell body is the new content of
+the file: it is written (formatted with ruff), `geometry.shapes` is re-executed, and so is
+every module that must follow it.""",
+    ),
+    (
+        "code",
+        '''\
+%%hotreload geometry/shapes.py
+"""Areas of simple shapes."""
+
+import math
+
+
+def circle(radius: float) -> float:
+    """Area of a circle."""
+    return math.pi * radius**2
+
+
+def square(side: float) -> float:
+    """Area of a square."""
+    return side * side
+
+
+def hexagon(side: float) -> float:
+    """Area of a regular hexagon."""
+    return 3 * math.sqrt(3) / 2 * side**2
+
+
+class Shape:
+    """A named shape with an area."""
+
+    def __init__(self, name: str, area: float) -> None:
+        self.name = name
+        self.area = area
+
+    def describe(self) -> str:
+        """One line about the shape, with units."""
+        return f"{self.name}: {self.area:.2f} cm²"''',
+    ),
+    (
+        "md",
+        """\
+The summary line names the saved module and how many dependents were re-executed. The panel
+above now lists `hexagon` and the new docstring of `describe`, and the event log shows the
+saved module's `recompiled` event (carrying the function list) and one for `geometry.scene`,
+which was re-executed because it calls `circle` at import time (its payload is bare, so the
+panel of a dependent asks for its analysis itself).
+
+The objects held before the reload run the new code:""",
+    ),
+    (
+        "code",
+        """\
+print(describe())  # the bound method taken before the reload
+print(coin.describe())  # an instance made before the reload
+print(imported_circle is shapes.circle)  # patched in place: one function object
+print(f"hexagon(1) = {shapes.hexagon(1.0):.3f}")
+print("scene re-executed:", [s.describe() for s in scene.SHAPES])""",
+    ),
+    (
+        "md",
+        """\
+## A failure, and the recovery
+
+A reload that fails (a syntax error, an exception while the module runs, a dependent that
+can no longer import a name) changes nothing: every module is put back as it was and the old
+code keeps running. The new text stays on disk, so nothing typed is lost.
+
+A failing `%%hotreload` cell shows a short error with `file:line`, the line and a caret, and
+counts as a failed cell, so **"Run all" stops there**. To keep this notebook runnable top to
+bottom, the failure is shown through the Python API instead: `hr.reload(path, text)` raises
+`hr.ReloadError`. The panel above switches to its failure state with the message and line.""",
+    ),
+    (
+        "code",
+        """\
+source = Path("geometry/shapes.py").read_text()
+broken = source.replace("return side * side", "return side *")  # a syntax error
+try:
+    hr.reload("geometry/shapes.py", broken)
+except hr.ReloadError as err:
+    print(f"ReloadError in {err.mod}, line {err.lineno}: {err.message}")
+    print("caused by", type(err.__cause__).__name__)
+
+print("old code still runs:", shapes.square(3.0))""",
+    ),
+    (
+        "md",
+        """\
+Fix the file with another `%%hotreload` cell (or in any editor, with `%hotreload watch` on);
+the panel goes back to its live state.""",
+    ),
+    (
+        "code",
+        '''\
+%%hotreload geometry/shapes.py
+"""Areas of simple shapes."""
+
+import math
+
+
+def circle(radius: float) -> float:
+    """Area of a circle."""
+    return math.pi * radius**2
+
+
+def square(side: float) -> float:
+    """Area of a square."""
+    return side * side
+
+
+def hexagon(side: float) -> float:
+    """Area of a regular hexagon."""
+    return 3 * math.sqrt(3) / 2 * side**2
+
+
+def triangle(base: float, height: float) -> float:
+    """Area of a triangle."""
+    return base * height / 2
+
+
+class Shape:
+    """A named shape with an area."""
+
+    def __init__(self, name: str, area: float) -> None:
+        self.name = name
+        self.area = area
+
+    def describe(self) -> str:
+        """One line about the shape, with units."""
+        return f"{self.name}: {self.area:.2f} cm²"''',
+    ),
+    (
+        "md",
+        """\
+## The dependency graph
+
+`hr.compile_dep_edges()` lists the project's import edges as `{"from", "to", "label"}`:
+changing `to` forces this much work on `from`. `compile`: `from` is re-executed;
+`export`: its imported names are rebound; `runtime`: nothing, it sees the new code on its
+next call. `%hotreload edges` prints the same as a table.""",
+    ),
+    (
+        "code",
+        """\
+for edge in hr.compile_dep_edges():
+    print(edge)""",
+    ),
+    ("code", "%hotreload edges"),
+    (
+        "md",
+        """\
+## Clean up
+
+Stop the event log, unload the extension, drop the tour's modules and delete its files.""",
+    ),
+    (
+        "code",
+        """\
+import shutil
+
+log.close()
+%unload_ext ipython_hotreload
+os.chdir(previous_cwd)
+sys.path.remove(str(workdir))
+for name in [m for m in sys.modules if m == "geometry" or m.startswith("geometry.")]:
+    del sys.modules[name]
+shutil.rmtree(workdir)
+print("removed", workdir)""",
+    ),
+]
+
+
+def cells(spec: list[tuple[str, str]]) -> list[nbformat.NotebookNode]:
+    """Notebook cells with stable ids (so rebuilding an unchanged notebook changes nothing)."""
+    out = []
+    for i, (kind, text) in enumerate(spec):
+        cell_id = f"cell-{i:02d}"
+        if kind == "code":
+            out.append(nbformat.v4.new_code_cell(text, id=cell_id))
+        else:
+            out.append(nbformat.v4.new_markdown_cell(text, id=cell_id))
+    return out
+
+
+def notebook(spec: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A v4 notebook with the python3 kernelspec (so no "Select Kernel" dialog appears)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = cells(spec)
+    return nb
+
+
+NOTEBOOKS = {"tour.ipynb": TOUR}
+
+
+def main() -> int:
+    """Write every notebook next to this script."""
+    for name, spec in NOTEBOOKS.items():
+        nb = notebook(spec)
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / name)
+        print("wrote", HERE / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
