@@ -50,7 +50,7 @@ from ipython_hotreload.core.formatting import (
 from ipython_hotreload.core.graph import ModuleGraph, Step
 from ipython_hotreload.core.patching import MODULE_KEEP, Journal, Patcher
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
-from ipython_hotreload.errors import HotReloadError, ReloadError, UnsafePathError
+from ipython_hotreload.errors import HotReloadError, ReloadError
 
 __all__ = [
     "HotReloader",
@@ -155,7 +155,7 @@ class HotReloader:
         text = _as_text(content, path)
         with _RELOAD_LOCK:
             resolved = check_path(path, self._allowed_dirs())
-            mod = self._module_name(resolved, str(path))
+            mod, importable = self._module_name(resolved)
             warnings: list[str] = []
             if format:
                 text, why = apply_formatter(self._format_fn, text, resolved)
@@ -166,7 +166,10 @@ class HotReloader:
             self._disk_hashes[resolved] = hashlib.sha256(data).hexdigest()
             self._adopt_outside_root(resolved, mod)
             publish(ModuleEvent("source_written", mod, str(resolved)))
-            return self._run([_Source(mod, resolved, data, full=True)], started, warnings)
+            source = _Source(mod, resolved, data, full=True)
+            if not importable:
+                return self._analyse_only(source, started, warnings)
+            return self._run([source], started, warnings)
 
     def reload_from_disk(
         self,
@@ -342,6 +345,21 @@ class HotReloader:
             publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), payload))
         return {"recompiled": payloads}
 
+    def _analyse_only(self, src: _Source, started: float, warnings: list[str]) -> dict[str, Any]:
+        """A saved file that cannot be imported: compile it (to report syntax errors) and
+        return its payload, executing nothing."""
+        self._compile(src)
+        self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
+        payload = self._payloads(
+            [Step(src.mod, None, None)], {src.mod: src}, _Run(), started, warnings
+        )[0]
+        payload["executed"] = False
+        payload["warnings"] = [
+            *warnings,
+            f"{src.path} is not importable under a module name; saved and analysed only",
+        ]
+        return {"recompiled": [payload]}
+
     def _compile(self, src: _Source) -> None:
         filename = self._code_filename(src.mod, src.path)
         try:
@@ -477,11 +495,17 @@ class HotReloader:
     def _allowed_dirs(self) -> list[Path]:
         return [*self._roots, *sys_path_dirs()]
 
-    def _module_name(self, resolved: Path, raw: str) -> str:
+    def _module_name(self, resolved: Path) -> tuple[str, bool]:
+        """The module name of a file, and whether it can be imported under it. A file whose
+        path is no importable name ("my dir/x.py") is still saved and analysed, under its
+        path relative to its root."""
         name = self.graph.module_for_path(resolved)
-        if name is None:
-            raise UnsafePathError(raw, "it is not an importable module path (check its name)")
-        return name
+        if name is not None:
+            return name, True
+        for root in self._roots:
+            if is_within(resolved, root):
+                return ".".join(resolved.relative_to(root).with_suffix("").parts), False
+        return resolved.stem, False
 
     def _adopt_outside_root(self, resolved: Path, mod: str) -> None:
         if any(is_within(resolved, r) for r in self._roots):

@@ -187,28 +187,42 @@ class Patcher:
             if id(new) in kept:
                 ns[key] = kept[id(new)]
                 continue
-            old = old_by_qualname.get(new.__qualname__, _MISSING)
+            qualname = new.__qualname__
+            if "<locals>" in qualname:
+                # A wrapper made by a decorator without functools.wraps: every function it
+                # wraps shares this qualname, so the attribute name is the only identity.
+                old = self.old_ns.get(key, _MISSING)
+                if getattr(old, "__qualname__", None) != qualname:
+                    old = _MISSING
+                qualname = key
+            else:
+                old = old_by_qualname.get(qualname, _MISSING)
             if old is _MISSING or old is new:
                 continue
             if self.patch(old, new):
                 kept[id(new)] = old
                 ns[key] = old
             else:
-                self.replaced.append(new.__qualname__)
+                self.replaced.append(qualname)
         self._rehome_instances(ns)
         return self.replaced
 
     def _rehome_instances(self, ns: dict[str, Any]) -> None:
         # Module-level instances made while executing belong to the new class object; point
         # them at the old (patched) class so isinstance() agrees with the module's names.
-        for value in ns.values():
+        for key, value in list(ns.items()):
             cls = type(value)
             old = self._new_to_old.get(id(cls))
-            if old is not None and old is not cls and not isinstance(value, enum.Enum):
-                try:
-                    value.__class__ = old
-                except TypeError:
-                    log.debug("hotreload: cannot rehome %r to the patched class", value)
+            if old is None or old is cls:
+                continue
+            if isinstance(value, enum.Enum):
+                # A kept enum keeps its member objects: `x is Color.RED` must hold.
+                ns[key] = old.__members__[value.name]  # type: ignore[attr-defined]
+                continue
+            try:
+                object.__setattr__(value, "__class__", old)  # past a frozen __setattr__
+            except (TypeError, AttributeError):
+                log.debug("hotreload: cannot rehome %r to the patched class", value)
 
     # -- objects ---------------------------------------------------------------------------
 

@@ -368,7 +368,6 @@ def test_default_formatter_is_ruff() -> None:
         ("a\x00b.py", "NUL"),
         ("adir.py", "directory"),
         ("../outside.py", "outside"),
-        ("bad-name.py", "importable"),
     ],
 )
 def test_unsafe_paths_are_refused_before_anything_changes(
@@ -454,3 +453,14 @@ def test_module_event_is_frozen_and_json(project: Project) -> None:
 def test_compile_dep_edges_rejects_unknown_labels(project: Project) -> None:
     with pytest.raises(ValueError, match="unknown edge labels"):
         project.reloader.compile_dep_edges(labels=["strong"])
+
+
+def test_a_file_with_no_importable_name_is_saved_and_analysed_only(project: Project) -> None:
+    result = project.reload("my dir/bad-name.py", "def f():\n    return 1\n")
+    [payload] = result["recompiled"]
+    assert payload["executed"] is False and payload["mod"] == "my dir.bad-name"
+    assert [f["name"] for f in payload["functions"]] == ["f"]
+    assert project.path("my dir/bad-name.py").read_text() == "def f():\n    return 1\n"
+    assert project.kinds() == [("source_written", "my dir.bad-name")]
+    with pytest.raises(hr.ReloadError):
+        project.reload("my dir/bad-name.py", "def f(:\n")
