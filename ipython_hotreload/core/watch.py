@@ -1,0 +1,482 @@
+"""Watch mode: hot-reload project files that another editor changed.
+
+A :class:`Watcher` owns one daemon thread around a ``watchfiles`` ``RustNotify`` (the Rust
+``notify`` crate: inotify, FSEvents, ...). The thread only collects paths; it never touches
+modules. Design:
+
+- **Debounce.** Editors save in bursts (temp file then rename, several saves in a row) and a
+  ``git checkout`` touches hundreds of files. The thread gathers relevant paths until none has
+  changed for ``debounce_ms`` (capped, so a tool that never stops writing cannot starve the
+  reload), then hands the whole set over as one batch: one ``reload_from_disk`` call, which
+  orders the modules and applies them all or nothing.
+- **State, not events.** A rename-over save reports the target as "added", a delete and
+  recreate within the window reports both; so a batch looks at the files as they are *when
+  it runs*: a path that exists changed, one that is gone was deleted.
+- **Own writes.** The reloader remembers the sha256 of the text it last wrote or loaded at a
+  path (``known_hash``); a changed file holding exactly that text is skipped, so a
+  ``reload()`` made while watching is reported once.
+- **Where batches run.** ``schedule(fn)`` arranges for ``fn()`` to run where executing user
+  code is safe (the kernel's main thread between cells, see ``ipython/watch.py``); without
+  one the batch runs in the watcher thread, serialised with every other reload by the
+  engine's reload lock. A batch that arrives while another is still queued merges into it.
+- **Failures.** A batch that does not compile or execute is rolled back by the engine (which
+  publishes ``compile_failed``); here it is printed once to stderr, never raised into
+  someone else's cell, and its files are retried with the next batch. The file that failed
+  is left out of later batches until its text changes, so one broken file does not hold up
+  edits elsewhere.
+- **Cost.** Nothing runs per cell. The thread wakes every few milliseconds inside Rust with
+  the GIL released.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from watchfiles._rust_notify import RustNotify
+
+from ipython_hotreload.core import engine as _engine
+from ipython_hotreload.core.paths import is_within
+from ipython_hotreload.errors import HotReloadError, ReloadError
+
+if TYPE_CHECKING:
+    from ipython_hotreload.core.engine import HotReloader
+
+__all__ = ["Batch", "Schedule", "Watcher", "is_watched_source"]
+
+log = logging.getLogger(__name__)
+
+Schedule = Callable[[Callable[[], None]], object]
+"""``schedule(fn)`` arranges for ``fn()`` to run later on the right thread. It may have a
+``close()`` method, called once when the watcher stops."""
+
+# How often the thread wakes (inside Rust, GIL released) while nothing is pending: the delay
+# before a change is first seen. Twenty wake-ups a second cost nothing measurable per cell.
+_IDLE_STEP_MS = 20
+# Finer steps while a batch is gathering, so the quiet period ends close to ``debounce_ms``.
+_GATHER_STEP_MS = 10
+# A batch is handed over after this long even if files keep changing (a generator that
+# writes forever must not stall reloads), and at least this many multiples of the debounce.
+_MAX_BATCH_MS = 2_000
+_MAX_BATCH_DEBOUNCES = 10
+# Directory names never holding project sources; hidden names (".git", ".venv") also skipped.
+_IGNORED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
+
+_live: weakref.WeakSet[Watcher] = weakref.WeakSet()
+
+
+def is_watched_source(path: Path, base: Path) -> bool:
+    """True for a ``.py`` file under ``base`` that an editor would save as source: not in a
+    hidden or cache directory, not an editor or reloader temporary file."""
+    name = path.name
+    if not name.endswith(".py") or name.startswith(".") or name.startswith("flycheck_"):
+        return False  # ".#x.py" (Emacs lock), "x.py~", ".x.py.swp", ".x.py.abc123.tmp"
+    return not _in_ignored_dir(path, base)
+
+
+def _in_ignored_dir(path: Path, base: Path) -> bool:
+    try:
+        parts = path.relative_to(base).parts[:-1]
+    except ValueError:
+        parts = ()
+    return any(p.startswith(".") or p in _IGNORED_DIRS for p in parts)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one batch did: the files reloaded, purged, only added to the graph, skipped as
+    the reloader's own writes; the modules recompiled; the error, if it failed."""
+
+    changed: tuple[Path, ...] = ()
+    deleted: tuple[Path, ...] = ()
+    added: tuple[Path, ...] = ()
+    skipped: tuple[Path, ...] = ()
+    recompiled: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of the same fields."""
+        return {
+            "changed": [str(p) for p in self.changed],
+            "deleted": [str(p) for p in self.deleted],
+            "added": [str(p) for p in self.added],
+            "skipped": [str(p) for p in self.skipped],
+            "recompiled": list(self.recompiled),
+            "error": self.error,
+        }
+
+
+@dataclass
+class _Plan:
+    changed: list[Path] = field(default_factory=list)
+    deleted: list[Path] = field(default_factory=list)
+    added: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    hashes: dict[Path, str] = field(default_factory=dict)
+
+
+class Watcher:
+    """Watch ``paths`` (directories or files) and hot-reload what other editors change.
+
+    >>> w = Watcher(reloader, [root], debounce_ms=50)   # doctest: +SKIP
+    >>> w.start(); seen = w.batches                      # doctest: +SKIP
+    >>> (root / "pkg/mod.py").write_text("X = 2\\n")     # doctest: +SKIP
+    >>> w.wait_for_batch(seen, timeout=5)                # doctest: +SKIP
+    True
+    >>> w.stop()                                         # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        reloader: HotReloader,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        schedule: Schedule | None = None,
+        debounce_ms: int = 50,
+    ) -> None:
+        if debounce_ms < 0:
+            raise ValueError(f"debounce_ms must be >= 0, not {debounce_ms}")
+        self.reloader = reloader
+        self.paths: list[Path] = []
+        for p in paths:
+            resolved = Path(p).expanduser().resolve()
+            if resolved not in self.paths:
+                self.paths.append(resolved)
+        self.schedule = schedule
+        self.debounce_ms = int(debounce_ms)
+        self.batches = 0
+        self.last_batch: Batch | None = None
+        self._cond = threading.Condition()
+        self._pending: set[Path] = set()
+        self._queued = False  # a batch is scheduled and has not started yet
+        self._retry: set[Path] = set()  # files of a failed batch, tried again with the next
+        self._broken: dict[Path, str] = {}  # the file a batch failed on -> its text's hash
+        self._last_report: tuple[object, ...] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._notify: RustNotify | None = None
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "stopped"
+        return f"<Watcher {state} paths={[str(p) for p in self.paths]} batches={self.batches}>"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        """True while the watching thread runs (and has not been asked to stop)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stop.is_set()
+
+    def start(self) -> Watcher:
+        """Start watching; changes made after this returns are seen. Raises
+        :class:`HotReloadError` when a path cannot be watched."""
+        if self._thread is not None:
+            return self
+        if not self.paths:
+            raise HotReloadError("nothing to watch: give at least one directory or file")
+        missing = [str(p) for p in self.paths if not p.exists()]
+        if missing:
+            raise HotReloadError(f"cannot watch {', '.join(missing)}: no such file or directory")
+        try:
+            # Built here, not in the thread, so the OS watches are in place when start()
+            # returns: an edit made right after is never missed.
+            self._notify = RustNotify([str(p) for p in self.paths], False, False, 50, True, True)
+        except OSError as exc:
+            raise HotReloadError(
+                f"cannot watch {', '.join(map(str, self.paths))}: {exc}. On Linux, raise "
+                "fs.inotify.max_user_watches or watch fewer directories."
+            ) from exc
+        self._thread = threading.Thread(
+            target=self._main, name=f"hotreload-watch-{id(self):x}", daemon=True
+        )
+        _live.add(self)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5) -> None:
+        """Stop watching and wait (up to ``timeout`` seconds) for the thread to end. A batch
+        still queued on the scheduler is dropped. Calling it again does nothing."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("the hotreload watcher thread did not stop within %ss", timeout)
+        close = getattr(self.schedule, "close", None)
+        if callable(close):
+            self.schedule = None
+            try:
+                close()
+            except Exception:
+                log.exception("could not close the watch scheduler %r", close)
+        _live.discard(self)
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for_batch(self, after: int, timeout: float | None = None) -> bool:
+        """Wait until more than ``after`` batches have run; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.batches > after, timeout)
+
+    # -- the watching thread ---------------------------------------------------------------
+
+    def _main(self) -> None:
+        notify = self._notify
+        assert notify is not None
+        try:
+            for batch in self._gather(notify):
+                self._hand_over(batch)
+        except Exception as exc:
+            # The OS watch broke (a watched root was removed, too many watches): say so once;
+            # with the watcher gone the engine goes back to checking files on each reload.
+            log.exception("hotreload watcher stopped")
+            print(f"hotreload: watching stopped: {exc}", file=sys.stderr)
+        finally:
+            self._stop.set()
+            self._notify = None
+            notify.close()
+
+    def _gather(self, notify: RustNotify) -> Iterator[set[Path]]:
+        """Yield sets of relevant paths, each once no relevant change came for a debounce."""
+        while not self._stop.is_set():
+            raw = notify.watch(self._max_batch_ms(), _IDLE_STEP_MS, 0, self._stop)
+            found = self._relevant(raw)
+            if not found:
+                continue
+            # Rust returned once the set of changes held still for one step: count that.
+            started = last = time.monotonic() - _IDLE_STEP_MS / 1000
+            deadline = started + self._max_batch_ms() / 1000
+            while not self._stop.is_set():
+                now = time.monotonic()
+                remaining_ms = int((last + self.debounce_ms / 1000 - now) * 1000)
+                if remaining_ms <= 0 or now >= deadline:
+                    break
+                step = max(1, min(_GATHER_STEP_MS, remaining_ms))
+                raw = notify.watch(self._max_batch_ms(), step, remaining_ms, self._stop)
+                more = self._relevant(raw)
+                if more:
+                    found |= more
+                    last = time.monotonic()
+            if self._stop.is_set():
+                return
+            yield found
+
+    def _max_batch_ms(self) -> int:
+        return max(_MAX_BATCH_MS, _MAX_BATCH_DEBOUNCES * self.debounce_ms)
+
+    def _relevant(
+        self, raw: set[tuple[int, str]] | Literal["signal", "stop", "timeout"]
+    ) -> set[Path]:
+        if isinstance(raw, str):
+            return set()
+        out: set[Path] = set()
+        for _change, name in raw:
+            path = Path(name)
+            base = self._base_of(path)
+            if base is None:
+                continue
+            if is_watched_source(path, base):
+                out.add(path)
+            elif (
+                not path.suffix
+                and not path.name.startswith(".")
+                and not _in_ignored_dir(path, base)
+            ):
+                # Perhaps a directory moved in or out: the batch looks inside (or at what
+                # the graph knew to be inside) when it runs.
+                out.add(path)
+        return out
+
+    def _base_of(self, path: Path) -> Path | None:
+        for base in self.paths:
+            if is_within(path, base):
+                return base
+        return None
+
+    def _hand_over(self, paths: set[Path]) -> None:
+        with self._cond:
+            self._pending |= paths
+            if self._queued:
+                return  # the queued batch has not started: it will take these too
+            self._queued = True
+        schedule = self.schedule
+        if schedule is None:
+            self._run_batch()
+            return
+        try:
+            schedule(self._run_batch)
+        except Exception:
+            log.exception("could not schedule a hotreload batch; running it in the watcher")
+            self._run_batch()
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _run_batch(self) -> None:
+        """Reload what changed since the last batch (runs where ``schedule`` put it)."""
+        with self._cond:
+            paths, self._pending = self._pending, set()
+            self._queued = False
+        if self._stop.is_set():
+            return
+        lock = _engine._RELOAD_LOCK
+        # Wait for a reload running elsewhere, but give up if asked to stop: stop() may be
+        # called by a thread that holds this lock and waits for us.
+        while not lock.acquire(timeout=0.05):
+            if self._stop.is_set():
+                return
+        try:
+            batch = self._apply(paths)
+        except Exception as exc:
+            log.exception("hotreload watcher batch failed")
+            batch = Batch(error=f"{type(exc).__name__}: {exc}")
+        finally:
+            lock.release()
+        with self._cond:
+            self.last_batch = batch
+            self.batches += 1
+            self._cond.notify_all()
+
+    def _apply(self, paths: set[Path]) -> Batch:
+        plan = self._plan(paths | self._retry)
+        for path in plan.added:
+            self.reloader.graph.update_file(path)
+        if not plan.changed and not plan.deleted:
+            self._retry.clear()
+            return Batch(added=tuple(plan.added), skipped=tuple(plan.skipped))
+        try:
+            result = self.reloader.reload_from_disk(plan.changed, plan.deleted)
+        except HotReloadError as err:
+            self._retry = set(plan.changed)
+            failed = Path(err.path).resolve() if isinstance(err, ReloadError) and err.path else None
+            if failed is not None and failed in plan.hashes:
+                self._broken[failed] = plan.hashes[failed]
+            self._report(err, failed, plan.hashes.get(failed) if failed else None)
+            return Batch(
+                changed=tuple(plan.changed),
+                deleted=tuple(plan.deleted),
+                added=tuple(plan.added),
+                skipped=tuple(plan.skipped),
+                error=str(err),
+            )
+        self._retry.clear()
+        self._last_report = None
+        return Batch(
+            changed=tuple(plan.changed),
+            deleted=tuple(plan.deleted),
+            added=tuple(plan.added),
+            skipped=tuple(plan.skipped),
+            recompiled=tuple(p["mod"] for p in result.get("recompiled", [])),
+        )
+
+    def _plan(self, paths: set[Path]) -> _Plan:
+        """Sort paths, by the state of the disk now, into reloads, purges and graph-only."""
+        plan = _Plan()
+        files: set[Path] = set()
+        for path in paths:
+            if path.name.endswith(".py"):
+                files.add(path)
+            elif path.is_dir():
+                files.update(self._sources_under(path))
+            elif not path.exists():
+                plan.deleted.extend(self._known_files_under(path))
+        for path in sorted(files):
+            self._classify(path, plan)
+        plan.deleted = sorted(set(plan.deleted))
+        return plan
+
+    def _classify(self, path: Path, plan: _Plan) -> None:
+        graph = self.reloader.graph
+        resolved = path.resolve()
+        mod = graph.module_for_path(resolved)
+        if mod is None:
+            return
+        module = sys.modules.get(mod)
+        loaded_here = _module_file(module) == resolved
+        try:
+            data = resolved.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            self._broken.pop(resolved, None)
+            if loaded_here or graph.path_for_module(mod) == resolved:
+                plan.deleted.append(resolved)
+            return
+        except OSError as exc:
+            log.warning("hotreload: cannot read %s: %s", resolved, exc)
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self.reloader.known_hash(resolved):
+            plan.skipped.append(resolved)  # our own write, or text that already runs
+        elif self._broken.get(resolved) == digest:
+            pass  # still the text that failed; its next edit brings it back
+        elif loaded_here:
+            self._broken.pop(resolved, None)
+            plan.changed.append(resolved)
+            plan.hashes[resolved] = digest
+        else:
+            # New, or not imported by anything yet: keep the graph right, import nothing.
+            plan.added.append(resolved)
+
+    def _sources_under(self, directory: Path) -> list[Path]:
+        base = self._base_of(directory) or directory
+        out: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(directory):
+            here = Path(dirpath)
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _IGNORED_DIRS]
+            out.extend(p for f in filenames if is_watched_source(p := here / f, base))
+        return out
+
+    def _known_files_under(self, directory: Path) -> list[Path]:
+        """Files of loaded or graph-known modules that lived under a vanished directory."""
+        resolved = directory.resolve()
+        found: set[Path] = set()
+        for module in list(sys.modules.values()):
+            file = _module_file(module)
+            if file is not None and is_within(file, resolved):
+                found.add(file)
+        graph = self.reloader.graph
+        for name in graph.modules():
+            file = graph.path_for_module(name)
+            if file is not None and is_within(file, resolved):
+                found.add(file)
+        return sorted(found)
+
+    def _report(self, err: HotReloadError, failed: Path | None, digest: str | None) -> None:
+        # Once per failing edit: the same error on the same text is not printed again when
+        # a later batch retries it.
+        key = (type(err).__name__, str(err), str(failed), digest)
+        if key == self._last_report:
+            return
+        self._last_report = key
+        print(
+            f"hotreload: an edit made outside the kernel did not reload: {err}\n"
+            "hotreload: fix the file and save it again.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _module_file(module: object) -> Path | None:
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        return None
+    try:
+        return Path(file).resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
+@atexit.register
+def _stop_live_watchers() -> None:
+    """Stop every running watcher at interpreter exit, so none touches a dying interpreter."""
+    for watcher in list(_live):
+        watcher.stop(timeout=1)
