@@ -313,6 +313,7 @@ class ModuleGraph:
     def remove_path(self, path: Path) -> str | None:
         """Forget a file; returns the module name it had (None if it was not known)."""
         with self._lock:
+            self._ensure()
             key = str(Path(path).resolve())
             f = self._files.pop(key, None) or self._files.pop(str(path), None)
             if f is None:
@@ -324,6 +325,7 @@ class ModuleGraph:
     def remove_module(self, name: str) -> None:
         """Forget the file of module ``name`` (no-op if unknown)."""
         with self._lock:
+            self._ensure()
             path = self._by_module.get(name)
             if path is not None:
                 self.remove_path(Path(path))
