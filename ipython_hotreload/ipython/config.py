@@ -51,9 +51,16 @@ class HotReload(Configurable):
         self._explicit: set[str] = set()
         self._applied_to: weakref.ref[HotReloader] | None = None
         super().__init__(**kwargs)
-        # Not self.config.HotReload: a Config creates a missing section on attribute access.
-        section = self.config.get("HotReload", {})
-        self._explicit.update(name for name in _SETTINGS if name in section)
+
+    def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+        # Config (ipython_config.py, %config) counts as explicit even when the value equals the
+        # trait's current one, which fires no change: `%config HotReload.formatter = "ruff"`
+        # must still reach a reloader that was built with formatter=None.
+        super()._load_config(cfg, section_names, traits)
+        configured = [name for name in _SETTINGS if name in self._find_my_config(cfg)]
+        if configured:
+            self._explicit.update(configured)
+            self.apply(self.reloader(), configured)
 
     @validate("formatter")
     def _check_formatter(self, proposal: dict[str, Any]) -> str | None:

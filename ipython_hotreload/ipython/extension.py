@@ -65,6 +65,8 @@ def unload(shell: Any) -> None:
     dict.pop(manager.registry, HotReloadMagics.__name__, None)
     extension.channel.close()
     extension.autoreload_sync.close()
-    if extension.settings in shell.configurables:
-        shell.configurables.remove(extension.settings)
+    # Magics() appends itself to shell.configurables, as HotReload was appended by load().
+    for configurable in (extension.settings, extension.magics):
+        if configurable in shell.configurables:
+            shell.configurables.remove(configurable)
     extension.magics.extension = None

@@ -33,15 +33,17 @@ def display_path(path: str | os.PathLike[str]) -> str:
 
 
 def summary_line(path: Path, result: dict[str, Any], elapsed_ms: float) -> str:
-    """One line: the saved module, the dependents re-executed, what was replaced, the time."""
+    """One line: the saved module, the dependents re-executed, what was replaced, the time,
+    and any warning (formatter failed, module not importable, ...)."""
     recompiled: list[dict[str, Any]] = list(result.get("recompiled", []))
     saved = next((p for p in recompiled if p.get("functions") is not None), None)
     others = [p["mod"] for p in recompiled if p is not saved and p.get("executed", True)]
     if saved is not None and saved.get("executed", True):
         head = f"reloaded {saved['mod']}"
     else:
-        # The engine writes but does not re-execute __main__ or a module on the call stack.
-        head = f"saved {display_path(path)} (not re-executed: it is running code)"
+        # Written and analysed only: __main__, a module on the call stack, a path that is no
+        # importable module name. The engine's warnings say which.
+        head = f"saved {display_path(path)} (not re-executed)"
     if others:
         named = ", ".join(others[:_MAX_NAMED]) + (", ..." if len(others) > _MAX_NAMED else "")
         noun = "dependent" if len(others) == 1 else "dependents"
@@ -51,7 +53,9 @@ def summary_line(path: Path, result: dict[str, Any], elapsed_ms: float) -> str:
         head += f"; replaced (not patched in place): {', '.join(replaced[:_MAX_NAMED])}"
         if len(replaced) > _MAX_NAMED:
             head += ", ..."
-    return f"hotreload: {head} in {elapsed_ms:.1f} ms"
+    warnings = [w for p in recompiled for w in p.get("warnings") or ()]
+    tail = f"; {'; '.join(warnings)}" if warnings else ""
+    return f"hotreload: {head} in {elapsed_ms:.1f} ms{tail}"
 
 
 def _caret(line: str, start: int | None, end: int | None) -> str:
