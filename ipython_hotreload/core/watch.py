@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ _GATHER_STEP_MS = 10
 _MAX_BATCH_MS = 2_000
 _MAX_BATCH_DEBOUNCES = 10
 # Directory names never holding project sources; hidden names (".git", ".venv") also skipped.
+_HISTORY = 64  # batches kept in Watcher.history, for tests and status displays
 _IGNORED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
 
 _live: weakref.WeakSet[Watcher] = weakref.WeakSet()
@@ -156,6 +158,7 @@ class Watcher:
         self.debounce_ms = int(debounce_ms)
         self.batches = 0
         self.last_batch: Batch | None = None
+        self.history: deque[Batch] = deque(maxlen=_HISTORY)  # the latest batches, oldest first
         self._cond = threading.Condition()
         self._pending: set[Path] = set()
         self._queued = False  # a batch is scheduled and has not started yet
@@ -291,6 +294,7 @@ class Watcher:
             elif (
                 not path.suffix
                 and not path.name.startswith(".")
+                and path.name not in _IGNORED_DIRS
                 and not _in_ignored_dir(path, base)
             ):
                 # Perhaps a directory moved in or out: the batch looks inside (or at what
@@ -344,6 +348,7 @@ class Watcher:
             lock.release()
         with self._cond:
             self.last_batch = batch
+            self.history.append(batch)
             self.batches += 1
             self._cond.notify_all()
 
