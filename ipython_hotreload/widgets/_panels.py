@@ -9,6 +9,7 @@ one static analysis of that module's file.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -86,6 +87,8 @@ class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):
     source_hash = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     replaced = traitlets.List(traitlets.Unicode()).tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
+    # Paths under the kernel's working directory are shown relative to it.
+    cwd = traitlets.Unicode(help="the kernel's working directory").tag(sync=True)
 
     def __init__(
         self, mod: str | ModuleType, *, reloader: HotReloader | None = None, **kwargs: Any
@@ -93,7 +96,7 @@ class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):
         self._reloader = reloader
         self._lock = threading.Lock()
         name = _module_name(mod)
-        super().__init__(**initial_state(name, self._fetch), **kwargs)
+        super().__init__(**initial_state(name, self._fetch), cwd=os.getcwd(), **kwargs)
         self._subscription: Subscription | None = subscribe(self._on_event, kinds=_MODULE_KINDS)
 
     @property

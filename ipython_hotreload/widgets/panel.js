@@ -154,6 +154,16 @@ function recompiledText(state) {
   return `recompiled ${at}` + (state.recompiles > 1 ? ` (${plural(state.recompiles, "time")})` : "");
 }
 
+/** ``path`` relative to ``cwd`` when it lies below it (what a user typed in %%hotreload). */
+function shortPath(path, cwd) {
+  if (!path) return path;
+  const base = cwd ? cwd.replace(/[\\/]+$/, "") : "";
+  if (base && (path.startsWith(`${base}/`) || path.startsWith(`${base}\\`))) {
+    return path.slice(base.length + 1);
+  }
+  return path;
+}
+
 function readModule(model) {
   const keys = ["mod", "path", "status", "functions", "error", "recompiled_at", "recompiles"];
   const state = {};
@@ -173,6 +183,7 @@ const PANELS = {
       "recompiles",
       "note",
       "replaced",
+      "cwd",
     ],
     draw(model, root, memory) {
       const state = readModule(model);
@@ -192,7 +203,8 @@ const PANELS = {
           ),
         ),
         moduleBody(state, memory.previous ?? null),
-        state.path && h("div", { class: "hr-footer", title: state.path }, state.path),
+        state.path &&
+          h("div", { class: "hr-footer", title: state.path }, shortPath(state.path, model.get("cwd"))),
       ];
       memory.previous = new Map(functions.map((fn) => [fn.qualname, fn.signature]));
       return content;

@@ -147,6 +147,7 @@ def test_lab_panel_follows_reloads_from_cells_and_from_another_client(
             "(radius: float) -> float"
         )
         expect(panel.locator(".hr-meta")).to_contain_text("not recompiled yet")
+        expect(panel.locator(".hr-footer")).to_have_text("demo/shapes.py")  # relative to cwd
         before = renders(panel)
 
         nb.run(2, 3)
@@ -183,6 +184,7 @@ def test_lab_panel_follows_reloads_from_cells_and_from_another_client(
         expect(banner).to_contain_text("Reload failed")
         expect(banner).to_contain_text(f"SyntaxError at line {BROKEN_LINE}")
         expect(banner).to_contain_text("previous code keeps running")
+        panel.screenshot(path=str(ARTIFACTS / "panel-failed.png"))
         expect(panel.locator("tr[data-qualname=hexagon]")).to_be_visible()
         expect(
             nb.cell(4).locator("[data-mime-type='application/vnd.jupyter.stderr']")

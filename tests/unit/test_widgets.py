@@ -6,6 +6,7 @@ What the browser draws from these traits is checked in tests/browser/.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -74,6 +75,7 @@ def test_initial_state_is_the_current_analysis(shapes: Project) -> None:
         assert panel.functions[0]["doc"] == "Area of a circle."
         assert panel.status == "ok" and panel.recompiled_at is None and panel.recompiles == 0
         assert panel.path is not None and panel.path.endswith("shapes.py")
+        assert panel.cwd == os.getcwd()  # the front end shows paths relative to it
     finally:
         panel.close()
 
