@@ -1,0 +1,2 @@
+def hiss(n):
+    return "s" * n
