@@ -710,6 +710,39 @@ def test_method_moved_up_reports_new_lines(project: Project) -> None:
     assert "VROOM" in inspect.getsource(mod.Engine)
 
 
+def test_decorated_definitions_moved_report_new_lines(project: Project) -> None:
+    # jurigged: test_codetools.py::test_collect (decorated definitions of the apple snippet are
+    # found by line: staticmethod, classmethod, wraps, property getter and setter)
+    orchard = start(project, "orchard")
+    count = orchard.Orchard.__dict__["count"].__func__
+    combine = orchard.Orchard.__dict__["combine"].__func__
+    color = orchard.FakeApple.__dict__["color"]
+    tree = orchard.tree
+    apple = orchard.FakeApple()
+    shifted = "# pushed\n# down\n# by\n# four\n" + asset("orchard")
+
+    project.reload("orchard.py", shifted)
+
+    def decorator_line(name: str, decorator: str) -> int:
+        # A decorated function's code starts at its first decorator.
+        def_line = line_of(shifted, f"def {name}(")
+        return max(
+            i for i in range(1, def_line) if shifted.splitlines()[i - 1].strip() == decorator
+        )
+
+    assert count.__code__.co_firstlineno == decorator_line("count", "@staticmethod")
+    assert combine.__code__.co_firstlineno == decorator_line("combine", "@classmethod")
+    assert tree.__wrapped__.__code__.co_firstlineno == decorator_line("tree", "@grafted")
+    assert color.fget.__code__.co_firstlineno == decorator_line("color", "@property")
+    apple.color = "red"
+    assert apple.color == "red"
+    with pytest.raises(AttributeError) as info:
+        orchard.FakeApple().color  # the getter raises: no _color yet
+    frame = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert frame.lineno == line_of(shifted, "return self._color")
+    assert frame.line == "return self._color"
+
+
 # ---------------------------------------------------------------------------------------------
 # test_generated.py: random edit sequences
 # ---------------------------------------------------------------------------------------------
