@@ -108,8 +108,9 @@ print("project in", workdir)''',
         "code",
         """\
 %load_ext ipython_hotreload
-import ipython_hotreload as hr
 from geometry import report, scene, shapes
+
+import ipython_hotreload as hr
 
 print(f"total area {scene.total_area():.2f}")
 print(report.coin_report(1.0))""",
