@@ -205,6 +205,20 @@ def test_events_from_another_thread_update_the_panel(shapes: Project) -> None:
         panel.close()
 
 
+def test_a_file_edited_elsewhere_updates_the_panel_through_the_watcher(shapes: Project) -> None:
+    panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+    updated = threading.Event()
+    panel.observe(lambda change: updated.set(), names="recompiles")
+    watcher = shapes.reloader.watch()
+    try:
+        shapes.write("geo/shapes.py", SHAPES_V2)  # another editor saves the file
+        assert updated.wait(timeout=15), "the watcher's reload never reached the panel"
+        assert "hexagon" in names(panel) and panel.status == "ok"
+    finally:
+        watcher.stop()
+        panel.close()
+
+
 def test_a_panel_for_a_missing_module_says_so_and_fills_in_later(project: Project) -> None:
     panel = FunctionsPanel("later", reloader=project.reloader)
     try:
