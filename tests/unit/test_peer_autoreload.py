@@ -1568,3 +1568,151 @@ def test_exception_in_module_code_rolls_back_everything(project: Project) -> Non
     assert failed[0].error is not None
     assert failed[0].error["lineno"] == err.lineno
     assert ("recompiled", "boom") not in project.kinds()
+
+
+def test_failure_in_dependent_rolls_back_class_patches_of_saved_module(project: Project) -> None:
+    # autoreload: smoketest failed reload (here the failure is in a compile dependent)
+    project.write(
+        "rb_base.py", "VERSION = 1\n\n\nclass Base:\n    def greet(self):\n        return 'v1'\n"
+    )
+    project.write(
+        "rb_child.py",
+        """
+        from rb_base import VERSION, Base
+
+        if VERSION != 1:
+            raise RuntimeError("rb_child only works with VERSION 1")
+
+
+        class Child(Base):
+            pass
+        """,
+    )
+    base = project.import_("rb_base")
+    child = project.import_("rb_child")
+    held_base = base.Base
+    obj = child.Child()
+
+    with pytest.raises(hr.ReloadError) as failure:
+        project.reload(
+            "rb_base.py",
+            "VERSION = 2\n\n\nclass Base:\n    def greet(self):\n        return 'v2'\n\n"
+            "    def extra(self):\n        return 'extra'\n",
+        )
+
+    assert failure.value.mod == "rb_child"
+    assert isinstance(failure.value.__cause__, RuntimeError)
+    assert base.VERSION == 1
+    assert base.Base is held_base
+    assert obj.greet() == "v1"
+    assert not hasattr(held_base, "extra")
+    assert child.Child.__mro__[1] is held_base
+
+
+def test_function_attributes_follow_new_source(project: Project) -> None:
+    # autoreload: func_attrs (__dict__ is copied by update_function)
+    text = """
+        def handler():
+            return handler.tag
+
+
+        handler.tag = "{tag}"
+    """
+    project.write("fattrs.py", text.format(tag="v1"))
+    held = project.import_("fattrs").handler
+    assert held() == "v1"
+
+    project.reload("fattrs.py", text.format(tag="v2"))
+
+    assert held.tag == "v2"
+    assert held() == "v2"
+
+
+def test_star_import_dependent_sees_added_names(project: Project) -> None:
+    # autoreload: test_autoload_newly_added_objects ("TEST IMPORT FROM MODULE"); SPEC section 3
+    # makes `from x import *` a compile edge
+    project.write("star_src.py", "def ext_func():\n    return 'ext'\n")
+    project.write("star_user.py", "from star_src import *\n")
+    user = project.import_("star_user")
+    held = user.ext_func
+
+    result = project.reload(
+        "star_src.py", "def ext_func():\n    return 'ext2'\n\n\ndef more():\n    return 'more'\n"
+    )
+
+    assert [p["mod"] for p in result["recompiled"]] == ["star_src", "star_user"]
+    assert user.more() == "more"
+    assert held() == "ext2"
+    assert user.ext_func is held
+
+
+def test_subclass_defined_in_notebook_follows_reloaded_base(project: Project) -> None:
+    # autoreload: update_class keeps the class object, so subclasses made elsewhere follow it
+    project.write("nb_base.py", "class Base:\n    def greet(self):\n        return 'v1'\n")
+    ns: dict[str, Any] = {}
+    run(
+        ns,
+        """
+        import nb_base
+
+
+        class Mine(nb_base.Base):
+            def shout(self):
+                return super().greet().upper()
+
+
+        mine = Mine()
+        """,
+    )
+
+    project.reload("nb_base.py", "class Base:\n    def greet(self):\n        return 'v2'\n")
+
+    assert ns["mine"].greet() == "v2"
+    assert ns["mine"].shout() == "V2"
+    assert issubclass(ns["Mine"], sys.modules["nb_base"].Base)
+
+
+def test_module_level_lambdas_are_never_cross_patched(project: Project) -> None:
+    # autoreload: update_generic pairs by name; every lambda's qualname is "<lambda>", so a
+    # pairing by qualname must not give one lambda another's code
+    project.write("lambdas.py", "square = lambda x: x * x\ncube = lambda x: x**3\n")
+    lambdas = project.import_("lambdas")
+    held_square, held_cube = lambdas.square, lambdas.cube
+
+    result = project.reload("lambdas.py", "square = lambda x: x * x + 1\ncube = lambda x: x**3\n")
+
+    assert lambdas.square(3) == 10
+    assert lambdas.cube(2) == 8
+    assert held_cube(2) == 8
+    reported = replaced(result, "lambdas")
+    assert held_square(3) == 10 or bool({"square", "<lambda>"} & set(reported))
+    assert held_square(3) in (9, 10)
+
+
+def test_functions_made_by_a_factory_keep_their_own_closures(project: Project) -> None:
+    # autoreload: update_generic pairs by name; functions made by one factory share a qualname
+    # ("make_adder.<locals>.add") and must still stay distinct objects with their own cells
+    text = """
+        def make_adder(n):
+            def add(x):
+                return x + n * {k}
+
+            return add
+
+
+        add1 = make_adder(1)
+        add2 = make_adder(2)
+    """
+    project.write("adders.py", text.format(k=1))
+    adders = project.import_("adders")
+    held1, held2 = adders.add1, adders.add2
+
+    result = project.reload("adders.py", text.format(k=10))
+
+    assert adders.add1 is not adders.add2
+    assert (adders.add1(0), adders.add2(0)) == (10, 20)
+    reported = set(replaced(result, "adders"))
+    assert held1(0) == 10 or reported & {"add1", "make_adder.<locals>.add"}
+    assert held2(0) == 20 or reported & {"add2", "make_adder.<locals>.add"}
+    assert held1(0) in (1, 10)
+    assert held2(0) in (2, 20)

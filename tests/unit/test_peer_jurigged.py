@@ -955,6 +955,8 @@ def test_generated_edit_sequence(project: Project, seed: int) -> None:
         text, where = render_module(plans)
         ctx = f"seed={seed} step={step}"
         result = project.reload(f"{name}.py", text)
+        # Every reload is a commit: the file holds exactly the generated text.
+        assert project.path(f"{name}.py").read_text(encoding="utf-8") == text, ctx
         held.check(mod, plans, where, ctx)
         functions = payload_of(result, name)["functions"]
         got = [(e["qualname"], e["lineno"], e["end_lineno"]) for e in functions]
