@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ast
 from bisect import bisect_left
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 __all__ = [
     "CLASS_SCOPE",
@@ -56,7 +57,8 @@ class ImportRecord(NamedTuple):
     used: bool  # the bound name is read by code that runs at import time
 
 
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# Module-level aliases: one global lookup instead of two in the hot loops.
+_AST, _Name, _Constant, _Lambda, _Load = ast.AST, ast.Name, ast.Constant, ast.Lambda, ast.Load
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
@@ -72,33 +74,33 @@ def _read_names(node: ast.AST | None, out: set[str]) -> None:
     """Add to ``out`` every name read by the expression (or simple statement) ``node``, except
     inside lambda bodies, which run later."""
     t = type(node)
-    if t is ast.Name:  # the common case (decorators, defaults, annotations): no stack
-        if type(node.ctx) is ast.Load:  # type: ignore[union-attr]
+    if t is _Name:  # the common case (decorators, defaults, annotations): no stack
+        if type(node.ctx) is _Load:  # type: ignore[union-attr]
             out.add(node.id)  # type: ignore[union-attr]
         return
-    if node is None or t is ast.Constant:
+    if node is None or t is _Constant:
         return
     stack: list[ast.AST] = [node]
-    pop, push = stack.pop, stack.append
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
         n = pop()
         t = type(n)
-        if t is ast.Name:
-            if type(n.ctx) is ast.Load:  # type: ignore[attr-defined]
+        if t is _Name:
+            if type(n.ctx) is _Load:  # type: ignore[attr-defined]
                 out.add(n.id)  # type: ignore[attr-defined]
-        elif t is ast.Constant:
+        elif t is _Constant:
             continue
-        elif t is ast.Lambda:
+        elif t is _Lambda:
             args: ast.arguments = n.args  # type: ignore[attr-defined]
-            stack.extend(args.defaults)
-            stack.extend(d for d in args.kw_defaults if d is not None)
+            extend(args.defaults)
+            extend(d for d in args.kw_defaults if d is not None)
         else:
-            for field in _child_fields(t):
+            for field in _CHILD_FIELDS.get(t) or _child_fields(t):
                 value = getattr(n, field, None)
-                if isinstance(value, ast.AST):
+                if isinstance(value, _AST):
                     push(value)
-                elif isinstance(value, list):
-                    stack.extend(v for v in value if isinstance(v, ast.AST))
+                elif value and isinstance(value, list):
+                    extend(v for v in value if isinstance(v, _AST))
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -134,88 +136,110 @@ def _import_lines(source: bytes) -> list[int]:
     i = find(b"import")
     while i >= 0:
         start = rfind(b"\n", 0, i) + 1
-        head = source[start:i].strip()
-        if not head or head.startswith(b"from") or b";" in head or b":" in head:
-            line += count(b"\n", counted, start)
-            counted = start
-            if not lines or lines[-1] != line:
-                lines.append(line)
+        head = source[start:i]
+        # Unindented and without `:` / `;`: a top-level import, never inside a function.
+        if head[:1] in (b" ", b"\t") or b":" in head or b";" in head:
+            head = head.strip()
+            if not head or head.startswith(b"from") or b";" in head or b":" in head:
+                line += count(b"\n", counted, start)
+                counted = start
+                if not lines or lines[-1] != line:
+                    lines.append(line)
         i = find(b"import", i + 6)
     return lines
 
 
 class _Scanner:
-    def __init__(self, source: bytes, evaluate_annotations: bool) -> None:
+    def __init__(self, source: bytes | None, evaluate_annotations: bool) -> None:
         self.records: list[tuple[int, int, str, str, str, int]] = []
         self.reads: set[str] = set()
         self.evaluate_annotations = evaluate_annotations
-        self.hits = _import_lines(source) if b"import" in source else []
+        # Lines that may hold an import; None when there is no text: every function counts.
+        self.hits: list[int] | None = None
+        if source is not None:
+            self.hits = _import_lines(source) if b"import" in source else []
 
     # -- import-time code --------------------------------------------------------------
     def body(self, stmts: list[ast.stmt], scope: int) -> None:
-        reads = self.reads
+        handlers, reads = _HANDLERS, self.reads
         for s in stmts:
-            t = type(s)
-            if t is ast.Import or t is ast.ImportFrom:
-                self.imports(s, scope)
-            elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
-                self.function(s)  # type: ignore[arg-type]
-            elif t is ast.ClassDef:
-                assert isinstance(s, ast.ClassDef)
-                for e in (*s.decorator_list, *s.bases, *s.keywords):
-                    _read_names(e, reads)
-                self.body(s.body, CLASS_SCOPE)
-            elif t is ast.If:
-                assert isinstance(s, ast.If)
-                if _is_type_checking(s.test):
-                    # Never executed at runtime: its imports make no edge.
-                    self.body(s.orelse, scope)
-                else:
-                    _read_names(s.test, reads)
-                    self.body(s.body, scope)
-                    self.body(s.orelse, scope)
-            elif t is ast.Try or t is ast.TryStar:
-                assert isinstance(s, ast.Try | ast.TryStar)
-                self.body(s.body, scope)
-                for h in s.handlers:
-                    _read_names(h.type, reads)
-                    self.body(h.body, scope)
-                self.body(s.orelse, scope)
-                self.body(s.finalbody, scope)
-            elif t is ast.With or t is ast.AsyncWith:
-                assert isinstance(s, ast.With | ast.AsyncWith)
-                for item in s.items:
-                    _read_names(item.context_expr, reads)
-                    _read_names(item.optional_vars, reads)
-                self.body(s.body, scope)
-            elif t is ast.For or t is ast.AsyncFor:
-                assert isinstance(s, ast.For | ast.AsyncFor)
-                _read_names(s.target, reads)
-                _read_names(s.iter, reads)
-                self.body(s.body, scope)
-                self.body(s.orelse, scope)
-            elif t is ast.While:
-                assert isinstance(s, ast.While)
-                _read_names(s.test, reads)
-                self.body(s.body, scope)
-                self.body(s.orelse, scope)
-            elif t is ast.Match:
-                assert isinstance(s, ast.Match)
-                _read_names(s.subject, reads)
-                for case in s.cases:
-                    _read_names(case.pattern, reads)
-                    _read_names(case.guard, reads)
-                    self.body(case.body, scope)
-            elif t is ast.AnnAssign:
-                assert isinstance(s, ast.AnnAssign)
-                _read_names(s.target, reads)
-                _read_names(s.value, reads)
-                if self.evaluate_annotations:
-                    _read_names(s.annotation, reads)
-            else:
+            handler = handlers.get(type(s))
+            if handler is None:
                 _read_names(s, reads)
+            else:
+                handler(self, s, scope)
 
-    def function(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    def expr(self, s: ast.Expr, scope: int) -> None:
+        if type(s.value) is not _Constant:  # docstrings: nothing to read
+            _read_names(s.value, self.reads)
+
+    def assign(self, s: ast.Assign, scope: int) -> None:
+        reads = self.reads
+        for target in s.targets:
+            if type(target) is not _Name:  # `a.b = ...` and `a[i] = ...` read `a`
+                _read_names(target, reads)
+        _read_names(s.value, reads)
+
+    def ann_assign(self, s: ast.AnnAssign, scope: int) -> None:
+        _read_names(s.target, self.reads)
+        _read_names(s.value, self.reads)
+        if self.evaluate_annotations:
+            _read_names(s.annotation, self.reads)
+
+    def klass(self, s: ast.ClassDef, scope: int) -> None:
+        reads = self.reads
+        for e in s.decorator_list:
+            _read_names(e, reads)
+        for e in s.bases:
+            _read_names(e, reads)
+        for k in s.keywords:
+            _read_names(k.value, reads)
+        self.body(s.body, CLASS_SCOPE)
+
+    def if_(self, s: ast.If, scope: int) -> None:
+        if _is_type_checking(s.test):
+            self.body(s.orelse, scope)  # the body never runs: its imports make no edge
+        else:
+            _read_names(s.test, self.reads)
+            self.body(s.body, scope)
+            self.body(s.orelse, scope)
+
+    def try_(self, s: ast.Try | ast.TryStar, scope: int) -> None:
+        self.body(s.body, scope)
+        for h in s.handlers:
+            _read_names(h.type, self.reads)
+            self.body(h.body, scope)
+        self.body(s.orelse, scope)
+        self.body(s.finalbody, scope)
+
+    def with_(self, s: ast.With | ast.AsyncWith, scope: int) -> None:
+        for item in s.items:
+            _read_names(item.context_expr, self.reads)
+            _read_names(item.optional_vars, self.reads)
+        self.body(s.body, scope)
+
+    def loop(self, s: ast.For | ast.AsyncFor | ast.While, scope: int) -> None:
+        if isinstance(s, ast.While):
+            _read_names(s.test, self.reads)
+        else:
+            _read_names(s.target, self.reads)
+            _read_names(s.iter, self.reads)
+        self.body(s.body, scope)
+        self.body(s.orelse, scope)
+
+    def match(self, s: ast.Match, scope: int) -> None:
+        _read_names(s.subject, self.reads)
+        for case in s.cases:
+            _read_names(case.pattern, self.reads)
+            _read_names(case.guard, self.reads)
+            self.body(case.body, scope)
+
+    def nothing(self, s: ast.stmt, scope: int) -> None:
+        """``pass``, ``global``...: nothing to read."""
+
+    def function(
+        self, fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: int = MODULE_SCOPE
+    ) -> None:
         reads = self.reads
         for d in fn.decorator_list:
             _read_names(d, reads)
@@ -234,7 +258,9 @@ class _Scanner:
                 _read_names(a.kwarg.annotation, reads)
             _read_names(fn.returns, reads)
         hits = self.hits
-        if hits:
+        if hits is None:
+            self.call_time_imports(fn.body)
+        elif hits:
             i = bisect_left(hits, fn.lineno)
             end = fn.end_lineno if fn.end_lineno is not None else fn.lineno
             if i < len(hits) and hits[i] <= end:
@@ -276,11 +302,37 @@ class _Scanner:
                         stack.append(c.body)
 
 
-def scan_tree(tree: ast.Module, source: bytes | str) -> list[ImportRecord]:
-    """The import records of a parsed module (``source`` is its text, used to find imports
-    inside function bodies without walking every function)."""
+_Handler = Callable[[_Scanner, Any, int], None]
+_HANDLERS: dict[type, _Handler] = {
+    ast.Import: _Scanner.imports,
+    ast.ImportFrom: _Scanner.imports,
+    ast.FunctionDef: _Scanner.function,
+    ast.AsyncFunctionDef: _Scanner.function,
+    ast.ClassDef: _Scanner.klass,
+    ast.Expr: _Scanner.expr,
+    ast.Assign: _Scanner.assign,
+    ast.AnnAssign: _Scanner.ann_assign,
+    ast.If: _Scanner.if_,
+    ast.Try: _Scanner.try_,
+    ast.TryStar: _Scanner.try_,
+    ast.With: _Scanner.with_,
+    ast.AsyncWith: _Scanner.with_,
+    ast.For: _Scanner.loop,
+    ast.AsyncFor: _Scanner.loop,
+    ast.While: _Scanner.loop,
+    ast.Match: _Scanner.match,
+    ast.Pass: _Scanner.nothing,
+    ast.Global: _Scanner.nothing,
+    ast.Nonlocal: _Scanner.nothing,
+}
+
+
+def scan_tree(tree: ast.Module, source: bytes | str | None) -> list[ImportRecord]:
+    """The import records of a parsed module. ``source`` is its text, used to find the
+    imports inside function bodies without walking every function (None: walk them all)."""
     data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
-    scanner = _Scanner(data, evaluate_annotations=not _future_annotations(tree))
+    postponed = (data is None or b"__future__" in data) and _future_annotations(tree)
+    scanner = _Scanner(data, evaluate_annotations=not postponed)
     scanner.body(tree.body, MODULE_SCOPE)
     reads = scanner.reads
     return [

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipython_hotreload.core.graph import Edge, ModuleGraph, Step
-from ipython_hotreload.core.importscan import FROM, IMPORT, scan_source
+from ipython_hotreload.core.importscan import FROM, IMPORT, scan_source, scan_tree
 from ipython_hotreload.core.paths import module_name_for
 
 
@@ -748,3 +748,33 @@ def test_random_import_graphs_give_sorted_unique_strongest_edges(
     pairs = [(e.from_, e.to) for e in edges]
     assert pairs == sorted(set(pairs))
     assert {(e.from_, e.to): e.label for e in edges} == expected
+
+
+def test_finding_call_time_imports_by_text_misses_none_in_the_stdlib() -> None:
+    # The scanner walks only the functions whose lines look like they hold an import; over
+    # real code that must find exactly what walking every function body finds.
+    stdlib = Path(ast.__file__).parent
+    checked = 0
+    for path in sorted(stdlib.glob("*.py")):
+        source = path.read_bytes()
+        if checked == 40 or len(source) > 40_000 or b"\n    " not in source:
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        assert scan_tree(tree, source) == scan_tree(tree, None), path
+        checked += 1
+    assert checked == 40
+
+
+def test_update_file_with_a_tree_only_and_forgetting_a_deleted_file(root: Path) -> None:
+    g = graph(root, {**HELPERS, "pkg/a.py": ""})
+    g.edges()
+    a = root / "pkg" / "a.py"
+    a.unlink()
+    tree = ast.parse("def f():\n    from pkg.helpers import X\n    return X\n")
+    g.update_file(a, tree=tree)  # nothing on disk to read: every function body is walked
+    assert g.edges(refresh=False) == [Edge("pkg.a", "pkg.helpers", "runtime")]
+    g.update_file(a)  # no text and no file: the module is gone
+    assert "pkg.a" not in g.modules()
