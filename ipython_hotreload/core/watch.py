@@ -181,6 +181,13 @@ class Watcher:
         thread = self._thread
         return thread is not None and thread.is_alive() and not self._stop.is_set()
 
+    @property
+    def queued(self) -> bool:
+        """True while a batch has been handed to ``schedule`` and has not started (the
+        kernel is busy with a cell, say)."""
+        with self._cond:
+            return self._queued
+
     def start(self) -> Watcher:
         """Start watching; changes made after this returns are seen. Raises
         :class:`HotReloadError` when a path cannot be watched."""
@@ -238,6 +245,9 @@ class Watcher:
         notify = self._notify
         assert notify is not None
         try:
+            # From here on the OS reports every change; bring the graph up to date with the
+            # files written before (once, a stat per file), so dependents are never missed.
+            self.reloader.graph.refresh()
             for batch in self._gather(notify):
                 self._hand_over(batch)
         except Exception as exc:
