@@ -246,6 +246,7 @@ def test_notebook7_panel_from_the_magic_in_the_dark_theme(
             "%load_ext ipython_hotreload\nimport demo.scene",
             "%hotreload panel demo.shapes",
             hotreload_cell(SHAPES_V2),
+            "%hotreload panel",
         ],
     )
     page = browser.new_page(viewport={"width": 1100, "height": 900})
@@ -287,6 +288,17 @@ def test_notebook7_panel_from_the_magic_in_the_dark_theme(
         assert colours["bg"] < 0.1, f"the panel background is not dark: {colours}"
         assert colours["title"] >= 4.5 and colours["signature"] >= 4.5, colours
         panel.screenshot(path=str(ARTIFACTS / "panel-dark.png"))
+
+        # Without a module: every loaded project module, and the event log.
+        nb.run(3, 4)
+        overview = nb.cell(3).locator(".hr-root[data-panel=overview]")
+        expect(overview.locator("details.hr-module")).to_have_count(3)  # demo, .scene, .shapes
+        shapes = overview.locator("details[data-mod='demo.shapes']")
+        expect(shapes.locator("summary .hr-meta")).to_contain_text("6 functions")
+        shapes.locator("summary").click()
+        expect(shapes.locator("tr[data-qualname=hexagon]")).to_be_visible()
+        expect(nb.cell(3).locator(".hr-root[data-panel=events] .hr-empty")).to_be_visible()
+        nb.cell(3).locator(".jp-OutputArea").screenshot(path=str(ARTIFACTS / "overview-dark.png"))
     except BaseException:
         nb.screenshot("notebook7-failure.png")
         raise
