@@ -95,7 +95,7 @@ def _collect(node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[Funct
                 "name": node.name,
                 "qualname": f"{prefix}{node.name}",
                 "kind": kind,
-                "lineno": node.lineno,
+                "lineno": node.position.lineno if node.position else node.fromlineno,
                 "end_lineno": node.end_lineno or node.lineno,
                 "signature": _signature(node),
                 "doc": _first_doc_line(node),

@@ -325,7 +325,10 @@ class HotReloader:
             raise self._failure(failed, exc) from exc
         finally:
             for s in sources:
-                linecache.checkcache(str(s.path))
+                # checkcache() trusts size and mtime, which a same-size rewrite within one
+                # timestamp tick defeats: drop the entry so tracebacks read the new text.
+                linecache.cache.pop(self._code_filename(s.mod, s.path), None)
+                linecache.cache.pop(str(s.path), None)
         for name in run.executed:
             path, data, code = run.codes[name]
             self._remember(name, path)

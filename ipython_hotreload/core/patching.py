@@ -172,15 +172,18 @@ class Patcher:
         """Patch old objects with the new ones; put the old objects back in the namespace."""
         ns = self.module.__dict__
         old_by_qualname: dict[str, Any] = {}
+        ambiguous: set[str] = set()
         for value in self.old_ns.values():
-            if defined_in(value, self.modname):
-                old_by_qualname.setdefault(value.__qualname__, value)
+            if defined_in(value, self.modname) and _regular(value):
+                q = value.__qualname__
+                if old_by_qualname.setdefault(q, value) is not value:
+                    ambiguous.add(q)
         # Submodules of a package are attributes the import system set; keep them.
         prefix = self.modname + "."
         for key, value in self.old_ns.items():
             if key not in ns and isinstance(value, ModuleType) and value.__name__ == prefix + key:
                 ns[key] = value
-        kept: dict[int, Any] = {}
+        kept: dict[int, Any] = {}  # id(new object) -> the old object that stays in its place
         for key, new in list(ns.items()):
             if not defined_in(new, self.modname):
                 continue
@@ -188,24 +191,43 @@ class Patcher:
                 ns[key] = kept[id(new)]
                 continue
             qualname = new.__qualname__
-            if "<locals>" in qualname:
-                # A wrapper made by a decorator without functools.wraps: every function it
-                # wraps shares this qualname, so the attribute name is the only identity.
+            if _regular(new) and qualname not in ambiguous:
+                # Matched by its own qualified name, never by the attribute pointing at it:
+                # `f = foo` turning into `f = bar` must not pour bar's code into foo.
+                old = old_by_qualname.get(qualname, _MISSING)
+            else:
+                # Lambdas, wrappers made by a decorator without functools.wraps, functions
+                # built from another's code: their qualname is shared, only the name they
+                # are bound to identifies them.
                 old = self.old_ns.get(key, _MISSING)
                 if getattr(old, "__qualname__", None) != qualname:
                     old = _MISSING
                 qualname = key
-            else:
-                old = old_by_qualname.get(qualname, _MISSING)
-            if old is _MISSING or old is new:
+            if old is _MISSING or old is new or any(v is old for v in kept.values()):
                 continue
             if self.patch(old, new):
                 kept[id(new)] = old
                 ns[key] = old
             else:
                 self.replaced.append(qualname)
+        self._report_orphans(ns, kept)
         self._rehome_instances(ns)
         return self.replaced
+
+    def _report_orphans(self, ns: dict[str, Any], kept: dict[int, Any]) -> None:
+        """A name still bound, whose old function or class was not carried over (a decorator
+        removed, a wrapper became a plain function): references held to the old object keep
+        the old code, so the user must hear of it."""
+        still_there = {id(v) for v in ns.values()}
+        for key, old in self.old_ns.items():
+            if (
+                key in ns
+                and defined_in(old, self.modname)
+                and id(old) not in still_there
+                and key not in self.replaced
+                and getattr(ns[key], "__qualname__", key) not in self.replaced
+            ):
+                self.replaced.append(key)
 
     def _rehome_instances(self, ns: dict[str, Any]) -> None:
         # Module-level instances made while executing belong to the new class object; point
@@ -248,7 +270,9 @@ class Patcher:
         return ok
 
     def patch_function(self, old: FunctionType, new: FunctionType) -> bool:
-        if old.__code__.co_freevars != new.__code__.co_freevars:
+        # Closures are positional: the code may change the names of its free variables as
+        # long as their number stays (the cells are refilled below); not their number.
+        if len(old.__code__.co_freevars) != len(new.__code__.co_freevars):
             return False
         key = id(old)
         if key in self._visiting:
@@ -313,9 +337,10 @@ class Patcher:
                 continue
             if ov is not _MISSING and self._patch_member(ov, nv):
                 continue
-            if isinstance(nv, type) and defined_in(nv, self.modname):
-                self._new_to_old.setdefault(id(nv), nv)
-            self.journal.setattr(old, name, nv)
+            if ov is not _MISSING and _user_code(ov):
+                self.replaced.append(f"{old.__qualname__}.{name}")
+            # An alias in the class body (`also = method`) must point at the kept object.
+            self.journal.setattr(old, name, self._kept_member(nv))
         for name in [n for n in old.__dict__ if n not in new.__dict__]:
             if name in _CLASS_OWN or _is_slot(old.__dict__[name]):
                 continue
@@ -352,6 +377,12 @@ class Patcher:
             return self.patch(ov, nv)
         return False
 
+    def _kept_member(self, nv: Any) -> Any:
+        if isinstance(nv, classmethod | staticmethod):
+            func = self._new_to_old.get(id(nv.__func__))
+            return type(nv)(func) if func is not None else nv
+        return self._new_to_old.get(id(nv), nv)
+
     def _point_cells_at(self, obj: Any, new_cls: type, old_cls: type) -> None:
         """Methods of the new class that close over it (``super()``'s ``__class__`` cell, the
         ``cls`` of a dataclass's generated methods) must see the old class object instead."""
@@ -359,6 +390,24 @@ class Patcher:
             for cell in fn.__closure__ or ():
                 if _cell_value(cell) is new_cls:
                     cell.cell_contents = old_cls
+
+
+def _regular(obj: Any) -> bool:
+    """Does ``obj``'s qualified name identify it: a plain dotted path ending in its name?"""
+    qualname: str = obj.__qualname__
+    return "<" not in qualname and qualname.rpartition(".")[2] == getattr(obj, "__name__", None)
+
+
+def _user_code(member: Any) -> bool:
+    """Is this class member something the user wrote (not generated, like a dataclass's
+    ``__init__``), whose replacement leaves held references on old code?"""
+    if isinstance(member, classmethod | staticmethod):
+        member = member.__func__
+    if isinstance(member, property):
+        member = member.fget
+    if isinstance(member, FunctionType):
+        return not member.__code__.co_filename.startswith("<")
+    return isinstance(member, type)
 
 
 def _is_slot(value: Any) -> bool:
