@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
@@ -106,16 +107,16 @@ def demo(keep: bool = False) -> int:
     for edge in reloader.compile_dep_edges():
         print(f"  {edge['from']:<14} -> {edge['to']:<14} {edge['label']}")
 
-    import shop.cart
-    import shop.prices
-    import shop.receipt
-    import shop.report
+    shop_cart = importlib.import_module("shop.cart")
+    shop_prices = importlib.import_module("shop.prices")
+    shop_receipt = importlib.import_module("shop.receipt")
+    importlib.import_module("shop.report")
 
-    total = shop.cart.total  # references held the way a notebook holds them
-    line = shop.receipt.line
+    total = shop_cart.total  # references held the way a notebook holds them
+    line = shop_receipt.line
     print(
         f"\n  before: cart.total([10, 20]) = {total([10, 20])}, "
-        f"FREE_SHIPPING_FROM = {shop.cart.FREE_SHIPPING_FROM}, line(5) = {line(5)!r}"
+        f"FREE_SHIPPING_FROM = {shop_cart.FREE_SHIPPING_FROM}, line(5) = {line(5)!r}"
     )
 
     _say("hot reload of shop/prices.py (tax 20% -> 10%, new label format, a new function)")
@@ -132,8 +133,8 @@ def demo(keep: bool = False) -> int:
             )
         print(
             f"\n  after: cart.total([10, 20]) = {total([10, 20])} (same function object: "
-            f"{total is shop.cart.total}), FREE_SHIPPING_FROM = {shop.cart.FREE_SHIPPING_FROM}, "
-            f"line(5) = {line(5)!r}, discount(100) = {shop.prices.discount(100)}"
+            f"{total is shop_cart.total}), FREE_SHIPPING_FROM = {shop_cart.FREE_SHIPPING_FROM}, "
+            f"line(5) = {line(5)!r}, discount(100) = {shop_prices.discount(100)}"
         )
 
         _say("a broken edit is rolled back: old code keeps running, the text stays on disk")
@@ -141,7 +142,7 @@ def demo(keep: bool = False) -> int:
             reloader.reload(root / "shop/prices.py", BROKEN_PRICES)
         except hr.ReloadError as exc:
             print(f"  ReloadError: {exc}")
-        print(f"  still: cart.total([10, 20]) = {total([10, 20])}, TAX = {shop.prices.TAX}")
+        print(f"  still: cart.total([10, 20]) = {total([10, 20])}, TAX = {shop_prices.TAX}")
     finally:
         sub.close()
         reloader.close()

@@ -239,7 +239,7 @@ class Patcher:
                 continue
             if isinstance(value, enum.Enum):
                 # A kept enum keeps its member objects: `x is Color.RED` must hold.
-                ns[key] = old.__members__[value.name]  # type: ignore[attr-defined]
+                ns[key] = old.__members__[value.name]
                 continue
             try:
                 object.__setattr__(value, "__class__", old)  # past a frozen __setattr__
