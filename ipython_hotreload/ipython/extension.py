@@ -53,10 +53,13 @@ def load(shell: Any) -> None:
 
 
 def unload(shell: Any) -> None:
-    """Remove the magics, the comm target, the configuration and every subscription."""
+    """Remove the magics, the comm target, the configuration and every subscription, and
+    stop watching files."""
     extension = loaded(shell)
     if extension is None:
         return
+    # A watcher would go on reloading (and hooking cells) with no magic left to stop it.
+    extension.settings.reloader().stop_watching()
     manager = shell.magics_manager
     for table in manager.magics.values():
         for name, func in list(table.items()):

@@ -174,7 +174,8 @@ class HotReloadMagics(Magics):
         elif action == "panel":
             show_panel(targets[0] if targets else None)
         else:
-            watch(reloader, [Path(os.path.expanduser(t)) for t in targets], stop=args.stop)
+            paths = [Path(os.path.expanduser(t)) for t in targets]
+            watch(reloader, paths, stop=args.stop, shell=self.shell)
 
     @staticmethod
     def _edges(reloader: HotReloader, module: str | None, labels: list[str] | None) -> None:
@@ -201,8 +202,9 @@ def show_panel(module: str | None) -> None:
     show(module)
 
 
-def watch(reloader: HotReloader, paths: list[Path], *, stop: bool) -> None:
-    """``%hotreload watch [PATH ...]`` / ``watch --stop``: start or stop watching files."""
+def watch(reloader: HotReloader, paths: list[Path], *, stop: bool, shell: Any = None) -> None:
+    """``%hotreload watch [PATH ...]`` / ``watch --stop``: start or stop watching files. In a
+    kernel, batches run on its main loop between cells (``kernel_scheduler``)."""
     method = getattr(reloader, "stop_watching" if stop else "watch", None)
     if method is None:
         print("hotreload: watch mode is not available in this version yet")
@@ -211,6 +213,10 @@ def watch(reloader: HotReloader, paths: list[Path], *, stop: bool) -> None:
         method()
         print("hotreload: stopped watching")
         return
-    method(paths or None)
+    from ipython_hotreload.ipython.watch import kernel_scheduler
+
+    # Outside a kernel (terminal IPython) there is no loop to hand batches to: None makes the
+    # watcher run them in its own thread.
+    method(paths or None, schedule=kernel_scheduler(shell) if shell is not None else None)
     shown = ", ".join(display_path(p) for p in paths) if paths else "the project roots"
     print(f"hotreload: watching {shown} for changes made by other editors")

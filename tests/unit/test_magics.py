@@ -470,6 +470,21 @@ def test_panel_without_the_widgets_package_says_so(
     assert out.startswith("hotreload: panels are not available here")
 
 
+def test_watch_starts_shows_in_status_and_stops(graph: Shell, pkg: Project) -> None:
+    out = graph.ok("%hotreload watch")
+    assert out.strip() == "hotreload: watching the project roots for changes made by other editors"
+    assert f"watching:    {pkg.root.resolve()}" in graph.ok("%hotreload")
+    assert graph.ok("%hotreload watch --stop").strip() == "hotreload: stopped watching"
+    assert "watching:    off" in graph.ok("%hotreload")
+
+
+def test_unload_stops_watching(graph: Shell) -> None:
+    graph.ok("%hotreload watch pkg")
+    assert hr.default_reloader().watcher is not None
+    graph.ok("%unload_ext ipython_hotreload")
+    assert hr.default_reloader().watcher is None
+
+
 def test_watch_without_watch_support_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     bare: Any = types.SimpleNamespace()
     watch(bare, [], stop=False)
