@@ -5,14 +5,17 @@
     from jupyter_client.manager import start_new_kernel
     from ipython_hotreload.client import HotReloadClient
 
-    km, kc = start_new_kernel(cwd="/path/to/project")
+    km, kc = start_new_kernel(kernel_name="python3", cwd="/path/to/project")
     client = HotReloadClient(kc)
     client.execute("%load_ext ipython_hotreload")
     client.open()                                         # {"type": "hello", "protocol": 1}
     reply = client.reload("pkg/mod.py", "def f():\\n    return 2\\n")
     assert reply["ok"], reply["error"]["message"]
     event = client.wait_for_event(lambda e: e["kind"] == "recompiled", timeout=5)
+    print(event["payload"]["functions"][0]["signature"])  # ()
     client.close()
+    kc.stop_channels()
+    km.shutdown_kernel()
 
 The client speaks protocol 1 (see :mod:`ipython_hotreload.ipython.protocol`) over a comm, on a
 blocking ``jupyter_client`` kernel client, from one thread. It reads the IOPub channel itself
