@@ -124,12 +124,15 @@ def _future_annotations(tree: ast.Module) -> bool:
     return False
 
 
-def _import_lines(source: bytes) -> list[int]:
-    """Line numbers (1-based, sorted) of lines that may hold an import statement: ``import``
-    at the start of a line, after ``from x``, or after ``;`` / ``:`` (``def f(): import x``).
-    Docstring lines such as ``>>> import x`` and comments do not count; prose that does
-    only costs a statement-level walk of one function. A find loop, because a regex
-    anchored at line starts tries every position of the file."""
+def _import_lines(source: bytes) -> list[int] | None:
+    """Line numbers (1-based, sorted) of the lines that may hold an import statement inside a
+    function: ``import`` at the start of an indented line, after ``from x``, or after ``;`` /
+    ``:`` (``def f(): import x``). None when lines cannot be counted by ``\\n`` (old Mac
+    line ends). Docstring lines such as ``>>> import x`` and comments do not count; prose
+    that does only costs a statement-level walk of one function. A ``find`` loop: a regex
+    anchored at line starts would try every position of the file."""
+    if b"\r" in source and source.count(b"\r") != source.count(b"\r\n"):
+        return None
     lines: list[int] = []
     find, rfind, count = source.find, source.rfind, source.count
     line, counted = 1, 0
