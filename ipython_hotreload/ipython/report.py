@@ -126,9 +126,10 @@ def error_lines(err: HotReloadError) -> list[str]:
     if text is not None:
         lines.append(f"    {text}")
         lines.append(f"    {_caret(text, start, end)}")
+    # All or nothing: whichever module failed, no module was changed.
     lines.append(
-        f"{type(err).__name__}: {err.mod or 'the module'} was not reloaded; the old code keeps "
-        "running and the new text is saved."
+        f"{type(err).__name__}: nothing was reloaded; the old code keeps running "
+        "and the new text is saved."
     )
     return lines
 

@@ -201,7 +201,7 @@ def test_syntax_error_is_short_with_file_line_and_caret(shell: Shell, pkg: Proje
     assert re.match(r"^pkg/mod\.py:\d+: SyntaxError: ", lines[0]), out
     caret = next(i for i, line in enumerate(lines) if line.strip().startswith("^"))
     assert lines[caret - 1].strip()  # the offending line comes before the caret
-    assert lines[-1].startswith("ReloadError: pkg.mod was not reloaded")
+    assert lines[-1].startswith("ReloadError: nothing was reloaded")
     assert isinstance(error, hr.ReloadError)
     assert error.mod == "pkg.mod" and error.lineno is not None
     assert isinstance(error.__cause__, SyntaxError)
