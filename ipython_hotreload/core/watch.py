@@ -63,9 +63,9 @@ Schedule = Callable[[Callable[[], None]], object]
 
 # How often the thread wakes (inside Rust, GIL released) while nothing is pending: the delay
 # before a change is first seen. Twenty wake-ups a second cost nothing measurable per cell.
-_IDLE_STEP_MS = 20
+_IDLE_STEP_MS = 10
 # Finer steps while a batch is gathering, so the quiet period ends close to ``debounce_ms``.
-_GATHER_STEP_MS = 10
+_GATHER_STEP_MS = 5
 # A batch is handed over after this long even if files keep changing (a generator that
 # writes forever must not stall reloads), and at least this many multiples of the debounce.
 _MAX_BATCH_MS = 2_000
@@ -165,6 +165,9 @@ class Watcher:
         self._retry: set[Path] = set()  # files of a failed batch, tried again with the next
         self._broken: dict[Path, str] = {}  # the file a batch failed on -> its text's hash
         self._last_report: tuple[object, ...] | None = None
+        #: Set once the watcher has brought the dependency graph up to date and is waiting
+        #: for changes (a first scan of a big project takes a moment, in the background).
+        self.ready = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._notify: RustNotify | None = None
@@ -248,6 +251,7 @@ class Watcher:
             # From here on the OS reports every change; bring the graph up to date with the
             # files written before (once, a stat per file), so dependents are never missed.
             self.reloader.graph.refresh()
+            self.ready.set()
             for batch in self._gather(notify):
                 self._hand_over(batch)
         except Exception as exc:
