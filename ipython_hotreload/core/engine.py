@@ -112,6 +112,7 @@ class HotReloader:
         self.last_reload: dict[str, Any] | None = None
         self.watcher: Any = None
         self._disk_hashes: dict[Path, str] = {}
+        self._in_graph: set[str] = set()  # loaded modules the graph is known to cover
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class HotReloader:
             self._roots = self._resolve_roots(roots)
             self.graph.set_roots(self._roots)
             self._project_files.clear()
+            self._in_graph.clear()
 
     @property
     def formatter(self) -> FormatterSpec:
@@ -215,6 +217,7 @@ class HotReloader:
             self.graph.remove_module(name)
             self._fingerprints.pop(name, None)
             self._project_files.pop(name, None)
+            self._in_graph.discard(name)
             publish(ModuleEvent("source_removed", name, str(path) if path else None))
 
     def compile_dep_edges(self, *, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
@@ -295,6 +298,7 @@ class HotReloader:
     def _run(self, sources: list[_Source], started: float, warnings: list[str]) -> dict[str, Any]:
         primary = sources[0]
         loaded = self._loaded_project_modules()
+        self._graph_loaded(loaded)
         named = {s.mod for s in sources}
         if not getattr(self.watcher, "alive", False):
             # A running watcher reports edits itself; without one, one stat per loaded module.
@@ -544,6 +548,15 @@ class HotReloader:
             if hit[1] is not None:
                 out[name] = module
         return out
+
+    def _graph_loaded(self, loaded: dict[str, ModuleType]) -> None:
+        """Make sure the graph knows every loaded project module, including files created
+        after its last scan, so they are planned as dependents."""
+        known = self._in_graph
+        for name in loaded.keys() - known:
+            if self.graph.path_for_module(name) is None:
+                self.graph.update_file(Path(self._project_files[name][2]))
+            known.add(name)
 
     def _project_path(self, module: ModuleType) -> Path | None:
         file = getattr(module, "__file__", None)

@@ -464,3 +464,13 @@ def test_a_file_with_no_importable_name_is_saved_and_analysed_only(project: Proj
     assert project.kinds() == [("source_written", "my dir.bad-name")]
     with pytest.raises(hr.ReloadError):
         project.reload("my dir/bad-name.py", "def f(:\n")
+
+
+def test_a_module_created_after_the_first_scan_is_planned_as_a_dependent(project: Project) -> None:
+    project.write("early.py", "X = 1\n")
+    project.reloader.compile_dep_edges()  # the graph's first scan
+    project.files({"b/__init__.py": "", "b/mod.py": "def f():\n    return 1\n"})
+    project.write("b/user.py", "from b.mod import f\nX = f()\n")
+    user = project.import_("b.user")
+    result = project.reload("b/mod.py", "def f():\n    return 2\n")
+    assert project.mods(result) == ["b.mod", "b.user"] and user.X == 2
