@@ -171,6 +171,7 @@ class Watcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._notify: RustNotify | None = None
+        self._files: set[Path] = set()  # the watched paths that are files, not directories
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else "stopped"
@@ -201,10 +202,13 @@ class Watcher:
         missing = [str(p) for p in self.paths if not p.exists()]
         if missing:
             raise HotReloadError(f"cannot watch {', '.join(missing)}: no such file or directory")
+        self._files = {p for p in self.paths if not p.is_dir()}
         try:
             # Built here, not in the thread, so the OS watches are in place when start()
             # returns: an edit made right after is never missed.
-            self._notify = RustNotify([str(p) for p in self.paths], False, False, 50, True, True)
+            self._notify = RustNotify(
+                [str(p) for p in self._watched_dirs()], False, False, 50, True, True
+            )
         except OSError as exc:
             raise HotReloadError(
                 f"cannot watch {', '.join(map(str, self.paths))}: {exc}. On Linux, raise "
@@ -316,9 +320,25 @@ class Watcher:
                 out.add(path)
         return out
 
+    def _watched_dirs(self) -> list[Path]:
+        # A file is watched through its directory: an editor's rename-over save replaces the
+        # file's inode, and an OS watch on the old inode would never fire again.
+        dirs: list[Path] = []
+        for p in self.paths:
+            d = p.parent if p in self._files else p
+            if d not in dirs:
+                dirs.append(d)
+        return dirs
+
     def _base_of(self, path: Path) -> Path | None:
+        """The watched directory ``path`` lies in (a watched file's directory, for that file
+        only), or None when it is none of ours."""
         for base in self.paths:
-            if is_within(path, base):
+            if base in self._files:
+                if path == base:
+                    return base.parent
+                continue
+            if is_within(path, base) and path != base:
                 return base
         return None
 

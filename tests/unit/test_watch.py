@@ -438,3 +438,28 @@ def test_a_watcher_left_running_is_stopped_at_interpreter_exit(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "alive at exit: False"
     assert "Traceback" not in done.stderr
+
+
+def test_a_watched_file_survives_rename_over_saves_and_siblings_are_ignored(
+    setup: Setup,
+) -> None:
+    project = setup.project
+    target = project.path("pkg/a.py")
+    watcher = setup.watch(paths=[target])
+    assert watcher.paths == [target.resolve()]
+    for value in (2, 3):  # the second save must be seen too (a new inode each time)
+
+        def save(value: int = value) -> None:
+            tmp = target.parent / ".a.py.tmp"
+            tmp.write_text(f"X = {value}\n\ndef f():\n    return X\n")
+            os.replace(tmp, target)
+
+        in_other_thread(save)
+        assert setup.log.wait_for(lambda v=value: sys.modules["pkg.a"].f() == v)
+    before = watcher.batches
+    edit(project.path("pkg/c.py"), "def g():\n    return 'c'\n")  # not watched
+    in_other_thread(lambda: target.write_text("X = 4\n\ndef f():\n    return X\n"))
+    assert watcher.wait_for_batch(before, TIMEOUT)
+    assert setup.log.wait_for(lambda: sys.modules["pkg.a"].f() == 4)
+    assert setup.log.count("recompiled", "pkg.c") == 0
+    assert all(p == target.resolve() for b in watcher.history for p in (*b.changed, *b.added))
