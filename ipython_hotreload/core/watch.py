@@ -61,8 +61,9 @@ Schedule = Callable[[Callable[[], None]], object]
 """``schedule(fn)`` arranges for ``fn()`` to run later on the right thread. It may have a
 ``close()`` method, called once when the watcher stops."""
 
-# How often the thread wakes (inside Rust, GIL released) while nothing is pending: the delay
-# before a change is first seen. Twenty wake-ups a second cost nothing measurable per cell.
+# How often the thread wakes while nothing is pending: the delay before a change is first
+# seen. It sleeps inside Rust with the GIL released and holds the GIL for microseconds per
+# wake-up, which costs a cell nothing measurable (benchmarks/watch.py).
 _IDLE_STEP_MS = 10
 # Finer steps while a batch is gathering, so the quiet period ends close to ``debounce_ms``.
 _GATHER_STEP_MS = 5
@@ -70,8 +71,8 @@ _GATHER_STEP_MS = 5
 # writes forever must not stall reloads), and at least this many multiples of the debounce.
 _MAX_BATCH_MS = 2_000
 _MAX_BATCH_DEBOUNCES = 10
-# Directory names never holding project sources; hidden names (".git", ".venv") also skipped.
 _HISTORY = 64  # batches kept in Watcher.history, for tests and status displays
+# Directory names never holding project sources; hidden names (".git", ".venv") also skipped.
 _IGNORED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
 
 _live: weakref.WeakSet[Watcher] = weakref.WeakSet()
@@ -252,8 +253,9 @@ class Watcher:
         notify = self._notify
         assert notify is not None
         try:
-            # From here on the OS reports every change; bring the graph up to date with the
-            # files written before (once, a stat per file), so dependents are never missed.
+            # From here on the OS reports every change. Scan the project now, in this thread,
+            # so the first batch (on the kernel's main thread) does not have to; afterwards
+            # this is one stat per file, picking up files written before watching began.
             self.reloader.graph.refresh()
             self.ready.set()
             for batch in self._gather(notify):
@@ -477,11 +479,14 @@ class Watcher:
     def _known_files_under(self, directory: Path) -> list[Path]:
         """Files of loaded or graph-known modules that lived under a vanished directory."""
         resolved = directory.resolve()
+        prefix = str(resolved) + os.sep
         found: set[Path] = set()
         for module in list(sys.modules.values()):
-            file = _module_file(module)
-            if file is not None and is_within(file, resolved):
-                found.add(file)
+            # A string test first: resolving every loaded module's path would cost thousands
+            # of system calls on a big project.
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and os.path.abspath(file).startswith(prefix):
+                found.add(Path(os.path.abspath(file)))
         graph = self.reloader.graph
         for name in graph.modules():
             file = graph.path_for_module(name)
@@ -497,7 +502,7 @@ class Watcher:
             return
         self._last_report = key
         print(
-            f"hotreload: an edit made outside the kernel did not reload: {err}\n"
+            f"hotreload: a file changed by another editor did not reload: {err}\n"
             "hotreload: fix the file and save it again.",
             file=sys.stderr,
             flush=True,
