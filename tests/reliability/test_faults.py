@@ -290,7 +290,7 @@ def test_hanging_formatter_callable_is_given_up_on(
     box: list[Any] = []
     worker = threading.Thread(target=lambda: box.append(versioned.attempt(2)), daemon=True)
     worker.start()
-    worker.join(timeout=10)
+    worker.join(timeout=5)
     finished_in_time = not worker.is_alive()
     release.set()  # let a hung reload finish, so the project can be torn down
     worker.join(timeout=10)
