@@ -50,6 +50,7 @@ _LABELS: tuple[Label, Label, Label] = ("runtime", "export", "compile")  # index 
 _RANK = {label: i for i, label in enumerate(_LABELS)}
 # Bump when the records or the cache layout change, so old caches are ignored.
 _CACHE_VERSION = 1
+_CACHE_FILES_KEPT = 32
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
 
 
@@ -591,12 +592,28 @@ class ModuleGraph:
             os.replace(tmp, path)
             tmp = None
             self._dirty = False
+            _prune_cache_dir(path.parent)
         except OSError as exc:
             log.warning("could not save the graph cache %s: %s", path, exc)
         finally:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+
+def _prune_cache_dir(directory: Path, keep: int = _CACHE_FILES_KEPT) -> None:
+    """One cache file per root set adds up (every temporary project makes one): keep the
+    ``keep`` most recently written."""
+    caches = list(directory.glob("graph-*.marshal"))
+    if len(caches) <= keep:
+        return
+    dated: list[tuple[int, Path]] = []
+    for c in caches:
+        with contextlib.suppress(OSError):
+            dated.append((c.stat().st_mtime_ns, c))
+    for _, old in sorted(dated, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _dependency_order(

@@ -778,3 +778,20 @@ def test_update_file_with_a_tree_only_and_forgetting_a_deleted_file(root: Path) 
     assert g.edges(refresh=False) == [Edge("pkg.a", "pkg.helpers", "runtime")]
     g.update_file(a)  # no text and no file: the module is gone
     assert "pkg.a" not in g.modules()
+
+
+def test_the_cache_dir_keeps_only_the_most_recent_root_sets(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    for k in range(35):
+        r = tmp_path / f"root{k}"
+        write(r, {f"m{k}.py": ""})
+        ModuleGraph([r], cache_dir=cache).edges()
+        newest = max(cache.glob("graph-*.marshal"), key=lambda p: p.stat().st_mtime_ns)
+        os.utime(newest, ns=(k * 10**9, k * 10**9))  # distinct ages whatever the clock
+    assert len(list(cache.glob("graph-*.marshal"))) == 32
+    recent = ModuleGraph([tmp_path / "root34"], cache_dir=cache, use_cache=True)
+    recent.edges()
+    assert recent.files_scanned == 0  # its cache file was kept
+    oldest = ModuleGraph([tmp_path / "root0"], cache_dir=cache)
+    oldest.edges()
+    assert oldest.files_scanned == 1  # its cache file was pruned
