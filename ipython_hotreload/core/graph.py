@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 Label = Literal["compile", "export", "runtime"]
 _LABELS: tuple[Label, Label, Label] = ("runtime", "export", "compile")  # index = strength
-_RANK = {label: i for i, label in enumerate(_LABELS)}
 # Bump when the records or the cache layout change, so old caches are ignored.
 _CACHE_VERSION = 1
 _CACHE_FILES_KEPT = 32
@@ -292,7 +291,7 @@ class ModuleGraph:
             for path, (module, _, _) in seen.items():
                 f = self._files[path]
                 if f.module != module:
-                    f.module, f.is_package = module, path.endswith("__init__.py")
+                    f.module, f.is_package = module, os.path.basename(path) == "__init__.py"
                     renamed = True
             if renamed:
                 self._rebuild_modules()
@@ -514,7 +513,7 @@ class ModuleGraph:
                 continue
             other = by_module.get(f.module)
             # `pkg/__init__.py` and `pkg.py` both claim `pkg`: the import system takes the package.
-            if other is None or (f.is_package and not other.endswith("__init__.py")):
+            if other is None or (f.is_package and not self._files[other].is_package):
                 by_module[f.module] = path
         if by_module != self._by_module:
             self._by_module = by_module
