@@ -125,31 +125,27 @@ def _future_annotations(tree: ast.Module) -> bool:
 
 
 def _import_lines(source: bytes) -> list[int] | None:
-    """Line numbers (1-based, sorted) of the lines that may hold an import statement inside a
-    function: ``import`` at the start of an indented line, after ``from x``, or after ``;`` /
-    ``:`` (``def f(): import x``). None when lines cannot be counted by ``\\n`` (old Mac
-    line ends). Docstring lines such as ``>>> import x`` and comments do not count; prose
-    that does only costs a statement-level walk of one function. A ``find`` loop: a regex
-    anchored at line starts would try every position of the file."""
+    """Line numbers (1-based, sorted) of the lines where the word ``import`` is followed by
+    what an import statement puts after it (a space, a tab, ``(`` or ``\\``), except after
+    ``>>> `` (doctest examples). None when lines cannot be counted by ``\\n`` (old Mac line
+    ends). Prose that still matches only costs a statement-level walk of one function."""
     if b"\r" in source and source.count(b"\r") != source.count(b"\r\n"):
         return None
     lines: list[int] = []
-    find, rfind, count = source.find, source.rfind, source.count
+    find, count = source.find, source.count
     line, counted = 1, 0
     i = find(b"import")
     while i >= 0:
-        start = rfind(b"\n", 0, i) + 1
-        head = source[start:i]
-        # Unindented and without `:` / `;`: a top-level import, never inside a function.
-        if head[:1] in (b" ", b"\t") or b":" in head or b";" in head:
-            head = head.strip()
-            if not head or head.startswith(b"from") or b";" in head or b":" in head:
-                line += count(b"\n", counted, start)
-                counted = start
-                if not lines or lines[-1] != line:
-                    lines.append(line)
+        if source[i + 6 : i + 7] in _AFTER_IMPORT and source[i - 4 : i] != b">>> ":
+            line += count(b"\n", counted, i)
+            counted = i
+            if not lines or lines[-1] != line:
+                lines.append(line)
         i = find(b"import", i + 6)
     return lines
+
+
+_AFTER_IMPORT = (b" ", b"\t", b"(", b"\\")
 
 
 class _Scanner:
