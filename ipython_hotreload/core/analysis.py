@@ -13,7 +13,7 @@ import ast
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import astroid
 from astroid import nodes
@@ -31,15 +31,22 @@ class FunctionInfo(TypedDict):
     doc: str | None
 
 
-_CACHE_SIZE = 20_000
+# Entries per definition text, for calls without a key (a small LRU) and per key (a file):
+# a keyed cache holds only the definitions of the file's latest text, so a long session of
+# edits never grows it.
+_CACHE_SIZE = 256
 _cache: OrderedDict[bytes, tuple[FunctionInfo, ...]] = OrderedDict()
+_by_key: dict[str, dict[bytes, tuple[FunctionInfo, ...]]] = {}
 _cache_lock = threading.Lock()
 
 
-def analyse_functions(source: str, tree: ast.Module | None = None) -> list[FunctionInfo]:
+def analyse_functions(
+    source: str, tree: ast.Module | None = None, *, key: str | None = None
+) -> list[FunctionInfo]:
     """The functions of a module (top-level functions and methods of top-level and nested
     classes, in source order) as payload entries. ``tree`` is a stdlib parse of ``source``
-    to reuse; a source that does not parse gives ``[]``."""
+    to reuse; a source that does not parse gives ``[]``. ``key`` (the file) lets the
+    analysis of unchanged definitions be reused from the file's previous text."""
     if tree is None:
         try:
             tree = ast.parse(source)
@@ -47,37 +54,46 @@ def analyse_functions(source: str, tree: ast.Module | None = None) -> list[Funct
             return []
     lines = source.splitlines(keepends=True)
     out: list[FunctionInfo] = []
+    with _cache_lock:
+        previous = _by_key.get(key, {}) if key is not None else {}
+    current: dict[bytes, tuple[FunctionInfo, ...]] = {}
     for stmt in tree.body:
         if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             continue
         first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
         last = stmt.end_lineno or stmt.lineno
         segment = "".join(lines[first - 1 : last])
-        key = hashlib.blake2b(segment.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        with _cache_lock:
-            entries = _cache.get(key)
-            if entries is not None:
-                _cache.move_to_end(key)
+        digest = hashlib.blake2b(segment.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        entries = previous.get(digest) or current.get(digest)
+        if entries is None:
+            with _cache_lock:
+                entries = _cache.get(digest)
+                if entries is not None:
+                    _cache.move_to_end(digest)
         if entries is None:
             entries = tuple(_analyse_segment(segment))
-            with _cache_lock:
-                _cache[key] = entries
-                if len(_cache) > _CACHE_SIZE:
-                    _cache.popitem(last=False)
+            if key is None:
+                with _cache_lock:
+                    _cache[digest] = entries
+                    if len(_cache) > _CACHE_SIZE:
+                        _cache.popitem(last=False)
+        current[digest] = entries
         shift = first - 1
         for e in entries:
             out.append({**e, "lineno": e["lineno"] + shift, "end_lineno": e["end_lineno"] + shift})
+    if key is not None:
+        with _cache_lock:
+            _by_key[key] = current
     return out
 
 
 def _analyse_segment(segment: str) -> list[FunctionInfo]:
-    try:
-        module = astroid.parse(segment)
-    except (astroid.AstroidSyntaxError, SyntaxError, ValueError):
-        return []
     out: list[FunctionInfo] = []
-    for node in module.body:
-        _collect(node, "", in_class=False, out=out)
+    try:
+        for node in astroid.parse(segment).body:
+            _collect(node, "", in_class=False, out=out)
+    except (astroid.AstroidSyntaxError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # Python itself compiled it; astroid's recursive builder may still give up
     return out
 
 
@@ -147,14 +163,7 @@ def _first_doc_line(node: nodes.FunctionDef) -> str | None:
     return None
 
 
-def _debug_cache_size() -> int:
-    return len(_cache)
-
-
 def _clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
-
-
-def _entries_as_json(entries: list[FunctionInfo]) -> list[dict[str, Any]]:
-    return [dict(e) for e in entries]
+        _by_key.clear()

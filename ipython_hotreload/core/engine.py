@@ -75,6 +75,7 @@ class _Source:
     path: Path
     data: bytes
     full: bool  # carries a full payload (a file the user saved) rather than a bare one
+    stamp: tuple[int, int] | None = None  # (mtime_ns, size) of exactly these bytes
     tree: ast.Module | None = None
     code: CodeType | None = None
     text: str = ""
@@ -88,7 +89,7 @@ class _Run:
     old_namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     executed: list[str] = field(default_factory=list)
     replaced: dict[str, list[str]] = field(default_factory=dict)
-    codes: dict[str, tuple[Path, bytes, CodeType]] = field(default_factory=dict)
+    sources: dict[str, _Source] = field(default_factory=dict)  # of each executed module
 
 
 class HotReloader:
@@ -138,6 +139,12 @@ class HotReloader:
             self._in_graph.clear()
 
     @property
+    def lock(self) -> threading.RLock:
+        """The re-entrant lock that serialises every reload in this process (all reloaders
+        share ``sys.modules``, so they share the lock)."""
+        return _RELOAD_LOCK
+
+    @property
     def formatter(self) -> FormatterSpec:
         """``"ruff"``, ``"black"``, ``None`` or a ``str -> str`` callable."""
         return self._formatter_spec
@@ -159,16 +166,22 @@ class HotReloader:
             resolved = check_path(path, self._allowed_dirs())
             mod, importable = self._module_name(resolved)
             warnings: list[str] = []
-            if format:
-                text, why = apply_formatter(self._format_fn, text, resolved)
-                if why:
-                    warnings.append(why)
-            data = text.encode("utf-8")
-            atomic_write(resolved, data)
+            try:
+                if format:
+                    text, why = apply_formatter(self._format_fn, text, resolved)
+                    if why:
+                        warnings.append(why)
+                data = text.encode("utf-8")
+                stamp = atomic_write(resolved, data)
+            except KeyboardInterrupt as exc:
+                raise HotReloadError(
+                    f"saving {resolved} was interrupted: the file holds its old text, or the "
+                    "new text complete; nothing was reloaded"
+                ) from exc
             self._disk_hashes[resolved] = hashlib.sha256(data).hexdigest()
             self._adopt_outside_root(resolved, mod)
             publish(ModuleEvent("source_written", mod, str(resolved)))
-            source = _Source(mod, resolved, data, full=True)
+            source = _Source(mod, resolved, data, full=True, stamp=stamp)
             if not importable:
                 return self._analyse_only(source, started, warnings)
             return self._run([source], started, warnings)
@@ -193,7 +206,8 @@ class HotReloader:
                 name = self.graph.module_for_path(resolved)
                 if name is None or not resolved.is_file():
                     continue
-                sources.append(_Source(name, resolved, resolved.read_bytes(), full=True))
+                data, stamp = _read_source(resolved)
+                sources.append(_Source(name, resolved, data, full=True, stamp=stamp))
             if not sources:
                 return {"recompiled": []}
             return self._run(sources, started, [])
@@ -212,8 +226,8 @@ class HotReloader:
             parent = sys.modules.get(parent_name) if parent_name else None
             if parent is not None and module is not None and getattr(parent, child, None) is module:
                 delattr(parent, child)
-            if path is not None:
-                bytecode.remove_pyc(path)
+            if path is not None and any(is_within(path.resolve(), r) for r in self._roots):
+                bytecode.remove_pyc(path)  # never another package's (or the stdlib's) bytecode
             self.graph.remove_module(name)
             self._fingerprints.pop(name, None)
             self._project_files.pop(name, None)
@@ -253,7 +267,8 @@ class HotReloader:
 
     def status(self) -> dict[str, Any]:
         """A JSON-friendly summary for ``%hotreload`` and frontends."""
-        watching = getattr(self.watcher, "paths", None) or []
+        alive = getattr(self.watcher, "alive", False)
+        watching = (getattr(self.watcher, "paths", None) or []) if alive else []
         return {
             "roots": [str(r) for r in self._roots],
             "formatter": describe_formatter(self._formatter_spec),
@@ -302,15 +317,20 @@ class HotReloader:
         named = {s.mod for s in sources}
         if not getattr(self.watcher, "alive", False):
             # A running watcher reports edits itself; without one, one stat per loaded module.
-            stale = self._stale_modules(loaded, named)
+            stale, vanished = self._stale_modules(loaded, named)
+            for name in vanished:  # its file is gone: a stale copy must not outlive it
+                self.purge_module(name)
+                loaded.pop(name, None)
             sources += [self._stale_source(m, loaded[m]) for m in stale]
         try:
             for src in sources:
                 self._compile(src)  # a SyntaxError raises here; nothing has executed yet
                 self.graph.update_file(src.path, src.data, src.tree)
-        except ReloadError:
+        except BaseException as exc:
             self._mark_unapplied(sources)
-            raise
+            if isinstance(exc, ReloadError):
+                raise
+            raise self._failure(primary.mod, exc, path=primary.path) from exc
         import_order = {name: i for i, name in enumerate(sys.modules)}
         plan = self.graph.plan([s.mod for s in sources], set(loaded), import_order)
         by_mod = {s.mod: s for s in sources}
@@ -333,12 +353,20 @@ class HotReloader:
                 # timestamp tick defeats: drop the entry so tracebacks read the new text.
                 linecache.cache.pop(self._code_filename(s.mod, s.path), None)
                 linecache.cache.pop(str(s.path), None)
+        # Committed: the new code runs. What follows must not turn that into a failure.
+        write_pyc = self.persist_bytecode and not sys.dont_write_bytecode
         for name in run.executed:
-            path, data, code = run.codes[name]
-            self._remember(name, path)
-            self._disk_hashes[path] = hashlib.sha256(data).hexdigest()
-            if self.persist_bytecode and not sys.dont_write_bytecode:
-                warning = bytecode.write_pyc(path, data, code)
+            src = run.sources[name]
+            self._remember(name, src.stamp)
+            self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
+            if write_pyc and src.code is not None:
+                try:
+                    warning = bytecode.write_pyc(src.path, src.data, src.code)
+                except KeyboardInterrupt:
+                    warning, write_pyc = (
+                        "saving bytecode was interrupted; it is only a cache",
+                        False,
+                    )
                 if warning:
                     warnings.append(warning)
         payloads = self._payloads(plan, by_mod, run, started, warnings)
@@ -373,7 +401,7 @@ class HotReloader:
             src.text = src.data.decode("utf-8")
             src.tree = ast.parse(src.data, filename)
             src.code = compile(src.tree, filename, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, UnicodeDecodeError) as exc:
+        except BaseException as exc:  # SyntaxError, but also RecursionError, MemoryError, Ctrl-C
             raise self._failure(src.mod, exc, path=src.path) from exc
 
     def _execute_step(
@@ -399,8 +427,7 @@ class HotReloader:
             module = loaded.get(name) or sys.modules.get(name)
             if module is None:
                 module = importlib.import_module(name)
-                assert src.code is not None
-                run.codes[name] = (src.path, src.data, src.code)
+                run.sources[name] = src
                 run.executed.append(name)
                 return
             self._reexecute(module, src, run)
@@ -420,7 +447,7 @@ class HotReloader:
         assert src.code is not None
         exec(src.code, ns)
         run.replaced[src.mod] = Patcher(run.journal, module, old_ns).merge()
-        run.codes[src.mod] = (src.path, src.data, src.code)
+        run.sources[src.mod] = src
         run.executed.append(src.mod)
 
     def _rebind(
@@ -466,7 +493,7 @@ class HotReloader:
             payload: dict[str, Any] = {"mod": step.mod, "source_hash": None, "functions": None}
             if is_full and src is not None:
                 payload["source_hash"] = hashlib.sha256(src.data).hexdigest()
-                payload["functions"] = analyse_functions(src.text, src.tree)
+                payload["functions"] = analyse_functions(src.text, src.tree, key=str(src.path))
             path = src.path if src is not None else self.graph.path_for_module(step.mod)
             payload["path"] = str(path) if path else None
             payload["elapsed_ms"] = elapsed_ms
@@ -568,28 +595,35 @@ class HotReloader:
             return None
         return path if any(is_within(path, r) for r in self._roots) else None
 
-    def _stale_modules(self, loaded: dict[str, ModuleType], skip: set[str]) -> list[str]:
-        """Loaded project modules whose file changed on disk since we last saw it. A module
-        seen for the first time is taken as current."""
+    def _stale_modules(
+        self, loaded: dict[str, ModuleType], skip: set[str]
+    ) -> tuple[list[str], list[str]]:
+        """Loaded project modules whose file changed on disk since we last saw it, and those
+        whose file is gone. A module seen for the first time is taken as current."""
         stale: list[str] = []
+        vanished: list[str] = []
         files, seen_before, stat = self._project_files, self._fingerprints, os.stat
         for name in loaded:
             if name in skip:
                 continue
             try:
                 st = stat(files[name][2])
+            except FileNotFoundError:
+                vanished.append(name)
+                continue
             except OSError:
                 continue
             now = (st.st_mtime_ns, st.st_size)
             seen = seen_before.setdefault(name, now)
             if seen != now:
                 stale.append(name)
-        return stale
+        return stale, vanished
 
     def _stale_source(self, name: str, module: ModuleType) -> _Source:
         hit = self._project_files.get(name)
         path = (hit[1] if hit else None) or Path(str(module.__file__))
-        return _Source(name, path, path.read_bytes(), full=False)
+        data, stamp = _read_source(path)
+        return _Source(name, path, data, full=False, stamp=stamp)
 
     def _mark_unapplied(self, sources: Sequence[_Source]) -> None:
         # The text on disk is not what runs: the next reload must pick these files up again.
@@ -597,12 +631,13 @@ class HotReloader:
             if src.mod in sys.modules:
                 self._fingerprints[src.mod] = (-1, -1)
 
-    def _remember(self, name: str, path: Path) -> None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return
-        self._fingerprints[name] = (st.st_mtime_ns, st.st_size)
+    def _remember(self, name: str, stamp: tuple[int, int] | None) -> None:
+        # The stamp of the bytes that were executed, taken when they were read or written:
+        # an edit saved while the reload ran must still look stale to the next one.
+        if stamp is not None:
+            self._fingerprints[name] = stamp
+        else:
+            self._fingerprints.pop(name, None)
 
 
 def _as_text(content: str | bytes, path: object) -> str:
@@ -623,6 +658,13 @@ def _as_text(content: str | bytes, path: object) -> str:
             "nothing was written"
         ) from None
     return content
+
+
+def _read_source(path: Path) -> tuple[bytes, tuple[int, int]]:
+    """A file's bytes and the (mtime_ns, size) of exactly those bytes."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        return fh.read(), (st.st_mtime_ns, st.st_size)
 
 
 def _modules_on_stack() -> set[str]:

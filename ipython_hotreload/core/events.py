@@ -98,7 +98,9 @@ class _EventStream:
                 continue
             try:
                 sub.callback(event)
-            except Exception:
+            except BaseException:
+                # Even a Ctrl-C in one subscriber must not starve the others or leave a
+                # reload half-reported: log it and go on.
                 log.exception("hotreload event callback %r failed on %s", sub.callback, event.kind)
 
 

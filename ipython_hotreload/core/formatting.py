@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -79,11 +80,36 @@ def resolve_formatter(spec: FormatterSpec) -> FormatFn | None:
             return _black
         raise ValueError(f"unknown formatter {spec!r}: use 'ruff', 'black', None or a callable")
     if callable(spec):
-        user = spec
-        return lambda text, _path: user(text)
+        return _with_time_limit(spec)
     raise TypeError(
         f"formatter must be 'ruff', 'black', None or a callable, not {type(spec).__name__}"
     )
+
+
+def _with_time_limit(user: Callable[[str], str]) -> FormatFn:
+    """Run a user's formatter in a daemon thread and give up on it after FORMAT_TIMEOUT: a
+    hung formatter must not hold every later reload (they share one lock)."""
+
+    def run(text: str, _path: Path) -> str:
+        result: list[str] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                result.append(user(text))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=target, name="hotreload-formatter", daemon=True)
+        worker.start()
+        worker.join(FORMAT_TIMEOUT)
+        if worker.is_alive():
+            raise subprocess.TimeoutExpired("formatter", FORMAT_TIMEOUT)
+        if failure:
+            raise failure[0]
+        return result[0]
+
+    return run
 
 
 def describe_formatter(spec: FormatterSpec) -> str | None:

@@ -53,7 +53,11 @@ _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
 
 
 class Journal:
-    """An undo log of mutations to live objects."""
+    """An undo log of mutations to live objects.
+
+    Each method records how to undo a change *before* making it, so an interrupt that lands
+    between the two still leaves a log that restores everything.
+    """
 
     def __init__(self) -> None:
         self._undo: list[Callable[[], None]] = []
@@ -67,62 +71,60 @@ class Journal:
             if isinstance(obj, type)
             else getattr(obj, name, _MISSING)
         )
-        setattr(obj, name, value)
         if old is _MISSING:
             self._undo.append(lambda: _quiet_delattr(obj, name))
         else:
             self._undo.append(lambda: setattr(obj, name, old))
+        setattr(obj, name, value)
 
     def delattr(self, obj: Any, name: str) -> None:
         old = obj.__dict__[name] if isinstance(obj, type) else getattr(obj, name)
-        delattr(obj, name)
         self._undo.append(lambda: setattr(obj, name, old))
+        delattr(obj, name)
 
     def set_cell(self, cell: CellType, value: Any) -> None:
-        try:
-            old = cell.cell_contents
-        except ValueError:  # an empty cell
-            old = _MISSING
-        if value is _MISSING:
-            del cell.cell_contents
-        else:
-            cell.cell_contents = value
+        old = _cell_value(cell)
         if old is _MISSING:
             self._undo.append(lambda: _empty_cell(cell))
         else:
             self._undo.append(lambda: setattr(cell, "cell_contents", old))
+        if value is _MISSING:
+            del cell.cell_contents
+        else:
+            cell.cell_contents = value
 
     def setitem(self, mapping: dict[str, Any], key: str, value: Any) -> None:
         old = mapping.get(key, _MISSING)
-        mapping[key] = value
         if old is _MISSING:
             self._undo.append(lambda: mapping.pop(key, None))
         else:
             self._undo.append(lambda: mapping.__setitem__(key, old))
+        mapping[key] = value
 
     def replace_namespace(self, ns: dict[str, Any], keep: dict[str, Any]) -> dict[str, Any]:
         """Empty ``ns`` down to ``keep``; return (and remember) what it held before."""
         before = dict(ns)
-        ns.clear()
-        ns.update(keep)
 
         def undo() -> None:
             ns.clear()
             ns.update(before)
 
         self._undo.append(undo)
+        ns.clear()
+        ns.update(keep)
         return before
 
     def on_undo(self, fn: Callable[[], None]) -> None:
         self._undo.append(fn)
 
     def rollback(self) -> None:
-        """Undo everything, newest first. Never raises (a failing step is logged)."""
+        """Undo everything, newest first. Never raises: a failing step, or a second
+        Ctrl-C, is logged and the remaining steps still run."""
         while self._undo:
             step = self._undo.pop()
             try:
                 step()
-            except Exception:
+            except BaseException:
                 log.exception("hotreload: an undo step failed during rollback")
 
 

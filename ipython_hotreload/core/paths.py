@@ -139,10 +139,11 @@ def check_path(
     )
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> tuple[int, int]:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename,
-    creating parent directories and keeping the old file's mode. On failure the old file is
-    untouched and :class:`SourceWriteError` is raised with the ``OSError`` as its cause."""
+    creating parent directories and keeping the old file's mode; return the (mtime_ns, size)
+    of the file written. On failure the old file is untouched and :class:`SourceWriteError`
+    is raised with the ``OSError`` as its cause."""
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,10 +168,12 @@ def atomic_write(path: Path, data: bytes) -> None:
                 umask = os.umask(0)
                 os.umask(umask)
                 os.fchmod(fd, 0o666 & ~umask)
+            st = os.fstat(fd)  # a rename keeps the inode, and so these
         finally:
             os.close(fd)
         os.replace(tmp, path)
         tmp = None
+        return (st.st_mtime_ns, st.st_size)
     except OSError as exc:
         raise SourceWriteError(str(path), _describe(exc)) from exc
     finally:
