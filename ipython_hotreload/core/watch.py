@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from watchfiles._rust_notify import RustNotify
 
-from ipython_hotreload.core import engine as _engine
 from ipython_hotreload.core.paths import is_within
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
@@ -369,7 +368,7 @@ class Watcher:
             self._queued = False
         if self._stop.is_set():
             return
-        lock = _engine._RELOAD_LOCK
+        lock = self.reloader.lock
         # Wait for a reload running elsewhere, but give up if asked to stop: stop() may be
         # called by a thread that holds this lock and waits for us.
         while not lock.acquire(timeout=0.05):
