@@ -5,8 +5,8 @@ The scan is a targeted walk, not a full one: everything that runs while the modu
 imported (module-level statements and the blocks under them, class bodies, decorators,
 default values, base classes, evaluated annotations) is walked for the names it reads, but
 function bodies are skipped, since what they use is only reached at call time. Imports inside
-function bodies still matter (they are runtime edges), so a cheap regex over the source finds
-the lines that look like import statements and only functions whose line range holds such a
+function bodies still matter (they are runtime edges), so a cheap text search finds the
+lines that look like import statements and only functions whose line range holds such a
 line are walked, and then only statement by statement.
 
 The records are independent of the rest of the project (which names are modules is decided
