@@ -48,6 +48,7 @@ from ipython_hotreload.core.formatting import (
     resolve_formatter,
 )
 from ipython_hotreload.core.graph import ModuleGraph, Step
+from ipython_hotreload.core.loaded import LoadedModules, read_source
 from ipython_hotreload.core.patching import MODULE_KEEP, Journal, Patcher
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
 from ipython_hotreload.errors import HotReloadError, ReloadError
@@ -107,13 +108,10 @@ class HotReloader:
         self.formatter = formatter
         self.persist_bytecode = persist_bytecode
         self.graph = ModuleGraph(self._roots, use_cache=graph_cache)
-        self._fingerprints: dict[str, tuple[int, int]] = {}
-        # name -> (module object, its file if it is a project module, that file as str)
-        self._project_files: dict[str, tuple[ModuleType, Path | None, str]] = {}
+        self.loaded = LoadedModules(self._roots)
         self.last_reload: dict[str, Any] | None = None
         self.watcher: Any = None
         self._disk_hashes: dict[Path, str] = {}
-        self._in_graph: set[str] = set()  # loaded modules the graph is known to cover
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -135,8 +133,7 @@ class HotReloader:
         with _RELOAD_LOCK:
             self._roots = self._resolve_roots(roots)
             self.graph.set_roots(self._roots)
-            self._project_files.clear()
-            self._in_graph.clear()
+            self.loaded.set_roots(self._roots)
 
     @property
     def lock(self) -> threading.RLock:
@@ -206,7 +203,7 @@ class HotReloader:
                 name = self.graph.module_for_path(resolved)
                 if name is None or not resolved.is_file():
                     continue
-                data, stamp = _read_source(resolved)
+                data, stamp = read_source(resolved)
                 sources.append(_Source(name, resolved, data, full=True, stamp=stamp))
             if not sources:
                 return {"recompiled": []}
@@ -229,9 +226,7 @@ class HotReloader:
             if path is not None and any(is_within(path.resolve(), r) for r in self._roots):
                 bytecode.remove_pyc(path)  # never another package's (or the stdlib's) bytecode
             self.graph.remove_module(name)
-            self._fingerprints.pop(name, None)
-            self._project_files.pop(name, None)
-            self._in_graph.discard(name)
+            self.loaded.forget(name)
             publish(ModuleEvent("source_removed", name, str(path) if path else None))
 
     def compile_dep_edges(self, *, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
@@ -312,12 +307,16 @@ class HotReloader:
 
     def _run(self, sources: list[_Source], started: float, warnings: list[str]) -> dict[str, Any]:
         primary = sources[0]
-        loaded = self._loaded_project_modules()
-        self._graph_loaded(loaded)
+        loaded = self.loaded.project_modules()
+        for name in self.loaded.not_graphed(loaded):
+            # A file created after the graph's last scan must still be planned as a dependent.
+            path = self.loaded.path_of(name)
+            if path is not None and self.graph.path_for_module(name) is None:
+                self.graph.update_file(path)
         named = {s.mod for s in sources}
         if not getattr(self.watcher, "alive", False):
             # A running watcher reports edits itself; without one, one stat per loaded module.
-            stale, vanished = self._stale_modules(loaded, named)
+            stale, vanished = self.loaded.changed_on_disk(loaded, named)
             for name in vanished:  # its file is gone: a stale copy must not outlive it
                 self.purge_module(name)
                 loaded.pop(name, None)
@@ -327,7 +326,7 @@ class HotReloader:
                 self._compile(src)  # a SyntaxError raises here; nothing has executed yet
                 self.graph.update_file(src.path, src.data, src.tree)
         except BaseException as exc:
-            self._mark_unapplied(sources)
+            self.loaded.unapplied(s.mod for s in sources)
             if isinstance(exc, ReloadError):
                 raise
             raise self._failure(primary.mod, exc, path=primary.path) from exc
@@ -344,7 +343,7 @@ class HotReloader:
             run.journal.rollback()
             for name in set(sys.modules) - modules_before:
                 sys.modules.pop(name, None)
-            self._mark_unapplied(sources)
+            self.loaded.unapplied(s.mod for s in sources)
             failed = getattr(exc, "_hotreload_mod", primary.mod)
             raise self._failure(failed, exc) from exc
         finally:
@@ -357,7 +356,7 @@ class HotReloader:
         write_pyc = self.persist_bytecode and not sys.dont_write_bytecode
         for name in run.executed:
             src = run.sources[name]
-            self._remember(name, src.stamp)
+            self.loaded.executed(name, src.stamp)
             self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
             if write_pyc and src.code is not None:
                 try:
@@ -550,8 +549,14 @@ class HotReloader:
             if candidate.is_dir() and is_within(resolved, candidate):
                 self._roots.append(candidate)
                 self.graph.add_root(candidate)
-                self._project_files.clear()
+                self.loaded.set_roots(self._roots)
                 return
+
+    def _stale_source(self, name: str, module: ModuleType) -> _Source:
+        """The text on disk of a loaded module that is re-executed without being saved."""
+        path = self.loaded.path_of(name) or Path(str(module.__file__))
+        data, stamp = read_source(path)
+        return _Source(name, path, data, full=False, stamp=stamp)
 
     def _code_filename(self, mod: str, path: Path) -> str:
         module = sys.modules.get(mod)
@@ -559,85 +564,6 @@ class HotReloader:
         if isinstance(file, str) and os.path.exists(file) and os.path.samefile(file, path):
             return file
         return str(path)
-
-    def _loaded_project_modules(self) -> dict[str, ModuleType]:
-        """Loaded modules whose files lie in the roots, by name (``__main__`` excluded)."""
-        out: dict[str, ModuleType] = {}
-        cache = self._project_files
-        for name, module in list(sys.modules.items()):
-            if name == "__main__" or not isinstance(module, ModuleType):
-                continue
-            hit = cache.get(name)
-            if hit is None or hit[0] is not module:
-                path = self._project_path(module)
-                hit = (module, path, str(path))
-                cache[name] = hit
-            if hit[1] is not None:
-                out[name] = module
-        return out
-
-    def _graph_loaded(self, loaded: dict[str, ModuleType]) -> None:
-        """Make sure the graph knows every loaded project module, including files created
-        after its last scan, so they are planned as dependents."""
-        known = self._in_graph
-        for name in loaded.keys() - known:
-            if self.graph.path_for_module(name) is None:
-                self.graph.update_file(Path(self._project_files[name][2]))
-            known.add(name)
-
-    def _project_path(self, module: ModuleType) -> Path | None:
-        file = getattr(module, "__file__", None)
-        if not isinstance(file, str) or not file.endswith(".py"):
-            return None
-        try:
-            path = Path(file).resolve()
-        except (OSError, RuntimeError):
-            return None
-        return path if any(is_within(path, r) for r in self._roots) else None
-
-    def _stale_modules(
-        self, loaded: dict[str, ModuleType], skip: set[str]
-    ) -> tuple[list[str], list[str]]:
-        """Loaded project modules whose file changed on disk since we last saw it, and those
-        whose file is gone. A module seen for the first time is taken as current."""
-        stale: list[str] = []
-        vanished: list[str] = []
-        files, seen_before, stat = self._project_files, self._fingerprints, os.stat
-        for name in loaded:
-            if name in skip:
-                continue
-            try:
-                st = stat(files[name][2])
-            except FileNotFoundError:
-                vanished.append(name)
-                continue
-            except OSError:
-                continue
-            now = (st.st_mtime_ns, st.st_size)
-            seen = seen_before.setdefault(name, now)
-            if seen != now:
-                stale.append(name)
-        return stale, vanished
-
-    def _stale_source(self, name: str, module: ModuleType) -> _Source:
-        hit = self._project_files.get(name)
-        path = (hit[1] if hit else None) or Path(str(module.__file__))
-        data, stamp = _read_source(path)
-        return _Source(name, path, data, full=False, stamp=stamp)
-
-    def _mark_unapplied(self, sources: Sequence[_Source]) -> None:
-        # The text on disk is not what runs: the next reload must pick these files up again.
-        for src in sources:
-            if src.mod in sys.modules:
-                self._fingerprints[src.mod] = (-1, -1)
-
-    def _remember(self, name: str, stamp: tuple[int, int] | None) -> None:
-        # The stamp of the bytes that were executed, taken when they were read or written:
-        # an edit saved while the reload ran must still look stale to the next one.
-        if stamp is not None:
-            self._fingerprints[name] = stamp
-        else:
-            self._fingerprints.pop(name, None)
 
 
 def _as_text(content: str | bytes, path: object) -> str:
@@ -658,13 +584,6 @@ def _as_text(content: str | bytes, path: object) -> str:
             "nothing was written"
         ) from None
     return content
-
-
-def _read_source(path: Path) -> tuple[bytes, tuple[int, int]]:
-    """A file's bytes and the (mtime_ns, size) of exactly those bytes."""
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        return fh.read(), (st.st_mtime_ns, st.st_size)
 
 
 def _modules_on_stack() -> set[str]:
