@@ -1,10 +1,12 @@
 """A long session: 1,000 consecutive reloads of one module, N = 100 project loaded.
 
 Each reload is a new edit (as when someone types), formatter None. Reported: the time of the
-late reloads against the early ones (medians of the 10 reloads around the 10th and around the
-1,000th, so one scheduler hiccup does not decide), and memory growth between the 10th and
-the 1,000th reload: traced Python memory (``tracemalloc``, in its own run, since tracing
-slows everything) with the biggest growth sites, and the process RSS (``psutil``).
+late reloads against the early ones (medians of the 50 reloads from the 10th and of the
+last 50, so a burst of other work on the machine does not decide; plus the trend of all
+1,000 as a robust Theil-Sen slope); memory growth from the 10th to the
+1,000th reload: process RSS (``psutil``) and live allocated blocks; then, in the same
+session, ``tracemalloc`` over 200 more reloads (tracing triples a reload's time, so it is
+kept out of the timed ones) for the traced growth per reload and where it comes from.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from benchmarks import run_all as h
 N = 100
 RELOADS = 1000
 WINDOW = 10
+SPAN = 50  # reloads per timing window
+TRACED = 200
 
 
 def _reloader(args: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -30,113 +34,102 @@ def _reloader(args: dict[str, Any]) -> tuple[Any, Any, Any]:
     return reloader, root / "hrbench" / "leaf20.py", sys.modules["hrbench.leaf20"]
 
 
-def case_timing(args: dict[str, Any]) -> dict[str, Any]:
-    """Per-reload times of 1,000 reloads and RSS at the 10th and the last."""
+def case_session(args: dict[str, Any]) -> dict[str, Any]:
+    """1,000 timed reloads with RSS and allocated blocks at the 10th and the last; then
+    ``TRACED`` traced reloads: growth and its biggest sites."""
     import psutil
 
     reloader, path, leaf = _reloader(args)
     process = psutil.Process()
     times: list[float] = []
-    rss: dict[int, int] = {}
-    blocks: dict[int, int] = {}
+    rss: dict[str, int] = {}
+    blocks: dict[str, int] = {}
     for i in range(1, RELOADS + 1):
         t0 = time.perf_counter()
         reloader.reload(path, h.leaf_source(i))
         times.append((time.perf_counter() - t0) * 1000)
         if i in (WINDOW, RELOADS):
             gc.collect()
-            rss[i] = process.memory_info().rss
-            blocks[i] = sys.getallocatedblocks()
+            rss[str(i)] = process.memory_info().rss
+            blocks[str(i)] = sys.getallocatedblocks()
     if leaf.f07(3) != h.leaf_expected(RELOADS):
         raise AssertionError("the last edit did not take effect")
-    return {
-        "times": times,
-        "rss": {str(k): v for k, v in rss.items()},
-        "blocks": {str(k): v for k, v in blocks.items()},
-    }
-
-
-def case_memory(args: dict[str, Any]) -> dict[str, Any]:
-    """Traced memory at the 10th and the 1,000th reload, and where it grew."""
-    reloader, path, _ = _reloader(args)
-    tracemalloc.start(1)  # one frame per trace: deeper tracebacks triple the run's time
-    snaps: dict[int, tracemalloc.Snapshot] = {}
-    traced: dict[str, int] = {}
-    for i in range(1, RELOADS + 1):
+    tracemalloc.start(1)  # one frame per trace: deeper tracebacks triple the time again
+    gc.collect()
+    first = tracemalloc.take_snapshot()
+    start = tracemalloc.get_traced_memory()[0]
+    for i in range(RELOADS + 1, RELOADS + TRACED + 1):
         reloader.reload(path, h.leaf_source(i))
-        if i in (WINDOW, RELOADS):
-            gc.collect()
-            traced[str(i)] = tracemalloc.get_traced_memory()[0]
-            snaps[i] = tracemalloc.take_snapshot()
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - start
+    top = tracemalloc.take_snapshot().compare_to(first, "lineno")[:3]
     tracemalloc.stop()
-    top = snaps[RELOADS].compare_to(snaps[WINDOW], "lineno")[:4]
     sites = []
     for stat in top:
         frame = stat.traceback[0]
         at = f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno}"
         sites.append({"bytes": stat.size_diff, "count": stat.count_diff, "at": at})
-    return {"traced": traced, "sites": sites}
+    return {"times": times, "rss": rss, "blocks": blocks, "traced": grown, "sites": sites}
 
 
-CASES = {"timing": case_timing, "memory": case_memory}
+CASES = {"session": case_session}
+
+
+def theil_sen(ys: list[float], step: int = 5) -> float:
+    """The median of the pairwise slopes of (i, ys[i]) (every ``step``-th point): a trend
+    that outliers (a scheduler hiccup, a garbage collection) do not move."""
+    pts = list(enumerate(ys))[::step]
+    slopes = [(yb - ya) / (xb - xa) for k, (xa, ya) in enumerate(pts) for xb, yb in pts[k + 1 :]]
+    return h.median(slopes)
 
 
 def run() -> list[h.Row]:
-    """Late vs early reload time; traced and RSS growth."""
-    rows: list[h.Row] = []
-    args = h.project(N)
+    """Late vs early reload time; RSS, allocated blocks and traced growth."""
     what = f"{RELOADS} consecutive reloads"
     try:
-        t = h.run_case("long_session", "timing", args, timeout=600)
+        t = h.run_case("long_session", "session", h.project(N), timeout=600)
     except Exception as exc:
-        rows.append(h.error_row(what + " (timing)", exc))
-    else:
-        times = t["times"]
-        early = h.median(times[WINDOW - 5 : WINDOW + 5])
-        late = h.median(times[-WINDOW:])
-        rows.append(
-            h.row(
-                what + f": reload {RELOADS} vs reload {WINDOW}",
-                N,
-                late,
-                early,
-                compared_with=f"ours, reload {WINDOW}",
-                mark="within 10%",
-                met=late <= 1.1 * early,
-                note=f"medians of {WINDOW} reloads each; whole run {sum(times) / 1000:.1f} s",
-            )
-        )
-        rss = t["rss"]
-        grown = (rss[str(RELOADS)] - rss[str(WINDOW)]) / 1024
-        rows.append(
-            h.row(
-                what + ": RSS growth, reload 10 to 1,000",
-                N,
-                None,
-                mark="no growth (< 1 MiB)",
-                met=grown < 1024,
-                note=f"{grown:+.0f} KiB ({grown * 1024 / (RELOADS - WINDOW):+.0f} B per reload); "
-                f"allocated blocks {t['blocks'][str(RELOADS)] - t['blocks'][str(WINDOW)]:+d}",
-            )
-        )
-    try:
-        m = h.run_case("long_session", "memory", args, timeout=600)
-    except Exception as exc:
-        rows.append(h.error_row(what + " (tracemalloc)", exc))
-    else:
-        grown = (m["traced"][str(RELOADS)] - m["traced"][str(WINDOW)]) / 1024
-        sites = "; ".join(f"{s['bytes'] / 1024:+.0f} KiB at {s['at']}" for s in m["sites"][:3])
-        rows.append(
-            h.row(
-                what + ": traced memory growth, reload 10 to 1,000",
-                N,
-                None,
-                mark="no growth (< 256 KiB)",
-                met=grown < 256,
-                note=f"{grown:+.0f} KiB ({grown * 1024 / (RELOADS - WINDOW):+.0f} B per reload). Top: {sites}",
-            )
-        )
-    return rows
+        return [h.error_row(what, exc)]
+    times = t["times"]
+    early = h.median(times[WINDOW - 1 : WINDOW - 1 + SPAN])
+    late = h.median(times[-SPAN:])
+    drift = theil_sen(times[WINDOW - 1 :]) * (RELOADS - WINDOW)
+    last, tenth = str(RELOADS), str(WINDOW)
+    rss = (t["rss"][last] - t["rss"][tenth]) / 1024
+    blocks = t["blocks"][last] - t["blocks"][tenth]
+    per_reload = t["traced"] / TRACED
+    projected = per_reload * (RELOADS - WINDOW) / 1024
+    sites = "; ".join(f"{s['bytes'] / 1024:+.0f} KiB at {s['at']}" for s in t["sites"])
+    return [
+        h.row(
+            what + f": reload {RELOADS} vs reload {WINDOW}",
+            N,
+            late,
+            early,
+            compared_with=f"ours, reload {WINDOW}",
+            mark="within 10%",
+            met=late <= 1.1 * early,
+            note=f"medians of {SPAN} reloads each; trend over the session {drift:+.2f} ms "
+            f"(Theil-Sen); all {RELOADS} took {sum(times) / 1000:.1f} s",
+        ),
+        h.row(
+            what + ": RSS growth, reload 10 to 1,000",
+            N,
+            None,
+            mark="no growth (< 1 MiB)",
+            met=rss < 1024,
+            note=f"{rss:+.0f} KiB; live allocated blocks {blocks:+d}",
+        ),
+        h.row(
+            what + ": traced memory growth (tracemalloc)",
+            N,
+            None,
+            mark="no growth (< 256 KiB per 1,000)",
+            met=projected < 256,
+            note=f"{per_reload:+.0f} B per reload over {TRACED} traced reloads "
+            f"(= {projected:+.0f} KiB per 1,000). Top: {sites}",
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -168,21 +168,30 @@ def case_main(cases: dict[str, Callable[[dict[str, Any]], Any]]) -> None:
     parser.add_argument("--case", choices=sorted(cases))
     parser.add_argument("--args", default="{}", help="the case's JSON arguments")
     parser.add_argument(
+        "--n", type=int, help="generate a project of N modules for the case (by hand)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="run the case under cProfile; report on stderr"
     )
     ns = parser.parse_args()
     if ns.case:
-        if ns.profile:
-            import cProfile
-            import pstats
+        args = json.loads(ns.args)
+        if ns.n:
+            args = {"repeat": 20, "formatter": None, **project(ns.n), **args}
+        try:
+            if ns.profile:
+                import cProfile
+                import pstats
 
-            profiler = cProfile.Profile()
-            result = profiler.runcall(cases[ns.case], json.loads(ns.args))
-            stats = pstats.Stats(profiler, stream=sys.stderr)
-            stats.sort_stats("cumulative").print_stats(40)
-            stats.sort_stats("tottime").print_stats(25)
-        else:
-            result = cases[ns.case](json.loads(ns.args))
+                profiler = cProfile.Profile()
+                result = profiler.runcall(cases[ns.case], args)
+                stats = pstats.Stats(profiler, stream=sys.stderr)
+                stats.sort_stats("cumulative").print_stats(40)
+                stats.sort_stats("tottime").print_stats(25)
+            else:
+                result = cases[ns.case](args)
+        finally:
+            cleanup()
         sys.stdout.write("\n" + json.dumps(result) + "\n")
         return
     main_module = sys.modules["__main__"]
