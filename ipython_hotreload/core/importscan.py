@@ -1,5 +1,5 @@
 """Import scanning: one parsed module -> the imports it makes and whether it uses them at
-import time.
+import time; and how strongly those imports tie it to the project's other modules.
 
 The scan is a targeted walk, not a full one: everything that runs while the module is being
 imported (module-level statements and the blocks under them, class bodies, decorators,
@@ -9,15 +9,17 @@ function bodies still matter (they are runtime edges), so a cheap text search fi
 lines that look like import statements and only functions whose line range holds such a
 line are walked, and then only statement by statement.
 
-The records are independent of the rest of the project (which names are modules is decided
-later by the graph), so they can be cached per file.
+The records are independent of the rest of the project, so they can be cached per file.
+What they mean does depend on it (``from a import b`` imports module ``a.b`` only when there
+is one): :func:`strengths` and :func:`bound_names` read records against the set of project
+modules.
 """
 
 from __future__ import annotations
 
 import ast
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -29,8 +31,11 @@ __all__ = [
     "STAR",
     "ImportRecord",
     "absolute_base",
+    "bound_names",
+    "project_module",
     "scan_source",
     "scan_tree",
+    "strengths",
 ]
 
 # What kind of statement a record comes from.
@@ -355,6 +360,66 @@ def absolute_base(record: ImportRecord, module: str, is_package: bool) -> str | 
     if record.module:
         base.append(record.module)
     return ".".join(base)
+
+
+def project_module(name: str, modules: Container[str]) -> str | None:
+    """The most specific of ``modules`` that ``name`` or one of its parents names."""
+    while name:
+        if name in modules:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def strengths(
+    records: list[ImportRecord], module: str, is_package: bool, modules: Container[str]
+) -> dict[str, int]:
+    """What ``module`` imports among ``modules`` (the project), each with the strength of
+    its strongest import (section 3 of the spec): 2 compile (a name used at import time, a
+    star import), 1 export (a name taken but used later), 0 runtime (a module object used
+    later, or any import inside a function)."""
+    best: dict[str, int] = {}
+    for r in records:
+        base = absolute_base(r, module, is_package)
+        if base is None:
+            continue
+        if r.kind == FROM and f"{base}.{r.name}" in modules:
+            target: str | None = f"{base}.{r.name}"  # a module object: survives a reload
+            rank = 2 if r.used else 0
+        else:
+            target = project_module(base, modules)
+            if r.kind == STAR:
+                rank = 2
+            elif r.kind == FROM:
+                rank = 2 if r.used or r.scope == CLASS_SCOPE else 1
+            else:
+                rank = 2 if r.used else 0
+        if r.scope == FUNCTION_SCOPE:
+            rank = 0
+        if target is not None and target != module and best.get(target, -1) < rank:
+            best[target] = rank
+    return best
+
+
+def bound_names(
+    records: list[ImportRecord],
+    module: str,
+    is_package: bool,
+    target: str,
+    modules: Container[str],
+) -> list[tuple[str, str]]:
+    """``[(name, alias)]`` for each ``from target import name as alias`` that ``module`` runs
+    at import time at module level, where ``target.name`` is not one of ``modules``."""
+    out: list[tuple[str, str]] = []
+    for r in records:
+        if r.kind != FROM or r.scope != MODULE_SCOPE:
+            continue
+        base = absolute_base(r, module, is_package)
+        if base is None or f"{base}.{r.name}" in modules:
+            continue
+        if project_module(base, modules) == target and (r.name, r.bound) not in out:
+            out.append((r.name, r.bound))
+    return out
 
 
 def scan_source(source: bytes | str, module: str, is_package: bool) -> list[ImportRecord]:
