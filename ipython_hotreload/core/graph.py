@@ -1,45 +1,44 @@
 """The module dependency graph of a project: which project module imports which, and how.
 
 Each file is parsed once and scanned by :mod:`ipython_hotreload.core.importscan` into import
-records that do not depend on the rest of the project; the records are cached per file (in
-memory and on disk, keyed by path, ``mtime_ns`` and size), so after an edit only the changed
-file is read again. Turning records into labelled edges needs the set of project modules
-(``from a import b`` is an edge to ``a.b`` only when ``a.b`` is a module), so that step is
-redone for every file whenever the set of modules changes, and only for the edited file
-otherwise. Labels follow section 3 of the spec: compile > export > runtime.
+records that do not depend on the rest of the project; :mod:`ipython_hotreload.core.projectfiles`
+finds the files, names them and caches their records (in memory and on disk), so after an
+edit only the changed file is read again. Turning records into labelled edges needs the set of
+project modules (``from a import b`` is an edge to ``a.b`` only when ``a.b`` is a module), so
+that step is redone for every file whenever the set of modules changes, and only for the
+edited file otherwise. Labels follow section 3 of the spec: compile > export > runtime.
+
+Reload plans walk a reverse index (who imports a module with a compile or an export edge),
+kept beside the per-file edges: an edit that changes one file's records re-indexes that file
+alone, so a plan costs in proportion to the modules it reaches, not to the project.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
-import gc
-import hashlib
 import heapq
 import logging
-import marshal
 import os
 import sys
-import tempfile
 import threading
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from ipython_hotreload.core.importscan import (
-    CLASS_SCOPE,
-    FROM,
-    FUNCTION_SCOPE,
-    MODULE_SCOPE,
-    STAR,
-    ImportRecord,
-    absolute_base,
-    scan_source,
-    scan_tree,
-)
+from ipython_hotreload.core.importscan import ImportRecord, bound_names, scan_source, strengths
 from ipython_hotreload.core.paths import is_within, module_name_for, sys_path_dirs
+from ipython_hotreload.core.projectfiles import (
+    FileEntry,
+    Namer,
+    cache_file,
+    default_cache_dir,
+    discover,
+    gc_paused,
+    load_cache,
+    save_cache,
+)
 
 __all__ = ["Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
 
@@ -47,10 +46,6 @@ log = logging.getLogger(__name__)
 
 Label = Literal["compile", "export", "runtime"]
 _LABELS: tuple[Label, Label, Label] = ("runtime", "export", "compile")  # index = strength
-# Bump when the records or the cache layout change, so old caches are ignored.
-_CACHE_VERSION = 1
-_CACHE_FILES_KEPT = 32
-_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,118 +71,17 @@ class Step:
     label: str | None
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/ipython_hotreload`` or ``~/.cache/ipython_hotreload``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "ipython_hotreload"
+class _File(FileEntry):
+    """A file entry plus its edges, as labelled for one generation of the module set."""
 
-
-class _File:
-    """What the graph knows about one file."""
-
-    __slots__ = (
-        "edge_gen",
-        "edges",
-        "error",
-        "is_package",
-        "module",
-        "mtime_ns",
-        "records",
-        "size",
-    )
+    __slots__ = ("edge_gen", "edges")
 
     def __init__(
         self, mtime_ns: int, size: int, records: list[ImportRecord], error: str | None
     ) -> None:
-        self.mtime_ns = mtime_ns
-        self.size = size
-        self.records = records
-        self.error = error
-        self.module: str | None = None
-        self.is_package = False
+        super().__init__(mtime_ns, size, records, error)
         self.edges: list[Edge] | None = None
         self.edge_gen = -1
-
-
-class _Namer:
-    """Module names for every file of a directory at once, equal to
-    :func:`module_name_for` (sys.path first, then the roots) but without per-file path maths."""
-
-    def __init__(self, search: Sequence[Path], roots: Sequence[Path]) -> None:
-        self._groups = [
-            sorted({str(p) for p in group}, key=len, reverse=True) for group in (search, roots)
-        ]
-        self._bases: dict[str, list[list[tuple[str, ...]]]] = {}
-
-    def _dir_bases(self, d: str) -> list[list[tuple[str, ...]]]:
-        bases = self._bases.get(d)
-        if bases is None:
-            bases = []
-            for group in self._groups:
-                found: list[tuple[str, ...]] = []
-                for entry in group:  # deepest first: the longest entry wins
-                    prefix = entry if entry.endswith(os.sep) else entry + os.sep
-                    if d == entry:
-                        found.append(())
-                    elif d.startswith(prefix):
-                        rel = tuple(d[len(prefix) :].split(os.sep))
-                        if all(p.isidentifier() for p in rel):
-                            found.append(rel)
-                bases.append(found)
-            self._bases[d] = bases
-        return bases
-
-    def name(self, directory: str, stem: str) -> str | None:
-        """The module name of ``directory/stem.py``."""
-        if stem != "__init__" and not stem.isidentifier():
-            return None
-        for found in self._dir_bases(directory):
-            for rel in found:
-                parts = rel if stem == "__init__" else (*rel, stem)
-                if parts:
-                    return ".".join(parts)
-        return None
-
-
-def _read(path: str, size_hint: int) -> bytes:
-    """The bytes of a file, read with ``os.read`` sized by the last stat (half the cost of
-    ``open().read()``, which matters over thousands of small files)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        want = (size_hint if size_hint >= 0 else os.fstat(fd).st_size) + 1
-        data = os.read(fd, want)
-        if len(data) < want:  # a short read of a regular file is its end
-            return data
-        chunks = [data]  # it grew since the stat
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _gc_paused(pause: bool) -> Iterator[None]:
-    """Pause the cyclic garbage collector while parsing many files: syntax trees hold no
-    cycles (reference counting frees them), yet their allocations would set off collections
-    that walk the whole heap of the kernel again and again."""
-    if not pause or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _project_module(name: str, modules: Mapping[str, Any]) -> str | None:
-    """The most specific project module that ``name`` or one of its parents names."""
-    while name:
-        if name in modules:
-            return name
-        name = name.rpartition(".")[0]
-    return None
 
 
 class ModuleGraph:
@@ -201,7 +95,15 @@ class ModuleGraph:
         self._by_module: dict[str, str] = {}
         self._sorted_modules: list[str] = []
         self._generation = 0  # bumped whenever the set of modules (or their names) changes
-        self._edges: list[Edge] | None = None
+        self._edges: list[Edge] | None = None  # all edges, sorted; made again when asked for
+        # The reverse index for plans: target -> importers by a compile (an export) edge, and
+        # the compile and export edges each module put there. Valid for `_index_gen`; the
+        # modules in `_reindex` had their records changed since.
+        self._compile_in: dict[str, set[str]] = {}
+        self._export_in: dict[str, set[str]] = {}
+        self._indexed: dict[str, list[Edge]] = {}
+        self._index_gen = -1
+        self._reindex: set[str] = set()
         self._cache_dir = cache_dir
         self._use_cache = use_cache
         self._cache_loaded = False
@@ -267,37 +169,38 @@ class ModuleGraph:
         """Discover the files under the roots; rescan changed and new ones; forget deleted ones."""
         with self._lock:
             if self._use_cache and not self._cache_loaded:
-                self._load_cache()
+                self._cache_loaded = True
+                for key, entry in load_cache(self._cache_path(), _File).items():
+                    self._files.setdefault(key, entry)
             self._named_with = (*sys.path, os.getcwd())
-            namer = _Namer(sys_path_dirs(), self._roots)
-            seen: dict[str, tuple[str, int, int]] = {}
-            for root in self._roots:
-                self._discover(str(root), namer, seen)
+            files = self._files
+            seen = discover(map(str, self._roots), Namer(sys_path_dirs(), self._roots))
             renamed = False
-            for path in [p for p in self._files if p not in seen]:
-                del self._files[path]
+            for path in [p for p in files if p not in seen]:
+                del files[path]
                 renamed = self._dirty = True
             stale = [
                 p
                 for p, (_, mtime_ns, size) in seen.items()
-                if (f := self._files.get(p)) is None or f.mtime_ns != mtime_ns or f.size != size
+                if (f := files.get(p)) is None or f.mtime_ns != mtime_ns or f.size != size
             ]
-            with _gc_paused(len(stale) > 20):
+            with gc_paused(bool(stale)):
                 for path in stale:
-                    f = self._files.setdefault(path, _File(-1, -1, [], None))
+                    f = files.get(path)
+                    if f is None:
+                        f = files[path] = _File(-1, -1, [], None)
                     f.mtime_ns, f.size = seen[path][1:]
-                    if self._scan_file(path, f, None, None):
-                        self._edges = None
+                    self._scan(path, f, None, None)
             for path, (module, _, _) in seen.items():
-                f = self._files[path]
+                f = files[path]
                 if f.module != module:
-                    f.module, f.is_package = module, os.path.basename(path) == "__init__.py"
+                    f.module, f.is_package = module, path.endswith(os.sep + "__init__.py")
                     renamed = True
             if renamed:
                 self._rebuild_modules()
             self._discovered = True
             if self._dirty and self._use_cache:
-                self._save_cache()
+                self._dirty = not save_cache(self._cache_path(), files)
 
     def update_file(
         self, path: Path, source: bytes | None = None, tree: ast.Module | None = None
@@ -336,10 +239,8 @@ class ModuleGraph:
             f.mtime_ns, f.size = mtime_ns, size
             # With no text given and the same stat, there is nothing to do (a watcher's
             # cheap path); otherwise scan what was given, or what is on disk.
-            if (source is not None or tree is not None or not unchanged) and self._scan_file(
-                key, f, source, tree
-            ):
-                self._edges = None
+            if source is not None or tree is not None or not unchanged:
+                self._scan(key, f, source, tree)
             if f.module != module:
                 f.module, f.is_package = module, p.name == "__init__.py"
                 self._rebuild_modules()
@@ -375,8 +276,9 @@ class ModuleGraph:
                 self._ensure()
             if self._edges is None:
                 out: list[Edge] = []
+                files, by_module = self._files, self._by_module
                 for module in self._sorted_modules:
-                    out.extend(self._file_edges(self._files[self._by_module[module]]))
+                    out.extend(self._file_edges(files[by_module[module]]))
                 self._edges = out
             if labels is None:
                 return list(self._edges)
@@ -392,19 +294,7 @@ class ModuleGraph:
             if path is None:
                 return []
             f = self._files[path]
-            out: list[tuple[str, str]] = []
-            for r in f.records:
-                if r.kind != FROM or r.scope != MODULE_SCOPE:
-                    continue
-                base = absolute_base(r, importer, f.is_package)
-                if base is None or f"{base}.{r.name}" in self._by_module:
-                    continue
-                if (
-                    _project_module(base, self._by_module) == target
-                    and (r.name, r.bound) not in out
-                ):
-                    out.append((r.name, r.bound))
-            return out
+            return bound_names(f.records, importer, f.is_package, target, self._by_module)
 
     def plan(
         self, changed: Sequence[str], loaded: Collection[str], import_order: Mapping[str, int]
@@ -417,21 +307,22 @@ class ModuleGraph:
         changed = list(dict.fromkeys(changed))
         if not changed:
             return []
-        compile_in: dict[str, list[str]] = {}
-        export_in: dict[str, list[str]] = {}
-        depends: dict[str, list[str]] = {}
-        for e in self.edges(("compile", "export"), refresh=False):
-            (compile_in if e.label == "compile" else export_in).setdefault(e.to, []).append(e.from_)
-            depends.setdefault(e.from_, []).append(e.to)
-        live = set(loaded).union(changed)
-        after: dict[str, str | None] = dict.fromkeys(changed)
-        queue = deque(changed)
-        while queue:
-            mod = queue.popleft()
-            for importer in compile_in.get(mod, ()):
-                if importer in live and importer not in after:
-                    after[importer] = mod
-                    queue.append(importer)
+        with self._lock:
+            self._ensure()
+            self._update_index()
+            compile_in, export_in, indexed = self._compile_in, self._export_in, self._indexed
+            # `after` holds the changed modules from the start, so a module outside it that
+            # is loaded is live; sorting the importers keeps the plan independent of set order.
+            after: dict[str, str | None] = dict.fromkeys(changed)
+            queue = deque(changed)
+            while queue:
+                mod = queue.popleft()
+                for importer in sorted(compile_in.get(mod, ())):
+                    if importer not in after and importer in loaded:
+                        after[importer] = mod
+                        queue.append(importer)
+            depends = {m: [e.to for e in indexed.get(m, ())] for m in after}
+            exporters_of = {m: [x for x in export_in.get(m, ()) if x not in after] for m in after}
         first = changed[0]
         order = [first, *_dependency_order([m for m in after if m != first], depends, import_order)]
         steps: list[Step] = []
@@ -439,7 +330,7 @@ class ModuleGraph:
             steps.append(Step(mod, after[mod], None if mod in changed else "compile"))
             # One export step per (importer, re-executed target): the importer rebinds the
             # names it took from that target, right after the target ran.
-            exporters = {x for x in export_in.get(mod, ()) if x in live and x not in after}
+            exporters = [x for x in exporters_of[mod] if x in loaded]
             for importer in sorted(exporters, key=lambda m: (import_order.get(m, sys.maxsize), m)):
                 steps.append(Step(importer, mod, "export"))
         return steps
@@ -449,71 +340,29 @@ class ModuleGraph:
         if not self._discovered:
             self.refresh()
 
-    def _discover(self, root: str, namer: _Namer, seen: dict[str, tuple[str, int, int]]) -> None:
-        stack = [root]
-        while stack:
-            directory = stack.pop()
-            try:
-                with os.scandir(directory) as it:
-                    entries = list(it)
-            except OSError:
-                continue
-            if directory != root and any(e.name == "pyvenv.cfg" for e in entries):
-                continue  # a virtual environment: other people's code
-            for e in entries:
-                name = e.name
-                if name.startswith("."):
-                    continue
-                try:
-                    if e.is_dir(follow_symlinks=False):
-                        if name not in _SKIP_DIRS:
-                            stack.append(e.path)
-                    elif name.endswith(".py") and e.path not in seen and e.is_file():
-                        module = namer.name(directory, name[:-3])
-                        if module is not None:
-                            st = e.stat()
-                            seen[e.path] = (module, st.st_mtime_ns, st.st_size)
-                except OSError:
-                    continue
+    def _cache_path(self) -> Path:
+        return cache_file(self._cache_dir, self._roots)
 
-    def _scan_file(
-        self, path: str, f: _File, source: bytes | None, tree: ast.Module | None
-    ) -> bool:
-        """Parse and scan into ``f``; on failure keep the old records and note the error.
-        Returns whether the records changed."""
+    def _scan(self, path: str, f: _File, source: bytes | None, tree: ast.Module | None) -> None:
+        """Scan ``f`` again; when its records change, drop what was derived from them."""
         self._dirty = True
-        try:
-            if tree is None:
-                source = _read(path, f.size) if source is None else source
-                tree = ast.parse(source, filename=path)
-            elif source is None:
-                try:
-                    source = _read(path, f.size)
-                except OSError:
-                    source = None  # then every function body is walked for imports
-            records = scan_tree(tree, source)
-        except SyntaxError as exc:
-            f.error = f"{type(exc).__name__}: {exc.msg} (line {exc.lineno})"
-            return False
-        except (OSError, ValueError, RecursionError, MemoryError) as exc:
-            f.error = f"{type(exc).__name__}: {exc}"
-            return False
-        self.files_scanned += 1
-        f.error = None
-        if records == f.records:
-            return False
-        f.records = records
-        f.edges = None
-        return True
+        changed = f.scan(path, source, tree)
+        if f.error is None:
+            self.files_scanned += 1
+        if changed:
+            f.edges = self._edges = None
+            if f.module is not None:
+                self._reindex.add(f.module)
 
     def _rebuild_modules(self) -> None:
         by_module: dict[str, str] = {}
-        for path, f in self._files.items():
+        files = self._files
+        for path, f in files.items():
             if f.module is None:
                 continue
             other = by_module.get(f.module)
             # `pkg/__init__.py` and `pkg.py` both claim `pkg`: the import system takes the package.
-            if other is None or (f.is_package and not self._files[other].is_package):
+            if other is None or (f.is_package and not files[other].is_package):
                 by_module[f.module] = path
         if by_module != self._by_module:
             self._by_module = by_module
@@ -521,98 +370,40 @@ class ModuleGraph:
             self._generation += 1
         self._edges = None
 
+    def _update_index(self) -> None:
+        """Bring the reverse index up to date: all of it after the module set changed, else
+        only the modules whose records changed since."""
+        if self._index_gen != self._generation:
+            self._compile_in, self._export_in, self._indexed = {}, {}, {}
+            files = self._files
+            for module, path in self._by_module.items():
+                self._index_module(module, self._file_edges(files[path]))
+            self._index_gen = self._generation
+        else:
+            for module in self._reindex:
+                for e in self._indexed.pop(module, ()):
+                    importers = self._compile_in if e.label == "compile" else self._export_in
+                    importers[e.to].discard(module)
+                owner = self._by_module.get(module)
+                if owner is not None:
+                    self._index_module(module, self._file_edges(self._files[owner]))
+        self._reindex.clear()
+
+    def _index_module(self, module: str, edges: list[Edge]) -> None:
+        kept = [e for e in edges if e.label != "runtime"]
+        if kept:
+            self._indexed[module] = kept
+            for e in kept:
+                importers = self._compile_in if e.label == "compile" else self._export_in
+                importers.setdefault(e.to, set()).add(module)
+
     def _file_edges(self, f: _File) -> list[Edge]:
-        if f.edges is not None and f.edge_gen == self._generation:
-            return f.edges
-        module, modules = f.module or "", self._by_module
-        best: dict[str, int] = {}
-        for r in f.records:
-            base = absolute_base(r, module, f.is_package)
-            if base is None:
-                continue
-            target: str | None = None
-            if r.kind == FROM and f"{base}.{r.name}" in modules:
-                target = f"{base}.{r.name}"  # a module object: survives a reload
-                rank = 2 if r.used else 0
-            else:
-                target = _project_module(base, modules)
-                if r.kind == STAR:
-                    rank = 2
-                elif r.kind == FROM:
-                    rank = 2 if r.used or r.scope == CLASS_SCOPE else 1
-                else:
-                    rank = 2 if r.used else 0
-            if r.scope == FUNCTION_SCOPE:
-                rank = 0
-            if target is not None and target != module and best.get(target, -1) < rank:
-                best[target] = rank
-        f.edges = [Edge(module, t, _LABELS[best[t]]) for t in sorted(best)]
-        f.edge_gen = self._generation
+        if f.edges is None or f.edge_gen != self._generation:
+            module = f.module or ""
+            best = strengths(f.records, module, f.is_package, self._by_module)
+            f.edges = [Edge(module, t, _LABELS[best[t]]) for t in sorted(best)]
+            f.edge_gen = self._generation
         return f.edges
-
-    # -- on-disk cache ---------------------------------------------------------------------
-    def _cache_path(self) -> Path:
-        key = "\0".join(sorted(str(r) for r in self._roots)).encode()
-        name = f"graph-{hashlib.blake2b(key, digest_size=8).hexdigest()}.marshal"
-        return (self._cache_dir or default_cache_dir()) / name
-
-    def _cache_stamp(self) -> tuple[int, int, int]:
-        return (_CACHE_VERSION, *sys.version_info[:2])
-
-    def _load_cache(self) -> None:
-        self._cache_loaded = True
-        path = self._cache_path()
-        try:
-            data = marshal.loads(path.read_bytes())
-            if data[0] != self._cache_stamp():
-                return
-            for key, (mtime_ns, size, records, error) in data[1].items():
-                if key not in self._files:
-                    self._files[key] = _File(
-                        mtime_ns, size, [ImportRecord(*r) for r in records], error
-                    )
-        except FileNotFoundError:
-            return
-        except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError) as exc:
-            log.warning("ignoring the unreadable graph cache %s: %s", path, exc)
-
-    def _save_cache(self) -> None:
-        path = self._cache_path()
-        files = {
-            k: (f.mtime_ns, f.size, [tuple(r) for r in f.records], f.error)
-            for k, f in self._files.items()
-        }
-        tmp: str | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".graph-", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps((self._cache_stamp(), files)))
-            os.replace(tmp, path)
-            tmp = None
-            self._dirty = False
-            _prune_cache_dir(path.parent)
-        except OSError as exc:
-            log.warning("could not save the graph cache %s: %s", path, exc)
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-
-
-def _prune_cache_dir(directory: Path, keep: int = _CACHE_FILES_KEPT) -> None:
-    """One cache file per root set adds up (every temporary project makes one): keep the
-    ``keep`` most recently written."""
-    caches = list(directory.glob("graph-*.marshal"))
-    if len(caches) <= keep:
-        return
-    dated: list[tuple[int, Path]] = []
-    for c in caches:
-        with contextlib.suppress(OSError):
-            dated.append((c.stat().st_mtime_ns, c))
-    for _, old in sorted(dated, reverse=True)[keep:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
 
 
 def _dependency_order(

@@ -688,6 +688,74 @@ def test_plan_rebinds_an_exporter_after_each_reexecuted_target(root: Path) -> No
     ]
 
 
+def test_plans_follow_edits_new_files_and_removals_without_a_rebuild(root: Path) -> None:
+    g = graph(root, CHAIN)
+    loaded = {"pkg.base", "pkg.mid", "pkg.top", "pkg.side", "pkg.exporter", "pkg.lazy"}
+    g.plan(["pkg.base"], loaded, {})  # builds the reverse index
+    lazy = root / "pkg" / "lazy.py"
+    # runtime -> compile: pkg.lazy joins the plan
+    g.update_file(lazy, b"import pkg.base\nL = pkg.base.X\n")
+    assert Step("pkg.lazy", "pkg.base", "compile") in g.plan(["pkg.base"], loaded, {})
+    # compile -> nothing: pkg.side leaves it
+    g.update_file(root / "pkg" / "side.py", b"W = 1\n")
+    assert "pkg.side" not in {s.mod for s in g.plan(["pkg.base"], loaded, {})}
+    # a new module (the module set changes) and a removed one
+    new = root / "pkg" / "new.py"
+    new.write_text("from pkg.top import Z\ndef f():\n    return Z\n")
+    g.update_file(new)
+    steps = g.plan(["pkg.base"], {*loaded, "pkg.new"}, {})
+    assert Step("pkg.new", "pkg.top", "export") in steps
+    g.remove_module("pkg.mid")
+    assert [s.mod for s in g.plan(["pkg.base"], {*loaded, "pkg.new"}, {})] == [
+        "pkg.base",
+        "pkg.lazy",
+    ]
+
+
+EDIT_STYLES = {
+    "compile": "from pkg.m{j} import V as v{j}\nU{j} = v{j}\n",
+    "export": "from pkg.m{j} import V as e{j}\ndef g{j}():\n    return e{j}\n",
+    "runtime": "import pkg.m{j}\ndef c{j}():\n    return pkg.m{j}\n",
+}
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.lists(st.tuples(st.integers(0, 4), st.sampled_from(sorted(EDIT_STYLES)))),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_plans_after_a_sequence_of_edits_equal_those_of_a_fresh_graph(
+    edits: list[tuple[int, list[tuple[int, str]]]],
+) -> None:
+    def body(i: int, imports: list[tuple[int, str]]) -> str:
+        return "V = 1\n" + "".join(EDIT_STYLES[s].format(j=j) for j, s in imports if j != i)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write(root, {"pkg/__init__.py": "", **{f"pkg/m{i}.py": body(i, []) for i in range(5)}})
+        sys.path.insert(0, tmp)
+        try:
+            g = ModuleGraph([root], use_cache=False)
+            modules = [f"pkg.m{i}" for i in range(5)]
+            loaded = set(modules)
+            g.plan(modules[:1], loaded, {})
+            for i, imports in edits:
+                text = body(i, imports)
+                (root / "pkg" / f"m{i}.py").write_text(text)
+                g.update_file(root / "pkg" / f"m{i}.py", text.encode())
+                fresh = ModuleGraph([root], use_cache=False)
+                for m in modules:
+                    assert g.plan([m], loaded, {}) == fresh.plan([m], loaded, {})
+        finally:
+            sys.path.remove(tmp)
+
+
 # -- the scanner on its own ----------------------------------------------------------------
 
 
