@@ -11,7 +11,11 @@ On networkx (a copy of the installed package) and on the synthetic projects of 1
   ``edges()`` (the import of the package not counted); target <= ``grimp.build_graph`` cold
   (``cache_dir=None``) in a fresh interpreter, timed the same way;
 - ``incremental``: ``update_file`` of one 300-line file with new text, then
-  ``edges(refresh=False)``; target < 5 ms of CPU time (the wall time is reported too).
+  ``edges(refresh=False)``; target < 5 ms of CPU time (the wall time is reported too);
+- ``update + plan``: on the synthetic projects of 100, 1,000 and 5,000 modules, an edit of
+  ``hrbench/hub50.py`` (50 compile dependents) as a reload makes it: ``update_file`` with the
+  text and the tree already parsed, then ``plan`` with every module loaded; target: within
+  20% of the 100-module project (a plan costs what it reaches, not what the project holds).
 
     python benchmarks/graph.py          # the table (about a minute on 2 cores)
 """
@@ -32,9 +36,11 @@ from benchmarks import run_all as h
 from ipython_hotreload.core.graph import ModuleGraph
 
 SIZES = (1000, 5000)
+PLAN_SIZES = (100, 1000, 5000)
 PAIRS = 3  # interleaved floor/cold measurements (after one warm-up pair)
 FRESH = 5  # fresh interpreters for the warm-cache and grimp timings
 INCREMENTAL = 30
+PLANS = 60
 
 
 def _py_files(root: Path) -> list[Path]:
@@ -182,6 +188,59 @@ def _measure(label: str, root: Path, big: Path, edit: Any) -> list[h.Row]:
     ]
 
 
+def _plan_rows() -> list[h.Row]:
+    """``update_file`` + ``plan`` after an edit of ``hub50``, at each of ``PLAN_SIZES``;
+    interleaved (one edit per size in turn), so all sizes see the same machine."""
+    roots = [Path(h.project(n)["root"]) for n in PLAN_SIZES]
+    # Named through sys.path, as in a kernel; kept the same throughout, or update_file would
+    # name the file again each time.
+    sys.path[:0] = [str(r) for r in roots]
+    try:
+        cases = []
+        for root in roots:
+            graph = ModuleGraph([root], use_cache=False)
+            graph.edges()
+            modules = sorted(graph.modules())
+            order = {m: i for i, m in enumerate(modules)}
+            cases.append((graph, root / "hrbench" / "hub50.py", set(modules), order))
+        cpu: list[list[float]] = [[] for _ in roots]
+        wall: list[list[float]] = [[] for _ in roots]
+        steps = [0] * len(roots)
+        for i in range(PLANS + 5):
+            source = h.hub_source(i).encode()
+            tree = ast.parse(source)  # the engine parses once, for itself and the graph
+            for k, (graph, hub, loaded, order) in enumerate(cases):
+                c0, w0 = time.process_time(), time.perf_counter()
+                graph.update_file(hub, source, tree)
+                steps[k] = len(graph.plan(["hrbench.hub50"], loaded, order))
+                c1, w1 = time.process_time(), time.perf_counter()
+                if i >= 5:  # warm-ups
+                    cpu[k].append((c1 - c0) * 1000.0)
+                    wall[k].append((w1 - w0) * 1000.0)
+        for graph, hub, _, _ in cases:
+            graph.update_file(hub, h.hub_source().encode())
+    finally:
+        del sys.path[: len(roots)]
+    base = h.median(cpu[0])
+    rows: list[h.Row] = []
+    for k, n in enumerate(PLAN_SIZES):
+        ms, first = h.median(cpu[k]), k == 0
+        rows.append(
+            h.row(
+                f"graph update + plan after one edit, N={n}",
+                n,
+                ms,
+                None if first else base,
+                compared_with="" if first else f"the same, N={PLAN_SIZES[0]}",
+                mark="" if first else "<= 1.2x",
+                met=None if first else ms <= 1.2 * base,
+                note=f"CPU time (wall {h.median(wall[k]):.2f} ms); update_file(hub50.py, text "
+                f"+ tree) + plan(['hrbench.hub50'], every module loaded): {steps[k]} steps",
+            )
+        )
+    return rows
+
+
 def _networkx_edit(original: bytes, i: int) -> bytes:
     # A new module-level import each time (new records, so the edges are recomputed).
     return original + (f"\nfrom networkx.utils import arbitrary_element as _e{i}\n").encode()
@@ -206,6 +265,10 @@ def run() -> list[h.Row]:
             rows += _measure(f"synthetic {n}", root, root / "hrbench" / "big300.py", _synth_edit)
         except Exception as exc:
             rows.append(h.error_row(f"graph (synthetic {n})", exc))
+    try:
+        rows += _plan_rows()
+    except Exception as exc:
+        rows.append(h.error_row("graph update + plan", exc))
     return rows
 
 

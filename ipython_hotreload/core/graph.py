@@ -123,14 +123,10 @@ class ModuleGraph:
 
     def set_roots(self, roots: Iterable[Path]) -> None:
         """Replace the roots; files outside them are forgotten at the next refresh."""
-        resolved: list[Path] = []
-        for r in roots:
-            p = Path(r).resolve()
-            if p not in resolved:
-                resolved.append(p)
+        resolved = tuple(dict.fromkeys(Path(r).resolve() for r in roots))
         with self._lock:
-            if tuple(resolved) != self._roots:
-                self._roots = tuple(resolved)
+            if resolved != self._roots:
+                self._roots = resolved
                 self._named_with = None  # names may fall back to the roots
                 self._cache_loaded = False  # the new root set has its own cache file
                 self._discovered = False
