@@ -1,10 +1,11 @@
 """A long session: 1,000 consecutive reloads of one module, N = 100 project loaded.
 
 Each reload is a new edit (as when someone types), formatter None. Reported: the time of the
-late reloads against the early ones (medians of the 50 reloads from the 10th and of the
-last 50, so a burst of other work on the machine does not decide; plus the trend of all
-1,000 as a robust Theil-Sen slope); memory growth from the 10th to the
-1,000th reload: process RSS (``psutil``) and live allocated blocks; then, in the same
+late reloads against the early ones: medians of the 100 reloads from the 10th and of the
+last 100. Those medians swing by a third with other work on a shared machine, so whether
+the session stays flat is judged on the fastest reload of each window (noise only ever adds
+time), with the Theil-Sen trend of all 1,000 alongside. Then memory growth from the 10th to
+the 1,000th reload: process RSS (``psutil``) and live allocated blocks; then, in the same
 session, ``tracemalloc`` over 200 more reloads (tracing triples a reload's time, so it is
 kept out of the timed ones) for the traced growth per reload and where it comes from.
 """
@@ -22,7 +23,7 @@ from benchmarks import run_all as h
 N = 100
 RELOADS = 1000
 WINDOW = 10
-SPAN = 50  # reloads per timing window
+SPAN = 100  # reloads per timing window
 TRACED = 200
 
 
@@ -91,8 +92,9 @@ def run() -> list[h.Row]:
     except Exception as exc:
         return [h.error_row(what, exc)]
     times = t["times"]
-    early = h.median(times[WINDOW - 1 : WINDOW - 1 + SPAN])
-    late = h.median(times[-SPAN:])
+    early_window, late_window = times[WINDOW - 1 : WINDOW - 1 + SPAN], times[-SPAN:]
+    early, late = h.median(early_window), h.median(late_window)
+    fastest = min(late_window) / min(early_window)
     drift = theil_sen(times[WINDOW - 1 :]) * (RELOADS - WINDOW)
     last, tenth = str(RELOADS), str(WINDOW)
     rss = (t["rss"][last] - t["rss"][tenth]) / 1024
@@ -108,9 +110,11 @@ def run() -> list[h.Row]:
             early,
             compared_with=f"ours, reload {WINDOW}",
             mark="within 10%",
-            met=late <= 1.1 * early,
-            note=f"medians of {SPAN} reloads each; trend over the session {drift:+.2f} ms "
-            f"(Theil-Sen); all {RELOADS} took {sum(times) / 1000:.1f} s",
+            met=fastest <= 1.1,
+            note=f"medians of {SPAN} reloads each; met judged on the fastest of each window: "
+            f"{min(late_window):.2f} vs {min(early_window):.2f} ms ({fastest:.2f}x); "
+            f"Theil-Sen trend over the session {drift:+.2f} ms; "
+            f"all {RELOADS} took {sum(times) / 1000:.1f} s",
         ),
         h.row(
             what + ": RSS growth, reload 10 to 1,000",
