@@ -16,7 +16,6 @@ alone, so a plan costs in proportion to the modules it reaches, not to the proje
 from __future__ import annotations
 
 import ast
-import heapq
 import logging
 import os
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from ipython_hotreload.core.importscan import ImportRecord, bound_names, scan_source, strengths
+from ipython_hotreload.core.ordering import dependency_order
 from ipython_hotreload.core.paths import is_within, module_name_for, sys_path_dirs
 from ipython_hotreload.core.projectfiles import (
     FileEntry,
@@ -320,7 +320,7 @@ class ModuleGraph:
             depends = {m: [e.to for e in indexed.get(m, ())] for m in after}
             exporters_of = {m: [x for x in export_in.get(m, ()) if x not in after] for m in after}
         first = changed[0]
-        order = [first, *_dependency_order([m for m in after if m != first], depends, import_order)]
+        order = [first, *dependency_order([m for m in after if m != first], depends, import_order)]
         steps: list[Step] = []
         for mod in order:
             steps.append(Step(mod, after[mod], None if mod in changed else "compile"))
@@ -400,78 +400,3 @@ class ModuleGraph:
             f.edges = [Edge(module, t, _LABELS[best[t]]) for t in sorted(best)]
             f.edge_gen = self._generation
         return f.edges
-
-
-def _dependency_order(
-    mods: Sequence[str], depends: Mapping[str, Sequence[str]], import_order: Mapping[str, int]
-) -> list[str]:
-    """``mods`` with each module after the modules of ``mods`` it depends on; the modules of a
-    cycle, and modules free to go in any order, go in ``import_order`` (missing = last)."""
-
-    def key(m: str) -> tuple[int, str]:
-        return (import_order.get(m, sys.maxsize), m)
-
-    members = set(mods)
-    deps = {m: [d for d in depends.get(m, ()) if d in members and d != m] for m in mods}
-    components = _strongly_connected(sorted(mods, key=key), deps)
-    component_of = {m: i for i, comp in enumerate(components) for m in comp}
-    waiting_on = [0] * len(components)
-    needed_by: list[set[int]] = [set() for _ in components]
-    for m, ds in deps.items():
-        for d in ds:
-            a, b = component_of[m], component_of[d]
-            if a != b and a not in needed_by[b]:
-                needed_by[b].add(a)
-                waiting_on[a] += 1
-    ready = [(min(map(key, comp)), i) for i, comp in enumerate(components) if not waiting_on[i]]
-    heapq.heapify(ready)
-    out: list[str] = []
-    while ready:
-        _, i = heapq.heappop(ready)
-        out.extend(sorted(components[i], key=key))
-        for j in needed_by[i]:
-            waiting_on[j] -= 1
-            if not waiting_on[j]:
-                heapq.heappush(ready, (min(map(key, components[j])), j))
-    return out
-
-
-def _strongly_connected(nodes: Sequence[str], deps: Mapping[str, Sequence[str]]) -> list[list[str]]:
-    """Tarjan's algorithm, iterative (import chains can be deeper than the recursion limit)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    out: list[list[str]] = []
-    for start in nodes:
-        if start in index:
-            continue
-        work = [(start, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            children = deps[node]
-            if i < len(children):
-                work.append((node, i + 1))
-                child = children[i]
-                if child not in index:
-                    work.append((child, 0))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            if low[node] == index[node]:
-                comp: list[str] = []
-                while True:
-                    m = stack.pop()
-                    on_stack.discard(m)
-                    comp.append(m)
-                    if m == node:
-                        break
-                out.append(comp)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return out
