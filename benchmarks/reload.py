@@ -1,16 +1,18 @@
 """Edit-to-payload latency of one edit, ours against the floor and against our peers.
 
-The same edit (the body of one function) is applied by every contender, each in a fresh
-interpreter that has imported the whole synthetic project of N = 1,000 modules:
+The same edit (the body of one function) is applied by every contender, in interpreters
+that have imported the whole synthetic project of N = 1,000 modules:
 
 - ``floor``: write the file, ``importlib.reload`` (which compiles and writes the ``.pyc``);
 - ``ours``: ``HotReloader.reload`` (write, format, compile, graph update, stale-file sweep,
   re-execute, patch in place, ``.pyc``, payload with ``functions``, events), formatter None
-  and ruff, plus the formatter's own cost alone;
-- ``autoreload``: write the file, then the ``run_cell("pass")`` that ``%autoreload 2`` uses
-  to notice and reload it, in a real ``InteractiveShell`` (the same shell's bare
-  ``run_cell("pass")`` without autoreload is subtracted);
-- ``jurigged``: write the file, then ``CodeFile.refresh()`` of its registered ``CodeFile``.
+  and ruff, plus the formatter's own cost alone. The floor and ours take turns in one
+  process, so their ratio is not at the mercy of other work on the machine;
+- ``autoreload`` (its own interpreter): write the file, then the ``run_cell("pass")`` that
+  ``%autoreload 2`` uses to notice and reload it, in a real ``InteractiveShell`` (the same
+  shell's bare ``run_cell("pass")`` without autoreload is subtracted);
+- ``jurigged`` (its own interpreter): write the file, then ``CodeFile.refresh()`` of its
+  registered ``CodeFile``.
 
 Every iteration checks that the new code runs (outside the timed region).
 """
@@ -38,14 +40,27 @@ def _check(ok: bool, what: str) -> None:
         raise AssertionError(f"the edit did not take effect: {what}")
 
 
-def case_floor(args: dict[str, Any]) -> dict[str, Any]:
-    """write + ``importlib.reload`` (compiles, writes the ``.pyc``) of the edited module."""
+def case_paired(args: dict[str, Any]) -> dict[str, Any]:
+    """The floor (write + ``importlib.reload``, which compiles and writes the ``.pyc``) and
+    ours (``HotReloader.reload``, formatter None, then ruff), in turns in one process: the
+    same module, the same kind of edit, the same moments of the machine's load. (The floor
+    re-creates the module's functions; ours then patches those: the same work as after one
+    of its own reloads.) Also: the first reload of the session, and ruff alone."""
     root = h.load_project(args)
+    from ipython_hotreload.core.engine import HotReloader
+    from ipython_hotreload.core.formatting import resolve_formatter
+
+    reloader = HotReloader(roots=[root], formatter=None)
     leaf_path, big_path = _paths(root)
     leaf = sys.modules["hrbench.leaf20"]
     big = sys.modules["hrbench.big300"]
     out: dict[str, Any] = {}
-    for key, path, module, source, check in (
+    t0 = time.perf_counter()
+    reloader.reload(leaf_path, h.leaf_source(0))
+    out["first_ms"] = (time.perf_counter() - t0) * 1000  # the cold graph, astroid's start
+    ruff = resolve_formatter("ruff")
+    payloads: list[dict[str, Any]] = []
+    for key, path, module, source, ok in (
         ("leaf", leaf_path, leaf, h.leaf_source, lambda e: leaf.f07(3) == h.leaf_expected(e)),
         (
             "big",
@@ -56,52 +71,32 @@ def case_floor(args: dict[str, Any]) -> dict[str, Any]:
         ),
     ):
 
-        def edit(i: int, path: Path = path, module: Any = module, source: Any = source) -> None:
-            path.write_text(source(i))
+        def floor(e: int, path: Path = path, module: Any = module, source: Any = source) -> None:
+            path.write_text(source(e))
             importlib.reload(module)
 
-        out[key] = h.time_ms(
-            edit, repeat=args["repeat"], after=lambda i, c=check: _check(c(i), "floor")
+        def ours(e: int, path: Path = path, source: Any = source) -> None:
+            payloads.append(reloader.reload(path, source(e)))
+
+        def check(name: str, e: int, ok: Any = ok) -> None:
+            _check(ok(e), name)
+            if name != "floor":
+                _check(bool(payloads.pop()["recompiled"][0]["functions"]), f"{name} payload")
+
+        def before(name: str, e: int) -> None:
+            reloader.formatter = "ruff" if name == "ruff" else None
+
+        got = h.interleaved(
+            {"floor": floor, "none": ours, "ruff": ours},
+            repeat=args["repeat"],
+            before=before,
+            check=check,
         )
-    return out
-
-
-def case_ours(args: dict[str, Any]) -> dict[str, Any]:
-    """``HotReloader.reload`` with the given formatter; also the formatter alone."""
-    root = h.load_project(args)
-    from ipython_hotreload.core.engine import HotReloader
-    from ipython_hotreload.core.formatting import resolve_formatter
-
-    formatter = args["formatter"]
-    reloader = HotReloader(roots=[root], formatter=formatter)
-    leaf_path, big_path = _paths(root)
-    leaf = sys.modules["hrbench.leaf20"]
-    big = sys.modules["hrbench.big300"]
-    f07 = leaf.f07  # identity must survive: in-place patching
-    out: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    reloader.reload(leaf_path, h.leaf_source(0))
-    out["first_ms"] = (time.perf_counter() - t0) * 1000  # includes the cold graph
-    for key, path, source, check in (
-        ("leaf", leaf_path, h.leaf_source, lambda e: f07(3) == h.leaf_expected(e)),
-        ("big", big_path, h.big_source, lambda e: big.Shape(4).method_05() == h.big_expected(e)),
-    ):
-        results: list[dict[str, Any]] = []
-
-        def edit(
-            i: int, path: Path = path, source: Any = source, sink: list[Any] = results
-        ) -> None:
-            sink.append(reloader.reload(path, source(i)))
-
-        def after(i: int, check: Any = check, sink: list[Any] = results) -> None:
-            payload = sink.pop()["recompiled"][0]
-            _check(check(i) and bool(payload["functions"]), f"ours {formatter}")
-
-        out[key] = h.time_ms(edit, repeat=args["repeat"], after=after)
-    fmt = resolve_formatter(formatter)
-    if fmt is not None:
+        for name, times in got.items():
+            out[f"{name}_{key}"] = times
+    if ruff is not None:
         text = h.leaf_source(1)
-        out["format_alone"] = h.time_ms(lambda i: fmt(text, leaf_path), repeat=args["repeat"])
+        out["ruff_alone"] = h.time_ms(lambda i: ruff(text, leaf_path), repeat=args["repeat"])
     return out
 
 
@@ -196,8 +191,7 @@ def _shell() -> Any:
 
 
 CASES = {
-    "floor": case_floor,
-    "ours": case_ours,
+    "paired": case_paired,
     "autoreload": case_autoreload,
     "jurigged": case_jurigged,
 }
@@ -205,118 +199,114 @@ CASES = {
 
 def run() -> list[h.Row]:
     """The edit-latency rows: leaf (20 functions) and 300-line module, N = 1,000."""
-    proj = h.project(N)
-    args = {**proj, "repeat": REPEAT}
+    args = {**h.project(N), "repeat": REPEAT}
     got: dict[str, Any] = {}
     errors: list[h.Row] = []
-    for name, case, extra in (
-        ("floor", "floor", {}),
-        ("ours_none", "ours", {"formatter": None}),
-        ("ours_ruff", "ours", {"formatter": "ruff"}),
-        ("autoreload", "autoreload", {}),
-        ("jurigged", "jurigged", {}),
-    ):
+    for case in ("paired", "autoreload", "jurigged"):
         try:
-            got[name] = h.run_case("reload", case, {**args, **extra})
+            got[case] = h.run_case("reload", case, args)
         except Exception as exc:
-            errors.append(h.error_row(f"reload case {name}", exc))
-    med = {
-        k: {kk: h.median(vv) for kk, vv in v.items() if isinstance(vv, list)}
-        for k, v in got.items()
-    }
+            errors.append(h.error_row(f"reload case {case}", exc))
+    paired = got.get("paired", {})
 
-    def m(who: str, key: str) -> float | None:
-        return med.get(who, {}).get(key)
+    def m(case: str, key: str) -> float | None:
+        v = got.get(case, {}).get(key)
+        return h.median(v) if isinstance(v, list) and v else None
+
+    def autoreload(key: str) -> float | None:
+        cell = m("autoreload", key)
+        return None if cell is None else cell - (m("autoreload", "bare_cell") or 0.0)
+
+    def per_round(key: str) -> str:
+        ours, floor = paired.get(f"none_{key}"), paired.get(f"floor_{key}")
+        if not ours or not floor:
+            return ""
+        ratio = h.median([o / f for o, f in zip(ours, floor, strict=True)])
+        return f"median of the per-round ratios {ratio:.2f}x (floor and ours in turns)"
 
     rows: list[h.Row] = []
-    leaf = "edit 1 function of a 20-function leaf module"
-    ours = m("ours_none", "leaf")
-    floor = m("floor", "leaf")
-    rows.append(
-        _ratio_row(leaf + " (formatter None)", ours, floor, "write + importlib.reload (.pyc)", 3.0)
-    )
-    if "autoreload" in med:
-        auto = m("autoreload", "leaf")
-        bare = m("autoreload", "bare_cell") or 0.0
-        theirs = auto - bare if auto is not None else None
-        rows.append(
-            _ratio_row(
-                leaf + " (formatter None)",
-                ours,
-                theirs,
-                "%autoreload 2 triggering cell",
-                1.0,
-                note=f"cell minus a bare run_cell ({bare:.3f} ms)",
-                strict=True,
+    auto_note = f"cell minus a bare run_cell ({m('autoreload', 'bare_cell') or 0:.3f} ms)"
+    for key, what in (
+        ("leaf", "edit 1 function of a 20-function leaf module"),
+        ("big", "edit 1 method of a 300-line module"),
+    ):
+        ours = m("paired", f"none_{key}")
+        floor = m("paired", f"floor_{key}")
+        label = what + " (formatter None)"
+        floor_name = "write + importlib.reload (.pyc)"
+        if key == "leaf":
+            rows.append(_ratio_row(label, ours, floor, floor_name, 3.0, note=per_round(key)))
+            rows.append(
+                _ratio_row(
+                    label,
+                    ours,
+                    autoreload(key),
+                    "%autoreload 2 triggering cell",
+                    1.0,
+                    strict=True,
+                    note=auto_note,
+                )
             )
-        )
-    rows.append(
-        _ratio_row(
-            leaf + " (formatter None)",
-            ours,
-            m("jurigged", "leaf"),
-            "jurigged CodeFile.refresh",
-            1.0,
-            strict=True,
-        )
-    )
-    ruff_total = m("ours_ruff", "leaf")
-    ruff_alone = m("ours_ruff", "format_alone")
-    rows.append(
-        h.row(
-            leaf + " (formatter ruff)",
-            N,
-            ruff_total,
-            floor,
-            compared_with="write + importlib.reload (.pyc)",
-            mark="report",
-            note=f"ruff alone: {ruff_alone:.2f} ms" if ruff_alone else "",
-        )
-    )
-    big = "edit 1 method of a 300-line module (formatter None)"
-    rows.append(
-        _ratio_row(
-            big,
-            m("ours_none", "big"),
-            m("jurigged", "big"),
-            "jurigged CodeFile.refresh",
-            1.0,
-            strict=True,
-            note="ours also does dependents, payload and .pyc",
-        )
-    )
-    rows.append(
-        h.row(
-            big,
-            N,
-            m("ours_none", "big"),
-            m("floor", "big"),
-            compared_with="write + importlib.reload (.pyc)",
-            mark="report",
-        )
-    )
-    if "autoreload" in med:
-        auto = m("autoreload", "big")
-        bare = m("autoreload", "bare_cell") or 0.0
+            rows.append(
+                _ratio_row(
+                    label, ours, m("jurigged", key), "jurigged CodeFile.refresh", 1.0, strict=True
+                )
+            )
+        else:
+            rows.append(
+                _ratio_row(
+                    label,
+                    ours,
+                    m("jurigged", key),
+                    "jurigged CodeFile.refresh",
+                    1.0,
+                    strict=True,
+                    note="ours also does dependents, payload and .pyc",
+                )
+            )
+            rows.append(
+                h.row(
+                    label,
+                    N,
+                    ours,
+                    floor,
+                    compared_with=floor_name,
+                    mark="report",
+                    note=per_round(key),
+                )
+            )
+            rows.append(
+                h.row(
+                    label,
+                    N,
+                    ours,
+                    autoreload(key),
+                    compared_with="%autoreload 2 triggering cell",
+                    mark="report",
+                    note=auto_note,
+                )
+            )
+        ruff_alone = m("paired", "ruff_alone")
         rows.append(
             h.row(
-                big,
+                what + " (formatter ruff)",
                 N,
-                m("ours_none", "big"),
-                auto - bare if auto is not None else None,
-                compared_with="%autoreload 2 triggering cell",
+                m("paired", f"ruff_{key}"),
+                floor,
+                compared_with=floor_name,
                 mark="report",
+                note=f"ruff alone on the leaf module: {ruff_alone:.2f} ms" if ruff_alone else "",
             )
         )
-    first = got.get("ours_none", {}).get("first_ms")
+    first = paired.get("first_ms")
     if first is not None:
         rows.append(
             h.row(
-                "first reload of a session (cold graph of the project)",
+                "first reload of a session",
                 N,
                 first,
                 mark="report",
-                note="one sample: graph built from an on-disk cache or from scratch",
+                note="one sample: builds the project's graph (no cache yet) and starts astroid",
             )
         )
     return rows + errors

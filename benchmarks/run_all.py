@@ -133,6 +133,36 @@ def time_ms(
     return out
 
 
+def interleaved(
+    contenders: dict[str, Callable[[int], object]],
+    *,
+    repeat: int,
+    warmup: int = 3,
+    before: Callable[[str, int], object] | None = None,
+    check: Callable[[str, int], object] | None = None,
+) -> dict[str, list[float]]:
+    """Times several contenders doing the same kind of edit in one process, in turns (the
+    order rotating every round), so a change in the machine's load falls on all of them
+    alike. Edit numbers are consecutive across contenders, so each write differs from the
+    one before it; ``before(name, edit)`` and ``check(name, edit)`` run untimed around each."""
+    names = list(contenders)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(warmup + repeat):
+        shift = i % len(names)
+        for k, name in enumerate(names[shift:] + names[:shift]):
+            edit = len(names) * i + k
+            if before is not None:
+                before(name, edit)
+            t0 = time.perf_counter()
+            contenders[name](edit)
+            t1 = time.perf_counter()
+            if check is not None:
+                check(name, edit)
+            if i >= warmup:
+                out[name].append((t1 - t0) * 1000.0)
+    return out
+
+
 # -- subprocess cases -------------------------------------------------------------------------
 
 
@@ -242,20 +272,26 @@ def project(n: int) -> dict[str, Any]:
     return {"root": str(root), "modules": modules, "n": n}
 
 
+def _pad(edit: int) -> str:
+    """A comment whose length makes the file's size differ from the original's and from
+    the edits 1, 2 and 3 before it: a timestamp ``.pyc`` (valid while the mtime second and
+    the size match) written by the floor must never pass for the next edit's."""
+    return "  # " + "x" * (edit % 5 + 1)
+
+
 def leaf_source(edit: int | None = None) -> str:
     """``hrbench/leaf20.py``: 20 small documented functions, no project imports; ``edit``
-    changes the body of ``f07`` (each edit differs in text and, from the one before, in
-    size, so a timestamp ``.pyc`` can never be mistaken for current)."""
+    changes the body of ``f07`` (see :func:`_pad` for its size)."""
     parts = ['"""A leaf module of 20 functions."""\n\nfrom __future__ import annotations\n']
     for k in range(LEAF_FUNCTIONS):
-        body = f"x + {k}"
-        if k == 7 and edit is not None:
-            body = f"x + {edit}" + ("  # odd" if edit % 2 else "")
+        body, tail = f"x + {k}", ""
+        if k == 7 and edit is not None:  # a new constant: the code keeps its shape
+            body, tail = f"x + {edit}", _pad(edit)
         parts.append(
             f"\n\ndef f{k:02d}(x: int, y: int = {k}) -> int:\n"
             f'    """Function number {k}."""\n'
             f"    z = x * y\n"
-            f"    return {body} if z >= 0 else z\n"
+            f"    return {body} if z >= 0 else z{tail}\n"
         )
     return "".join(parts)
 
@@ -290,7 +326,7 @@ def big_source(edit: int | None = None) -> str:
     for k in range(12):
         body = f"self.size * {k}"
         if k == 5 and edit is not None:
-            body = f"self.size * {edit}" + ("  # odd" if edit % 2 else "")
+            body = f"self.size * {edit}{_pad(edit)}"
         out += [
             "",
             f"    def method_{k:02d}(self, factor: float = 1.0) -> float:",
@@ -329,7 +365,7 @@ def big_expected(edit: int | None) -> float:
 def hub_source(edit: int | None = None) -> str:
     """``hrbench/hub50.py``: a constant and a function that 50 modules use at import time."""
     base = 1 if edit is None else edit
-    pad = "  # odd" if (edit or 0) % 2 else ""
+    pad = "" if edit is None else _pad(edit)
     return (
         '"""A module with 50 compile dependents."""\n\n'
         f"BASE = {base}{pad}\n\n\n"

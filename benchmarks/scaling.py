@@ -2,10 +2,11 @@
 
 - ``hrbench.hub50`` has 50 compile dependents (each uses it at import time). Ours:
   ``HotReloader.reload`` of the hub (formatter None), which re-executes the 51 modules. Floor:
-  write the hub, then ``importlib.reload`` of the hub and the 50 dependents in order (each
-  compiles and writes its ``.pyc``), in its own fresh interpreter.
+  write the hub, then ``importlib.reload`` of the hub and the 50 dependents in order (the
+  hub is compiled and its ``.pyc`` written; the unchanged dependents load their valid
+  ``.pyc``). The two take turns in one process.
 - The same leaf edit as ``reload.py`` at every N, to see what a reload pays per project
-  module.
+  module. Each N runs twice, the sizes in opposite orders, and the samples are pooled.
 - The stale-file sweep on its own (``LoadedModules.changed_on_disk``: one ``os.stat`` per
   loaded project module, on every reload while no watcher runs), and the listing of loaded
   project modules that precedes it (``LoadedModules.project_modules``).
@@ -20,7 +21,7 @@ from typing import Any
 from benchmarks import run_all as h
 
 SIZES = (100, 1000, 5000)
-REPEAT = 21
+REPEAT = 24  # per N, over two rounds
 
 
 def _deps() -> list[str]:
@@ -36,26 +37,10 @@ def _hub_ok(edit: int) -> bool:
     return True
 
 
-def case_floor(args: dict[str, Any]) -> dict[str, Any]:
-    """write + ``importlib.reload`` of the hub then its 50 dependents, in order."""
-    root = h.load_project(args)
-    hub_path = root / "hrbench" / "hub50.py"
-    modules = [sys.modules["hrbench.hub50"], *(sys.modules[d] for d in _deps())]
-
-    def edit(i: int) -> None:
-        hub_path.write_text(h.hub_source(i))
-        for module in modules:
-            importlib.reload(module)
-
-    def check(i: int) -> None:
-        if not _hub_ok(i):
-            raise AssertionError("floor: the dependents did not see the edit")
-
-    return {"hub": h.time_ms(edit, repeat=args["repeat"], after=check)}
-
-
-def case_ours(args: dict[str, Any]) -> dict[str, Any]:
-    """``HotReloader.reload`` of the hub and of the leaf; the sweep on its own."""
+def case_paired(args: dict[str, Any]) -> dict[str, Any]:
+    """The hub edit by the floor (write + ``importlib.reload`` of the hub then its 50
+    dependents, in order) and by ours (``HotReloader.reload``), in turns in one process;
+    then ours alone on the leaf; then the sweep on its own."""
     root = h.load_project(args)
     from ipython_hotreload.core.engine import HotReloader
 
@@ -63,14 +48,21 @@ def case_ours(args: dict[str, Any]) -> dict[str, Any]:
     hub_path = root / "hrbench" / "hub50.py"
     leaf_path = root / "hrbench" / "leaf20.py"
     leaf = sys.modules["hrbench.leaf20"]
-    out: dict[str, Any] = {}
+    modules = [sys.modules["hrbench.hub50"], *(sys.modules[d] for d in _deps())]
 
-    def hub_check(i: int) -> None:
-        if not _hub_ok(i):
-            raise AssertionError("ours: the dependents did not see the edit")
+    def floor(e: int) -> None:
+        hub_path.write_text(h.hub_source(e))
+        for module in modules:
+            importlib.reload(module)
 
-    out["hub"] = h.time_ms(
-        lambda i: reloader.reload(hub_path, h.hub_source(i)), repeat=args["repeat"], after=hub_check
+    def hub_check(name: str, e: int) -> None:
+        if not _hub_ok(e):
+            raise AssertionError(f"{name}: the dependents did not see the edit")
+
+    out: dict[str, Any] = h.interleaved(
+        {"floor": floor, "ours": lambda e: reloader.reload(hub_path, h.hub_source(e))},
+        repeat=args["repeat"],
+        check=hub_check,
     )
 
     def leaf_check(i: int) -> None:
@@ -93,29 +85,33 @@ def case_ours(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-CASES = {"floor": case_floor, "ours": case_ours}
+CASES = {"paired": case_paired}
 
 
 def run() -> list[h.Row]:
     """The 50-dependents rows per N, the N = 5,000 vs N = 100 rows, the sweep rows."""
     rows: list[h.Row] = []
-    ours: dict[int, dict[str, Any]] = {}
-    floor: dict[int, dict[str, Any]] = {}
-    for n in SIZES:
-        args = {**h.project(n), "repeat": REPEAT}
-        for who, store in (("ours", ours), ("floor", floor)):
-            try:
-                store[n] = h.run_case("scaling", who, args)
-            except Exception as exc:
-                rows.append(h.error_row(f"scaling case {who} N={n}", exc))
+    # Two rounds, the sizes in opposite orders, samples pooled: a drift in the machine's load
+    # during the run then weighs on every N alike.
+    got: dict[int, dict[str, Any]] = {}
+    for n in (*SIZES, *reversed(SIZES)):
+        args = {**h.project(n), "repeat": REPEAT // 2}
+        try:
+            result = h.run_case("scaling", "paired", args)
+        except Exception as exc:
+            rows.append(h.error_row(f"scaling case N={n}", exc))
+            continue
+        pooled = got.setdefault(n, {})
+        for key, value in result.items():
+            pooled[key] = pooled.get(key, []) + value if isinstance(value, list) else value
 
-    def med(store: dict[int, dict[str, Any]], n: int, key: str) -> float | None:
-        v = store.get(n, {}).get(key)
+    def med(n: int, key: str) -> float | None:
+        v = got.get(n, {}).get(key)
         return h.median(v) if isinstance(v, list) and v else None
 
     hub = f"edit a module with {h.HUB_DEPENDENTS} compile dependents"
     for n in SIZES:
-        o, f = med(ours, n, "hub"), med(floor, n, "hub")
+        o, f = med(n, "ours"), med(n, "floor")
         ratio = o / f if o is not None and f else None
         rows.append(
             h.row(
@@ -128,8 +124,8 @@ def run() -> list[h.Row]:
                 met=None if ratio is None else ratio <= 2.0,
             )
         )
-    for key, what in (("hub", hub), ("leaf", "edit 1 function of a leaf module")):
-        small, big = med(ours, SIZES[0], key), med(ours, SIZES[-1], key)
+    for key, what in (("ours", hub), ("leaf", "edit 1 function of a leaf module")):
+        small, big = med(SIZES[0], key), med(SIZES[-1], key)
         ratio = big / small if big is not None and small else None
         rows.append(
             h.row(
@@ -142,9 +138,9 @@ def run() -> list[h.Row]:
                 met=None if ratio is None else ratio <= 1.2,
             )
         )
-    leaf_small = med(ours, SIZES[0], "leaf")
+    leaf_small = med(SIZES[0], "leaf")
     for n in SIZES[1:]:
-        sweep, listing = med(ours, n, "sweep"), med(ours, n, "listing")
+        sweep, listing = med(n, "sweep"), med(n, "listing")
         if sweep is None:
             rows.append(
                 h.row(
@@ -156,7 +152,7 @@ def run() -> list[h.Row]:
                 )
             )
             continue
-        count = ours[n].get("loaded")
+        count = got[n].get("loaded")
         budget = 0.2 * leaf_small if leaf_small else None
         rows.append(
             h.row(
