@@ -23,24 +23,21 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib
-import importlib.util
 import linecache
 import logging
 import os
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import CodeType, ModuleType
+from types import ModuleType
 from typing import Any
 
 from ipython_hotreload.core import bytecode
 from ipython_hotreload.core.analysis import FunctionInfo, analyse_functions
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
+from ipython_hotreload.core.execution import PlanRun, Source
 from ipython_hotreload.core.formatting import (
     FormatterSpec,
     apply_formatter,
@@ -49,8 +46,8 @@ from ipython_hotreload.core.formatting import (
 )
 from ipython_hotreload.core.graph import ModuleGraph, Step
 from ipython_hotreload.core.loaded import LoadedModules, read_source
-from ipython_hotreload.core.patching import MODULE_KEEP, Journal, Patcher
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
+from ipython_hotreload.core.reports import build_payloads, describe_failure
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
 __all__ = [
@@ -66,31 +63,6 @@ log = logging.getLogger(__name__)
 
 EDGE_LABELS = ("compile", "export", "runtime")
 _RELOAD_LOCK = threading.RLock()
-
-
-@dataclass
-class _Source:
-    """One module's new source, parsed and compiled once."""
-
-    mod: str
-    path: Path
-    data: bytes
-    full: bool  # carries a full payload (a file the user saved) rather than a bare one
-    stamp: tuple[int, int] | None = None  # (mtime_ns, size) of exactly these bytes
-    tree: ast.Module | None = None
-    code: CodeType | None = None
-    text: str = ""
-
-
-@dataclass
-class _Run:
-    """The state of one reload while it executes."""
-
-    journal: Journal = field(default_factory=Journal)
-    old_namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
-    executed: list[str] = field(default_factory=list)
-    replaced: dict[str, list[str]] = field(default_factory=dict)
-    sources: dict[str, _Source] = field(default_factory=dict)  # of each executed module
 
 
 class HotReloader:
@@ -178,7 +150,7 @@ class HotReloader:
             self._disk_hashes[resolved] = hashlib.sha256(data).hexdigest()
             self._adopt_outside_root(resolved, mod)
             publish(ModuleEvent("source_written", mod, str(resolved)))
-            source = _Source(mod, resolved, data, full=True, stamp=stamp)
+            source = Source(mod, resolved, data, full=True, stamp=stamp)
             if not importable:
                 return self._analyse_only(source, started, warnings)
             return self._run([source], started, warnings)
@@ -197,14 +169,14 @@ class HotReloader:
                 name = self.graph.module_for_path(Path(p).resolve())
                 if name is not None:
                     self.purge_module(name)
-            sources: list[_Source] = []
+            sources: list[Source] = []
             for p in changed:
                 resolved = Path(p).resolve()
                 name = self.graph.module_for_path(resolved)
                 if name is None or not resolved.is_file():
                     continue
                 data, stamp = read_source(resolved)
-                sources.append(_Source(name, resolved, data, full=True, stamp=stamp))
+                sources.append(Source(name, resolved, data, full=True, stamp=stamp))
             if not sources:
                 return {"recompiled": []}
             return self._run(sources, started, [])
@@ -305,7 +277,7 @@ class HotReloader:
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def _run(self, sources: list[_Source], started: float, warnings: list[str]) -> dict[str, Any]:
+    def _run(self, sources: list[Source], started: float, warnings: list[str]) -> dict[str, Any]:
         primary = sources[0]
         loaded = self.loaded.project_modules()
         for name in self.loaded.not_graphed(loaded):
@@ -332,17 +304,10 @@ class HotReloader:
             raise self._failure(primary.mod, exc, path=primary.path) from exc
         import_order = {name: i for i, name in enumerate(sys.modules)}
         plan = self.graph.plan([s.mod for s in sources], set(loaded), import_order)
-        by_mod = {s.mod: s for s in sources}
-        on_stack = _modules_on_stack()
-        run = _Run()
-        modules_before = set(sys.modules)
+        run = PlanRun(self.graph, loaded, {s.mod: s for s in sources}, self._prepare)
         try:
-            for step in plan:
-                self._execute_step(step, by_mod, loaded, on_stack, run)
+            run.execute(plan)
         except BaseException as exc:
-            run.journal.rollback()
-            for name in set(sys.modules) - modules_before:
-                sys.modules.pop(name, None)
             self.loaded.unapplied(s.mod for s in sources)
             failed = getattr(exc, "_hotreload_mod", primary.mod)
             raise self._failure(failed, exc) from exc
@@ -368,7 +333,7 @@ class HotReloader:
                     )
                 if warning:
                     warnings.append(warning)
-        payloads = self._payloads(plan, by_mod, run, started, warnings)
+        payloads = self._payloads(plan, run.sources, run.executed, run.replaced, started, warnings)
         self.last_reload = {
             "mod": primary.mod,
             "at": time.time(),
@@ -379,14 +344,14 @@ class HotReloader:
             publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), payload))
         return {"recompiled": payloads}
 
-    def _analyse_only(self, src: _Source, started: float, warnings: list[str]) -> dict[str, Any]:
+    def _analyse_only(self, src: Source, started: float, warnings: list[str]) -> dict[str, Any]:
         """A saved file that cannot be imported: compile it (to report syntax errors) and
         return its payload, executing nothing."""
         self._compile(src)
         self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
-        payload = self._payloads(
-            [Step(src.mod, None, None)], {src.mod: src}, _Run(), started, warnings
-        )[0]
+        payload = self._payloads([Step(src.mod, None, None)], {src.mod: src}, [], {}, started, [])[
+            0
+        ]
         payload["executed"] = False
         payload["warnings"] = [
             *warnings,
@@ -394,7 +359,7 @@ class HotReloader:
         ]
         return {"recompiled": [payload]}
 
-    def _compile(self, src: _Source) -> None:
+    def _compile(self, src: Source) -> None:
         filename = self._code_filename(src.mod, src.path)
         try:
             src.text = src.data.decode("utf-8")
@@ -403,125 +368,27 @@ class HotReloader:
         except BaseException as exc:  # SyntaxError, but also RecursionError, MemoryError, Ctrl-C
             raise self._failure(src.mod, exc, path=src.path) from exc
 
-    def _execute_step(
-        self,
-        step: Step,
-        by_mod: dict[str, _Source],
-        loaded: dict[str, ModuleType],
-        on_stack: set[str],
-        run: _Run,
-    ) -> None:
-        name = step.mod
-        if name == "__main__" or name in on_stack:
-            return
-        try:
-            if step.label == "export":
-                self._rebind(step, loaded, run, by_mod)
-                return
-            src = by_mod.get(name)
-            if src is None:
-                src = self._stale_source(name, loaded[name])
-                self._compile(src)
-                by_mod[name] = src
-            module = loaded.get(name) or sys.modules.get(name)
-            if module is None:
-                module = importlib.import_module(name)
-                run.sources[name] = src
-                run.executed.append(name)
-                return
-            self._reexecute(module, src, run)
-        except BaseException as exc:
-            if not hasattr(exc, "_hotreload_mod"):
-                try:
-                    exc._hotreload_mod = name  # type: ignore[attr-defined]
-                except AttributeError:
-                    pass
-            raise
-
-    def _reexecute(self, module: ModuleType, src: _Source, run: _Run) -> None:
-        ns = module.__dict__
-        keep = {k: ns[k] for k in MODULE_KEEP if k in ns}
-        old_ns = run.journal.replace_namespace(ns, keep)
-        run.old_namespaces[src.mod] = old_ns
-        assert src.code is not None
-        exec(src.code, ns)
-        run.replaced[src.mod] = Patcher(run.journal, module, old_ns).merge()
-        run.sources[src.mod] = src
-        run.executed.append(src.mod)
-
-    def _rebind(
-        self, step: Step, loaded: dict[str, ModuleType], run: _Run, by_mod: dict[str, _Source]
-    ) -> None:
-        """An export edge: rebind ``from target import name`` to the target's new object, or
-        re-execute the importer when a name it imports is gone (its import then fails)."""
-        importer = loaded.get(step.mod)
-        target_name = step.after
-        if importer is None or target_name is None:
-            return
-        target = sys.modules.get(target_name)
-        old_target_ns = run.old_namespaces.get(target_name)
-        if target is None or old_target_ns is None:
-            return
-        ns = importer.__dict__
-        for name, alias in self.graph.bound_names(step.mod, target_name):
-            if name not in target.__dict__:
-                src = by_mod.get(step.mod) or self._stale_source(step.mod, importer)
-                self._compile(src)
-                self._reexecute(importer, src, run)
-                return
-            new = target.__dict__[name]
-            if alias in ns and ns[alias] is old_target_ns.get(name) and ns[alias] is not new:
-                run.journal.setitem(ns, alias, new)
-
     def _payloads(
         self,
         plan: Sequence[Step],
-        by_mod: dict[str, _Source],
-        run: _Run,
+        sources: Mapping[str, Source],
+        executed: Collection[str],
+        replaced: Mapping[str, list[str]],
         started: float,
         warnings: list[str],
     ) -> list[dict[str, Any]]:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        executed = set(run.executed)
-        out: list[dict[str, Any]] = []
-        for step in plan:
-            src = by_mod.get(step.mod)
-            is_full = src is not None and src.full
-            if step.mod not in executed and not (is_full and step.label is None):
-                continue
-            payload: dict[str, Any] = {"mod": step.mod, "source_hash": None, "functions": None}
-            if is_full and src is not None:
-                payload["source_hash"] = hashlib.sha256(src.data).hexdigest()
-                payload["functions"] = analyse_functions(src.text, src.tree, key=str(src.path))
-            path = src.path if src is not None else self.graph.path_for_module(step.mod)
-            payload["path"] = str(path) if path else None
-            payload["elapsed_ms"] = elapsed_ms
-            if step.after is not None:
-                payload["reason"] = {"after": step.after, "label": step.label}
-            elif src is not None and not src.full:
-                payload["reason"] = {"after": None, "label": "changed_on_disk"}
-            if step.mod not in executed:
-                payload["executed"] = False
-            if run.replaced.get(step.mod):
-                payload["replaced"] = run.replaced[step.mod]
-            if warnings and not out:
-                payload["warnings"] = list(warnings)
-            out.append(payload)
-        return out
+        return build_payloads(
+            plan, sources, executed, replaced, elapsed_ms, warnings, self.graph.path_for_module
+        )
 
     def _failure(self, mod: str, exc: BaseException, *, path: Path | None = None) -> ReloadError:
+        """Publish ``compile_failed`` and make the :class:`ReloadError` to raise."""
         path = path or self.graph.path_for_module(mod)
-        lineno: int | None = None
-        offset: int | None = None
-        if isinstance(exc, SyntaxError):
-            lineno, offset = exc.lineno, exc.offset
-            message = f"{exc.msg}"
-        else:
-            lineno = _traceback_line(exc, path)
-            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        error = {"type": type(exc).__name__, "message": message, "lineno": lineno, "offset": offset}
-        publish(ModuleEvent("compile_failed", mod, str(path) if path else None, error=error))
-        return ReloadError(mod, str(path) if path else None, lineno, message)
+        error = describe_failure(exc, path)
+        where = str(path) if path else None
+        publish(ModuleEvent("compile_failed", mod, where, error=error))
+        return ReloadError(mod, where, error["lineno"], error["message"])
 
     # -- modules and files -----------------------------------------------------------------
 
@@ -552,11 +419,17 @@ class HotReloader:
                 self.loaded.set_roots(self._roots)
                 return
 
-    def _stale_source(self, name: str, module: ModuleType) -> _Source:
+    def _stale_source(self, name: str, module: ModuleType) -> Source:
         """The text on disk of a loaded module that is re-executed without being saved."""
         path = self.loaded.path_of(name) or Path(str(module.__file__))
         data, stamp = read_source(path)
-        return _Source(name, path, data, full=False, stamp=stamp)
+        return Source(name, path, data, full=False, stamp=stamp)
+
+    def _prepare(self, name: str, module: ModuleType) -> Source:
+        """A dependent's file as it is on disk, compiled."""
+        src = self._stale_source(name, module)
+        self._compile(src)
+        return src
 
     def _code_filename(self, mod: str, path: Path) -> str:
         module = sys.modules.get(mod)
@@ -584,28 +457,6 @@ def _as_text(content: str | bytes, path: object) -> str:
             "nothing was written"
         ) from None
     return content
-
-
-def _modules_on_stack() -> set[str]:
-    names: set[str] = set()
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_globals.get("__name__")
-        if isinstance(name, str):
-            names.add(name)
-        frame = frame.f_back  # type: ignore[assignment]
-    return names
-
-
-def _traceback_line(exc: BaseException, path: Path | None) -> int | None:
-    if path is None:
-        return None
-    target = str(path)
-    lineno: int | None = None
-    for fs in traceback.extract_tb(exc.__traceback__):
-        if fs.filename == target or os.path.basename(fs.filename) == path.name:
-            lineno = fs.lineno
-    return lineno
 
 
 # -- the default reloader ----------------------------------------------------------------

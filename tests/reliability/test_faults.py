@@ -359,7 +359,7 @@ def _stage_execute_dependent(v: Versioned, mp: pytest.MonkeyPatch) -> None:
 
 
 def _stage_patching_start(v: Versioned, mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(engine.Patcher, "merge", _interrupt)
+    mp.setattr(patching.Patcher, "merge", _interrupt)
 
 
 def _stage_patching_midway(v: Versioned, mp: pytest.MonkeyPatch) -> None:
