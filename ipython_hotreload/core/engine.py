@@ -286,9 +286,10 @@ class HotReloader:
             if path is not None and self.graph.path_for_module(name) is None:
                 self.graph.update_file(path)
         named = {s.mod for s in sources}
-        if not getattr(self.watcher, "alive", False):
-            # A running watcher reports edits itself; without one, one stat per loaded module.
-            stale, vanished = self.loaded.changed_on_disk(loaded, named)
+        unwatched = self._unwatched(loaded)
+        if unwatched:
+            # A running watcher reports edits of what it watches; the rest costs one stat each.
+            stale, vanished = self.loaded.changed_on_disk(unwatched, named)
             for name in vanished:  # its file is gone: a stale copy must not outlive it
                 self.purge_module(name)
                 loaded.pop(name, None)
@@ -333,7 +334,9 @@ class HotReloader:
                     )
                 if warning:
                     warnings.append(warning)
-        payloads = self._payloads(plan, run.sources, run.executed, run.replaced, started, warnings)
+        payloads = self._payloads(
+            plan, run.sources, run.executed, run.replaced, started, warnings, primary.mod
+        )
         self.last_reload = {
             "mod": primary.mod,
             "at": time.time(),
@@ -349,9 +352,9 @@ class HotReloader:
         return its payload, executing nothing."""
         self._compile(src)
         self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
-        payload = self._payloads([Step(src.mod, None, None)], {src.mod: src}, [], {}, started, [])[
-            0
-        ]
+        payload = self._payloads(
+            [Step(src.mod, None, None)], {src.mod: src}, [], {}, started, [], src.mod
+        )[0]
         payload["executed"] = False
         payload["warnings"] = [
             *warnings,
@@ -376,10 +379,18 @@ class HotReloader:
         replaced: Mapping[str, list[str]],
         started: float,
         warnings: list[str],
+        saved: str,
     ) -> list[dict[str, Any]]:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return build_payloads(
-            plan, sources, executed, replaced, elapsed_ms, warnings, self.graph.path_for_module
+            plan,
+            sources,
+            executed,
+            replaced,
+            elapsed_ms,
+            warnings,
+            self.graph.path_for_module,
+            saved,
         )
 
     def _failure(self, mod: str, exc: BaseException, *, path: Path | None = None) -> ReloadError:
@@ -418,6 +429,20 @@ class HotReloader:
                 self.graph.add_root(candidate)
                 self.loaded.set_roots(self._roots)
                 return
+
+    def _unwatched(self, loaded: dict[str, ModuleType]) -> list[str]:
+        """The loaded project modules that no running watcher covers."""
+        watched: list[Path] = list(getattr(self.watcher, "paths", None) or [])
+        if not watched or not getattr(self.watcher, "alive", False):
+            return list(loaded)
+        if all(any(is_within(root, w) for w in watched) for root in self._roots):
+            return []
+        out = []
+        for name in loaded:
+            path = self.loaded.path_of(name)
+            if path is None or not any(is_within(path, w) for w in watched):
+                out.append(name)
+        return out
 
     def _stale_source(self, name: str, module: ModuleType) -> Source:
         """The text on disk of a loaded module that is re-executed without being saved."""

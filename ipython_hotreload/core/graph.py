@@ -297,9 +297,10 @@ class ModuleGraph:
     ) -> list[Step]:
         """The modules to process after ``changed`` change, restricted to ``loaded`` (the
         changed ones always included), in the order to process them (see the spec, section 3):
-        changed modules, then every loaded module reaching them through compile edges
-        (re-executed), and after each re-executed module, the loaded modules with an export edge
-        onto it (one step each: rebind the names taken from it)."""
+        the changed modules and every loaded module reaching them through compile edges
+        (re-executed), each after the modules of the plan it depends on (a cycle in import
+        order), and after each re-executed module, the loaded modules with an export edge onto
+        it (one step each: rebind the names taken from it)."""
         changed = list(dict.fromkeys(changed))
         if not changed:
             return []
@@ -319,8 +320,9 @@ class ModuleGraph:
                         queue.append(importer)
             depends = {m: [e.to for e in indexed.get(m, ())] for m in after}
             exporters_of = {m: [x for x in export_in.get(m, ()) if x not in after] for m in after}
-        first = changed[0]
-        order = [first, *dependency_order([m for m in after if m != first], depends, import_order)]
+        # Every module, changed ones included, runs after what it depends on: a saved module
+        # that imports a module changed on disk must see that module's new objects.
+        order = dependency_order(list(after), depends, import_order)
         steps: list[Step] = []
         for mod in order:
             steps.append(Step(mod, after[mod], None if mod in changed else "compile"))

@@ -25,9 +25,11 @@ def build_payloads(
     elapsed_ms: float,
     warnings: Sequence[str],
     path_for: Callable[[str], Path | None],
+    saved: str,
 ) -> list[dict[str, Any]]:
-    """One payload per re-executed module in plan order (the saved one first): full for a
-    file that was saved, bare for a module that followed, with the ``reason`` it ran."""
+    """One payload per re-executed module: the ``saved`` one first (carrying the warnings),
+    then the others in the order they ran; full for a file that was saved, bare for a module
+    that followed, with the ``reason`` it ran."""
     out: list[dict[str, Any]] = []
     for step in plan:
         src = sources.get(step.mod)
@@ -49,9 +51,10 @@ def build_payloads(
             payload["executed"] = False
         if replaced.get(step.mod):
             payload["replaced"] = replaced[step.mod]
-        if warnings and not out:
-            payload["warnings"] = list(warnings)
         out.append(payload)
+    out.sort(key=lambda p: p["mod"] != saved)  # stable: the rest keep their execution order
+    if warnings and out:
+        out[0]["warnings"] = list(warnings)
     return out
 
 

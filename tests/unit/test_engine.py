@@ -474,3 +474,27 @@ def test_a_module_created_after_the_first_scan_is_planned_as_a_dependent(project
     user = project.import_("b.user")
     result = project.reload("b/mod.py", "def f():\n    return 2\n")
     assert project.mods(result) == ["b.mod", "b.user"] and user.X == 2
+
+
+def test_saved_module_runs_after_a_dependency_that_changed_on_disk(project: Project) -> None:
+    project.files({"base_m.py": "K = 1\n", "top_m.py": "from base_m import K\nY = K * 10\n"})
+    base_m = project.import_("base_m")
+    top_m = project.import_("top_m")
+    project.reload("base_m.py", "K = 1\n")  # both files now seen by the reloader
+    project.path("base_m.py").write_text("K = 2  # edited elsewhere\n")
+    result = project.reload("top_m.py", "from base_m import K\nY = K * 100\n")
+    assert (base_m.K, top_m.Y) == (2, 200)
+    assert project.mods(result) == ["top_m", "base_m"]  # the saved module leads the report
+    assert [e.mod for e in project.events if e.kind == "recompiled"][-2:] == ["top_m", "base_m"]
+
+
+def test_a_batch_from_disk_runs_in_dependency_order_whatever_the_order_given(
+    project: Project,
+) -> None:
+    project.files({"z_base.py": "K = 1\n", "a_top.py": "from z_base import K\nY = K * 100\n"})
+    project.import_("z_base")
+    a_top = project.import_("a_top")
+    project.path("z_base.py").write_text("K = 2\n")
+    project.path("a_top.py").write_text("from z_base import K\nY = K * 1000\n")
+    project.reloader.reload_from_disk([project.path("a_top.py"), project.path("z_base.py")])
+    assert a_top.Y == 2000

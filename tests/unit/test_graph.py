@@ -641,7 +641,7 @@ def test_plan_export_steps_are_one_step_only(root: Path) -> None:
     assert plan == [Step("pkg.base", None, None), Step("pkg.e1", "pkg.base", "export")]
 
 
-def test_plan_puts_the_first_changed_module_first_and_orders_a_cycle_by_import_order(
+def test_plan_runs_changed_modules_in_dependency_order_and_a_cycle_by_import_order(
     root: Path,
 ) -> None:
     g = graph(
@@ -659,13 +659,14 @@ def test_plan_puts_the_first_changed_module_first_and_orders_a_cycle_by_import_o
         plan = g.plan(["pkg.base"], loaded, order)
         assert [s.mod for s in plan] == ["pkg.base", first, second, "pkg.other"]
         assert all(s.label == "compile" for s in plan[1:])
-    # The changed module a plan starts from comes first even when it imports the others.
+    # A saved module that imports another changed module runs after it (and after what
+    # follows that one), so it never binds the old objects.
     plan = g.plan(["pkg.other", "pkg.base"], loaded, {"pkg.base": 0, "pkg.a": 1, "pkg.b": 2})
     assert [(s.mod, s.label) for s in plan] == [
-        ("pkg.other", None),
         ("pkg.base", None),
         ("pkg.a", "compile"),
         ("pkg.b", "compile"),
+        ("pkg.other", None),
     ]
     assert g.plan([], loaded, {}) == []
 
