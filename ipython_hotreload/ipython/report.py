@@ -44,10 +44,12 @@ def summary_line(path: Path, result: dict[str, Any], elapsed_ms: float) -> str:
         # Written and analysed only: __main__, a module on the call stack, a path that is no
         # importable module name. The engine's warnings say which.
         head = f"saved {display_path(path)} (not re-executed)"
+    noun = "dependent" if len(others) == 1 else "dependents"
+    if others or (saved is not None and saved.get("executed", True)):
+        head += f", re-executed {len(others)} {noun}"
     if others:
         named = ", ".join(others[:_MAX_NAMED]) + (", ..." if len(others) > _MAX_NAMED else "")
-        noun = "dependent" if len(others) == 1 else "dependents"
-        head += f", re-executed {len(others)} {noun} ({named})"
+        head += f" ({named})"
     replaced = [q for p in recompiled for q in p.get("replaced") or ()]
     if replaced:
         head += f"; replaced (not patched in place): {', '.join(replaced[:_MAX_NAMED])}"

@@ -498,3 +498,43 @@ def test_a_batch_from_disk_runs_in_dependency_order_whatever_the_order_given(
     project.path("a_top.py").write_text("from z_base import K\nY = K * 1000\n")
     project.reloader.reload_from_disk([project.path("a_top.py"), project.path("z_base.py")])
     assert a_top.Y == 2000
+
+
+def test_reloading_a_package_outside_the_roots_adopts_its_top_directory(
+    project: Project, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    (site / "extlib" / "sub").mkdir(parents=True)
+    (site / "extlib" / "__init__.py").write_text("")
+    (site / "extlib" / "sub" / "__init__.py").write_text("")
+    (site / "extlib" / "sub" / "core.py").write_text("V = 1\n")
+    (site / "extlib" / "user.py").write_text("from extlib.sub.core import V\nW = V + 1\n")
+    sys.path.insert(0, str(site))
+    project.import_("extlib.user")
+    result = project.reload(str(site / "extlib" / "sub" / "core.py"), "V = 10\n")
+    assert (site / "extlib").resolve() in project.reloader.roots
+    assert project.mods(result) == ["extlib.sub.core", "extlib.user"]
+    assert sys.modules["extlib.user"].W == 11
+
+
+def test_module_level_functions_use_a_default_reloader_rooted_at_the_cwd(
+    tmp_path: Path, clean_modules: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    hr.set_default_reloader(None)
+    try:
+        (tmp_path / "dmod.py").write_text("X = 1\n")
+        (tmp_path / "duser.py").write_text("from dmod import X\nY = X\n")
+        import importlib
+
+        duser = importlib.import_module("duser")
+        assert hr.default_reloader().roots == [tmp_path.resolve()]
+        assert hr.compile_dep_edges() == [{"from": "duser", "to": "dmod", "label": "compile"}]
+        hr.default_reloader().formatter = None
+        result = hr.reload("dmod.py", "X = 2\n")
+        assert [p["mod"] for p in result["recompiled"]] == ["dmod", "duser"] and duser.Y == 2
+        hr.purge_module("duser")
+        assert "duser" not in sys.modules
+    finally:
+        hr.set_default_reloader(None)

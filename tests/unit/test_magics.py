@@ -181,7 +181,7 @@ def test_no_format_writes_the_text_as_typed(shell: Shell, pkg: Project) -> None:
 
 def test_a_new_module_is_created_and_imported(shell: Shell, pkg: Project) -> None:
     out = shell.ok("%%hotreload pkg/fresh.py\ndef hello():\n    return 'hi'")
-    assert out.startswith("hotreload: reloaded pkg.fresh in ")
+    assert out.startswith("hotreload: reloaded pkg.fresh, re-executed 0 dependents in ")
     # A missing final newline is added: the file is a normal text file.
     assert pkg.path("pkg/fresh.py").read_text() == "def hello():\n    return 'hi'\n"
     assert sys.modules["pkg.fresh"].hello() == "hi"
