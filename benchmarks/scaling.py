@@ -148,7 +148,12 @@ def run() -> list[h.Row]:
                     n,
                     None,
                     met=False,
-                    note="not measured: HotReloader.loaded.changed_on_disk not found",
+                    note="not measured: "
+                    + (
+                        "HotReloader.loaded.changed_on_disk not found"
+                        if n in got
+                        else "the case failed (its error is in the table)"
+                    ),
                 )
             )
             continue
