@@ -44,7 +44,7 @@ from ipython_hotreload.core.formatting import (
     describe_formatter,
     resolve_formatter,
 )
-from ipython_hotreload.core.graph import ModuleGraph, Step
+from ipython_hotreload.core.graph import EDGE_LABELS, ModuleGraph, Step
 from ipython_hotreload.core.loaded import LoadedModules, read_source
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
 from ipython_hotreload.core.reports import build_payloads, describe_failure
@@ -61,7 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EDGE_LABELS = ("compile", "export", "runtime")
 _RELOAD_LOCK = threading.RLock()
 
 

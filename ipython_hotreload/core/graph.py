@@ -40,12 +40,14 @@ from ipython_hotreload.core.projectfiles import (
     save_cache,
 )
 
-__all__ = ["Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
+__all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
 
 log = logging.getLogger(__name__)
 
 Label = Literal["compile", "export", "runtime"]
 _LABELS: tuple[Label, Label, Label] = ("runtime", "export", "compile")  # index = strength
+#: The edge labels, strongest first.
+EDGE_LABELS: tuple[Label, Label, Label] = ("compile", "export", "runtime")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-from ipython_hotreload.core.paths import is_within
+from ipython_hotreload.core.paths import in_skipped_dir, is_within
 
 __all__ = ["LoadedModules", "Stamp", "read_source"]
 
@@ -123,4 +123,9 @@ class LoadedModules:
             path = Path(file).resolve()
         except (OSError, RuntimeError):
             return None
-        return path if any(is_within(path, r) for r in self._roots) else None
+        for root in self._roots:
+            # A virtualenv or node_modules inside a root (a home directory, say) holds
+            # installed packages, not the project.
+            if is_within(path, root) and not in_skipped_dir(path, root):
+                return path
+        return None

@@ -14,8 +14,10 @@ from pathlib import Path
 from ipython_hotreload.errors import SourceWriteError, UnsafePathError
 
 __all__ = [
+    "SKIP_DIRS",
     "atomic_write",
     "check_path",
+    "in_skipped_dir",
     "is_within",
     "module_name_for",
     "sys_path_dirs",
@@ -50,6 +52,20 @@ def _resolve_sys_path() -> list[Path]:
         if p not in out:
             out.append(p)
     return out
+
+
+#: Directories that hold other people's code or caches, never project modules (hidden
+#: directories, such as a ``.venv``, are skipped too).
+SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
+
+
+def in_skipped_dir(path: Path, base: Path) -> bool:
+    """Does ``path`` lie, below ``base``, in a hidden or :data:`SKIP_DIRS` directory?"""
+    try:
+        parts = path.relative_to(base).parts[:-1]
+    except ValueError:
+        return False
+    return any(p.startswith(".") or p in SKIP_DIRS for p in parts)
 
 
 def is_within(path: Path, directory: Path) -> bool:

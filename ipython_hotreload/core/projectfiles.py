@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ipython_hotreload.core.importscan import ImportRecord, scan_tree
+from ipython_hotreload.core.paths import SKIP_DIRS
 
 __all__ = [
     "FileEntry",
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 # Bump when the records or the cache layout change, so old caches are ignored.
 _CACHE_VERSION = 1
 _CACHE_FILES_KEPT = 32
-_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
 
 #: path -> (module name, mtime_ns, size), as found by :func:`discover`.
 Found = dict[str, tuple[str, int, int]]
@@ -156,7 +156,7 @@ def discover(roots: Iterable[str], namer: Namer) -> Found:
                     continue
                 try:
                     if e.is_dir(follow_symlinks=False):
-                        if name not in _SKIP_DIRS:
+                        if name not in SKIP_DIRS:
                             stack.append(e.path)
                     elif name.endswith(".py") and e.path not in seen and e.is_file():
                         module = namer.name(directory, name[:-3])

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from watchfiles._rust_notify import RustNotify
 
-from ipython_hotreload.core.paths import is_within
+from ipython_hotreload.core.paths import SKIP_DIRS, in_skipped_dir, is_within
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
 if TYPE_CHECKING:
@@ -72,7 +72,6 @@ _MAX_BATCH_MS = 2_000
 _MAX_BATCH_DEBOUNCES = 10
 _HISTORY = 64  # batches kept in Watcher.history, for tests and status displays
 # Directory names never holding project sources; hidden names (".git", ".venv") also skipped.
-_IGNORED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
 
 _live: weakref.WeakSet[Watcher] = weakref.WeakSet()
 
@@ -83,15 +82,7 @@ def is_watched_source(path: Path, base: Path) -> bool:
     name = path.name
     if not name.endswith(".py") or name.startswith(".") or name.startswith("flycheck_"):
         return False  # ".#x.py" (Emacs lock), "x.py~", ".x.py.swp", ".x.py.abc123.tmp"
-    return not _in_ignored_dir(path, base)
-
-
-def _in_ignored_dir(path: Path, base: Path) -> bool:
-    try:
-        parts = path.relative_to(base).parts[:-1]
-    except ValueError:
-        parts = ()
-    return any(p.startswith(".") or p in _IGNORED_DIRS for p in parts)
+    return not in_skipped_dir(path, base)
 
 
 @dataclass(frozen=True)
@@ -313,8 +304,8 @@ class Watcher:
             elif (
                 not path.suffix
                 and not path.name.startswith(".")
-                and path.name not in _IGNORED_DIRS
-                and not _in_ignored_dir(path, base)
+                and path.name not in SKIP_DIRS
+                and not in_skipped_dir(path, base)
             ):
                 # Perhaps a directory moved in or out: the batch looks inside (or at what
                 # the graph knew to be inside) when it runs.
@@ -471,7 +462,7 @@ class Watcher:
         out: list[Path] = []
         for dirpath, dirnames, filenames in os.walk(directory):
             here = Path(dirpath)
-            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _IGNORED_DIRS]
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS]
             out.extend(p for f in filenames if is_watched_source(p := here / f, base))
         return out
 

@@ -17,6 +17,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.core.events import subscriber_count
+from ipython_hotreload.core.graph import EDGE_LABELS
 from ipython_hotreload.errors import HotReloadError
 from ipython_hotreload.ipython.report import display_path, short_traceback, summary_line
 
@@ -179,9 +180,8 @@ class HotReloadMagics(Magics):
 
     @staticmethod
     def _edges(reloader: HotReloader, module: str | None, labels: list[str] | None) -> None:
-        known = ("compile", "export", "runtime")
-        if labels and set(labels) - set(known):
-            raise UsageError(f"--label must be one of {', '.join(known)}")
+        if labels and set(labels) - set(EDGE_LABELS):
+            raise UsageError(f"--label must be one of {', '.join(EDGE_LABELS)}")
         edges = reloader.compile_dep_edges(labels=labels or None)
         if module is not None:
             edges = [e for e in edges if module in (e["from"], e["to"])]

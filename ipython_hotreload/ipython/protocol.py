@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+from ipython_hotreload.core.graph import EDGE_LABELS
+
 __all__ = [
     "EDGE_LABELS",
     "MAX_CONTENT_BYTES",
@@ -41,7 +43,6 @@ __all__ = [
 PROTOCOL_VERSION = 1
 TARGET_NAME = "ipython_hotreload"
 OPS = ("edges", "functions", "purge", "reload")
-EDGE_LABELS = ("compile", "export", "runtime")
 # A module's source is never legitimately this large; refusing it keeps a runaway client from
 # making the kernel format and compile megabytes of text.
 MAX_CONTENT_BYTES = 10 * 1024 * 1024

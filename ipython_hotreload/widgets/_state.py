@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from ipython_hotreload.core.events import ModuleEvent
-from ipython_hotreload.core.paths import is_within
+from ipython_hotreload.core.paths import in_skipped_dir, is_within
 
 __all__ = [
     "ModuleState",
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 ModuleStatus = Literal["ok", "failed", "gone", "missing"]
 
 # A function that returns the SPEC "functions" entries of a module (HotReloader.functions).
-# Directory names under which modules are installed dependencies, not project code.
-_INSTALLED = frozenset({"site-packages", "dist-packages"})
 
 Fetch = Callable[[str], list[dict[str, Any]]]
 
@@ -191,7 +189,7 @@ def project_modules(roots: Iterable[Path]) -> list[str]:
         for root in resolved:
             # A root that holds a virtualenv (a home directory, say) must not list the
             # installed packages as the project.
-            if is_within(path, root) and not _INSTALLED.intersection(path.relative_to(root).parts):
+            if is_within(path, root) and not in_skipped_dir(path, root):
                 names.append(name)
                 break
     return sorted(names)

@@ -538,3 +538,15 @@ def test_module_level_functions_use_a_default_reloader_rooted_at_the_cwd(
         assert "duser" not in sys.modules
     finally:
         hr.set_default_reloader(None)
+
+
+def test_installed_packages_inside_a_root_are_not_project_modules(project: Project) -> None:
+    site = project.root / ".venv" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "vendored.py").write_text("from app_core import K\nCOPY = K\n")
+    sys.path.insert(0, str(site))
+    project.write("app_core.py", "K = 1\n")
+    vendored = project.import_("vendored")
+    assert "vendored" not in project.reloader.loaded.project_modules()
+    result = project.reload("app_core.py", "K = 2\n")
+    assert project.mods(result) == ["app_core"] and vendored.COPY == 1
