@@ -79,7 +79,8 @@ BROKEN_PRICES = NEW_PRICES + "\nraise RuntimeError('a typo in module-level code'
 
 
 def _say(title: str) -> None:
-    print(f"\n\033[1m== {title}\033[0m")
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(f"\n{bold}== {title}{plain}")
 
 
 def _show_event(event: hr.ModuleEvent) -> None:

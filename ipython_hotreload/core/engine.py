@@ -22,6 +22,7 @@ All reloads in a process are serialised by one re-entrant lock: they share ``sys
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import linecache
 import logging
@@ -240,6 +241,7 @@ class HotReloader:
             "formatter": describe_formatter(self._formatter_spec),
             "persist_bytecode": self.persist_bytecode,
             "modules": len(self.graph.modules()),
+            "parse_errors": self.graph.parse_errors(),
             "subscribers": subscriber_count(),
             "last_reload": self.last_reload,
             "watching": [str(p) for p in watching],
@@ -343,7 +345,10 @@ class HotReloader:
             "elapsed_ms": payloads[0]["elapsed_ms"] if payloads else None,
         }
         for payload in payloads:
-            publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), payload))
+            # Each subscriber-visible payload is a copy: a callback that edits it must not
+            # change what reload() returns.
+            event_payload = copy.deepcopy(payload)
+            publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), event_payload))
         return {"recompiled": payloads}
 
     def _analyse_only(self, src: Source, started: float, warnings: list[str]) -> dict[str, Any]:

@@ -77,26 +77,27 @@ def resolve_formatter(spec: FormatterSpec) -> FormatFn | None:
         if name == "ruff":
             return _ruff
         if name == "black":
-            return _black
+            return _with_time_limit(_black)
         raise ValueError(f"unknown formatter {spec!r}: use 'ruff', 'black', None or a callable")
     if callable(spec):
-        return _with_time_limit(spec)
+        user = spec
+        return _with_time_limit(lambda text, _path: user(text))
     raise TypeError(
         f"formatter must be 'ruff', 'black', None or a callable, not {type(spec).__name__}"
     )
 
 
-def _with_time_limit(user: Callable[[str], str]) -> FormatFn:
-    """Run a user's formatter in a daemon thread and give up on it after FORMAT_TIMEOUT: a
+def _with_time_limit(fn: FormatFn) -> FormatFn:
+    """Run an in-process formatter in a daemon thread and give up after FORMAT_TIMEOUT: a
     hung formatter must not hold every later reload (they share one lock)."""
 
-    def run(text: str, _path: Path) -> str:
+    def run(text: str, path: Path) -> str:
         result: list[str] = []
         failure: list[BaseException] = []
 
         def target() -> None:
             try:
-                result.append(user(text))
+                result.append(fn(text, path))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 failure.append(exc)
 

@@ -550,3 +550,18 @@ def test_installed_packages_inside_a_root_are_not_project_modules(project: Proje
     assert "vendored" not in project.reloader.loaded.project_modules()
     result = project.reload("app_core.py", "K = 2\n")
     assert project.mods(result) == ["app_core"] and vendored.COPY == 1
+
+
+def test_a_subscriber_editing_its_payload_does_not_change_the_result(project: Project) -> None:
+    project.write("mut.py", "def f():\n    pass\n")
+    project.import_("mut")
+
+    def vandal(event: hr.ModuleEvent) -> None:
+        assert event.payload is not None
+        event.payload["functions"].clear()
+        event.payload["mod"] = "vandalised"
+
+    with hr.subscribe(vandal, kinds=["recompiled"]):
+        result = project.reload("mut.py", "def f():\n    pass\ndef g():\n    pass\n")
+    [payload] = result["recompiled"]
+    assert payload["mod"] == "mut" and [f["name"] for f in payload["functions"]] == ["f", "g"]
