@@ -44,6 +44,19 @@ _CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
 _MODULE_KINDS = ("recompiled", "compile_failed", "source_removed")
 
 
+class _Subscribed:
+    """Mixin: a widget that listens to the event stream until it is closed."""
+
+    _subscription: Subscription | None
+
+    def close(self) -> None:
+        """Unsubscribe from the event stream and close the widget (idempotent)."""
+        sub, self._subscription = getattr(self, "_subscription", None), None
+        if sub is not None:
+            sub.close()
+        super().close()  # type: ignore[misc]
+
+
 class _ReloaderBound:
     """Mixin: which :class:`HotReloader` answers "what functions does this module have"."""
 
@@ -64,7 +77,7 @@ def _module_name(mod: str | ModuleType) -> str:
     return name
 
 
-class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):
+class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     """The functions of one module, live: re-rendered from every event about that module.
 
     >>> panel = FunctionsPanel("pkg.mod")   # doctest: +SKIP
@@ -124,15 +137,8 @@ class FunctionsPanel(_ReloaderBound, anywidget.AnyWidget):
                 for key, value in new.items():
                     setattr(self, key, value)
 
-    def close(self) -> None:
-        """Unsubscribe from the event stream and close the widget (idempotent)."""
-        sub, self._subscription = getattr(self, "_subscription", None), None
-        if sub is not None:
-            sub.close()
-        super().close()
 
-
-class EventLog(anywidget.AnyWidget):
+class EventLog(_Subscribed, anywidget.AnyWidget):
     """Every event of the process, newest first, keeping the last ``limit``.
 
     ``kinds`` and ``mods`` narrow what is logged. ``history`` holds the full
@@ -184,15 +190,8 @@ class EventLog(anywidget.AnyWidget):
             self.history.clear()
             self.events = []
 
-    def close(self) -> None:
-        """Unsubscribe from the event stream and close the widget (idempotent)."""
-        sub, self._subscription = getattr(self, "_subscription", None), None
-        if sub is not None:
-            sub.close()
-        super().close()
 
-
-class ProjectOverview(_ReloaderBound, anywidget.AnyWidget):
+class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     """Every loaded project module (under the reloader's roots) with its state and functions.
 
     Modules reloaded later (imported for the first time by a reload, say) join the list.
@@ -245,13 +244,6 @@ class ProjectOverview(_ReloaderBound, anywidget.AnyWidget):
                 )
             states[event.mod] = state_after(before, event, self._fetch)
             self.modules = [dict(states[name]) for name in sorted(states)]
-
-    def close(self) -> None:
-        """Unsubscribe from the event stream and close the widget (idempotent)."""
-        sub, self._subscription = getattr(self, "_subscription", None), None
-        if sub is not None:
-            sub.close()
-        super().close()
 
 
 class ProjectPanel(ipywidgets.VBox):  # type: ignore[misc]
