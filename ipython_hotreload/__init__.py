@@ -1,9 +1,18 @@
 """ipython_hotreload: edit a module in a running kernel and keep every reference live.
 
->>> import ipython_hotreload as hr
->>> sub = hr.subscribe(print, kinds=["recompiled"])
->>> hr.reload("pkg/mod.py", "def f():\\n    return 2\\n")   # doctest: +SKIP
-{'recompiled': [{'mod': 'pkg.mod', 'source_hash': '...', 'functions': [...]}]}
+>>> import ipython_hotreload as hr, pathlib, sys, tempfile
+>>> root = pathlib.Path(tempfile.mkdtemp()); sys.path.insert(0, str(root))
+>>> _ = (root / "greet.py").write_text("def hello():\\n    return 'hi'\\n")
+>>> import greet; hello = greet.hello            # a reference held the way a notebook holds it
+>>> reloader = hr.HotReloader(roots=[root], formatter=None)
+>>> kinds = []
+>>> sub = hr.subscribe(lambda event: kinds.append(event.kind))
+>>> result = reloader.reload(root / "greet.py", "def hello(name='you'):\\n    return 'hi ' + name\\n")
+>>> hello(), kinds
+('hi you', ['source_written', 'recompiled'])
+>>> [(f["name"], f["signature"]) for f in result["recompiled"][0]["functions"]]
+[('hello', "(name='you')")]
+>>> sub.close()
 
 The module-level functions act on one default :class:`HotReloader`, made on first use with
 the working directory of that moment as its root.

@@ -121,12 +121,17 @@ class _Plan:
 class Watcher:
     """Watch ``paths`` (directories or files) and hot-reload what other editors change.
 
-    >>> w = Watcher(reloader, [root], debounce_ms=50)   # doctest: +SKIP
-    >>> w.start(); seen = w.batches                      # doctest: +SKIP
-    >>> (root / "pkg/mod.py").write_text("X = 2\\n")     # doctest: +SKIP
-    >>> w.wait_for_batch(seen, timeout=5)                # doctest: +SKIP
-    True
-    >>> w.stop()                                         # doctest: +SKIP
+    >>> import importlib, pathlib, sys, tempfile
+    >>> from ipython_hotreload import HotReloader
+    >>> root = pathlib.Path(tempfile.mkdtemp()); sys.path.insert(0, str(root))
+    >>> _ = (root / "knob.py").write_text("X = 1\\n")
+    >>> knob = importlib.import_module("knob")
+    >>> w = Watcher(HotReloader(roots=[root], formatter=None), [root], debounce_ms=50)
+    >>> seen = w.start().batches
+    >>> _ = (root / "knob.py").write_text("X = 2\\n")     # another editor saves
+    >>> w.wait_for_batch(seen, timeout=10), knob.X
+    (True, 2)
+    >>> w.stop()
     """
 
     def __init__(
