@@ -320,6 +320,10 @@ class HotReloader:
                 linecache.cache.pop(self._code_filename(s.mod, s.path), None)
                 linecache.cache.pop(str(s.path), None)
         # Committed: the new code runs. What follows must not turn that into a failure.
+        warnings += [
+            f"{name} was not re-executed: its code is running (the call stack or __main__)"
+            for name in run.skipped
+        ]
         write_pyc = self.persist_bytecode and not sys.dont_write_bytecode
         for name in run.executed:
             src = run.sources[name]

@@ -61,6 +61,7 @@ class PlanRun:
         self.old_namespaces: dict[str, dict[str, Any]] = {}
         self.executed: list[str] = []
         self.replaced: dict[str, list[str]] = {}
+        self.skipped: list[str] = []  # planned, but running code (__main__, the call stack)
 
     def execute(self, plan: Sequence[Step]) -> None:
         """Run every step; on any exception roll back and re-raise it, with the failing
@@ -70,6 +71,7 @@ class PlanRun:
         try:
             for step in plan:
                 if step.mod == "__main__" or step.mod in on_stack:
+                    self.skipped.append(step.mod)
                     continue
                 try:
                     self._step(step)

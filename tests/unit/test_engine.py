@@ -225,6 +225,9 @@ def test_reload_from_the_module_itself_does_not_reexecute_it(project: Project) -
     assert selfish.RUNS == [1]
     [payload] = result["recompiled"]
     assert payload["mod"] == "selfish" and payload["executed"] is False
+    assert payload["warnings"] == [
+        "selfish was not re-executed: its code is running (the call stack or __main__)"
+    ]
     assert [f["name"] for f in payload["functions"]] == ["save"]
     assert project.path("selfish.py").read_text() == new
 
