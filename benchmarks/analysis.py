@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import run_all as h
 
