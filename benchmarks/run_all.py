@@ -225,7 +225,10 @@ def case_main(cases: dict[str, Callable[[dict[str, Any]], Any]]) -> None:
         sys.stdout.write("\n" + json.dumps(result) + "\n")
         return
     main_module = sys.modules["__main__"]
-    rows = [normalise(r) for r in main_module.run()]  # type: ignore[attr-defined]
+    try:
+        rows = [normalise(r) for r in main_module.run()]  # type: ignore[attr-defined]
+    finally:
+        cleanup()
     print(markdown(rows, machine()))
 
 
