@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 from ipython_hotreload.core import bytecode
@@ -46,7 +46,7 @@ from ipython_hotreload.core.formatting import (
     resolve_formatter,
 )
 from ipython_hotreload.core.graph import EDGE_LABELS, ModuleGraph, Step
-from ipython_hotreload.core.loaded import LoadedModules, read_source
+from ipython_hotreload.core.loaded import LoadedModules, Stamp, read_source
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
 from ipython_hotreload.core.reports import build_payloads, describe_failure
 from ipython_hotreload.errors import HotReloadError, ReloadError
@@ -81,6 +81,9 @@ class HotReloader:
         self.persist_bytecode = persist_bytecode
         self.graph = ModuleGraph(self._roots, use_cache=graph_cache)
         self.loaded = LoadedModules(self._roots)
+        # module -> (stamp of its file, the code compiled from it): a dependent whose file
+        # did not change is re-executed from this, not read, parsed and compiled again.
+        self._codes: dict[str, tuple[Stamp, CodeType]] = {}
         self.last_reload: dict[str, Any] | None = None
         self.watcher: Any = None
         self._disk_hashes: dict[Path, str] = {}
@@ -199,6 +202,7 @@ class HotReloader:
                 bytecode.remove_pyc(path)  # never another package's (or the stdlib's) bytecode
             self.graph.remove_module(name)
             self.loaded.forget(name)
+            self._codes.pop(name, None)
             publish(ModuleEvent("source_removed", name, str(path) if path else None))
 
     def compile_dep_edges(self, *, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
@@ -328,6 +332,10 @@ class HotReloader:
         for name in run.executed:
             src = run.sources[name]
             self.loaded.executed(name, src.stamp)
+            if src.reused:
+                continue  # its file, hash and bytecode are as they were
+            if src.code is not None and src.stamp is not None:
+                self._codes[name] = (src.stamp, src.code)
             self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
             if write_pyc and src.code is not None:
                 try:
@@ -459,7 +467,17 @@ class HotReloader:
         return Source(name, path, data, full=False, stamp=stamp)
 
     def _prepare(self, name: str, module: ModuleType) -> Source:
-        """A dependent's file as it is on disk, compiled."""
+        """A dependent's file as it is on disk, compiled (or its code from the last time it
+        ran, when the file has not changed since)."""
+        path = self.loaded.path_of(name) or Path(str(module.__file__))
+        kept = self._codes.get(name)
+        if kept is not None:
+            try:
+                st = os.stat(path)
+            except OSError:
+                st = None
+            if st is not None and (st.st_mtime_ns, st.st_size) == kept[0]:
+                return Source(name, path, b"", full=False, stamp=kept[0], code=kept[1], reused=True)
         src = self._stale_source(name, module)
         self._compile(src)
         return src

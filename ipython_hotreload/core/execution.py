@@ -41,6 +41,7 @@ class Source:
     tree: ast.Module | None = None
     code: CodeType | None = None
     text: str = ""
+    reused: bool = False  # the code of an unchanged file, kept from its last execution
 
 
 class PlanRun:

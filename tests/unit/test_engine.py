@@ -568,3 +568,25 @@ def test_a_subscriber_editing_its_payload_does_not_change_the_result(project: Pr
         result = project.reload("mut.py", "def f():\n    pass\ndef g():\n    pass\n")
     [payload] = result["recompiled"]
     assert payload["mod"] == "mut" and [f["name"] for f in payload["functions"]] == ["f", "g"]
+
+
+def test_an_unchanged_dependent_reruns_its_kept_code_instead_of_recompiling(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.files({"kbase.py": "N = 1\n", "kdep.py": "from kbase import N\nM = N + 1\n"})
+    project.import_("kbase")
+    kdep = project.import_("kdep")
+    project.reload("kbase.py", "N = 2\n")  # kdep compiled once, from its file
+    compiled: list[str] = []
+    real = project.reloader._compile
+
+    def counting(src: object) -> None:
+        compiled.append(src.mod)  # type: ignore[attr-defined]
+        real(src)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(project.reloader, "_compile", counting)
+    project.reload("kbase.py", "N = 3\n")
+    assert compiled == ["kbase"] and kdep.M == 4
+    project.path("kdep.py").write_text("from kbase import N\nM = N + 100\n")  # now it changed
+    project.reload("kbase.py", "N = 4\n")
+    assert "kdep" in compiled and kdep.M == 104
