@@ -25,6 +25,7 @@ from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
 from ipython_hotreload.widgets._state import (
     ModuleState,
     ModuleStatus,
+    blank_state,
     event_entry,
     initial_state,
     project_modules,
@@ -232,18 +233,7 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
             if before is None:
                 if event.kind == "source_removed":
                     return  # never listed: nothing to drop
-                before = ModuleState(
-                    mod=event.mod,
-                    path=event.path,
-                    status="ok",
-                    functions=[],
-                    error=None,
-                    recompiled_at=None,
-                    recompiles=0,
-                    source_hash=None,
-                    replaced=[],
-                    note="",
-                )
+                before = blank_state(event.mod, event.path)
             states[event.mod] = state_after(before, event, self._fetch)
             self.modules = [dict(states[name]) for name in sorted(states)]
 

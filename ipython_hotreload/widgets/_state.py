@@ -19,6 +19,7 @@ from ipython_hotreload.core.paths import in_skipped_dir, is_within
 __all__ = [
     "ModuleState",
     "ModuleStatus",
+    "blank_state",
     "event_entry",
     "initial_state",
     "project_modules",
@@ -64,11 +65,11 @@ def _module_path(mod: str) -> str | None:
     return file if isinstance(file, str) else None
 
 
-def initial_state(mod: str, fetch: Fetch) -> ModuleState:
-    """The state of ``mod`` before any event: its analysis now, or ``missing`` with the reason."""
-    state = ModuleState(
+def blank_state(mod: str, path: str | None) -> ModuleState:
+    """A module with nothing known about it yet."""
+    return ModuleState(
         mod=mod,
-        path=_module_path(mod),
+        path=path,
         status="ok",
         functions=[],
         error=None,
@@ -78,6 +79,11 @@ def initial_state(mod: str, fetch: Fetch) -> ModuleState:
         replaced=[],
         note="",
     )
+
+
+def initial_state(mod: str, fetch: Fetch) -> ModuleState:
+    """The state of ``mod`` before any event: its analysis now, or ``missing`` with the reason."""
+    state = blank_state(mod, _module_path(mod))
     try:
         state["functions"] = list(fetch(mod))
     except Exception as exc:
