@@ -1,21 +1,33 @@
 """Which loaded modules belong to the project, and whether their files still match the code
 they run.
 
-The engine asks two things before each reload: the loaded project modules (by walking
-``sys.modules``, with each module's file resolved once and cached) and which of them changed
-on disk behind its back (one ``os.stat`` per module; a module first seen is taken as current).
-Fingerprints are ``(mtime_ns, size)`` of the exact bytes that were executed, taken when they
-were read or written, so an edit saved while a reload runs still looks stale to the next one.
+The engine asks two things before each reload: the loaded project modules and which of them
+changed on disk behind its back (a module first seen is taken as current). Fingerprints are
+``(mtime_ns, size)`` of the exact bytes that were executed, taken when they were read or
+written, so an edit saved while a reload runs still looks stale to the next one.
+
+Both questions are asked before every reload, so neither walks everything each time:
+
+* ``sys.modules`` is compared with the previous look by ``(name, id(module))`` pairs in C-level
+  operations; only new or replaced entries have their files resolved (the module objects are
+  kept referenced, so an id cannot be reused behind our back).
+* Files are stat-ed only when they may have changed. A module is *verified* once its file was
+  stat-ed after its directory came under a :class:`~ipython_hotreload.core.dirfeed.DirectoryFeed`
+  and matched the stamp of the code it runs; it is stat-ed again only when the feed reports its
+  path (or its directory lost). Anything else (no feed, a directory that could not be watched,
+  a hard-linked file, a file on another device than its directory, a module just executed or
+  left unapplied, a queue overflow) is stat-ed on every check, exactly as without a feed.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 
+from ipython_hotreload.core.dirfeed import DirectoryFeed
 from ipython_hotreload.core.paths import in_skipped_dir, is_within
 
 __all__ = ["LoadedModules", "Stamp", "read_source"]
@@ -34,34 +46,69 @@ def read_source(path: Path) -> tuple[bytes, Stamp]:
 class LoadedModules:
     """The loaded modules of a project and the state of their files."""
 
-    def __init__(self, roots: Iterable[Path]) -> None:
+    def __init__(
+        self,
+        roots: Iterable[Path],
+        *,
+        feed_factory: Callable[[], DirectoryFeed | None] | None = DirectoryFeed.create,
+    ) -> None:
         self._roots = list(roots)
-        # name -> (module object, its file if it is a project module, that file as str)
-        self._files: dict[str, tuple[ModuleType, Path | None, str]] = {}
+        # name -> (sys.modules value, its file if it is a project module, that file as str)
+        self._files: dict[str, tuple[object, Path | None, str]] = {}
         self._stamps: dict[str, Stamp] = {}
         self._graphed: set[str] = set()  # names the graph is known to cover
+        # The last look at sys.modules: its names and the ids of their values, in order.
+        self._seen: dict[str, int] = {}
+        self._seen_names: tuple[str, ...] = ()
+        self._seen_ids: tuple[int, ...] = ()
+        self._project: dict[str, ModuleType] = {}  # in sys.modules order
+        # The change feed (made on the first check) and what it vouches for.
+        self._feed_factory = feed_factory
+        self._feed: DirectoryFeed | None = None
+        self._verified: set[str] = set()
+        self._by_path: dict[str, set[str]] = {}  # file -> verified names running it
+        self._by_dir: dict[str, set[str]] = {}  # directory -> verified names with files there
+        self._where: dict[str, tuple[str, str]] = {}  # verified name -> (file, directory)
 
     def set_roots(self, roots: Iterable[Path]) -> None:
         """New roots: which modules belong to the project is worked out again."""
         self._roots = list(roots)
         self._files.clear()
         self._graphed.clear()
+        self._seen, self._seen_names, self._seen_ids = {}, (), ()
+        self._project.clear()
+        self._unverify_all()
 
     def project_modules(self) -> dict[str, ModuleType]:
         """Loaded modules whose files lie in the roots, by name (``__main__`` excluded)."""
-        out: dict[str, ModuleType] = {}
-        cache = self._files
-        for name, module in list(sys.modules.items()):
-            if name == "__main__" or not isinstance(module, ModuleType):
-                continue
-            hit = cache.get(name)
-            if hit is None or hit[0] is not module:
-                path = self._project_path(module)
-                hit = (module, path, str(path))
-                cache[name] = hit
-            if hit[1] is not None:
-                out[name] = module
-        return out
+        mods = sys.modules.copy()  # one C-level copy: safe against imports in other threads
+        names = tuple(mods)
+        ids = tuple(map(id, mods.values()))
+        if names == self._seen_names and ids == self._seen_ids:
+            return self._project.copy()
+        cache, project, before = self._files, self._project, self._seen
+        now = dict(zip(names, ids, strict=True))
+        for name in before.keys() - now.keys():
+            # Gone from sys.modules: drop the reference (its id may be reused from now on).
+            cache.pop(name, None)
+            project.pop(name, None)
+        for name, _ in now.items() - before.items():
+            value = mods[name]
+            path: Path | None = None
+            if name != "__main__" and isinstance(value, ModuleType):
+                path = self._project_path(value)
+            cache[name] = (value, path, str(path))
+            self._unverify(name)  # a new module object may run another file
+            if path is not None:
+                project[name] = value
+            else:
+                project.pop(name, None)
+        keep = list(filter(project.__contains__, names))
+        if keep != list(project):
+            # Keep sys.modules order (the engine lists dependents and stale modules in it).
+            self._project = project = {name: project[name] for name in keep}
+        self._seen, self._seen_names, self._seen_ids = now, names, ids
+        return project.copy()
 
     def path_of(self, name: str) -> Path | None:
         """The file of a loaded project module (as last seen by :meth:`project_modules`)."""
@@ -77,6 +124,105 @@ class LoadedModules:
     def changed_on_disk(self, loaded: Iterable[str], skip: set[str]) -> tuple[list[str], list[str]]:
         """The modules of ``loaded`` whose file changed since it was last executed, and those
         whose file is gone."""
+        feed = self._ready_feed()
+        if feed is None:
+            return self._stat_each(loaded, skip)
+        touched = feed.changed()
+        if touched is None:
+            self._unverify_all()  # the queue overflowed: anything may have changed
+        else:
+            for path in touched:
+                for names in (self._by_path.get(path), self._by_dir.get(path)):
+                    if names:
+                        for name in list(names):
+                            self._unverify(name)
+        order = loaded if isinstance(loaded, (list, tuple)) else list(loaded)
+        todo = set(order)
+        todo -= self._verified
+        todo -= skip
+        stale: list[str] = []
+        vanished: list[str] = []
+        files, stamps, stat = self._files, self._stamps, os.stat
+        for name in todo:
+            file = files[name][2]
+            directory = os.path.dirname(file)
+            # Watch first, then stat: a change after this stat is then an event.
+            watched = feed.watch(directory)
+            try:
+                st = stat(file)
+            except FileNotFoundError:
+                vanished.append(name)
+                continue
+            except OSError:
+                continue
+            now = (st.st_mtime_ns, st.st_size)
+            if stamps.setdefault(name, now) != now:
+                stale.append(name)
+            elif watched and st.st_nlink == 1 and st.st_dev == feed.device(directory):
+                # A hard link elsewhere, or a file mounted over its directory, can change
+                # without an event in this directory: those keep being stat-ed.
+                self._verify(name, file, directory)
+        if len(stale) > 1 or len(vanished) > 1:
+            # The same order as a walk over ``loaded`` gives (sys.modules order).
+            rank = {name: i for i, name in enumerate(order)}
+            stale.sort(key=rank.__getitem__)
+            vanished.sort(key=rank.__getitem__)
+        return stale, vanished
+
+    def executed(self, name: str, stamp: Stamp | None) -> None:
+        """``name`` now runs the bytes that had ``stamp``."""
+        self._unverify(name)  # checked once more against its new stamp
+        if stamp is not None:
+            self._stamps[name] = stamp
+        else:
+            self._stamps.pop(name, None)
+
+    def unapplied(self, names: Iterable[str]) -> None:
+        """The text on disk of these modules is not what runs: the next reload must pick
+        their files up again."""
+        for name in names:
+            if name in sys.modules:
+                self._unverify(name)
+                self._stamps[name] = _UNAPPLIED
+
+    def forget(self, name: str) -> None:
+        """Drop everything known about a module (it was purged)."""
+        self._unverify(name)
+        self._files.pop(name, None)
+        self._stamps.pop(name, None)
+        self._graphed.discard(name)
+        self._project.pop(name, None)
+        # Should the name still (or again) be in sys.modules, the next look resolves it anew.
+        self._seen.pop(name, None)
+        self._seen_names, self._seen_ids = (), ()
+
+    def close(self) -> None:
+        """Release the change feed (checks stat every file from then on)."""
+        feed, self._feed = self._feed, None
+        self._feed_factory = None
+        self._unverify_all()
+        if feed is not None:
+            feed.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _ready_feed(self) -> DirectoryFeed | None:
+        feed = self._feed
+        if feed is not None:
+            if feed.usable:
+                return feed
+            # Closed, or inherited through fork(): reading it would steal the parent's events.
+            feed.close()
+            self._feed = None
+            self._unverify_all()
+        if self._feed_factory is None:
+            return None
+        self._feed = self._feed_factory()
+        if self._feed is None:
+            self._feed_factory = None  # unavailable here: do not try again on every reload
+        return self._feed
+
+    def _stat_each(self, loaded: Iterable[str], skip: set[str]) -> tuple[list[str], list[str]]:
         stale: list[str] = []
         vanished: list[str] = []
         files, stamps, stat = self._files, self._stamps, os.stat
@@ -95,25 +241,29 @@ class LoadedModules:
                 stale.append(name)
         return stale, vanished
 
-    def executed(self, name: str, stamp: Stamp | None) -> None:
-        """``name`` now runs the bytes that had ``stamp``."""
-        if stamp is not None:
-            self._stamps[name] = stamp
-        else:
-            self._stamps.pop(name, None)
+    def _verify(self, name: str, file: str, directory: str) -> None:
+        self._verified.add(name)
+        self._where[name] = (file, directory)
+        self._by_path.setdefault(file, set()).add(name)
+        self._by_dir.setdefault(directory, set()).add(name)
 
-    def unapplied(self, names: Iterable[str]) -> None:
-        """The text on disk of these modules is not what runs: the next reload must pick
-        their files up again."""
-        for name in names:
-            if name in sys.modules:
-                self._stamps[name] = _UNAPPLIED
+    def _unverify(self, name: str) -> None:
+        where = self._where.pop(name, None)
+        if where is None:
+            return
+        self._verified.discard(name)
+        for table, key in ((self._by_path, where[0]), (self._by_dir, where[1])):
+            names = table.get(key)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del table[key]
 
-    def forget(self, name: str) -> None:
-        """Drop everything known about a module (it was purged)."""
-        self._files.pop(name, None)
-        self._stamps.pop(name, None)
-        self._graphed.discard(name)
+    def _unverify_all(self) -> None:
+        self._verified.clear()
+        self._where.clear()
+        self._by_path.clear()
+        self._by_dir.clear()
 
     def _project_path(self, module: ModuleType) -> Path | None:
         file = getattr(module, "__file__", None)
