@@ -117,9 +117,9 @@ class LoadedModules:
 
     def not_graphed(self, loaded: Iterable[str]) -> list[str]:
         """Which of ``loaded`` the graph has not been checked for yet (each name once)."""
-        new = [name for name in loaded if name not in self._graphed]
-        self._graphed.update(new)
-        return new
+        new = set(loaded) - self._graphed
+        self._graphed |= new
+        return sorted(new)
 
     def changed_on_disk(self, loaded: Iterable[str], skip: set[str]) -> tuple[list[str], list[str]]:
         """The modules of ``loaded`` whose file changed since it was last executed, and those
