@@ -294,7 +294,8 @@ class HotReloader:
         named = {s.mod for s in sources}
         unwatched = self._unwatched(loaded)
         if unwatched:
-            # A running watcher reports edits of what it watches; the rest costs one stat each.
+            # A running watcher reports edits of what it watches; the rest is checked here
+            # (the change feed names which files to stat).
             stale, vanished = self.loaded.changed_on_disk(unwatched, named)
             for name in vanished:  # its file is gone: a stale copy must not outlive it
                 self.purge_module(name)
