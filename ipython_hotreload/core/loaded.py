@@ -142,23 +142,16 @@ class LoadedModules:
         todo -= skip
         stale: list[str] = []
         vanished: list[str] = []
-        files, stamps, stat = self._files, self._stamps, os.stat
+        files = self._files
         for name in todo:
             file = files[name][2]
             directory = os.path.dirname(file)
             # Watch first, then stat: a change after this stat is then an event.
             watched = feed.watch(directory)
-            try:
-                st = stat(file)
-            except FileNotFoundError:
-                vanished.append(name)
+            st = self._compare(name, file, stale, vanished)
+            if st is None:
                 continue
-            except OSError:
-                continue
-            now = (st.st_mtime_ns, st.st_size)
-            if stamps.setdefault(name, now) != now:
-                stale.append(name)
-            elif watched and st.st_nlink == 1 and st.st_dev == feed.device(directory):
+            if watched and st.st_nlink == 1 and st.st_dev == feed.device(directory):
                 # A hard link elsewhere, or a file mounted over its directory, can change
                 # without an event in this directory: those keep being stat-ed.
                 self._verify(name, file, directory)
@@ -225,21 +218,29 @@ class LoadedModules:
     def _stat_each(self, loaded: Iterable[str], skip: set[str]) -> tuple[list[str], list[str]]:
         stale: list[str] = []
         vanished: list[str] = []
-        files, stamps, stat = self._files, self._stamps, os.stat
+        files, compare = self._files, self._compare
         for name in loaded:
-            if name in skip:
-                continue
-            try:
-                st = stat(files[name][2])
-            except FileNotFoundError:
-                vanished.append(name)
-                continue
-            except OSError:
-                continue
-            now = (st.st_mtime_ns, st.st_size)
-            if stamps.setdefault(name, now) != now:
-                stale.append(name)
+            if name not in skip:
+                compare(name, files[name][2], stale, vanished)
         return stale, vanished
+
+    def _compare(
+        self, name: str, file: str, stale: list[str], vanished: list[str]
+    ) -> os.stat_result | None:
+        """Stat ``file`` against the stamp of the code ``name`` runs (a first look takes it
+        as current); note it stale or vanished. Returns the stat when the file matches."""
+        try:
+            st = os.stat(file)
+        except FileNotFoundError:
+            vanished.append(name)
+            return None
+        except OSError:
+            return None
+        now = (st.st_mtime_ns, st.st_size)
+        if self._stamps.setdefault(name, now) != now:
+            stale.append(name)
+            return None
+        return st
 
     def _verify(self, name: str, file: str, directory: str) -> None:
         self._verified.add(name)
