@@ -1,17 +1,14 @@
-"""Watch mode: how soon a save in another editor is running, and what watching costs a cell.
+"""Watch mode: how soon a save in another editor is running.
 
-1. **Save to patch.** A leaf module of 20 functions (``hrbench/leaf20.py``, in the synthetic
+**Save to patch.** A leaf module of 20 functions (``hrbench/leaf20.py``, in the synthetic
    project of N = 1,000 modules, all imported) is saved 50 times (after warm-ups) by a
    plain write from the main thread, as an editor would. Ours: the time from just before the
    write to the ``recompiled`` event of the module, with ``HotReloader.watch()`` (debounce
    50 ms, the default). jurigged 0.6: the time to its watcher's ``postrun`` event for the
    same file (``jurigged.watch`` over the same project, debounce 50 ms, its default). Both
    fresh interpreters, one run; each edit is checked (``f07`` returns the new value).
-2. **Per-cell overhead** with N = 5,000 modules imported, nothing changed: a real
-   ``InteractiveShell`` timing ``run_cell("pass")``. Ours: ``%load_ext ipython_hotreload`` and
-   ``%hotreload watch`` versus bare cells, interleaved in rounds; IPython's
-   ``%autoreload 2`` versus ``%autoreload 0`` the same way (with 0 its hook returns at once).
-   The overhead is the median cell with minus the median without.
+What watching costs a cell (nothing: no cell hook) is measured by ``benchmarks.percell``,
+watch on and off, against ``%autoreload 2``.
 
     python -m benchmarks.watch          # prints the table
 """
@@ -28,14 +25,11 @@ from typing import Any
 from benchmarks import run_all as h
 
 LATENCY_N = 1000
-CELLS_N = 5000
 EDITS = 50
 LATENCY_ROUNDS = 2
 WARMUP = 3
 DEBOUNCE_MS = 50
 EVENT_TIMEOUT_S = 20.0
-CELLS = 400
-ROUNDS = 4
 LEAF_MOD = "hrbench.leaf20"
 
 
@@ -138,61 +132,15 @@ def case_latency_jurigged(args: dict[str, Any]) -> dict[str, Any]:
     return {"times": times, "patch_ms": patch_ms[WARMUP:]}
 
 
-def _shell() -> Any:
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
-
-
-def _cells(shell: Any, count: int) -> list[float]:
-    with h.quiet_stdout():
-        return h.time_ms(lambda i: shell.run_cell("pass"), repeat=count, warmup=20)
-
-
-def case_cells(args: dict[str, Any]) -> dict[str, Any]:
-    """Interleaved blocks of bare cells and cells with watching (ours) or ``%autoreload 2``."""
-    root = h.load_project(args)
-    os.chdir(root)  # the extension's default reloader takes the working directory as root
-    shell = _shell()
-    ours = args["mode"] == "ours"
-    out: dict[str, Any] = {"off": [], "on": [], "modules": len(sys.modules)}
-    per_block = CELLS // ROUNDS
-    with h.quiet_stdout():
-        shell.run_line_magic("load_ext", "ipython_hotreload" if ours else "autoreload")
-    for _ in range(ROUNDS):
-        out["off"] += _cells(shell, per_block)
-        with h.quiet_stdout():
-            if ours:
-                import ipython_hotreload as hr
-
-                shell.run_line_magic("hotreload", "watch")
-                watcher = hr.default_reloader().watcher
-                if watcher is None or not watcher.ready.wait(300):
-                    raise RuntimeError("%hotreload watch did not start a ready watcher")
-            else:
-                shell.run_line_magic("autoreload", "2")
-        out["on"] += _cells(shell, per_block)
-        with h.quiet_stdout():
-            if ours:
-                shell.run_line_magic("hotreload", "watch --stop")
-            else:
-                shell.run_line_magic("autoreload", "0")
-    return out
-
-
 CASES = {
     "latency_ours": case_latency_ours,
     "latency_jurigged": case_latency_jurigged,
-    "cells": case_cells,
 }
 
 
 def run() -> list[h.Row]:
-    """Save-to-patch latency (ours vs jurigged) and per-cell overhead (ours vs autoreload)."""
+    """Save-to-patch latency, ours vs jurigged. (Per-cell overhead with watching on, against
+    ``%autoreload 2``, is measured by :mod:`benchmarks.percell`.)"""
     rows: list[h.Row] = []
     proj = h.project(LATENCY_N)
     what = f"watch: save to patched, leaf module, median of {EDITS} edits"
@@ -239,36 +187,6 @@ def run() -> list[h.Row]:
             )
         )
 
-    cells = h.project(CELLS_N)
-    what = "watch: per-cell overhead, nothing changed, watching on"
-    try:
-        mine = h.run_case("watch", "cells", {**cells, "mode": "ours"}, timeout=900)
-        auto = h.run_case("watch", "cells", {**cells, "mode": "autoreload"}, timeout=900)
-    except Exception as exc:
-        rows.append(h.error_row(what, exc))
-        return rows
-    cost = h.median(mine["on"]) - h.median(mine["off"])
-    auto_cost = h.median(auto["on"]) - h.median(auto["off"])
-    rows.append(
-        h.row(
-            what,
-            CELLS_N,
-            cost,
-            auto_cost,
-            compared_with="%autoreload 2",
-            ratio=(max(cost, 0.0) / auto_cost) if auto_cost > 0 else None,
-            note=(
-                (
-                    f"%autoreload 2 costs {auto_cost / cost:,.0f}x more per cell; "
-                    if cost > 0
-                    else ""
-                )
-                + f"bare run_cell('pass') {h.median(mine['off']):.3f} ms; "
-                f"with %autoreload 2 {h.median(auto['on']):.3f} ms "
-                f"({auto['modules']} modules in sys.modules)"
-            ),
-        )
-    )
     return rows
 
 
