@@ -35,9 +35,9 @@ from ipython_hotreload.core.projectfiles import (
     cache_file,
     default_cache_dir,
     discover,
-    gc_paused,
     load_cache,
     save_cache,
+    scanning,
 )
 
 __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
@@ -182,13 +182,13 @@ class ModuleGraph:
                 for p, (_, mtime_ns, size) in seen.items()
                 if (f := files.get(p)) is None or f.mtime_ns != mtime_ns or f.size != size
             ]
-            with gc_paused(bool(stale)):
+            with scanning(len(stale)):
                 for path in stale:
                     f = files.get(path)
                     if f is None:
                         f = files[path] = _File(-1, -1, [], None)
                     f.mtime_ns, f.size = seen[path][1:]
-                    self._scan(path, f, None, None)
+                    self._scan(path, f, None)
             for path, (module, _, _) in seen.items():
                 f = files[path]
                 if f.module != module:
@@ -203,8 +203,9 @@ class ModuleGraph:
     def update_file(
         self, path: Path, source: bytes | None = None, tree: ast.Module | None = None
     ) -> None:
-        """Rescan one file now (adding it if new); text that does not parse keeps the last
-        good edges and is reported by :meth:`parse_errors`."""
+        """Rescan one file now (adding it if new): its text ``source`` (else what is on disk),
+        and its syntax ``tree`` parsed from that text when the caller has it. Text that does
+        not parse keeps the last good edges and is reported by :meth:`parse_errors`."""
         p = Path(path).resolve()
         key = str(p)
         if not any(is_within(p, r) for r in self._roots):
@@ -238,7 +239,8 @@ class ModuleGraph:
             # With no text given and the same stat, there is nothing to do (a watcher's
             # cheap path); otherwise scan what was given, or what is on disk.
             if source is not None or tree is not None or not unchanged:
-                self._scan(key, f, source, tree)
+                with scanning():
+                    self._scan(key, f, source, tree)
             if f.module != module:
                 f.module, f.is_package = module, p.name == "__init__.py"
                 self._rebuild_modules()
@@ -343,7 +345,9 @@ class ModuleGraph:
     def _cache_path(self) -> Path:
         return cache_file(self._cache_dir, self._roots)
 
-    def _scan(self, path: str, f: _File, source: bytes | None, tree: ast.Module | None) -> None:
+    def _scan(
+        self, path: str, f: _File, source: bytes | None, tree: ast.Module | None = None
+    ) -> None:
         """Scan ``f`` again; when its records change, drop what was derived from them."""
         self._dirty = True
         changed = f.scan(path, source, tree)

@@ -18,6 +18,7 @@ modules.
 from __future__ import annotations
 
 import ast
+import sys
 from bisect import bisect_left
 from collections.abc import Callable, Container
 from typing import Any, NamedTuple
@@ -64,6 +65,7 @@ class ImportRecord(NamedTuple):
 
 # Module-level aliases: one global lookup instead of two in the hot loops.
 _AST, _Name, _Constant, _Lambda, _Load = ast.AST, ast.Name, ast.Constant, ast.Lambda, ast.Load
+_FunctionDef, _AsyncFunctionDef, _Expr = ast.FunctionDef, ast.AsyncFunctionDef, ast.Expr
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
@@ -114,21 +116,6 @@ def _is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
-def _future_annotations(tree: ast.Module) -> bool:
-    for i, stmt in enumerate(tree.body):
-        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
-            if any(a.name == "annotations" for a in stmt.names):
-                return True
-        elif not (
-            i == 0
-            and isinstance(stmt, ast.Expr)
-            and isinstance(stmt.value, ast.Constant)
-            and isinstance(stmt.value.value, str)
-        ):
-            return False
-    return False
-
-
 def _import_lines(source: bytes) -> list[int] | None:
     """Line numbers (1-based, sorted) of the lines where the word ``import`` is followed by
     what an import statement puts after it (a space, a tab, ``(`` or ``\\``), except after
@@ -141,7 +128,7 @@ def _import_lines(source: bytes) -> list[int] | None:
     line, counted = 1, 0
     i = find(b"import")
     while i >= 0:
-        if source[i + 6 : i + 7] in _AFTER_IMPORT and source[i - 4 : i] != b">>> ":
+        if _looks_like_import(source, i):
             line += count(b"\n", counted, i)
             counted = i
             if not lines or lines[-1] != line:
@@ -150,32 +137,71 @@ def _import_lines(source: bytes) -> list[int] | None:
     return lines
 
 
+def _last_import_line(source: bytes) -> int:
+    """The line of the last match of :func:`_import_lines` (0: none; ``sys.maxsize`` when
+    lines cannot be counted): functions that start after it hold no import, which in most
+    modules (imports at the top) settles every function without listing the lines."""
+    if b"\r" in source and source.count(b"\r") != source.count(b"\r\n"):
+        return sys.maxsize
+    i = source.rfind(b"import")
+    while i >= 0 and not _looks_like_import(source, i):
+        i = source.rfind(b"import", 0, i)
+    return source.count(b"\n", 0, i) + 1 if i >= 0 else 0
+
+
+def _looks_like_import(source: bytes, i: int) -> bool:
+    return source[i + 6 : i + 7] in _AFTER_IMPORT and source[i - 4 : i] != b">>> "
+
+
 _AFTER_IMPORT = (b" ", b"\t", b"(", b"\\")
 
 
 class _Scanner:
-    def __init__(self, source: bytes | None, evaluate_annotations: bool) -> None:
+    def __init__(self, source: bytes | None) -> None:
         self.records: list[tuple[int, int, str, str, str, int]] = []
         self.reads: set[str] = set()
-        self.evaluate_annotations = evaluate_annotations
-        # Lines that may hold an import; None when there is no text: every function counts.
-        self.hits: list[int] | None = None
+        # False from `from __future__ import annotations` on (it comes before any code).
+        self.evaluate_annotations = True
+        self.source = source
+        # Functions starting after this line hold no import. With no text, every one may.
+        self.last_hit = sys.maxsize
         if source is not None:
-            self.hits = _import_lines(source) if b"import" in source else []
+            self.last_hit = _last_import_line(source) if b"import" in source else 0
+        # Lines that may hold an import, listed when first needed; None: every line may.
+        self._hits: list[int] | None = None
+        self._listed = False
+
+    def hits(self) -> list[int] | None:
+        if not self._listed:
+            self._listed = True
+            self._hits = None if self.source is None else _import_lines(self.source)
+        return self._hits
 
     # -- import-time code --------------------------------------------------------------
     def body(self, stmts: list[ast.stmt], scope: int) -> None:
         handlers, reads = _HANDLERS, self.reads
         for s in stmts:
-            handler = handlers.get(type(s))
-            if handler is None:
-                _read_names(s, reads)
+            t = type(s)
+            if t is _FunctionDef or t is _AsyncFunctionDef:
+                # Most functions have nothing evaluated at import time and start after the
+                # last line that looks like an import: settle those without a call.
+                if (
+                    s.decorator_list  # type: ignore[attr-defined]
+                    or s.args.defaults  # type: ignore[attr-defined]
+                    or s.args.kw_defaults  # type: ignore[attr-defined]
+                    or self.evaluate_annotations
+                    or s.lineno <= self.last_hit
+                ):
+                    self.function(s, scope)  # type: ignore[arg-type]
+            elif t is _Expr:
+                if type(s.value) is not _Constant:  # type: ignore[attr-defined]
+                    _read_names(s.value, reads)  # type: ignore[attr-defined]
             else:
-                handler(self, s, scope)
-
-    def expr(self, s: ast.Expr, scope: int) -> None:
-        if type(s.value) is not _Constant:  # docstrings: nothing to read
-            _read_names(s.value, self.reads)
+                handler = handlers.get(t)
+                if handler is None:
+                    _read_names(s, reads)
+                else:
+                    handler(self, s, scope)
 
     def assign(self, s: ast.Assign, scope: int) -> None:
         reads = self.reads
@@ -183,6 +209,14 @@ class _Scanner:
             if type(target) is not _Name:  # `a.b = ...` and `a[i] = ...` read `a`
                 _read_names(target, reads)
         _read_names(s.value, reads)
+
+    def aug_assign(self, s: ast.AugAssign, scope: int) -> None:
+        target = s.target  # `x += 1` reads `x` first
+        if type(target) is _Name:
+            self.reads.add(target.id)
+        else:
+            _read_names(target, self.reads)
+        _read_names(s.value, self.reads)
 
     def ann_assign(self, s: ast.AnnAssign, scope: int) -> None:
         _read_names(s.target, self.reads)
@@ -245,13 +279,16 @@ class _Scanner:
         self, fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: int = MODULE_SCOPE
     ) -> None:
         reads = self.reads
-        for d in fn.decorator_list:
-            _read_names(d, reads)
+        if fn.decorator_list:
+            for d in fn.decorator_list:
+                _read_names(d, reads)
         a = fn.args
-        for d in a.defaults:
-            _read_names(d, reads)
-        for kd in a.kw_defaults:
-            _read_names(kd, reads)
+        if a.defaults:
+            for d in a.defaults:
+                _read_names(d, reads)
+        if a.kw_defaults:
+            for kd in a.kw_defaults:
+                _read_names(kd, reads)
         if self.evaluate_annotations:
             for args in (a.posonlyargs, a.args, a.kwonlyargs):
                 for arg in args:
@@ -261,7 +298,9 @@ class _Scanner:
             if a.kwarg is not None:
                 _read_names(a.kwarg.annotation, reads)
             _read_names(fn.returns, reads)
-        hits = self.hits
+        if fn.lineno > self.last_hit:
+            return  # no line at or after this function looks like an import
+        hits = self.hits()
         if hits is None:
             self.call_time_imports(fn.body)
         elif hits:
@@ -279,6 +318,9 @@ class _Scanner:
         assert isinstance(s, ast.ImportFrom)
         module = s.module or ""
         if module == "__future__" and not s.level:
+            # Future imports come first: every annotation after this one is a string.
+            if any(a.name == "annotations" for a in s.names):
+                self.evaluate_annotations = False
             return
         for a in s.names:
             if a.name == "*":
@@ -313,9 +355,9 @@ _HANDLERS: dict[type, _Handler] = {
     ast.FunctionDef: _Scanner.function,
     ast.AsyncFunctionDef: _Scanner.function,
     ast.ClassDef: _Scanner.klass,
-    ast.Expr: _Scanner.expr,
     ast.Assign: _Scanner.assign,
     ast.AnnAssign: _Scanner.ann_assign,
+    ast.AugAssign: _Scanner.aug_assign,
     ast.If: _Scanner.if_,
     ast.Try: _Scanner.try_,
     ast.TryStar: _Scanner.try_,
@@ -335,15 +377,12 @@ def scan_tree(tree: ast.Module, source: bytes | str | None) -> list[ImportRecord
     """The import records of a parsed module. ``source`` is its text, used to find the
     imports inside function bodies without walking every function (None: walk them all)."""
     data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
-    postponed = (data is None or b"__future__" in data) and _future_annotations(tree)
-    scanner = _Scanner(data, evaluate_annotations=not postponed)
+    scanner = _Scanner(data)
     scanner.body(tree.body, MODULE_SCOPE)
     reads = scanner.reads
+    new = tuple.__new__  # ImportRecord(...) goes through a Python-level __new__
     return [
-        ImportRecord(
-            kind, level, module, name, bound, scope, scope != FUNCTION_SCOPE and bound in reads
-        )
-        for kind, level, module, name, bound, scope in scanner.records
+        new(ImportRecord, (*r, r[5] != FUNCTION_SCOPE and r[4] in reads)) for r in scanner.records
     ]
 
 

@@ -17,6 +17,7 @@ import marshal
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -30,10 +31,10 @@ __all__ = [
     "cache_file",
     "default_cache_dir",
     "discover",
-    "gc_paused",
     "load_cache",
     "read_bytes",
     "save_cache",
+    "scanning",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,10 @@ class FileEntry:
         self.module: str | None = None
         self.is_package = False
 
-    def scan(self, path: str, source: bytes | None, tree: ast.Module | None) -> bool:
-        """Parse (unless ``tree`` is given) and scan the file; on failure keep the old
-        records and set :attr:`error`. Returns whether the records changed."""
+    def scan(self, path: str, source: bytes | None, tree: ast.Module | None = None) -> bool:
+        """Parse (unless ``tree`` is given) and scan the file: ``source``, else its bytes on
+        disk; on failure keep the old records and set :attr:`error`. Returns whether the
+        records changed."""
         try:
             if tree is None:
                 source = read_bytes(path, self.size) if source is None else source
@@ -186,18 +188,22 @@ def read_bytes(path: str, size_hint: int) -> bytes:
 
 
 @contextlib.contextmanager
-def gc_paused(pause: bool = True) -> Iterator[None]:
-    """Pause the cyclic garbage collector while parsing many files: syntax trees hold no
-    cycles (reference counting frees them), yet their allocations would set off collections
-    that walk the whole heap of the kernel again and again."""
-    if not pause or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+def scanning(files: int = 1) -> Iterator[None]:
+    """The setting for scanning ``files`` files: the parser's warnings (an invalid escape
+    sequence) hidden, since the user did not ask to run these files and ``-W error`` would
+    make them errors; and, for more than one file, the cyclic garbage collector paused:
+    syntax trees hold no cycles (reference counting frees them), yet their allocations
+    would set off collections that walk the whole heap of the kernel again and again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if files <= 1 or not gc.isenabled():
+            yield
+            return
+        gc.disable()
+        try:
+            yield
+        finally:
+            gc.enable()
 
 
 # -- the on-disk cache -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,8 @@ HELPERS = {"pkg/helpers.py": "def deco(f):\n    return f\nX = 1\nclass Base: ...
         "from pkg.helpers import X\nif X:\n    Y = 1\n",  # if test
         "from pkg.helpers import X\nclass C:\n    y = X\n",  # class body
         "from pkg.helpers import *\n",  # star import
+        "from pkg.helpers import X\nX += 1\n",  # augmented assignment reads X first
+        "from pkg.helpers import X\ndef f():\n    import os\n@X\ndef g():\n    pass\n",
     ],
     ids=[
         "decorator",
@@ -76,6 +79,8 @@ HELPERS = {"pkg/helpers.py": "def deco(f):\n    return f\nX = 1\nclass Base: ...
         "if-test",
         "class-body",
         "star",
+        "aug-assign",
+        "decorator-after-a-function-with-an-import",
     ],
 )
 def test_names_used_at_import_time_make_a_compile_edge(root: Path, body: str) -> None:
@@ -835,6 +840,18 @@ def test_finding_call_time_imports_by_text_misses_none_in_the_stdlib() -> None:
         assert scan_tree(tree, source) == scan_tree(tree, None), path
         checked += 1
     assert checked == 40
+
+
+def test_the_parsers_warnings_are_not_shown_nor_made_errors(root: Path) -> None:
+    # An invalid escape sequence warns when parsed; under `-W error` the warning would be
+    # an exception and the file would count as broken. The user did not ask to run it.
+    g = graph(root, {**HELPERS, "pkg/a.py": 'from pkg.helpers import X\nP = "\\d" + str(X)\n'})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert labels(g) == {("pkg.a", "pkg.helpers"): "compile"}
+        assert g.parse_errors() == {}
+        g.update_file(root / "pkg" / "a.py")
+        assert g.parse_errors() == {}
 
 
 def test_update_file_with_a_tree_only_and_forgetting_a_deleted_file(root: Path) -> None:
