@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import itertools
 import linecache
 import logging
 import os
@@ -298,8 +297,7 @@ class HotReloader:
             # (the change feed names which files to stat).
             stale, vanished = self.loaded.changed_on_disk(unwatched, named)
             for name in vanished:  # its file is gone: a stale copy must not outlive it
-                self.purge_module(name)
-                loaded.pop(name, None)
+                self.purge_module(name)  # (which takes it out of `loaded` too)
             sources += [self._stale_source(m, loaded[m]) for m in stale]
         try:
             for src in sources:
@@ -310,8 +308,7 @@ class HotReloader:
             if isinstance(exc, ReloadError):
                 raise
             raise self._failure(primary.mod, exc, path=primary.path) from exc
-        import_order = dict(zip(sys.modules, itertools.count()))  # C-level: O(N) but cheap
-        plan = self.graph.plan([s.mod for s in sources], set(loaded), import_order)
+        plan = self.graph.plan([s.mod for s in sources], loaded, self.loaded.import_order())
         run = PlanRun(self.graph, loaded, {s.mod: s for s in sources}, self._prepare)
         try:
             run.execute(plan)
@@ -448,11 +445,12 @@ class HotReloader:
                 self.loaded.set_roots(self._roots)
                 return
 
-    def _unwatched(self, loaded: dict[str, ModuleType]) -> list[str]:
-        """The loaded project modules that no running watcher covers."""
+    def _unwatched(self, loaded: dict[str, ModuleType]) -> Collection[str]:
+        """The loaded project modules that no running watcher covers (``loaded`` itself when
+        none runs: the loaded-module tracker then knows which of them to look at)."""
         watched: list[Path] = list(getattr(self.watcher, "paths", None) or [])
         if not watched or not getattr(self.watcher, "alive", False):
-            return list(loaded)
+            return loaded
         if all(any(is_within(root, w) for w in watched) for root in self._roots):
             return []
         out = []

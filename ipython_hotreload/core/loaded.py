@@ -8,9 +8,13 @@ written, so an edit saved while a reload runs still looks stale to the next one.
 
 Both questions are asked before every reload, so neither walks everything each time:
 
-* ``sys.modules`` is compared with the previous look by ``(name, id(module))`` pairs in C-level
-  operations; only new or replaced entries have their files resolved (the module objects are
-  kept referenced, so an id cannot be reused behind our back).
+* ``sys.modules`` is compared with the previous look by its lists of names and of module
+  objects (C-level passes that compare by identity: 0.1 ms for 5,000 modules); only when they
+  differ are the entries compared one by one, and only new or replaced ones have their files
+  resolved (the module objects are kept referenced, so an id cannot be reused behind our
+  back). What is derived from the loaded set (import order, the modules not yet graphed, the
+  modules left to check on disk) is kept with it, so a reload that imports nothing pays for
+  what it touches, not for the project's size.
 * Files are stat-ed only when they may have changed. A module is *verified* once its file was
   stat-ed after its directory came under a :class:`~ipython_hotreload.core.dirfeed.DirectoryFeed`
   and matched the stamp of the code it runs; it is stat-ed again only when the feed reports its
@@ -57,15 +61,22 @@ class LoadedModules:
         self._files: dict[str, tuple[object, Path | None, str]] = {}
         self._stamps: dict[str, Stamp] = {}
         self._graphed: set[str] = set()  # names the graph is known to cover
-        # The last look at sys.modules: its names and the ids of their values, in order.
+        # The last look at sys.modules: its names and the ids of their values, in order, and
+        # the lists of its names and values (compared as a whole first).
         self._seen: dict[str, int] = {}
         self._seen_names: tuple[str, ...] = ()
         self._seen_ids: tuple[int, ...] = ()
+        self._seen_keys: list[str] = []
+        self._seen_values: list[object] = []
         self._project: dict[str, ModuleType] = {}  # in sys.modules order
+        self._generation = 0  # bumped whenever the loaded project modules change
+        self._order: dict[str, int] | None = None  # import positions, for this generation
+        self._graphed_gen = -1  # the generation not_graphed() last looked at
         # The change feed (made on the first check) and what it vouches for.
         self._feed_factory = feed_factory
         self._feed: DirectoryFeed | None = None
         self._verified: set[str] = set()
+        self._pending: set[str] = set()  # project modules not verified: checked each time
         self._by_path: dict[str, set[str]] = {}  # file -> verified names running it
         self._by_dir: dict[str, set[str]] = {}  # directory -> verified names with files there
         self._where: dict[str, tuple[str, str]] = {}  # verified name -> (file, directory)
@@ -76,16 +87,22 @@ class LoadedModules:
         self._files.clear()
         self._graphed.clear()
         self._seen, self._seen_names, self._seen_ids = {}, (), ()
+        self._forget_lists()
         self._project.clear()
         self._unverify_all()
 
     def project_modules(self) -> dict[str, ModuleType]:
-        """Loaded modules whose files lie in the roots, by name (``__main__`` excluded)."""
+        """Loaded modules whose files lie in the roots, by name (``__main__`` excluded), in
+        ``sys.modules`` order. The dict is kept for the next call: do not change it."""
+        keys, values = list(sys.modules), list(sys.modules.values())
+        if keys == self._seen_keys and values == self._seen_values:
+            return self._project  # nothing imported, removed or replaced since the last look
         mods = sys.modules.copy()  # one C-level copy: safe against imports in other threads
         names = tuple(mods)
         ids = tuple(map(id, mods.values()))
         if names == self._seen_names and ids == self._seen_ids:
-            return self._project.copy()
+            self._seen_keys, self._seen_values = list(mods), list(mods.values())
+            return self._project
         cache, project, before = self._files, self._project, self._seen
         now = dict(zip(names, ids, strict=True))
         for name in before.keys() - now.keys():
@@ -108,7 +125,18 @@ class LoadedModules:
             # Keep sys.modules order (the engine lists dependents and stale modules in it).
             self._project = project = {name: project[name] for name in keep}
         self._seen, self._seen_names, self._seen_ids = now, names, ids
-        return project.copy()
+        self._seen_keys, self._seen_values = list(mods), list(mods.values())
+        self._generation += 1
+        self._order = None
+        self._pending = set(project) - self._verified
+        return project
+
+    def import_order(self) -> dict[str, int]:
+        """The position of each loaded project module in ``sys.modules`` (import order), as
+        of the last :meth:`project_modules`."""
+        if self._order is None:
+            self._order = {name: i for i, name in enumerate(self._project)}
+        return self._order
 
     def path_of(self, name: str) -> Path | None:
         """The file of a loaded project module (as last seen by :meth:`project_modules`)."""
@@ -117,6 +145,10 @@ class LoadedModules:
 
     def not_graphed(self, loaded: Iterable[str]) -> list[str]:
         """Which of ``loaded`` the graph has not been checked for yet (each name once)."""
+        if loaded is self._project:
+            if self._graphed_gen == self._generation:
+                return []  # the same loaded modules as last time: all were checked then
+            self._graphed_gen = self._generation
         new = set(loaded) - self._graphed
         self._graphed |= new
         return sorted(new)
@@ -136,10 +168,14 @@ class LoadedModules:
                     if names:
                         for name in list(names):
                             self._unverify(name)
-        order = loaded if isinstance(loaded, (list, tuple)) else list(loaded)
-        todo = set(order)
-        todo -= self._verified
-        todo -= skip
+        if loaded is self._project:
+            order: Iterable[str] = loaded
+            todo = self._pending - skip  # what the feed does not vouch for: O(that)
+        else:
+            order = loaded if isinstance(loaded, (list, tuple)) else list(loaded)
+            todo = set(order)
+            todo -= self._verified
+            todo -= skip
         stale: list[str] = []
         vanished: list[str] = []
         files = self._files
@@ -185,9 +221,11 @@ class LoadedModules:
         self._stamps.pop(name, None)
         self._graphed.discard(name)
         self._project.pop(name, None)
+        self._pending.discard(name)
         # Should the name still (or again) be in sys.modules, the next look resolves it anew.
         self._seen.pop(name, None)
         self._seen_names, self._seen_ids = (), ()
+        self._forget_lists()
 
     def close(self) -> None:
         """Release the change feed (checks stat every file from then on)."""
@@ -198,6 +236,10 @@ class LoadedModules:
             feed.close()
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _forget_lists(self) -> None:
+        """Make the next :meth:`project_modules` compare entry by entry."""
+        self._seen_keys, self._seen_values = [], []
 
     def _ready_feed(self) -> DirectoryFeed | None:
         feed = self._feed
@@ -244,6 +286,7 @@ class LoadedModules:
 
     def _verify(self, name: str, file: str, directory: str) -> None:
         self._verified.add(name)
+        self._pending.discard(name)
         self._where[name] = (file, directory)
         self._by_path.setdefault(file, set()).add(name)
         self._by_dir.setdefault(directory, set()).add(name)
@@ -253,6 +296,8 @@ class LoadedModules:
         if where is None:
             return
         self._verified.discard(name)
+        if name in self._project:
+            self._pending.add(name)
         for table, key in ((self._by_path, where[0]), (self._by_dir, where[1])):
             names = table.get(key)
             if names is not None:
@@ -262,6 +307,7 @@ class LoadedModules:
 
     def _unverify_all(self) -> None:
         self._verified.clear()
+        self._pending = set(self._project)
         self._where.clear()
         self._by_path.clear()
         self._by_dir.clear()

@@ -44,9 +44,21 @@ def _check(fast: LoadedModules, plain: LoadedModules) -> tuple[list[str], list[s
     a = fast.project_modules()
     b = plain.project_modules()
     assert a == b and list(a) == list(b)
-    got = fast.changed_on_disk(list(a), set())
+    # Given the loaded set itself, the tracker checks only what the feed does not vouch for.
+    got = fast.changed_on_disk(a, set())
     assert got == plain.changed_on_disk(list(b), set())
     return got
+
+
+def _expected_project(root: Path) -> dict[str, object]:
+    """Straight from sys.modules: the modules whose file lies under ``root``, in order."""
+    out: dict[str, object] = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name != "__main__" and isinstance(file, str) and file.endswith(".py"):
+            if Path(file).resolve().is_relative_to(root.resolve()):
+                out[name] = module
+    return out
 
 
 def test_feed_is_used_and_sweeps_nothing_when_idle(
@@ -176,12 +188,38 @@ def test_project_modules_follows_sys_modules(tmp_path: Path, fake_modules: dict[
         elif op == 2:  # not a project module any more
             sys.modules[name] = types.ModuleType(name)
         else:  # popped and put back: moves to the end of sys.modules
-            module = sys.modules.pop(name) if name in sys.modules else types.ModuleType(name)
-            module.__file__ = str(fake_modules[name])
+            module = sys.modules.pop(name, None)
+            if getattr(module, "__file__", None) is None:
+                # (A module is told apart by its file when first seen: a new object here.)
+                module = types.ModuleType(name)
+                module.__file__ = str(fake_modules[name])
             sys.modules[name] = module
         a, b = fast.project_modules(), plain.project_modules()
-        assert a == b and list(a) == list(b)
+        expected = _expected_project(tmp_path)
+        assert list(a) == list(expected) == list(b)
+        assert all(a[n] is expected[n] for n in a)  # the objects in sys.modules now
         assert all(fast.path_of(n) == plain.path_of(n) for n in a)
+        assert fast.import_order() == {n: i for i, n in enumerate(expected)}
+
+
+def test_an_unchanged_sys_modules_costs_one_comparison(
+    tmp_path: Path, fake_modules: dict[str, Path]
+) -> None:
+    mods = LoadedModules([tmp_path], feed_factory=None)
+    first = mods.project_modules()
+    assert mods.not_graphed(first) == sorted(fake_modules)
+    assert mods.project_modules() is first  # the same snapshot: nothing derived again
+    assert mods.not_graphed(first) == []
+    order = mods.import_order()
+    assert mods.import_order() is order
+    # A module object replaced in the middle of sys.modules (same name, same length).
+    name = "_hr_test_loaded.m3"
+    other = types.ModuleType(name)
+    other.__file__ = str(fake_modules[name])
+    sys.modules[name] = other
+    again = mods.project_modules()
+    assert again[name] is other
+    assert mods.not_graphed(again) == []  # the name was graphed already
 
 
 def test_without_a_feed_nothing_is_watched(tmp_path: Path, fake_modules: dict[str, Path]) -> None:
