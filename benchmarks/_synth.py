@@ -97,18 +97,20 @@ class Thing:
 '''
 
 
-def _leaf_name(k: int) -> str:
-    return f"synth.g{k // GROUP_SIZE:02d}.m{k:05d}"
+def _leaf_name(k: int, package: str = "synth") -> str:
+    return f"{package}.g{k // GROUP_SIZE:02d}.m{k:05d}"
 
 
-def _leaf_source(k: int, imports: list[tuple[int, str]], uses_hub: bool, rng: random.Random) -> str:
+def _leaf_source(
+    k: int, imports: list[tuple[int, str]], uses_hub: bool, rng: random.Random, package: str
+) -> str:
     lines: list[str] = []
     module_level: list[str] = []
     function_level: list[str] = []
     if uses_hub:
-        lines.append("from synth.hub import register")
+        lines.append(f"from {package}.hub import register")
     for j, style in imports:
-        name = _leaf_name(j)
+        name = _leaf_name(j, package)
         if style == "compile":
             lines.append(f"from {name} import CONST as const_{j}")
             module_level.append(f"FROM_{j} = const_{j} + 1")
@@ -130,26 +132,26 @@ def _leaf_source(k: int, imports: list[tuple[int, str]], uses_hub: bool, rng: ra
     )
 
 
-def make_project(root: Path, n: int, *, seed: int = 0) -> list[str]:
-    """Write the synthetic package ``synth`` of ``n`` modules under ``root``; returns the
-    module names (packages before their modules)."""
+def make_project(root: Path, n: int, *, seed: int = 0, package: str = "synth") -> list[str]:
+    """Write the synthetic package ``package`` of ``n`` modules under ``root``; returns the
+    module names (packages before their modules, each after the modules it imports)."""
     if n < 4:
         raise ValueError("a synthetic project needs at least 4 modules")
     rng = random.Random(seed)
     groups = -(-(n - 2) // (GROUP_SIZE + 1))
     leaves = n - 2 - groups
-    pkg = root / "synth"
+    pkg = root / package
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "__init__.py").write_text('"""A synthetic project."""\n')
     (pkg / "hub.py").write_text(_HUB)
-    names = ["synth", "synth.hub"]
+    names = [package, f"{package}.hub"]
     hub_users = set(rng.sample(range(leaves), max(1, leaves // 10)))
     for k in range(leaves):
         if k % GROUP_SIZE == 0:
             group = pkg / f"g{k // GROUP_SIZE:02d}"
             group.mkdir(exist_ok=True)
             (group / "__init__.py").write_text(f'"""Group {k // GROUP_SIZE}."""\n')
-            names.append(f"synth.g{k // GROUP_SIZE:02d}")
+            names.append(f"{package}.g{k // GROUP_SIZE:02d}")
         imports: list[tuple[int, str]] = []
         if k:
             # Mostly near neighbours (a package's modules import each other), some far.
@@ -160,11 +162,11 @@ def make_project(root: Path, n: int, *, seed: int = 0) -> list[str]:
             # Rotating the styles puts all three kinds in every stretch of the project.
             imports = [(j, _STYLES[(k + i) % 3]) for i, j in enumerate(dict.fromkeys(picks))]
         path = pkg / f"g{k // GROUP_SIZE:02d}" / f"m{k:05d}.py"
-        path.write_text(_leaf_source(k, imports, k in hub_users, rng))
-        names.append(_leaf_name(k))
+        path.write_text(_leaf_source(k, imports, k in hub_users, rng, package))
+        names.append(_leaf_name(k, package))
     while len(names) < n:  # group rounding left a module short: pad with an empty group
         extra = pkg / f"g{len(names):02d}x"
         extra.mkdir(exist_ok=True)
         (extra / "__init__.py").write_text('"""An empty group."""\n')
-        names.append(f"synth.{extra.name}")
+        names.append(f"{package}.{extra.name}")
     return names

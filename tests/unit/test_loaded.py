@@ -55,9 +55,10 @@ def _expected_project(root: Path) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if name != "__main__" and isinstance(file, str) and file.endswith(".py"):
-            if Path(file).resolve().is_relative_to(root.resolve()):
-                out[name] = module
+        if not (name != "__main__" and isinstance(file, str) and file.endswith(".py")):
+            continue
+        if Path(file).resolve().is_relative_to(root.resolve()):
+            out[name] = module
     return out
 
 
@@ -226,3 +227,22 @@ def test_without_a_feed_nothing_is_watched(tmp_path: Path, fake_modules: dict[st
     plain = LoadedModules([tmp_path], feed_factory=None)
     plain.changed_on_disk(list(plain.project_modules()), set())
     assert plain._feed is None and not plain._verified
+
+
+def test_an_object_in_sys_modules_with_a_raising_eq_is_harmless(
+    tmp_path: Path, fake_modules: dict[str, Path]
+) -> None:
+    class Odd:
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("no comparing me")
+
+        __hash__ = object.__hash__
+
+    mods = LoadedModules([tmp_path], feed_factory=None)
+    sys.modules["_hr_test_loaded.odd"] = Odd()  # type: ignore[assignment]
+    try:
+        first = dict(mods.project_modules())
+        sys.modules["_hr_test_loaded.odd"] = Odd()  # type: ignore[assignment]
+        assert mods.project_modules() == first  # compared, fell back, same project
+    finally:
+        del sys.modules["_hr_test_loaded.odd"]
