@@ -240,9 +240,11 @@ class ModuleGraph:
             f.mtime_ns, f.size = mtime_ns, size
             # With no text given and the same stat, there is nothing to do (a watcher's
             # cheap path); otherwise scan what was given, or what is on disk.
-            if source is not None or tree is not None or not unchanged:
+            if tree is not None:
+                self._scan(key, f, source, tree)  # parsed by the caller, warnings and all
+            elif source is not None or not unchanged:
                 with scanning():
-                    self._scan(key, f, source, tree)
+                    self._scan(key, f, source)
             if f.module != module:
                 f.module, f.is_package = module, p.name == "__init__.py"
                 self._rebuild_modules()
