@@ -35,10 +35,10 @@ from ipython_hotreload.core.projectfiles import (
     cache_file,
     default_cache_dir,
     discover,
+    gc_paused,
     load_cache,
     read_batches,
     save_cache,
-    scanning,
 )
 
 __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
@@ -183,7 +183,7 @@ class ModuleGraph:
                 for p, (_, mtime_ns, size) in seen.items()
                 if (f := files.get(p)) is None or f.mtime_ns != mtime_ns or f.size != size
             ]
-            with scanning(len(stale)):
+            with gc_paused(bool(stale)):
                 for batch in read_batches(stale, [seen[p][2] for p in stale]):
                     for path, data in batch:
                         f = files.get(path)
@@ -240,11 +240,8 @@ class ModuleGraph:
             f.mtime_ns, f.size = mtime_ns, size
             # With no text given and the same stat, there is nothing to do (a watcher's
             # cheap path); otherwise scan what was given, or what is on disk.
-            if tree is not None:
-                self._scan(key, f, source, tree)  # parsed by the caller, warnings and all
-            elif source is not None or not unchanged:
-                with scanning():
-                    self._scan(key, f, source)
+            if source is not None or tree is not None or not unchanged:
+                self._scan(key, f, source, tree)
             if f.module != module:
                 f.module, f.is_package = module, p.name == "__init__.py"
                 self._rebuild_modules()

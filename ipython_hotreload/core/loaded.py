@@ -8,13 +8,13 @@ written, so an edit saved while a reload runs still looks stale to the next one.
 
 Both questions are asked before every reload, so neither walks everything each time:
 
-* ``sys.modules`` is compared with the previous look by its list of module objects and its
-  last name (a C-level pass comparing by identity: 0.04 ms for 5,000 modules); only when
+* ``sys.modules`` is compared with the previous look by its lists of names and of module
+  objects (C-level passes, the objects by identity: 0.2 ms for 5,000 modules); only when
   they differ are the entries compared one by one, and only new or replaced ones have their
   files resolved (the module objects are kept referenced, so an id cannot be reused behind
-  our back). What is derived from the loaded set (import order, the modules not yet graphed, the
-  modules left to check on disk) is kept with it, so a reload that imports nothing pays for
-  what it touches, not for the project's size.
+  our back). What is derived from the loaded set (import order, the modules not yet
+  graphed, the modules left to check on disk) is kept with it, so a reload that imports
+  nothing pays for what it touches, not for the project's size.
 * Files are stat-ed only when they may have changed. A module is *verified* once its file was
   stat-ed after its directory came under a :class:`~ipython_hotreload.core.dirfeed.DirectoryFeed`
   and matched the stamp of the code it runs; it is stat-ed again only when the feed reports its
@@ -25,6 +25,7 @@ Both questions are asked before every reload, so neither walks everything each t
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -62,12 +63,12 @@ class LoadedModules:
         self._stamps: dict[str, Stamp] = {}
         self._graphed: set[str] = set()  # names the graph is known to cover
         # The last look at sys.modules: its names and the ids of their values, in order; and
-        # its values and last name, compared first (see project_modules).
+        # the lists of its names and values, compared first (see project_modules).
         self._seen: dict[str, int] = {}
         self._seen_names: tuple[str, ...] = ()
         self._seen_ids: tuple[int, ...] = ()
+        self._seen_keys: list[str] = []
         self._seen_values: list[object] = []
-        self._seen_last: str | None = None
         self._project: dict[str, ModuleType] = {}  # in sys.modules order
         self._generation = 0  # bumped whenever the loaded project modules change
         self._order: dict[str, int] | None = None  # import positions, for this generation
@@ -94,22 +95,22 @@ class LoadedModules:
     def project_modules(self) -> dict[str, ModuleType]:
         """Loaded modules whose files lie in the roots, by name (``__main__`` excluded), in
         ``sys.modules`` order. The dict is kept for the next call: do not change it."""
-        # The same objects in the same order, and the same last name: nothing was imported,
-        # removed or replaced (a renamed entry moves to the end), with no list of names made.
-        values = list(sys.modules.values())
-        try:
-            # Identical objects compare equal without a call; a changed entry may call its
-            # own __eq__ once (an error sends us down the exact path).
-            same = values == self._seen_values
-        except Exception:  # noqa: BLE001 - an object in sys.modules with an odd __eq__
-            same = False
-        if same and self._seen_last == next(reversed(sys.modules), None):
+        # The same names and the very same objects, in the same order: nothing was imported,
+        # removed, renamed or replaced. (Objects by identity: `==` would ask a replaced
+        # object's own __eq__, which a proxy may answer with True.)
+        keys, values = list(sys.modules), list(sys.modules.values())
+        seen = self._seen_values
+        if (
+            keys == self._seen_keys
+            and len(values) == len(seen)
+            and all(map(operator.is_, values, seen))
+        ):
             return self._project
         mods = sys.modules.copy()  # one C-level copy: safe against imports in other threads
         names = tuple(mods)
         ids = tuple(map(id, mods.values()))
         if names == self._seen_names and ids == self._seen_ids:
-            self._seen_values, self._seen_last = list(mods.values()), next(reversed(mods), None)
+            self._seen_keys, self._seen_values = list(mods), list(mods.values())
             return self._project
         cache, project, before = self._files, self._project, self._seen
         now = dict(zip(names, ids, strict=True))
@@ -133,7 +134,7 @@ class LoadedModules:
             # Keep sys.modules order (the engine lists dependents and stale modules in it).
             self._project = project = {name: project[name] for name in keep}
         self._seen, self._seen_names, self._seen_ids = now, names, ids
-        self._seen_values, self._seen_last = list(mods.values()), next(reversed(mods), None)
+        self._seen_keys, self._seen_values = list(mods), list(mods.values())
         self._generation += 1
         self._order = None
         self._pending = set(project) - self._verified
@@ -247,7 +248,7 @@ class LoadedModules:
 
     def _forget_lists(self) -> None:
         """Make the next :meth:`project_modules` compare entry by entry."""
-        self._seen_values, self._seen_last = [], None
+        self._seen_keys, self._seen_values = [], []
 
     def _ready_feed(self) -> DirectoryFeed | None:
         feed = self._feed

@@ -17,7 +17,6 @@ import marshal
 import os
 import sys
 import tempfile
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -31,11 +30,11 @@ __all__ = [
     "cache_file",
     "default_cache_dir",
     "discover",
+    "gc_paused",
     "load_cache",
     "read_batches",
     "read_bytes",
     "save_cache",
-    "scanning",
 ]
 
 log = logging.getLogger(__name__)
@@ -212,22 +211,18 @@ def read_batches(
 
 
 @contextlib.contextmanager
-def scanning(files: int = 1) -> Iterator[None]:
-    """The setting for scanning ``files`` files: the parser's warnings (an invalid escape
-    sequence) hidden, since the user did not ask to run these files and ``-W error`` would
-    make them errors; and, for more than one file, the cyclic garbage collector paused:
-    syntax trees hold no cycles (reference counting frees them), yet their allocations
-    would set off collections that walk the whole heap of the kernel again and again."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if files <= 1 or not gc.isenabled():
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            gc.enable()
+def gc_paused(pause: bool = True) -> Iterator[None]:
+    """Pause the cyclic garbage collector while parsing many files: syntax trees hold no
+    cycles (reference counting frees them), yet their allocations would set off collections
+    that walk the whole heap of the kernel again and again."""
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # -- the on-disk cache -------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import os
 import sys
 import tempfile
 import textwrap
-import warnings
 from pathlib import Path
 
 import pytest
@@ -841,18 +840,6 @@ def test_finding_call_time_imports_by_text_misses_none_in_the_stdlib() -> None:
         assert scan_tree(tree, source) == scan_tree(tree, None), path
         checked += 1
     assert checked == 40
-
-
-def test_the_parsers_warnings_are_not_shown_nor_made_errors(root: Path) -> None:
-    # An invalid escape sequence warns when parsed; under `-W error` the warning would be
-    # an exception and the file would count as broken. The user did not ask to run it.
-    g = graph(root, {**HELPERS, "pkg/a.py": 'from pkg.helpers import X\nP = "\\d" + str(X)\n'})
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert labels(g) == {("pkg.a", "pkg.helpers"): "compile"}
-        assert g.parse_errors() == {}
-        g.update_file(root / "pkg" / "a.py")
-        assert g.parse_errors() == {}
 
 
 def test_update_file_with_a_tree_only_and_forgetting_a_deleted_file(root: Path) -> None:

@@ -229,20 +229,37 @@ def test_without_a_feed_nothing_is_watched(tmp_path: Path, fake_modules: dict[st
     assert plain._feed is None and not plain._verified
 
 
-def test_an_object_in_sys_modules_with_a_raising_eq_is_harmless(
+def test_a_proxy_that_claims_equality_or_a_renamed_entry_is_noticed(
     tmp_path: Path, fake_modules: dict[str, Path]
 ) -> None:
-    class Odd:
+    class Proxy(types.ModuleType):
         def __eq__(self, other: object) -> bool:
-            raise RuntimeError("no comparing me")
+            return True  # "equal" to whatever it stands in for
 
-        __hash__ = object.__hash__
+        __hash__ = types.ModuleType.__hash__
 
     mods = LoadedModules([tmp_path], feed_factory=None)
-    sys.modules["_hr_test_loaded.odd"] = Odd()  # type: ignore[assignment]
+    mods.project_modules()
+    name = "_hr_test_loaded.m3"  # in the middle of sys.modules
+    proxy = Proxy(name)
+    proxy.__file__ = str(fake_modules[name])
+    sys.modules[name] = proxy
+    assert mods.project_modules()[name] is proxy
+    # The next-to-last entry renamed (it moves to the end), then the last one popped and put
+    # back (as importlib.reload does): the objects are in their old order and the last name
+    # is the same, yet a name changed.
+    a, b = "_hr_test_loaded.m4", "_hr_test_loaded.m5"
+    for name in (a, b):  # make them the last two entries
+        sys.modules[name] = sys.modules.pop(name)
+    mods.project_modules()
+    before = list(sys.modules.values())
+    sys.modules["_hr_test_loaded.renamed"] = sys.modules.pop(a)
+    sys.modules[b] = sys.modules.pop(b)
+    fake_modules["_hr_test_loaded.renamed"] = fake_modules[a]
     try:
-        first = dict(mods.project_modules())
-        sys.modules["_hr_test_loaded.odd"] = Odd()  # type: ignore[assignment]
-        assert mods.project_modules() == first  # compared, fell back, same project
+        assert list(sys.modules.values()) == before and next(reversed(sys.modules)) == b
+        got = mods.project_modules()
+        assert a not in got and "_hr_test_loaded.renamed" in got
+        assert list(got) == list(_expected_project(tmp_path))
     finally:
-        del sys.modules["_hr_test_loaded.odd"]
+        sys.modules.pop("_hr_test_loaded.renamed", None)
