@@ -37,7 +37,7 @@ from benchmarks import run_all as h
 SIZES = (100, 1000, 5000)
 REPEAT = 24  # per N, over two rounds
 IN_PROCESS = (100, 2000, 5000)  # loaded project modules, in one interpreter
-BLOCKS = 4  # turns of each size in that interpreter
+BLOCKS = 8  # turns of each size in that interpreter
 PER_BLOCK = 10  # reloads of each edit per turn (after 2 warm-ups)
 
 
