@@ -68,7 +68,10 @@ class PlanRun:
         """Run every step; on any exception roll back and re-raise it, with the failing
         module's name in ``exc._hotreload_mod``."""
         on_stack = _modules_on_stack()
-        modules_before = sys.modules.copy()  # (a copy is cheaper than a set of its names)
+        # The names only, as a tuple: cheaper than a set or a copy, and once a collection
+        # has seen that it holds only strings, it is no longer tracked (no dict of modules
+        # for every collection during the plan to walk).
+        modules_before = tuple(sys.modules)
         try:
             for step in plan:
                 if step.mod == "__main__" or step.mod in on_stack:
@@ -85,7 +88,7 @@ class PlanRun:
                     raise
         except BaseException:
             self.journal.rollback()
-            for name in sys.modules.keys() - modules_before.keys():
+            for name in sys.modules.keys() - set(modules_before):
                 sys.modules.pop(name, None)
             raise
 
