@@ -154,6 +154,9 @@ def case_in_process(args: dict[str, Any]) -> dict[str, Any]:
                 parent, _, child = name.rpartition(".")
                 if parent in sys.modules and hasattr(sys.modules[parent], child):
                     delattr(sys.modules[parent], child)
+        # The reloader lets go of purged modules at its next look at sys.modules; only then
+        # can a collection free them (else the small sizes would run on the big heap).
+        reloader.loaded.project_modules()
         gc.collect()
 
     edit = 0
