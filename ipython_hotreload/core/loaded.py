@@ -62,11 +62,9 @@ class LoadedModules:
         self._files: dict[str, tuple[object, Path | None, str]] = {}
         self._stamps: dict[str, Stamp] = {}
         self._graphed: set[str] = set()  # names the graph is known to cover
-        # The last look at sys.modules: its names and the ids of their values, in order; and
-        # the lists of its names and values, compared first (see project_modules).
+        # The last look at sys.modules: name -> id of its value (for the entry-by-entry diff),
+        # and its lists of names and values (compared as a whole first: project_modules).
         self._seen: dict[str, int] = {}
-        self._seen_names: tuple[str, ...] = ()
-        self._seen_ids: tuple[int, ...] = ()
         self._seen_keys: list[str] = []
         self._seen_values: list[object] = []
         self._project: dict[str, ModuleType] = {}  # in sys.modules order
@@ -87,7 +85,7 @@ class LoadedModules:
         self._roots = list(roots)
         self._files.clear()
         self._graphed.clear()
-        self._seen, self._seen_names, self._seen_ids = {}, (), ()
+        self._seen = {}
         self._forget_lists()
         self._project.clear()
         self._unverify_all()
@@ -109,9 +107,6 @@ class LoadedModules:
         mods = sys.modules.copy()  # one C-level copy: safe against imports in other threads
         names = tuple(mods)
         ids = tuple(map(id, mods.values()))
-        if names == self._seen_names and ids == self._seen_ids:
-            self._seen_keys, self._seen_values = list(mods), list(mods.values())
-            return self._project
         cache, project, before = self._files, self._project, self._seen
         now = dict(zip(names, ids, strict=True))
         for name in before.keys() - now.keys():
@@ -133,7 +128,7 @@ class LoadedModules:
         if keep != list(project):
             # Keep sys.modules order (the engine lists dependents and stale modules in it).
             self._project = project = {name: project[name] for name in keep}
-        self._seen, self._seen_names, self._seen_ids = now, names, ids
+        self._seen = now
         self._seen_keys, self._seen_values = list(mods), list(mods.values())
         self._generation += 1
         self._order = None
@@ -233,7 +228,6 @@ class LoadedModules:
         self._pending.discard(name)
         # Should the name still (or again) be in sys.modules, the next look resolves it anew.
         self._seen.pop(name, None)
-        self._seen_names, self._seen_ids = (), ()
         self._forget_lists()
 
     def close(self) -> None:
