@@ -215,34 +215,28 @@ def _measure(label: str, root: Path, big: Path, edit: Any) -> list[h.Row]:
         for src in sources:
             ast.parse(src)
 
-    def build() -> ModuleGraph:
-        built = ModuleGraph([root], use_cache=False)
-        built.edges()
-        return built
+    def build() -> None:
+        ModuleGraph([root], use_cache=False).edges()
 
-    graph = build()
+    def timed(fn: Any) -> tuple[float, float]:
+        c0, w0 = time.process_time(), time.perf_counter()
+        fn()
+        return (time.process_time() - c0) * 1000.0, (time.perf_counter() - w0) * 1000.0
+
     for i in range(PAIRS + 1):
         # Each pair in turn starts with the floor or with the build, so neither always runs
         # second (after the other has warmed or cooled the caches and the allocator).
-        c0, w0 = time.process_time(), time.perf_counter()
         if i % 2:
-            graph = build()
+            g, f = timed(build), timed(parse_all)
         else:
-            parse_all()
-        c1, w1 = time.process_time(), time.perf_counter()
-        if i % 2:
-            parse_all()
-        else:
-            graph = build()
-        c2, w2 = time.process_time(), time.perf_counter()
-        first, second = (c1 - c0, c2 - c1), (w1 - w0, w2 - w1)
-        f_cpu, g_cpu = first if i % 2 == 0 else first[::-1]
-        f_wall, g_wall = second if i % 2 == 0 else second[::-1]
+            f, g = timed(parse_all), timed(build)
         if i:  # the first pair warms the page cache and the allocator
-            floor.append(f_cpu * 1000.0)
-            cold.append(g_cpu * 1000.0)
-            floor_wall.append(f_wall * 1000.0)
-            cold_wall.append(g_wall * 1000.0)
+            floor.append(f[0])
+            cold.append(g[0])
+            floor_wall.append(f[1])
+            cold_wall.append(g[1])
+    graph = ModuleGraph([root], use_cache=False)  # the one the incremental rows edit
+    graph.edges()
 
     scan_ms, discover_ms = _cold_parts(root, sources)
 
