@@ -49,7 +49,8 @@ from benchmarks import run_all as h
 from ipython_hotreload.core.graph import ModuleGraph
 from ipython_hotreload.core.importscan import scan_tree
 from ipython_hotreload.core.paths import sys_path_dirs
-from ipython_hotreload.core.projectfiles import Namer, discover, gc_paused
+from ipython_hotreload.core.projectfiles import Namer, discover
+from ipython_hotreload.core.scanpool import gc_paused
 
 SIZES = (1000, 5000)
 PLAN_SIZES = (100, 1000, 5000)

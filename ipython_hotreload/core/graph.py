@@ -35,11 +35,10 @@ from ipython_hotreload.core.projectfiles import (
     cache_file,
     default_cache_dir,
     discover,
-    gc_paused,
     load_cache,
-    read_batches,
     save_cache,
 )
+from ipython_hotreload.core.scanpool import scan_files
 
 __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
 
@@ -91,9 +90,18 @@ class ModuleGraph:
     """The import graph of the Python files under ``roots``, kept up to date incrementally."""
 
     def __init__(
-        self, roots: Iterable[Path], *, cache_dir: Path | None = None, use_cache: bool = True
+        self,
+        roots: Iterable[Path],
+        *,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+        workers: int | None = None,
     ) -> None:
+        """``workers``: worker processes a big build may scan files in (None: one per spare
+        CPU, up to 4, when there is enough source to pay for them; 0: scan in this process
+        only; see :mod:`~ipython_hotreload.core.scanpool`)."""
         self._lock = threading.RLock()
+        self._workers = workers
         self._files: dict[str, _File] = {}
         self._by_module: dict[str, str] = {}
         self._sorted_modules: list[str] = []
@@ -116,6 +124,7 @@ class ModuleGraph:
         # sys.path and the working directory when the files were last named.
         self._named_with: tuple[object, ...] | None = None
         self.files_scanned = 0  # files parsed and scanned so far (the cache saves the rest)
+        self.files_by_workers = 0  # of those, scanned by worker processes
         self.set_roots(roots)
 
     # -- roots -----------------------------------------------------------------------------
@@ -183,14 +192,14 @@ class ModuleGraph:
                 for p, (_, mtime_ns, size) in seen.items()
                 if (f := files.get(p)) is None or f.mtime_ns != mtime_ns or f.size != size
             ]
-            with gc_paused(bool(stale)):
-                for batch in read_batches(stale, [seen[p][2] for p in stale]):
-                    for path, data in batch:
-                        f = files.get(path)
-                        if f is None:
-                            f = files[path] = _File(-1, -1, [], None)
-                        f.mtime_ns, f.size = seen[path][1:]
-                        self._scan(path, f, data)  # (None: unreadable, read again for the error)
+            scan = scan_files(stale, [seen[p][2] for p in stale], workers=self._workers)
+            self.files_by_workers += scan.worker_files
+            for path, (records, error) in zip(stale, scan.results, strict=True):
+                f = files.get(path)
+                if f is None:
+                    f = files[path] = _File(-1, -1, [], None)
+                f.mtime_ns, f.size = seen[path][1:]
+                self._took(f, f.take(records, error))
             for path, (module, _, _) in seen.items():
                 f = files[path]
                 if f.module != module:
@@ -350,8 +359,11 @@ class ModuleGraph:
         self, path: str, f: _File, source: bytes | None, tree: ast.Module | None = None
     ) -> None:
         """Scan ``f`` again; when its records change, drop what was derived from them."""
+        self._took(f, f.scan(path, source, tree))
+
+    def _took(self, f: _File, changed: bool) -> None:
+        """``f`` was scanned again (its records ``changed`` or not)."""
         self._dirty = True
-        changed = f.scan(path, source, tree)
         if f.error is None:
             self.files_scanned += 1
         if changed:

@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import gc
 import hashlib
 import logging
 import marshal
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from ipython_hotreload.core.importscan import ImportRecord, scan_tree
+from ipython_hotreload.core.importscan import ImportRecord, records_of
 from ipython_hotreload.core.paths import SKIP_DIRS
+from ipython_hotreload.core.treescan import (
+    SCAN_ERRORS,
+    RawRecord,
+    error_text,
+    read_bytes,
+    scan_file,
+    scan_records,
+)
 
 __all__ = [
     "FileEntry",
@@ -30,9 +37,7 @@ __all__ = [
     "cache_file",
     "default_cache_dir",
     "discover",
-    "gc_paused",
     "load_cache",
-    "read_batches",
     "read_bytes",
     "save_cache",
 ]
@@ -73,26 +78,28 @@ class FileEntry:
         """Parse (unless ``tree`` is given) and scan the file: ``source``, else its bytes on
         disk; on failure keep the old records and set :attr:`error`. Returns whether the
         records changed."""
+        if tree is None:
+            return self.take(*scan_file(path, source, self.size))
+        if source is None:
+            try:
+                source = read_bytes(path, self.size)
+            except OSError:
+                source = None  # then every function body is walked for imports
         try:
-            if tree is None:
-                source = read_bytes(path, self.size) if source is None else source
-                tree = ast.parse(source, filename=path)
-            elif source is None:
-                try:
-                    source = read_bytes(path, self.size)
-                except OSError:
-                    source = None  # then every function body is walked for imports
-            records = scan_tree(tree, source)
-        except SyntaxError as exc:
-            self.error = f"{type(exc).__name__}: {exc.msg} (line {exc.lineno})"
+            return self.take(scan_records(tree, source), None)
+        except SCAN_ERRORS as exc:
+            return self.take(None, error_text(exc))
+
+    def take(self, records: list[RawRecord] | None, error: str | None) -> bool:
+        """Keep what a scan found: its records, else (``records`` None) the ``error`` and the
+        old records. Returns whether the records changed."""
+        self.error = error if records is None else None
+        if records is None:
             return False
-        except (OSError, ValueError, RecursionError, MemoryError) as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
+        new = records_of(records)
+        if new == self.records:
             return False
-        self.error = None
-        if records == self.records:
-            return False
-        self.records = records
+        self.records = new
         return True
 
 
@@ -168,61 +175,6 @@ def discover(roots: Iterable[str], namer: Namer) -> Found:
                 except OSError:
                     continue
     return seen
-
-
-def read_bytes(path: str, size_hint: int) -> bytes:
-    """The bytes of a file, read with ``os.read`` sized by the last stat (half the cost of
-    ``open().read()``, which matters over thousands of small files)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        want = (size_hint if size_hint >= 0 else os.fstat(fd).st_size) + 1
-        data = os.read(fd, want)
-        if len(data) < want:  # a short read of a regular file is its end
-            return data
-        chunks = [data]  # it grew since the stat
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def read_batches(
-    paths: Sequence[str], sizes: Sequence[int], *, files: int = 256, total: int = 4 << 20
-) -> Iterator[list[tuple[str, bytes | None]]]:
-    """The bytes of ``paths`` (None for a file that cannot be read), a batch at a time of at
-    most ``files`` files and about ``total`` bytes by ``sizes`` (their last stat). Reading a
-    batch before parsing it keeps system calls from coming between one parse and the next:
-    each call costs the parser its warm caches (parsing after a read was 8% slower here)."""
-    start = 0
-    while start < len(paths):
-        end, budget = start, 0
-        while end < len(paths) and end - start < files and (budget < total or end == start):
-            budget += max(sizes[end], 0)
-            end += 1
-        batch: list[tuple[str, bytes | None]] = []
-        for k in range(start, end):
-            try:
-                batch.append((paths[k], read_bytes(paths[k], sizes[k])))
-            except OSError:
-                batch.append((paths[k], None))
-        yield batch
-        start = end
-
-
-@contextlib.contextmanager
-def gc_paused(pause: bool = True) -> Iterator[None]:
-    """Pause the cyclic garbage collector while parsing many files: syntax trees hold no
-    cycles (reference counting frees them), yet their allocations would set off collections
-    that walk the whole heap of the kernel again and again."""
-    if not pause or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 # -- the on-disk cache -------------------------------------------------------------------------

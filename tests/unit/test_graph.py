@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from ipython_hotreload.core.graph import Edge, ModuleGraph, Step
 from ipython_hotreload.core.importscan import FROM, IMPORT, scan_source, scan_tree
 from ipython_hotreload.core.paths import module_name_for
-from ipython_hotreload.core.projectfiles import read_batches
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -869,22 +868,3 @@ def test_the_cache_dir_keeps_only_the_most_recent_root_sets(tmp_path: Path) -> N
     oldest = ModuleGraph([tmp_path / "root0"], cache_dir=cache)
     oldest.edges()
     assert oldest.files_scanned == 1  # its cache file was pruned
-
-
-def test_files_are_read_in_batches_before_parsing(tmp_path: Path) -> None:
-    paths = []
-    for i in range(5):
-        p = tmp_path / f"m{i}.py"
-        p.write_bytes(b"x" * (i + 1))
-        paths.append(str(p))
-    paths.insert(2, str(tmp_path / "gone.py"))  # vanished since its stat
-    sizes = [1, 2, -1, 3, 4, 5]
-    batches = list(read_batches(paths, sizes, files=2, total=1000))
-    assert [[p for p, _ in b] for b in batches] == [paths[0:2], paths[2:4], paths[4:6]]
-    assert dict(kv for b in batches for kv in b) == {
-        **{p: Path(p).read_bytes() for p in paths if "gone" not in p},
-        paths[2]: None,
-    }
-    # The byte budget closes a batch once reached; a file bigger than it still gets one.
-    by_bytes = list(read_batches(paths, [600, 600, 5, 5, 2000, 1], files=10, total=1000))
-    assert [len(b) for b in by_bytes] == [2, 3, 1]
