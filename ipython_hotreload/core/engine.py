@@ -65,7 +65,11 @@ _RELOAD_LOCK = threading.RLock()
 
 
 class HotReloader:
-    """Hot-reloads the modules of a project (its ``roots``) inside this interpreter."""
+    """Hot-reloads the modules of a project (its ``roots``) inside this interpreter.
+
+    ``graph_cache`` keeps the import records of the project's files on disk between sessions;
+    ``graph_workers`` is how many worker processes may scan files when the graph is built
+    with no cache (None: one per spare CPU when the project is big enough; 0: none)."""
 
     def __init__(
         self,
@@ -74,11 +78,12 @@ class HotReloader:
         persist_bytecode: bool = True,
         *,
         graph_cache: bool = True,
+        graph_workers: int | None = None,
     ) -> None:
         self._roots = self._resolve_roots(roots)
         self.formatter = formatter
         self.persist_bytecode = persist_bytecode
-        self.graph = ModuleGraph(self._roots, use_cache=graph_cache)
+        self.graph = ModuleGraph(self._roots, use_cache=graph_cache, workers=graph_workers)
         self.loaded = LoadedModules(self._roots)
         # module -> (stamp of its file, the code compiled from it): a dependent whose file
         # did not change is re-executed from this, not read, parsed and compiled again.

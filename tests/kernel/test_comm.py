@@ -307,3 +307,36 @@ def test_unload_closes_open_comms_and_load_serves_again(kernel: Kernel) -> None:
     again = kernel.hotreload_client()
     assert again.open() == {"type": "hello", "protocol": 1}
     assert again.edges()["ok"]
+
+
+def test_a_big_graph_build_in_the_kernel_uses_worker_processes(
+    kernel: Kernel, client: HotReloadClient
+) -> None:
+    """600 new modules (past the size that starts workers): where there is a spare CPU, the
+    kernel's reloader scans them with worker processes too, and its edges are those of a
+    build in one process."""
+    kernel.write("kp_big/__init__.py", "")
+    padding = "# " + "x" * 1200 + "\n"
+    for k in range(600):
+        kernel.write(
+            f"kp_big/m{k}.py",
+            f"from kp_big.m{k // 2} import X as base\n{padding}X = base + 1\n"
+            if k
+            else f"{padding}X = 0\n",
+        )
+    edges = client.edges()
+    assert edges["ok"], edges
+    big = [e for e in edges["result"] if e["from"].startswith("kp_big.")]
+    assert len(big) == 599 and all(e["label"] == "compile" for e in big)
+    run(
+        client,
+        "import ipython_hotreload as hr\n"
+        "from ipython_hotreload.core.graph import ModuleGraph\n"
+        "from ipython_hotreload.core.scanpool import available_workers\n"
+        "graph = hr.default_reloader().graph\n"
+        "spare = available_workers()  # 1 on a 2-core machine, as here and in CI\n"
+        "assert (graph.files_by_workers > 0) == (spare > 0), (graph.files_by_workers, spare)\n"
+        "alone = ModuleGraph(graph.roots, use_cache=False, workers=0)\n"
+        "assert [e for e in alone.edges() if e.from_.startswith('kp_big.')] == [\n"
+        "    e for e in graph.edges(refresh=False) if e.from_.startswith('kp_big.')]\n",
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import ipython_hotreload as hr
 from ipython_hotreload.core import scanpool
 from ipython_hotreload.core.graph import ModuleGraph
 from ipython_hotreload.core.scanpool import available_workers, chunks, scan_files
@@ -210,3 +211,16 @@ def test_a_graph_built_with_workers_equals_one_built_without(
     assert by_default.edges() == alone.edges()
     # the default starts workers where there are spare CPUs (as here and in CI: 2 cores)
     assert (by_default.files_by_workers > 0) == (available_workers() > 0)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_reloader_passes_graph_workers_on(
+    project: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.syspath_prepend(str(project))
+    reloader = hr.HotReloader(
+        roots=[project], formatter=None, graph_cache=False, graph_workers=workers
+    )
+    edges = reloader.compile_dep_edges()
+    assert edges == [e.to_json() for e in ModuleGraph([project], use_cache=False).edges()]
+    assert (reloader.graph.files_by_workers > 0) == (workers > 0)
