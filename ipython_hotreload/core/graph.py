@@ -38,7 +38,7 @@ from ipython_hotreload.core.projectfiles import (
     load_cache,
     save_cache,
 )
-from ipython_hotreload.core.scanpool import scan_files
+from ipython_hotreload.core.scanpool import gc_paused, scan_files
 
 __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
 
@@ -194,12 +194,13 @@ class ModuleGraph:
             ]
             scan = scan_files(stale, [seen[p][2] for p in stale], workers=self._workers)
             self.files_by_workers += scan.worker_files
-            for path, (records, error) in zip(stale, scan.results, strict=True):
-                f = files.get(path)
-                if f is None:
-                    f = files[path] = _File(-1, -1, [], None)
-                f.mtime_ns, f.size = seen[path][1:]
-                self._took(f, f.take(records, error))
+            with gc_paused(bool(stale)):  # many small objects, none in a cycle
+                for path, (records, error) in zip(stale, scan.results, strict=True):
+                    f = files.get(path)
+                    if f is None:
+                        f = files[path] = _File(-1, -1, [], None)
+                    f.mtime_ns, f.size = seen[path][1:]
+                    self._took(f, f.take(records, error))
             for path, (module, _, _) in seen.items():
                 f = files[path]
                 if f.module != module:
@@ -212,11 +213,11 @@ class ModuleGraph:
                 self._dirty = not save_cache(self._cache_path(), files)
 
     def update_file(
-        self, path: Path, source: bytes | None = None, tree: ast.Module | None = None
+        self, path: Path, source: bytes | str | None = None, tree: ast.Module | None = None
     ) -> None:
-        """Rescan one file now (adding it if new): its text ``source`` (else what is on disk),
-        and its syntax ``tree`` parsed from that text when the caller has it. Text that does
-        not parse keeps the last good edges and is reported by :meth:`parse_errors`."""
+        """Rescan one file now (adding it if new): its ``source`` (bytes or text; else what is
+        on disk), and its syntax ``tree`` parsed from that text when the caller has it. Text
+        that does not parse keeps the last good edges and is reported by :meth:`parse_errors`."""
         p = Path(path).resolve()
         key = str(p)
         if not any(is_within(p, r) for r in self._roots):
@@ -356,7 +357,7 @@ class ModuleGraph:
         return cache_file(self._cache_dir, self._roots)
 
     def _scan(
-        self, path: str, f: _File, source: bytes | None, tree: ast.Module | None = None
+        self, path: str, f: _File, source: bytes | str | None, tree: ast.Module | None = None
     ) -> None:
         """Scan ``f`` again; when its records change, drop what was derived from them."""
         self._took(f, f.scan(path, source, tree))

@@ -74,13 +74,15 @@ class FileEntry:
         self.module: str | None = None
         self.is_package = False
 
-    def scan(self, path: str, source: bytes | None, tree: ast.Module | None = None) -> bool:
-        """Parse (unless ``tree`` is given) and scan the file: ``source``, else its bytes on
-        disk; on failure keep the old records and set :attr:`error`. Returns whether the
-        records changed."""
+    def scan(self, path: str, source: bytes | str | None, tree: ast.Module | None = None) -> bool:
+        """Parse (unless ``tree`` is given) and scan the file: ``source`` (bytes, or text),
+        else its bytes on disk; on failure keep the old records and set :attr:`error`.
+        Returns whether the records changed."""
         if tree is None:
             return self.take(*scan_file(path, source, self.size))
-        if source is None:
+        if isinstance(source, str):
+            source = source.encode("utf-8", "surrogatepass")
+        elif source is None:
             try:
                 source = read_bytes(path, self.size)
             except OSError:

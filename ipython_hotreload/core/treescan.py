@@ -9,11 +9,12 @@ still matter (they are runtime edges), so a cheap text search finds the lines th
 import statements and only functions whose line range holds such a line are walked, and then
 only statement by statement.
 
-This module imports nothing but ``_ast``, ``bisect`` and ``sys``, so that it also runs as a
-script: the worker process of a parallel cold build (:mod:`ipython_hotreload.core.projectfiles`)
-starts it with ``python -I -S -B treescan.py`` and feeds it files through its pipes, where
-importing the package (or ``ast.py`` and ``typing``) would cost more than the files it scans.
-:mod:`ipython_hotreload.core.importscan` gives the records their names and their meaning.
+This module imports nothing but ``_ast``, ``bisect``, ``os`` and ``sys``, so that it also
+runs as a script: the worker process of a parallel cold build
+(:mod:`ipython_hotreload.core.scanpool`) starts it with ``python -I -S -B treescan.py`` and
+feeds it files through its pipes, where importing the package (or ``ast.py`` and ``typing``)
+would cost more than the files it scans. :mod:`ipython_hotreload.core.importscan` gives the
+records their names and their meaning.
 """
 
 from __future__ import annotations
@@ -31,14 +32,22 @@ if TYPE_CHECKING:
     _Handler = Callable[["_Scanner", Any, int], None]
 
 __all__ = [
+    "ASK_AGAIN",
     "CLASS_SCOPE",
     "FROM",
     "FUNCTION_SCOPE",
     "IMPORT",
     "MODULE_SCOPE",
+    "PROTOCOL",
+    "SCAN_ERRORS",
     "STAR",
     "RawRecord",
+    "Result",
+    "error_text",
+    "frame",
+    "on_disk_as_loaded",
     "read_bytes",
+    "read_message",
     "scan_chunk",
     "scan_file",
     "scan_records",
@@ -388,37 +397,45 @@ def error_text(exc: BaseException) -> str:
 SCAN_ERRORS = (SyntaxError, OSError, ValueError, RecursionError, MemoryError)
 
 
-def scan_file(
-    path: str, source: bytes | None, size_hint: int = -1
-) -> tuple[list[RawRecord] | None, str | None]:
-    """Parse and scan one file: ``source``, else its bytes on disk. Returns its records and
-    no error, or no records and why it could not be scanned."""
+#: (records, None) for a file that was scanned, (None, why) for one that could not be.
+Result = tuple[list[RawRecord] | None, str | None]
+
+
+def scan_file(path: str | bytes, source: bytes | str | None, size_hint: int = -1) -> Result:
+    """Parse and scan one file: ``source`` (its bytes, or text), else its bytes on disk."""
     try:
         if source is None:
             source = read_bytes(path, size_hint)
         tree = compile(source, path, "exec", ast.PyCF_ONLY_AST)  # what ast.parse does
+        if isinstance(source, str):
+            source = source.encode("utf-8", "surrogatepass")
         return scan_records(tree, source), None  # type: ignore[arg-type]  # "exec": a Module
     except SCAN_ERRORS as exc:
         return None, error_text(exc)
 
 
-def scan_chunk(files: Sequence[tuple[str, int]]) -> list[tuple[list[RawRecord] | None, str | None]]:
-    """:func:`scan_file` of each ``(path, size)``, all of them read first: a system call
-    between two parses costs the next one its warm caches (parsing after a read was 8%
-    slower here)."""
+def scan_chunk(files: Sequence[tuple[str, int]]) -> list[Result]:
+    """:func:`scan_file` of each ``(path, size)``, all of them read first."""
+    return [scan_file(p, d, size) for (p, size), d in zip(files, read_all(files), strict=True)]
+
+
+def read_all(files: Sequence[tuple[str | bytes, int]]) -> list[bytes | None]:
+    """The bytes of each ``(path, size)`` (None: unreadable), read before any is parsed: a
+    system call between two parses costs the next one its warm caches (parsing after a read
+    was 8% slower here)."""
     data: list[bytes | None] = []
     for path, size in files:
         try:
             data.append(read_bytes(path, size))
         except OSError:
-            data.append(None)  # read again by scan_file, for its error
-    return [scan_file(path, d, size) for (path, size), d in zip(files, data, strict=True)]
+            data.append(None)
+    return data
 
 
-def read_bytes(path: str, size_hint: int) -> bytes:
+def read_bytes(path: str | bytes, size_hint: int) -> bytes:
     """The bytes of a file, read with ``os.read`` sized by the last stat (half the cost of
     ``open().read()``, which matters over thousands of small files)."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # no newline translation
     try:
         want = (size_hint if size_hint >= 0 else os.fstat(fd).st_size) + 1
         data = os.read(fd, want)
@@ -434,9 +451,35 @@ def read_bytes(path: str, size_hint: int) -> bytes:
 
 # -- the worker process ------------------------------------------------------------------------
 # Messages on both pipes are a 4-byte little-endian length and that many bytes of `marshal`.
-# The worker says hello (its interpreter version), then answers each request, a list of
-# (path, size) pairs, with a list of `scan_file` results in the same order; an empty request
-# (or the end of its input) ends it.
+# The worker says hello, (interpreter version, PROTOCOL); it is sent the files of the build
+# once, [(path as bytes, size)]; then each request, a (start, end) range of them, gets a list
+# of results in the same order. Requests stay a few bytes, so neither side can block writing
+# while the other does. None (or the end of its input) stops it.
+
+#: Bump when the messages or the records change shape.
+PROTOCOL = 1
+
+#: A worker's answer for a file it leaves to the process that asked: one it could not read
+#: (the error names the path, which is that process's to word) or whose parse warned (whether
+#: a warning is an error is for that process's warnings filters to say).
+ASK_AGAIN: Result = (None, None)
+
+
+def _stamp() -> tuple[int, int] | None:
+    try:
+        st = os.stat(__file__)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+_LOADED_FROM = _stamp()
+
+
+def on_disk_as_loaded() -> bool:
+    """Whether this file on disk is still the one this process imported: a worker runs the
+    file, which must be the code this process runs (an upgrade or an edit since is not)."""
+    return _LOADED_FROM is not None and _stamp() == _LOADED_FROM
 
 
 def read_message(stream: IO[bytes]) -> bytes | None:
@@ -457,17 +500,27 @@ def frame(data: bytes) -> bytes:
 def _worker() -> None:
     import gc
     import marshal
+    import warnings
 
     gc.disable()  # syntax trees hold no cycles; reference counting frees them
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    stdout.write(frame(marshal.dumps(sys.hexversion)))
+    stdout.write(frame(marshal.dumps((sys.hexversion, PROTOCOL))))
     stdout.flush()
-    while (message := read_message(stdin)) is not None:
-        request = marshal.loads(message)
-        if not request:
-            break
-        stdout.write(frame(marshal.dumps(scan_chunk(request))))
-        stdout.flush()
+    files = marshal.loads(read_message(stdin) or marshal.dumps([]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        while (message := read_message(stdin)) is not None:
+            request = marshal.loads(message)
+            if request is None:
+                break
+            chunk = files[request[0] : request[1]]
+            answer: list[Result] = []
+            for (path, size), data in zip(chunk, read_all(chunk), strict=True):
+                caught.clear()
+                result = ASK_AGAIN if data is None else scan_file(path, data, size)
+                answer.append(ASK_AGAIN if caught else result)
+            stdout.write(frame(marshal.dumps(answer)))
+            stdout.flush()
 
 
 if __name__ == "__main__":

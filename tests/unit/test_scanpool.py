@@ -7,14 +7,17 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 import ipython_hotreload as hr
-from ipython_hotreload.core import scanpool
+from ipython_hotreload.core import scanpool, treescan
 from ipython_hotreload.core.graph import ModuleGraph
-from ipython_hotreload.core.scanpool import available_workers, chunks, scan_files
+from ipython_hotreload.core.scanpool import available_workers, chunks, cpu_quota, python, scan_files
 from ipython_hotreload.core.treescan import scan_file
 
 
@@ -53,6 +56,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (pkg / "bom.py").write_bytes(b"\xef\xbb\xbfimport pkg.m5\nX = pkg.m5.VALUE\n")
     (pkg / "empty.py").write_text("")
     return root
+
+
+@pytest.fixture(autouse=True)
+def no_worker_left() -> Iterator[None]:
+    """Every test ends with no worker process left, running or unreaped."""
+    before = {c.pid for c in psutil.Process().children()}
+    yield
+    left = [c for c in psutil.Process().children() if c.pid not in before]
+    assert not left, left
 
 
 def files_of(root: Path) -> tuple[list[str], list[int]]:
@@ -101,14 +113,29 @@ def test_small_scans_start_no_worker(project: Path) -> None:
     assert few.results == scan_files(paths[:40], sizes[:40], workers=0).results
 
 
-def test_available_workers_follow_the_cpus_and_the_interpreter(
-    monkeypatch: pytest.MonkeyPatch,
+def test_cgroup_cpu_quotas_are_read() -> None:
+    assert cpu_quota("200000 100000\n") == 2
+    assert cpu_quota("150000 100000") == 2  # 1.5 CPUs: round up
+    assert cpu_quota("50000 100000") == 1
+    assert cpu_quota("max 100000") is None
+    assert cpu_quota("") is None and cpu_quota("1 0") is None
+
+
+def test_workers_start_only_in_a_python_running_this_scanner(
+    project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cpus = len(os.sched_getaffinity(0))
-    assert available_workers() == max(0, min(cpus - 1, scanpool.MAX_WORKERS))
-    # an application that embeds Python names itself in sys.executable: never start it
+    paths, sizes = files_of(project)
+    assert python() == sys.executable
+    # an application that embeds Python names itself in sys.executable: never start it,
+    # even when asked for workers
     monkeypatch.setattr(sys, "executable", "/opt/blender/blender")
-    assert available_workers() == 0
+    assert python() is None and available_workers() == 0
+    assert scan_files(paths, sizes, workers=2).workers == 0
+    monkeypatch.undo()
+    # treescan.py on disk is no longer what this process imported (an upgrade, an edit)
+    monkeypatch.setattr(treescan, "_LOADED_FROM", (0, 0))
+    assert python() is None and available_workers() == 0
+    assert scan_files(paths, sizes, workers=2).workers == 0
 
 
 def fake_python(tmp_path: Path, script: str) -> str:
@@ -142,14 +169,16 @@ def test_a_failing_worker_leaves_its_files_to_this_process(
 
 
 FAKE_WORKER = """
-import importlib.util, marshal, sys
+import importlib.util, marshal, os, sys
 spec = importlib.util.spec_from_file_location("treescan", sys.argv[-1])
 treescan = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(treescan)
-out = sys.stdout.buffer
-out.write(treescan.frame(marshal.dumps(sys.hexversion)))
+out, read = sys.stdout.buffer, lambda: marshal.loads(treescan.read_message(sys.stdin.buffer))
+out.write(treescan.frame(marshal.dumps((sys.hexversion, treescan.PROTOCOL))))
+files = [(os.fsdecode(path), size) for path, size in read()]
 for _ in range({answers}):
-    request = marshal.loads(treescan.read_message(sys.stdin.buffer))
+    start, end = read()
+    request = files[start:end]
     out.write(treescan.frame(marshal.dumps({answer})))
     out.flush()
 sys.exit(1)
@@ -224,3 +253,58 @@ def test_a_reloader_passes_graph_workers_on(
     edges = reloader.compile_dep_edges()
     assert edges == [e.to_json() for e in ModuleGraph([project], use_cache=False).edges()]
     assert (reloader.graph.files_by_workers > 0) == (workers > 0)
+
+
+def test_big_answers_and_long_paths_do_not_block_the_pipes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of files with paths of 2,400 characters and 150 imports each: far more than a
+    pipe holds, both ways; the worker still answers (a deadlock would stall it, and it
+    would be dropped)."""
+    deep = tmp_path.joinpath(*["d" * 200] * 12)
+    deep.mkdir(parents=True)
+    for k in range(320):
+        (deep / f"m{k}.py").write_text("".join(f"import pkg.m{i}\n" for i in range(150)))
+    paths, sizes = files_of(tmp_path)
+    monkeypatch.setattr(scanpool, "STALL_SECONDS", 5.0)
+    report = scan_files(paths, sizes, workers=1)
+    assert report.results == scan_files(paths, sizes, workers=0).results
+    assert report.worker_files > 0
+
+
+def test_warnings_filters_decide_the_same_whoever_scans(tmp_path: Path) -> None:
+    """A parse that warns (an invalid escape) is a syntax error where warnings are errors,
+    in this process; workers leave such files to it."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    for k in range(400):
+        escape = "\\d" if k % 3 == 0 else "d"
+        (pkg / f"m{k}.py").write_text(f"import pkg.m1\nPATTERN = '{escape}' + 'x' * {k}\n" * 40)
+    paths, sizes = files_of(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        strict = scan_files(paths, sizes, workers=0).results
+        assert scan_files(paths, sizes, workers=2).results == strict
+    assert sum(error is not None for _, error in strict) == 134
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lenient = scan_files(paths, sizes, workers=0).results
+        assert scan_files(paths, sizes, workers=2).results == lenient
+    assert all(error is None for _, error in lenient)
+
+
+def test_text_given_to_a_graph_is_scanned_like_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("")
+    user = tmp_path / "pkg" / "user.py"
+    user.write_text("")
+    graph = ModuleGraph([tmp_path], use_cache=False, workers=0)
+    assert graph.edges() == []
+    graph.update_file(user, "from pkg.a import f\nX = f()  # ü\n")
+    assert [(e.from_, e.to, e.label) for e in graph.edges(refresh=False)] == [
+        ("pkg.user", "pkg.a", "compile")
+    ]
