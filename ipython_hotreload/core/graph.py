@@ -124,7 +124,7 @@ class ModuleGraph:
         # sys.path and the working directory when the files were last named.
         self._named_with: tuple[object, ...] | None = None
         self.files_scanned = 0  # files parsed and scanned so far (the cache saves the rest)
-        self.files_by_workers = 0  # of those, scanned by worker processes
+        self.files_by_workers = 0  # files a worker process scanned (parsed or not)
         self.set_roots(roots)
 
     # -- roots -----------------------------------------------------------------------------
