@@ -210,7 +210,11 @@ def _decode(answer: bytes, files: int) -> list[Result] | None:
         found = marshal.loads(answer)
     except (ValueError, EOFError, TypeError):
         found = None
-    if isinstance(found, list) and len(found) == files:
+    if (
+        isinstance(found, list)
+        and len(found) == files
+        and all(type(r) is tuple and len(r) == 2 for r in found)
+    ):
         return found
     log.debug("a scan worker answered %d files with %.80r", files, found)
     return None

@@ -191,8 +191,9 @@ sys.exit(1)
         (3, "treescan.scan_chunk(request)", True),  # dies with more requests waiting
         (1000, "treescan.scan_chunk(request)[:-1]", False),  # one file short, every time
         (1000, "'nonsense'", False),
+        (1000, "[0] * len(request)", False),  # the right length, not results
     ],
-    ids=["dies-midway", "short-answers", "nonsense"],
+    ids=["dies-midway", "short-answers", "nonsense", "not-results"],
 )
 def test_a_worker_answering_badly_leaves_the_rest_to_this_process(
     project: Path,
