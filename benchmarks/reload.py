@@ -24,8 +24,10 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, NamedTuple
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,8 +38,38 @@ N = 1000
 REPEAT = 25
 
 
-def _paths(root: Path) -> tuple[Path, Path]:
-    return root / "hrbench" / "leaf20.py", root / "hrbench" / "big300.py"
+class _Edit(NamedTuple):
+    """One of the two edits every case makes, to a module the project has loaded."""
+
+    key: str
+    name: str
+    path: Path
+    module: ModuleType
+    source: Callable[[int], str]  # edit number -> the module's new text
+    ok: Callable[[int], bool]  # edit number -> whether the running module shows that edit
+
+
+def _edits(root: Path) -> list[_Edit]:
+    """One function of the 20-function leaf module, one method of the 300-line module."""
+    leaf, big = sys.modules["hrbench.leaf20"], sys.modules["hrbench.big300"]
+    return [
+        _Edit(
+            "leaf",
+            leaf.__name__,
+            root / "hrbench" / "leaf20.py",
+            leaf,
+            h.leaf_source,
+            lambda e: bool(leaf.f07(3) == h.leaf_expected(e)),
+        ),
+        _Edit(
+            "big",
+            big.__name__,
+            root / "hrbench" / "big300.py",
+            big,
+            h.big_source,
+            lambda e: bool(big.Shape(4).method_05() == h.big_expected(e)),
+        ),
+    ]
 
 
 def _check(ok: bool, what: str) -> None:
@@ -56,25 +88,15 @@ def case_paired(args: dict[str, Any]) -> dict[str, Any]:
     from ipython_hotreload.core.formatting import resolve_formatter
 
     reloader = HotReloader(roots=[root], formatter=None)
-    leaf_path, big_path = _paths(root)
-    leaf = sys.modules["hrbench.leaf20"]
-    big = sys.modules["hrbench.big300"]
+    edits = _edits(root)
+    leaf_path = edits[0].path
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     reloader.reload(leaf_path, h.leaf_source(0))
     out["first_ms"] = (time.perf_counter() - t0) * 1000  # the cold graph, astroid's start
     ruff = resolve_formatter("ruff")
     payloads: list[dict[str, Any]] = []
-    for key, path, module, source, ok in (
-        ("leaf", leaf_path, leaf, h.leaf_source, lambda e: leaf.f07(3) == h.leaf_expected(e)),
-        (
-            "big",
-            big_path,
-            big,
-            h.big_source,
-            lambda e: big.Shape(4).method_05() == h.big_expected(e),
-        ),
-    ):
+    for key, _, path, module, source, ok in edits:
 
         def floor(e: int, path: Path = path, module: Any = module, source: Any = source) -> None:
             path.write_text(source(e))
@@ -114,9 +136,6 @@ def case_autoreload(args: dict[str, Any]) -> dict[str, Any]:
     from ipython_hotreload.core.engine import HotReloader
 
     shell = _shell()
-    leaf_path, big_path = _paths(root)
-    leaf = sys.modules["hrbench.leaf20"]
-    big = sys.modules["hrbench.big300"]
     with h.quiet_stdout():
         bare = h.time_ms(lambda i: shell.run_cell("pass"), repeat=200, warmup=20)
         shell.run_line_magic("load_ext", "autoreload")
@@ -125,22 +144,7 @@ def case_autoreload(args: dict[str, Any]) -> dict[str, Any]:
     autoreloader = dict.get(shell.magics_manager.registry, "AutoreloadMagics")._reloader
     reloader = HotReloader(roots=[root], formatter=None)
     out: dict[str, Any] = {"bare_cell": bare}
-    for key, name, path, source, ok in (
-        (
-            "leaf",
-            "hrbench.leaf20",
-            leaf_path,
-            h.leaf_source,
-            lambda e: leaf.f07(3) == h.leaf_expected(e),
-        ),
-        (
-            "big",
-            "hrbench.big300",
-            big_path,
-            h.big_source,
-            lambda e: big.Shape(4).method_05() == h.big_expected(e),
-        ),
-    ):
+    for key, name, path, _, source, ok in _edits(root):
         last = [path.stat().st_mtime_ns]
 
         def newer(path: Path = path, last: list[int] = last) -> float:
@@ -186,26 +190,8 @@ def case_jurigged(args: dict[str, Any]) -> dict[str, Any]:
     root = h.load_project(args)
     from jurigged.register import registry
 
-    leaf_path, big_path = _paths(root)
-    leaf = sys.modules["hrbench.leaf20"]
-    big = sys.modules["hrbench.big300"]
     out: dict[str, Any] = {}
-    for key, name, path, source, check in (
-        (
-            "leaf",
-            "hrbench.leaf20",
-            leaf_path,
-            h.leaf_source,
-            lambda e: leaf.f07(3) == h.leaf_expected(e),
-        ),
-        (
-            "big",
-            "hrbench.big300",
-            big_path,
-            h.big_source,
-            lambda e: big.Shape(4).method_05() == h.big_expected(e),
-        ),
-    ):
+    for key, name, path, _, source, check in _edits(root):
         filename = sys.modules[name].__file__
         registry.prepare(name, filename)
         codefile = registry.get(filename)
