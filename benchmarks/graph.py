@@ -7,7 +7,7 @@ On networkx (a copy of the installed package) and on the synthetic projects of 1
   the least any static import graph can do);
 - ``cold``: a fresh ``ModuleGraph(use_cache=False)`` and ``edges()`` (discovery, reading,
   parsing, scanning, labelling), as a kernel makes it: where there is a spare CPU and enough
-  source, worker processes scan files too (:mod:`ipython_hotreload.core.scanpool`). Target
+  source, worker processes scan files too (:mod:`ipython_hotreload.core.graph.scanpool`). Target
   <= 1.3x floor in wall time, the time a user waits, judged on the median of the ratios of 9
   rounds (floor, build, build in one process, each in turn first); the CPU time it spends,
   its workers' included, is reported beside it;
@@ -51,11 +51,11 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import run_all as h
-from ipython_hotreload.core.graph import ModuleGraph
-from ipython_hotreload.core.importscan import scan_tree
+from ipython_hotreload.core.graph.importscan import scan_tree
+from ipython_hotreload.core.graph.modulegraph import ModuleGraph
+from ipython_hotreload.core.graph.projectfiles import Namer, discover
+from ipython_hotreload.core.graph.scanpool import gc_paused
 from ipython_hotreload.core.paths import sys_path_dirs
-from ipython_hotreload.core.projectfiles import Namer, discover
-from ipython_hotreload.core.scanpool import gc_paused
 
 SIZES = (1000, 5000)
 PLAN_SIZES = (100, 1000, 5000)

@@ -34,20 +34,21 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core import bytecode
-from ipython_hotreload.core.analysis import FunctionInfo, analyse_functions
+from ipython_hotreload.core.changes.loaded import LoadedModules, Stamp, read_source
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
-from ipython_hotreload.core.execution import PlanRun, Source
 from ipython_hotreload.core.formatting import (
     FormatterSpec,
     apply_formatter,
     describe_formatter,
     resolve_formatter,
 )
-from ipython_hotreload.core.graph import EDGE_LABELS, ModuleGraph, Step
-from ipython_hotreload.core.loaded import LoadedModules, Stamp, read_source
+from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
+from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
-from ipython_hotreload.core.reports import build_payloads, describe_failure
+from ipython_hotreload.core.reload import bytecode
+from ipython_hotreload.core.reload.analysis import FunctionInfo, analyse_functions
+from ipython_hotreload.core.reload.execution import PlanRun, Source
+from ipython_hotreload.core.reload.payloads import build_payloads, describe_failure
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
 __all__ = [
@@ -265,7 +266,7 @@ class HotReloader:
         """Watch ``paths`` (default: the roots) for edits made elsewhere and hot-reload them;
         ``schedule(fn)`` runs each batch where executing user code is safe (default: in the
         watcher thread, under the reload lock). Returns the running watcher."""
-        from ipython_hotreload.core.watch import Watcher
+        from ipython_hotreload.core.changes.watch import Watcher
 
         with _RELOAD_LOCK:
             self.stop_watching()

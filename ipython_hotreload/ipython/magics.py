@@ -17,7 +17,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.core.events import subscriber_count
-from ipython_hotreload.core.graph import EDGE_LABELS
+from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.errors import HotReloadError
 from ipython_hotreload.ipython.report import display_path, short_traceback, summary_line
 

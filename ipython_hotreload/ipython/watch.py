@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class KernelScheduler:
-    """``schedule(fn)`` for a :class:`~ipython_hotreload.core.watch.Watcher`: run ``fn()`` on
+    """``schedule(fn)`` for a :class:`~ipython_hotreload.core.changes.watch.Watcher`: run ``fn()`` on
     the kernel's main loop, never while a cell runs."""
 
     def __init__(self, io_loop: Any, *, lock: asyncio.Lock | None = None, shell: Any = None):

@@ -331,8 +331,8 @@ def test_a_big_graph_build_in_the_kernel_uses_worker_processes(
     run(
         client,
         "import ipython_hotreload as hr\n"
-        "from ipython_hotreload.core.graph import ModuleGraph\n"
-        "from ipython_hotreload.core.scanpool import available_workers\n"
+        "from ipython_hotreload.core.graph.modulegraph import ModuleGraph\n"
+        "from ipython_hotreload.core.graph.scanpool import available_workers\n"
         "graph = hr.default_reloader().graph\n"
         "spare = available_workers()  # 1 on a 2-core machine, as here and in CI\n"
         "assert (graph.files_by_workers > 0) == (spare > 0), (graph.files_by_workers, spare)\n"

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 import ipython_hotreload as hr
-from ipython_hotreload.core import engine, formatting, patching
+from ipython_hotreload.core import engine, formatting
+from ipython_hotreload.core.reload import patching
 from tests.reliability.conftest import Versioned, WriteDenier, fd_path, os_error
 
 # -- disk and permissions ------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = [
     "ipython_hotreload",
-    "ipython_hotreload.core.watch",
+    "ipython_hotreload.core.changes.watch",
     "ipython_hotreload.widgets._panels",
 ]
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipython_hotreload.core.graph import Edge, ModuleGraph, Step
-from ipython_hotreload.core.importscan import FROM, IMPORT, scan_source, scan_tree
+from ipython_hotreload.core.graph.importscan import FROM, IMPORT, scan_source, scan_tree
+from ipython_hotreload.core.graph.modulegraph import Edge, ModuleGraph, Step
 from ipython_hotreload.core.paths import module_name_for
 
 

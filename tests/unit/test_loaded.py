@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ipython_hotreload.core.dirfeed import DirectoryFeed
-from ipython_hotreload.core.loaded import LoadedModules
+from ipython_hotreload.core.changes.dirfeed import DirectoryFeed
+from ipython_hotreload.core.changes.loaded import LoadedModules
 
 pytestmark = pytest.mark.skipif(DirectoryFeed.create() is None, reason="needs Linux inotify")
 

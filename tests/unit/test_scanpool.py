@@ -15,10 +15,16 @@ import psutil
 import pytest
 
 import ipython_hotreload as hr
-from ipython_hotreload.core import scanpool, treescan
-from ipython_hotreload.core.graph import ModuleGraph
-from ipython_hotreload.core.scanpool import available_workers, chunks, cpu_quota, python, scan_files
-from ipython_hotreload.core.treescan import scan_file
+from ipython_hotreload.core.graph import scanpool, treescan
+from ipython_hotreload.core.graph.modulegraph import ModuleGraph
+from ipython_hotreload.core.graph.scanpool import (
+    available_workers,
+    chunks,
+    cpu_quota,
+    python,
+    scan_files,
+)
+from ipython_hotreload.core.graph.treescan import scan_file
 
 
 def leaf(k: int) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 import ipython_hotreload as hr
 from ipython_hotreload.core import engine
-from ipython_hotreload.core.watch import Batch, Watcher, is_watched_source
+from ipython_hotreload.core.changes.watch import Batch, Watcher, is_watched_source
 from tests.conftest import Project
 
 TIMEOUT = 15  # generous deadlines: a loaded 2-core CI machine is slow, never a reason to fail

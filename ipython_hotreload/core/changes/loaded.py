@@ -16,7 +16,7 @@ Both questions are asked before every reload, so neither walks everything each t
   graphed, the modules left to check on disk) is kept with it, so a reload that imports
   nothing pays for what it touches, not for the project's size.
 * Files are stat-ed only when they may have changed. A module is *verified* once its file was
-  stat-ed after its directory came under a :class:`~ipython_hotreload.core.dirfeed.DirectoryFeed`
+  stat-ed after its directory came under a :class:`~ipython_hotreload.core.changes.dirfeed.DirectoryFeed`
   and matched the stamp of the code it runs; it is stat-ed again only when the feed reports its
   path (or its directory lost). Anything else (no feed, a directory that could not be watched,
   a hard-linked file, a file on another device than its directory, a module just executed or
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 
-from ipython_hotreload.core.dirfeed import DirectoryFeed
+from ipython_hotreload.core.changes.dirfeed import DirectoryFeed
 from ipython_hotreload.core.paths import in_skipped_dir, is_within
 
 __all__ = ["LoadedModules", "Stamp", "read_source"]

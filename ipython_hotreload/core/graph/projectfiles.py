@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from ipython_hotreload.core.importscan import ImportRecord, records_of
-from ipython_hotreload.core.paths import SKIP_DIRS
-from ipython_hotreload.core.treescan import (
+from ipython_hotreload.core.graph.importscan import ImportRecord, records_of
+from ipython_hotreload.core.graph.treescan import (
     SCAN_ERRORS,
     RawRecord,
     error_text,
@@ -30,6 +29,7 @@ from ipython_hotreload.core.treescan import (
     scan_file,
     scan_records,
 )
+from ipython_hotreload.core.paths import SKIP_DIRS
 
 __all__ = [
     "FileEntry",

@@ -11,9 +11,9 @@ only statement by statement.
 
 This module imports nothing but ``_ast``, ``bisect``, ``os`` and ``sys``, so that it also
 runs as a script: the worker process of a parallel cold build
-(:mod:`ipython_hotreload.core.scanpool`) starts it with ``python -I -S -B treescan.py`` and
+(:mod:`ipython_hotreload.core.graph.scanpool`) starts it with ``python -I -S -B treescan.py`` and
 feeds it files through its pipes, where importing the package (or ``ast.py`` and ``typing``)
-would cost more than the files it scans. :mod:`ipython_hotreload.core.importscan` gives the
+would cost more than the files it scans. :mod:`ipython_hotreload.core.graph.importscan` gives the
 records their names and their meaning.
 """
 
@@ -373,7 +373,7 @@ _HANDLERS: dict[type, _Handler] = {
 
 
 #: An import record as plain data: (kind, level, module, name, bound, scope, used), the
-#: fields of :class:`~ipython_hotreload.core.importscan.ImportRecord`.
+#: fields of :class:`~ipython_hotreload.core.graph.importscan.ImportRecord`.
 RawRecord = tuple[int, int, str, str, str, int, bool]
 
 

@@ -1,5 +1,5 @@
 """Import records: what one parsed module imports and whether it uses it at import time
-(found by :mod:`ipython_hotreload.core.treescan`), and how strongly those imports tie it to the
+(found by :mod:`ipython_hotreload.core.graph.treescan`), and how strongly those imports tie it to the
 project's other modules.
 
 The records are independent of the rest of the project, so they can be cached per file.
@@ -14,7 +14,7 @@ import ast
 from collections.abc import Container
 from typing import NamedTuple
 
-from ipython_hotreload.core.treescan import (
+from ipython_hotreload.core.graph.treescan import (
     CLASS_SCOPE,
     FROM,
     FUNCTION_SCOPE,
@@ -64,7 +64,7 @@ def scan_tree(tree: ast.Module, source: bytes | str | None) -> list[ImportRecord
 
 
 def records_of(raw: list[RawRecord]) -> list[ImportRecord]:
-    """Plain record tuples (from :func:`~ipython_hotreload.core.treescan.scan_records`, or a
+    """Plain record tuples (from :func:`~ipython_hotreload.core.graph.treescan.scan_records`, or a
     scan worker) as :class:`ImportRecord` values."""
     new = tuple.__new__  # ImportRecord(...) goes through a Python-level __new__
     return [new(ImportRecord, r) for r in raw]

@@ -10,9 +10,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ipython_hotreload.core.analysis import analyse_functions
-from ipython_hotreload.core.execution import Source
-from ipython_hotreload.core.graph import Step
+from ipython_hotreload.core.graph.modulegraph import Step
+from ipython_hotreload.core.reload.analysis import analyse_functions
+from ipython_hotreload.core.reload.execution import Source
 
 __all__ = ["build_payloads", "describe_failure"]
 

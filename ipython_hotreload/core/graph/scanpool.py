@@ -1,5 +1,5 @@
 """Scanning many files at once: the files of a cold build shared between this process and
-worker processes, one per spare CPU, each running :mod:`~ipython_hotreload.core.treescan` as a
+worker processes, one per spare CPU, each running :mod:`~ipython_hotreload.core.graph.treescan` as a
 script.
 
 Parsing holds the GIL, so threads cannot share it out; processes can. The files go out in
@@ -31,8 +31,8 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ipython_hotreload.core import treescan
-from ipython_hotreload.core.treescan import (
+from ipython_hotreload.core.graph import treescan
+from ipython_hotreload.core.graph.treescan import (
     ASK_AGAIN,
     PROTOCOL,
     Result,
@@ -151,7 +151,7 @@ def chunks(sizes: Sequence[int]) -> list[tuple[int, int]]:
 def scan_files(
     paths: Sequence[str], sizes: Sequence[int], *, workers: int | None = None
 ) -> ScanReport:
-    """:func:`~ipython_hotreload.core.treescan.scan_file` of every path (``sizes``: their last
+    """:func:`~ipython_hotreload.core.graph.treescan.scan_file` of every path (``sizes``: their last
     stat), in that order, with at most ``workers`` worker processes (None: as many as
     :func:`available_workers` allows and the amount of source pays for; 0: none). Workers
     start only where :func:`python` finds an interpreter for them."""

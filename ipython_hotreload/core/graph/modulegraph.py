@@ -1,7 +1,7 @@
 """The module dependency graph of a project: which project module imports which, and how.
 
-Each file is parsed once and scanned by :mod:`ipython_hotreload.core.importscan` into import
-records that do not depend on the rest of the project; :mod:`ipython_hotreload.core.projectfiles`
+Each file is parsed once and scanned by :mod:`ipython_hotreload.core.graph.importscan` into import
+records that do not depend on the rest of the project; :mod:`ipython_hotreload.core.graph.projectfiles`
 finds the files, names them and caches their records (in memory and on disk), so after an
 edit only the changed file is read again. Turning records into labelled edges needs the set of
 project modules (``from a import b`` is an edge to ``a.b`` only when ``a.b`` is a module), so
@@ -24,12 +24,15 @@ from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from ipython_hotreload.core.importscan import ImportRecord, bound_names, scan_source, strengths
-from ipython_hotreload.core.ordering import dependency_order
-from ipython_hotreload.core.paths import is_within, module_name_for, sys_path_dirs
-from ipython_hotreload.core.projectfiles import (
+from ipython_hotreload.core.graph.importscan import (
+    ImportRecord,
+    bound_names,
+    scan_source,
+    strengths,
+)
+from ipython_hotreload.core.graph.ordering import dependency_order
+from ipython_hotreload.core.graph.projectfiles import (
     FileEntry,
     Namer,
     cache_file,
@@ -38,16 +41,15 @@ from ipython_hotreload.core.projectfiles import (
     load_cache,
     save_cache,
 )
-from ipython_hotreload.core.scanpool import gc_paused, scan_files
+from ipython_hotreload.core.graph.scanpool import gc_paused, scan_files
+from ipython_hotreload.core.labels import EDGE_LABELS, LABELS_BY_STRENGTH, Label
+from ipython_hotreload.core.paths import is_within, module_name_for, sys_path_dirs
 
 __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
 
 log = logging.getLogger(__name__)
 
-Label = Literal["compile", "export", "runtime"]
-_LABELS: tuple[Label, Label, Label] = ("runtime", "export", "compile")  # index = strength
-#: The edge labels, strongest first.
-EDGE_LABELS: tuple[Label, Label, Label] = ("compile", "export", "runtime")
+_LABELS = LABELS_BY_STRENGTH  # index = strength
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,7 @@ class ModuleGraph:
     ) -> None:
         """``workers``: worker processes a big build may scan files in (None: one per spare
         CPU, up to 4, when there is enough source to pay for them; 0: scan in this process
-        only; see :mod:`~ipython_hotreload.core.scanpool`)."""
+        only; see :mod:`~ipython_hotreload.core.graph.scanpool`)."""
         self._lock = threading.RLock()
         self._workers = workers
         self._files: dict[str, _File] = {}
