@@ -29,10 +29,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from ipython_hotreload.core.changes.loaded import LoadedModules, Stamp, read_source
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
@@ -64,6 +65,39 @@ log = logging.getLogger(__name__)
 
 _RELOAD_LOCK = threading.RLock()
 
+#: How much a reload re-executes (SPEC §1.5): only what changed, or whole modules.
+Reexecute = Literal["minimal", "module"]
+
+#: What started a reload: SPEC §1.7's history ``origin``.
+Origin = Literal["reload", "definition", "watch", "undo"]
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    """One file of a committed reload: its bytes before (None: it did not exist, or they are
+    not known) and after (None: the file was deleted and its module purged)."""
+
+    mod: str
+    path: Path
+    before: bytes | None
+    after: bytes | None
+
+
+@dataclass(frozen=True)
+class CommittedBatch:
+    """What one successful reload changed, for listeners (history, cluster workers): the
+    files whose new text was run (saved, or changed on disk), in the order they were given,
+    and the modules purged on the way."""
+
+    origin: Origin
+    files: tuple[CommittedFile, ...]
+    purged: tuple[str, ...]
+    result: Mapping[str, Any]
+
+
+#: A listener may return extra keys for the reload's result (``{"workers": ...}``).
+BatchListener = Callable[[CommittedBatch], Mapping[str, Any] | None]
+
 
 class HotReloader:
     """Hot-reloads the modules of a project (its ``roots``) inside this interpreter.
@@ -80,10 +114,14 @@ class HotReloader:
         *,
         graph_cache: bool = True,
         graph_workers: int | None = None,
+        reexecute: Reexecute = "minimal",
+        history_limit: int = 100,
     ) -> None:
         self._roots = self._resolve_roots(roots)
         self.formatter = formatter
         self.persist_bytecode = persist_bytecode
+        self.reexecute = reexecute
+        self.history_limit = history_limit
         self.graph = ModuleGraph(self._roots, use_cache=graph_cache, workers=graph_workers)
         self.loaded = LoadedModules(self._roots)
         # module -> (stamp of its file, the code compiled from it): a dependent whose file
@@ -92,6 +130,10 @@ class HotReloader:
         self.last_reload: dict[str, Any] | None = None
         self.watcher: Any = None
         self._disk_hashes: dict[Path, str] = {}
+        self._batch_listeners: list[BatchListener] = []
+        self._running: dict[str, bytes] = {}  # module -> the exact source bytes it runs
+        self._purged_paths: dict[str, Path] = {}  # purged module -> its file
+        self._purged: list[str] = []  # modules purged since the current batch began
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -131,18 +173,51 @@ class HotReloader:
         self._format_fn = resolve_formatter(spec)
         self._formatter_spec = spec
 
+    def add_batch_listener(self, listener: BatchListener) -> Callable[[], None]:
+        """Call ``listener`` after every committed reload of this reloader (under the reload
+        lock, after the ``recompiled`` events); the mapping it returns is merged into the
+        reload's result. Returns a function that removes it. A listener that raises is
+        logged and does not fail the reload."""
+        self._batch_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._batch_listeners:
+                self._batch_listeners.remove(listener)
+
+        return remove
+
     # -- public API ------------------------------------------------------------------------
 
     def reload(
-        self, path: str | os.PathLike[str], content: str | bytes, *, format: bool = True
+        self,
+        path: str | os.PathLike[str],
+        content: str | bytes,
+        *,
+        format: bool = True,
+        reexecute: Reexecute | None = None,
     ) -> dict[str, Any]:
-        """Write ``content`` to ``path``, format it, and hot-reload the module graph."""
+        """Write ``content`` to ``path``, format it, and hot-reload the module graph
+        (``reexecute`` overrides the reloader's setting for this call: ``%%hotreload --full``)."""
+        return self._reload_text(path, content, format=format, origin="reload", reexecute=reexecute)
+
+    def _reload_text(
+        self,
+        path: str | os.PathLike[str],
+        content: str | bytes,
+        *,
+        format: bool,
+        origin: Origin,
+        warnings: list[str] | None = None,
+        reexecute: Reexecute | None = None,
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         text = _as_text(content, path)
+        warnings = list(warnings or ())
         with _RELOAD_LOCK:
+            self._purged = []
             resolved = check_path(path, self._allowed_dirs())
             mod, importable = self._module_name(resolved)
-            warnings: list[str] = []
+            before = _read_if_exists(resolved)
             try:
                 if format:
                     text, why = apply_formatter(self._format_fn, text, resolved)
@@ -161,7 +236,41 @@ class HotReloader:
             source = Source(mod, resolved, data, full=True, stamp=stamp)
             if not importable:
                 return self._analyse_only(source, started, warnings)
-            return self._run([source], started, warnings)
+            return self._run([source], started, warnings, origin, {resolved: before})
+
+    def reload_files(
+        self,
+        files: Mapping[str | os.PathLike[str], bytes | None],
+        *,
+        origin: Origin = "reload",
+    ) -> dict[str, Any]:
+        """Write several files' exact bytes (no format; None deletes the file and purges its
+        module) and reload them as one all-or-nothing batch. Used by undo and by cluster
+        workers. Every path is checked before anything is written."""
+        started = time.perf_counter()
+        with _RELOAD_LOCK:
+            self._purged = []
+            checked = [(check_path(p, self._allowed_dirs()), data) for p, data in files.items()]
+            before: dict[Path, bytes | None] = {}
+            sources: list[Source] = []
+            for resolved, data in checked:
+                before[resolved] = _read_if_exists(resolved)
+                mod, _importable = self._module_name(resolved)
+                if data is None:
+                    if resolved.exists():
+                        resolved.unlink()
+                    self.purge_module(mod)
+                    continue
+                stamp = atomic_write(resolved, data)
+                self._disk_hashes[resolved] = hashlib.sha256(data).hexdigest()
+                self._adopt_outside_root(resolved, mod)
+                publish(ModuleEvent("source_written", mod, str(resolved)))
+                mod, importable = self._module_name(resolved)
+                if importable:
+                    sources.append(Source(mod, resolved, data, full=True, stamp=stamp))
+            if not sources:
+                return self._commit_purges_only(origin, before)
+            return self._run(sources, started, [], origin, before)
 
     def reload_from_disk(
         self,
@@ -173,9 +282,13 @@ class HotReloader:
         all or nothing, as one batch."""
         started = time.perf_counter()
         with _RELOAD_LOCK:
+            self._purged = []
+            before: dict[Path, bytes | None] = {}
             for p in deleted:
-                name = self.graph.module_for_path(Path(p).resolve())
+                resolved = Path(p).resolve()
+                name = self.graph.module_for_path(resolved)
                 if name is not None:
+                    before[resolved] = self.running_text(name)
                     self.purge_module(name)
             sources: list[Source] = []
             for p in changed:
@@ -184,10 +297,16 @@ class HotReloader:
                 if name is None or not resolved.is_file():
                     continue
                 data, stamp = read_source(resolved)
+                before[resolved] = self.running_text(name)
                 sources.append(Source(name, resolved, data, full=True, stamp=stamp))
             if not sources:
-                return {"recompiled": []}
-            return self._run(sources, started, [])
+                return self._commit_purges_only("watch", before)
+            return self._run(sources, started, [], "watch", before)
+
+    def running_text(self, mod: str) -> bytes | None:
+        """The exact source bytes module ``mod`` runs, as far as this reloader knows them
+        (the text it last executed for it), else None."""
+        return self._running.get(mod)
 
     def purge_module(self, mod: str | ModuleType) -> None:
         """Forget a module: ``sys.modules``, its parent's attribute, its ``.pyc``, the graph;
@@ -208,6 +327,10 @@ class HotReloader:
             self.graph.remove_module(name)
             self.loaded.forget(name)
             self._codes.pop(name, None)
+            self._running.pop(name, None)
+            self._purged.append(name)
+            if path is not None:
+                self._purged_paths[name] = path.resolve()
             publish(ModuleEvent("source_removed", name, str(path) if path else None))
 
     def compile_dep_edges(self, *, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
@@ -288,7 +411,14 @@ class HotReloader:
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def _run(self, sources: list[Source], started: float, warnings: list[str]) -> dict[str, Any]:
+    def _run(
+        self,
+        sources: list[Source],
+        started: float,
+        warnings: list[str],
+        origin: Origin = "reload",
+        before: Mapping[Path, bytes | None] | None = None,
+    ) -> dict[str, Any]:
         primary = sources[0]
         loaded = self.loaded.project_modules()
         for name in self.loaded.not_graphed(loaded):
@@ -334,11 +464,13 @@ class HotReloader:
             for name in run.skipped
         ]
         write_pyc = self.persist_bytecode and not sys.dont_write_bytecode
+        prior = {s.mod: self._running.get(s.mod) for s in sources}
         for name in run.executed:
             src = run.sources[name]
             self.loaded.executed(name, src.stamp)
             if src.reused:
                 continue  # its file, hash and bytecode are as they were
+            self._running[name] = src.data
             if src.code is not None and src.stamp is not None:
                 self._codes[name] = (src.stamp, src.code)
             self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
@@ -366,7 +498,47 @@ class HotReloader:
             # change what reload() returns.
             event_payload = _json_copy(payload)
             publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), event_payload))
-        return {"recompiled": payloads}
+        result: dict[str, Any] = {"recompiled": payloads}
+        before = before or {}
+        committed = tuple(
+            CommittedFile(s.mod, s.path, before.get(s.path, prior.get(s.mod)), s.data)
+            for s in sources
+        )
+        return self._tell_listeners(origin, committed, before, result)
+
+    def _commit_purges_only(
+        self, origin: Origin, before: Mapping[Path, bytes | None]
+    ) -> dict[str, Any]:
+        return self._tell_listeners(origin, (), before, {"recompiled": []})
+
+    def _tell_listeners(
+        self,
+        origin: Origin,
+        files: tuple[CommittedFile, ...],
+        before: Mapping[Path, bytes | None],
+        result: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Hand the committed batch to the listeners; merge what they add into the result."""
+        purged = tuple(self._purged)
+        self._purged = []
+        gone = tuple(
+            CommittedFile(mod, path, before.get(path), None)
+            for mod in purged
+            for path in [self._purged_paths.pop(mod, None)]
+            if path is not None and path in before
+        )
+        if not (files or gone or purged) or not self._batch_listeners:
+            return result
+        batch = CommittedBatch(origin, files + gone, purged, result)
+        for listener in list(self._batch_listeners):
+            try:
+                extra = listener(batch)
+            except Exception:
+                log.exception("hotreload: a batch listener failed; the reload itself succeeded")
+                continue
+            if extra:
+                result.update(extra)
+        return result
 
     def _analyse_only(self, src: Source, started: float, warnings: list[str]) -> dict[str, Any]:
         """A saved file that cannot be imported: compile it (to report syntax errors) and
@@ -494,6 +666,16 @@ class HotReloader:
         if isinstance(file, str) and os.path.exists(file) and os.path.samefile(file, path):
             return file
         return str(path)
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.debug("hotreload: cannot read %s before writing it: %s", path, exc)
+        return None
 
 
 def _json_copy(value: Any) -> Any:
