@@ -48,8 +48,14 @@ from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
 from ipython_hotreload.core.reload import bytecode
 from ipython_hotreload.core.reload.analysis import FunctionInfo, analyse_functions
-from ipython_hotreload.core.reload.execution import PlanRun, Source
+from ipython_hotreload.core.reload.execution import PlanRun, Running, Source
 from ipython_hotreload.core.reload.payloads import build_payloads, describe_failure
+from ipython_hotreload.core.reload.provenance import (
+    PROCESS_STARTED_NS,
+    import_stamp,
+    record_imports,
+)
+from ipython_hotreload.core.reload.statements import ModuleIndex
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
 __all__ = [
@@ -64,6 +70,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _RELOAD_LOCK = threading.RLock()
+
+# From now on, note what the import system reads: the source a module was imported from
+# can then be vouched for (SPEC §1.5).
+record_imports()
 
 #: How much a reload re-executes (SPEC §1.5): only what changed, or whole modules.
 Reexecute = Literal["minimal", "module"]
@@ -123,7 +133,7 @@ class HotReloader:
         self.reexecute = reexecute
         self.history_limit = history_limit
         self.graph = ModuleGraph(self._roots, use_cache=graph_cache, workers=graph_workers)
-        self.loaded = LoadedModules(self._roots)
+        self.loaded = LoadedModules(self._roots, first_stamp=import_stamp)
         # module -> (stamp of its file, the code compiled from it): a dependent whose file
         # did not change is re-executed from this, not read, parsed and compiled again.
         self._codes: dict[str, tuple[Stamp, CodeType]] = {}
@@ -132,6 +142,8 @@ class HotReloader:
         self._disk_hashes: dict[Path, str] = {}
         self._batch_listeners: list[BatchListener] = []
         self._running: dict[str, bytes] = {}  # module -> the exact source bytes it runs
+        self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
+        self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
         self._purged_paths: dict[str, Path] = {}  # purged module -> its file
         self._purged: list[str] = []  # modules purged since the current batch began
 
@@ -218,6 +230,7 @@ class HotReloader:
             resolved = check_path(path, self._allowed_dirs())
             mod, importable = self._module_name(resolved)
             before = _read_if_exists(resolved)
+            self._before_write = {resolved: (before, _stamp_of(resolved))}
             try:
                 if format:
                     text, why = apply_formatter(self._format_fn, text, resolved)
@@ -236,7 +249,9 @@ class HotReloader:
             source = Source(mod, resolved, data, full=True, stamp=stamp)
             if not importable:
                 return self._analyse_only(source, started, warnings)
-            return self._run([source], started, warnings, origin, {resolved: before})
+            return self._run(
+                [source], started, warnings, origin, {resolved: before}, reexecute=reexecute
+            )
 
     def reload_files(
         self,
@@ -328,6 +343,7 @@ class HotReloader:
             self.loaded.forget(name)
             self._codes.pop(name, None)
             self._running.pop(name, None)
+            self._indexes.pop(name, None)
             self._purged.append(name)
             if path is not None:
                 self._purged_paths[name] = path.resolve()
@@ -418,6 +434,22 @@ class HotReloader:
         warnings: list[str],
         origin: Origin = "reload",
         before: Mapping[Path, bytes | None] | None = None,
+        *,
+        reexecute: Reexecute | None = None,
+    ) -> dict[str, Any]:
+        try:
+            return self._run_batch(sources, started, warnings, origin, before, reexecute)
+        finally:
+            self._before_write = {}
+
+    def _run_batch(
+        self,
+        sources: list[Source],
+        started: float,
+        warnings: list[str],
+        origin: Origin,
+        before: Mapping[Path, bytes | None] | None,
+        reexecute: Reexecute | None,
     ) -> dict[str, Any]:
         primary = sources[0]
         loaded = self.loaded.project_modules()
@@ -445,7 +477,14 @@ class HotReloader:
                 raise
             raise self._failure(primary.mod, exc, path=primary.path) from exc
         plan = self.graph.plan([s.mod for s in sources], loaded, self.loaded.import_order())
-        run = PlanRun(self.graph, loaded, {s.mod: s for s in sources}, self._prepare)
+        minimal = (reexecute or self.reexecute) == "minimal"
+        run = PlanRun(
+            self.graph,
+            loaded,
+            {s.mod: s for s in sources},
+            self._prepare,
+            self if minimal else None,
+        )
         try:
             run.execute(plan)
         except BaseException as exc:
@@ -466,7 +505,10 @@ class HotReloader:
         write_pyc = self.persist_bytecode and not sys.dont_write_bytecode
         prior = {s.mod: self._running.get(s.mod) for s in sources}
         for name in run.executed:
-            src = run.sources[name]
+            ran = run.sources.get(name)
+            if ran is None:
+                continue  # a dependent that ran some statements: its file is as it was
+            src = ran
             self.loaded.executed(name, src.stamp)
             if src.reused:
                 continue  # its file, hash and bytecode are as they were
@@ -484,9 +526,7 @@ class HotReloader:
                     )
                 if warning:
                     warnings.append(warning)
-        payloads = self._payloads(
-            plan, run.sources, run.executed, run.replaced, started, warnings, primary.mod
-        )
+        payloads = self._payloads(plan, run, started, warnings, primary.mod)
         self.last_reload = {
             "mod": primary.mod,
             "at": time.time(),
@@ -545,9 +585,8 @@ class HotReloader:
         return its payload, executing nothing."""
         self._compile(src)
         self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
-        payload = self._payloads(
-            [Step(src.mod, None, None)], {src.mod: src}, [], {}, started, [], src.mod
-        )[0]
+        run = PlanRun(self.graph, {}, {src.mod: src}, self._prepare)
+        payload = self._payloads([Step(src.mod, None, None)], run, started, [], src.mod)[0]
         payload["executed"] = False
         payload["warnings"] = [
             *warnings,
@@ -556,7 +595,7 @@ class HotReloader:
         return {"recompiled": [payload]}
 
     def _compile(self, src: Source) -> None:
-        filename = self._code_filename(src.mod, src.path)
+        filename = src.filename = self._code_filename(src.mod, src.path)
         try:
             src.text = src.data.decode("utf-8")
             src.tree = ast.parse(src.data, filename)
@@ -565,26 +604,10 @@ class HotReloader:
             raise self._failure(src.mod, exc, path=src.path) from exc
 
     def _payloads(
-        self,
-        plan: Sequence[Step],
-        sources: Mapping[str, Source],
-        executed: Collection[str],
-        replaced: Mapping[str, list[str]],
-        started: float,
-        warnings: list[str],
-        saved: str,
+        self, plan: Sequence[Step], run: PlanRun, started: float, warnings: list[str], saved: str
     ) -> list[dict[str, Any]]:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        return build_payloads(
-            plan,
-            sources,
-            executed,
-            replaced,
-            elapsed_ms,
-            warnings,
-            self.graph.path_for_module,
-            saved,
-        )
+        return build_payloads(plan, run, elapsed_ms, warnings, self.graph.path_for_module, saved)
 
     def _failure(self, mod: str, exc: BaseException, *, path: Path | None = None) -> ReloadError:
         """Publish ``compile_failed`` and make the :class:`ReloadError` to raise."""
@@ -660,12 +683,78 @@ class HotReloader:
         self._compile(src)
         return src
 
+    # -- the source each module runs (for statement-level updates) ---------------------------
+
+    def running(self, name: str, module: ModuleType) -> Running:
+        """The source ``name`` runs: the text this reloader last executed for it or, for a
+        module it has not run, its file as it was when imported, when that can be vouched
+        for (SPEC §1.5: otherwise the module is re-executed whole)."""
+        path = self.loaded.path_of(name) or Path(str(module.__file__))
+        filename = self._code_filename(name, path)
+        data = self._running.get(name)
+        if data is None:
+            data = self._as_imported(name, module, path)
+            if data is None:
+                return Running(None, filename, "the source the module runs is not known exactly")
+            self._running[name] = data
+        return Running(self._index_of(name, data, None, module), filename)
+
+    def index(self, src: Source) -> ModuleIndex:
+        """The statement index of a new, parsed source."""
+        module = sys.modules.get(src.mod)
+        return self._index_of(src.mod, src.data, src.tree, module)
+
+    def _index_of(
+        self, name: str, data: bytes, tree: ast.Module | None, module: ModuleType | None
+    ) -> ModuleIndex:
+        kept = self._indexes.get(name)
+        if kept is not None and kept[0] == data:
+            return kept[1]
+        text = data.decode("utf-8")
+        if tree is None:
+            tree = ast.parse(data, self._code_filename(name, self.loaded.path_of(name) or Path()))
+        package = getattr(module, "__package__", None) or name.rpartition(".")[0]
+        if module is not None and hasattr(module, "__path__"):
+            package = name
+        index = ModuleIndex(text, tree, package)
+        self._indexes[name] = (data, index)
+        return index
+
+    def _as_imported(self, name: str, module: ModuleType, path: Path) -> bytes | None:
+        """The file of a module this reloader has not run, if it is certainly the text the
+        module was imported from: older than this process, or with the very stamp it had
+        when the import system read it (:mod:`.provenance`)."""
+        pending = self._before_write.get(path.resolve()) if self._before_write else None
+        if pending is not None:
+            data, stamp = pending
+        else:
+            try:
+                data, stamp = read_source(path)
+            except OSError:
+                return None
+        if data is None or stamp is None:
+            return None
+        if stamp[0] < PROCESS_STARTED_NS:
+            return data
+        file = getattr(module, "__file__", None) or str(path)
+        if stamp in (import_stamp(file), import_stamp(str(path))):
+            return data
+        return None
+
     def _code_filename(self, mod: str, path: Path) -> str:
         module = sys.modules.get(mod)
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and os.path.exists(file) and os.path.samefile(file, path):
             return file
         return str(path)
+
+
+def _stamp_of(path: Path) -> Stamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _read_if_exists(path: Path) -> bytes | None:

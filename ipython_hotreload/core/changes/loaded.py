@@ -56,8 +56,12 @@ class LoadedModules:
         roots: Iterable[Path],
         *,
         feed_factory: Callable[[], DirectoryFeed | None] | None = DirectoryFeed.create,
+        first_stamp: Callable[[str], Stamp | None] | None = None,
     ) -> None:
         self._roots = list(roots)
+        # The stamp a module's file had when it was imported, if known: a first look then
+        # finds a file edited between the import and that look stale.
+        self._first_stamp = first_stamp
         # name -> (sys.modules value, its file if it is a project module, that file as str)
         self._files: dict[str, tuple[object, Path | None, str]] = {}
         self._stamps: dict[str, Stamp] = {}
@@ -282,7 +286,10 @@ class LoadedModules:
         except OSError:
             return None
         now = (st.st_mtime_ns, st.st_size)
-        if self._stamps.setdefault(name, now) != now:
+        known = self._stamps.get(name)
+        if known is None:
+            known = self._stamps[name] = (self._first_stamp and self._first_stamp(file)) or now
+        if known != now:
             stale.append(name)
             return None
         return st

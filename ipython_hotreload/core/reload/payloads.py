@@ -6,30 +6,30 @@ from __future__ import annotations
 import hashlib
 import os
 import traceback
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ipython_hotreload.core.graph.modulegraph import Step
 from ipython_hotreload.core.reload.analysis import analyse_functions
-from ipython_hotreload.core.reload.execution import Source
+from ipython_hotreload.core.reload.execution import PlanRun
+from ipython_hotreload.core.reload.minimal import Outcome
 
 __all__ = ["build_payloads", "describe_failure"]
 
 
 def build_payloads(
     plan: Sequence[Step],
-    sources: Mapping[str, Source],
-    executed: Collection[str],
-    replaced: Mapping[str, list[str]],
+    run: PlanRun,
     elapsed_ms: float,
     warnings: Sequence[str],
     path_for: Callable[[str], Path | None],
     saved: str,
 ) -> list[dict[str, Any]]:
-    """One payload per re-executed module: the ``saved`` one first (carrying the warnings),
+    """One payload per module updated: the ``saved`` one first (carrying the warnings),
     then the others in the order they ran; full for a file that was saved, bare for a module
-    that followed, with the ``reason`` it ran."""
+    that followed, with the ``reason`` it ran and what ran (``mode``, ``rerun``)."""
+    sources, executed = run.sources, run.executed
     out: list[dict[str, Any]] = []
     for step in plan:
         src = sources.get(step.mod)
@@ -40,22 +40,42 @@ def build_payloads(
         if is_full and src is not None:
             payload["source_hash"] = hashlib.sha256(src.data).hexdigest()
             payload["functions"] = analyse_functions(src.text, src.tree, key=str(src.path))
+            payload["changes"] = run.changes.get(step.mod) or {
+                "added": [],
+                "changed": [],
+                "removed": [],
+            }
         path = src.path if src is not None else path_for(step.mod)
         payload["path"] = str(path) if path else None
         payload["elapsed_ms"] = elapsed_ms
+        if step.mod in run.module_ms:
+            payload["module_ms"] = run.module_ms[step.mod]
         if step.after is not None:
             payload["reason"] = {"after": step.after, "label": step.label}
         elif src is not None and not src.full:
             payload["reason"] = {"after": None, "label": "changed_on_disk"}
+        _what_ran(payload, run.outcomes.get(step.mod))
         if step.mod not in executed:
             payload["executed"] = False
-        if replaced.get(step.mod):
-            payload["replaced"] = replaced[step.mod]
+        if run.replaced.get(step.mod):
+            payload["replaced"] = run.replaced[step.mod]
         out.append(payload)
     out.sort(key=lambda p: p["mod"] != saved)  # stable: the rest keep their execution order
     if warnings and out:
         out[0]["warnings"] = list(warnings)
     return out
+
+
+def _what_ran(payload: dict[str, Any], outcome: Outcome | None) -> None:
+    """The payload's ``mode``, ``rerun`` and ``full_reason`` (SPEC §1.5)."""
+    if outcome is None:
+        payload["mode"] = "unchanged"
+        payload["rerun"] = []
+        return
+    payload["mode"] = outcome.mode
+    payload["rerun"] = [{"lineno": a, "end_lineno": b} for a, b in outcome.rerun]
+    if outcome.mode == "full":
+        payload["full_reason"] = outcome.full_reason or "re-executed whole"
 
 
 def describe_failure(exc: BaseException, path: Path | None) -> dict[str, Any]:

@@ -1,0 +1,160 @@
+"""Is a module's file still the text it was imported from?
+
+A statement-level update compares the new source with the source the module runs, so that
+source must be known exactly (SPEC §1.5). For a module this process imported before the
+reloader ran it, the file vouches for itself when:
+
+* it is older than the process (it cannot have changed after the import); or
+* its stamp (mtime, size) is the one it had when the import system read it: an audit hook
+  (:func:`record_imports`, installed once) notes the stamp of every source file the import
+  system opens (or whose cached bytecode it opens) from then on.
+
+Otherwise the module is re-executed whole. :func:`same_code` is a weaker check, used only to
+find files edited after their import: if the file compiles to other code than the module's
+functions run, it changed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+from types import CodeType, FunctionType, ModuleType
+from typing import Any
+
+__all__ = ["PROCESS_STARTED_NS", "import_stamp", "record_imports", "same_code"]
+
+Stamp = tuple[int, int]
+
+_IMPORT_STAMPS: dict[str, Stamp] = {}  # source file (absolute) -> its stamp when imported
+_installed = False
+_install_lock = threading.Lock()
+
+
+def record_imports() -> None:
+    """Start noting the stamp of every source file the import system reads (idempotent; an
+    audit hook cannot be removed, so it stays for the life of the process)."""
+    global _installed
+    with _install_lock:
+        if not _installed:
+            sys.addaudithook(_on_audit)
+            _installed = True
+
+
+def import_stamp(path: str) -> Stamp | None:
+    """The stamp ``path`` had when the import system last read it, if noted."""
+    return _IMPORT_STAMPS.get(os.path.abspath(path))
+
+
+def _on_audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open":
+        return
+    path = args[0]
+    if not isinstance(path, str):
+        return
+    if path.endswith(".py"):
+        source = path
+    elif path.endswith(".pyc") and "__pycache__" in path:
+        try:
+            source = importlib.util.source_from_cache(path)
+        except ValueError:
+            return
+    else:
+        return
+    if not _opened_by_import_system():
+        return  # another reader's look says nothing about what was imported
+    try:
+        st = os.stat(source)
+    except OSError:
+        return
+    _IMPORT_STAMPS[os.path.abspath(source)] = (st.st_mtime_ns, st.st_size)
+
+
+def _opened_by_import_system() -> bool:
+    frame = sys._getframe(2)
+    for _ in range(3):
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _process_started_ns() -> int:
+    """When this process started, from /proc (Linux); 0 where that cannot be read, so no
+    file is taken as older than the process."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        ticks = int(fields[19])  # starttime: field 22 of the whole line
+        with open("/proc/stat", "rb") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith(b"btime"))
+        hz = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return 0
+    # One second of margin: btime is in whole seconds.
+    return int((boot + ticks / hz - 1) * 1_000_000_000)
+
+
+#: Files last modified before this instant were imported as they are now.
+PROCESS_STARTED_NS = _process_started_ns()
+
+
+def same_code(module: ModuleType, data: bytes, filename: str) -> bool:
+    """Does ``data`` compile to the code the module's functions and methods run? False if
+    any differs, or if the module defines none to compare (nothing vouches then)."""
+    try:
+        code = compile(data, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    compared = 0
+    consts = _codes_by_key(code)
+    name = module.__name__
+    for value in list(vars(module).values()):
+        if getattr(value, "__module__", None) != name:
+            continue
+        if isinstance(value, FunctionType) and "." not in value.__qualname__:
+            if not _matches(value.__code__, consts):
+                return False
+            compared += 1
+        elif isinstance(value, type) and "." not in value.__qualname__:
+            body = consts.get((value.__name__, _firstline(value, consts)))
+            for fn in _methods(value):
+                if body is None or not _matches(fn.__code__, _codes_by_key(body)):
+                    return False
+                compared += 1
+    return compared > 0
+
+
+def _codes_by_key(code: CodeType) -> dict[tuple[str, int], CodeType]:
+    return {(c.co_name, c.co_firstlineno): c for c in code.co_consts if isinstance(c, CodeType)}
+
+
+def _matches(code: CodeType, consts: dict[tuple[str, int], CodeType]) -> bool:
+    return consts.get((code.co_name, code.co_firstlineno)) == code
+
+
+def _firstline(cls: type, consts: dict[tuple[str, int], CodeType]) -> int:
+    """The line of the class body's code object named like ``cls`` (the only one, or the
+    first of several classes of that name)."""
+    lines = sorted(line for (n, line) in consts if n == cls.__name__)
+    return lines[0] if lines else -1
+
+
+def _methods(cls: type) -> list[FunctionType]:
+    out: list[FunctionType] = []
+    for member in vars(cls).values():
+        fn: Any = member
+        if isinstance(member, classmethod | staticmethod):
+            fn = member.__func__
+        elif isinstance(member, property):
+            fn = member.fget
+        if (
+            isinstance(fn, FunctionType)
+            and fn.__module__ == cls.__module__
+            and fn.__qualname__ == f"{cls.__qualname__}.{fn.__name__}"
+        ):
+            out.append(fn)
+    return out

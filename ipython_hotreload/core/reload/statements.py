@@ -1,0 +1,412 @@
+"""What a module's source is made of, statement by statement, and what changed between two
+versions of it (SPEC §1.5).
+
+:class:`ModuleIndex` reads one source text once: its top-level statements (and, inside each
+class statement, its body, recursively), the exact text of each (decorators included), the
+names each binds, and what each reads *at import time* (decorators, defaults, annotations,
+class bodies, comprehensions; never a function's body). Reads are kept as dotted strings
+("b", "b.SCALE") so a dependent's ``b.SCALE`` can be matched against a change of ``SCALE`` in
+module ``b``. Module-level functions keep the global names their bodies read, for the
+transitive rule ("editing ``def load()`` re-runs ``DATA = load()``").
+
+:func:`diff_statements` pairs the statements of two indexes: unchanged (same text),
+``patch`` (a ``def`` whose decorator lines are the same but whose text is not: only its
+function object is updated), ``class`` (a class whose header is the same and whose body
+changed only in method bodies: recursed into), ``run`` (new or changed: it runs) and
+``removed``. :func:`full_reason` says when a statement-level update cannot vouch for the
+result.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "ModuleIndex",
+    "Pair",
+    "Statement",
+    "bound_names",
+    "diff_statements",
+    "full_reason",
+    "function_texts",
+    "import_marker",
+]
+
+Status = Literal["same", "patch", "class", "run", "removed"]
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+@dataclass
+class Statement:
+    """One statement of a module or class body."""
+
+    node: ast.stmt
+    text: str  # exact source, decorators included
+    header: str  # a def's or class's decorator lines (and a class's own line); else ""
+    start: int  # first line (the first decorator's line)
+    end: int
+    name: str | None  # the name a def or class binds
+    loads: frozenset[str]  # names (and dotted attribute chains) read at import time
+    calls: frozenset[str]  # those of them called at import time (decorators included)
+    body: list[Statement] | None = None  # a class statement's body
+
+    @property
+    def is_def(self) -> bool:
+        return isinstance(self.node, _DEFS)
+
+    @property
+    def is_class(self) -> bool:
+        return isinstance(self.node, ast.ClassDef)
+
+
+@dataclass
+class Pair:
+    """An old statement and the new one it became (either may be missing)."""
+
+    status: Status
+    old: Statement | None
+    new: Statement | None
+    body: list[Pair] = field(default_factory=list)  # for "class": the body's pairs
+
+
+class ModuleIndex:
+    """One source text of a module, read statement by statement."""
+
+    def __init__(self, text: str, tree: ast.Module, package: str | None) -> None:
+        self.text = text
+        self.tree = tree
+        self.package = package
+        self._lines = text.splitlines(keepends=True)
+        self.future_flags = _future_flags(tree)
+        lazy = bool(self.future_flags & _ANNOTATIONS_FLAG)
+        self.statements = [self._statement(s, lazy) for s in tree.body]
+        #: module-level function name -> global names (and dotted chains) its body reads
+        self.function_reads: dict[str, frozenset[str]] = {}
+        for node in tree.body:
+            if isinstance(node, _DEFS):
+                self.function_reads[node.name] = frozenset(_body_reads(node))
+        #: local dotted prefix -> the absolute module name it stands for
+        self.module_aliases: dict[str, str] = {}
+        #: (absolute module, name, local alias) of every top-level ``from m import name``
+        self.from_imports: list[tuple[str, str, str]] = []
+        self.star_imports: set[str] = set()
+        for node in tree.body:
+            self._imports(node)
+
+    def _statement(self, node: ast.stmt, lazy_annotations: bool) -> Statement:
+        decorators = getattr(node, "decorator_list", None) or []
+        start = min([d.lineno for d in decorators] + [node.lineno])
+        end = node.end_lineno or node.lineno
+        text = "".join(self._lines[start - 1 : end])
+        header = ""
+        body: list[Statement] | None = None
+        name: str | None = None
+        if isinstance(node, (*_DEFS, ast.ClassDef)):
+            name = node.name
+            first_body = node.body[0].lineno if node.body else end + 1
+            header = "".join(self._lines[start - 1 : node.lineno - 1])
+            if isinstance(node, ast.ClassDef):
+                header = "".join(self._lines[start - 1 : max(node.lineno, first_body - 1)])
+                body = [self._statement(s, lazy_annotations) for s in node.body]
+        loads, calls = _import_time_reads(node, lazy_annotations)
+        if isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module, node.level, self.package)
+            if base is not None:
+                loads = loads | {import_marker(base)}
+        return Statement(node, text, header, start, end, name, loads, calls, body)
+
+    def _imports(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.module_aliases[alias.asname] = alias.name
+                else:
+                    parts = alias.name.split(".")
+                    for i in range(1, len(parts) + 1):
+                        self.module_aliases[".".join(parts[:i])] = ".".join(parts[:i])
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module, node.level, self.package)
+            if base is None:
+                return
+            for alias in node.names:
+                if alias.name == "*":
+                    self.star_imports.add(base)
+                else:
+                    self.from_imports.append((base, alias.name, alias.asname or alias.name))
+        elif isinstance(node, ast.If | ast.Try):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.stmt):
+                    self._imports(child)
+
+
+def import_marker(module: str) -> str:
+    """The pseudo-name a ``from module import ...`` statement reads: rebinding it makes that
+    statement run again (a name it imports is gone, or a star import must be refreshed)."""
+    return f"<import {module}>"
+
+
+# -- the diff ------------------------------------------------------------------------------
+
+
+def diff_statements(old: Sequence[Statement], new: Sequence[Statement]) -> list[Pair]:
+    """Pair two statement lists: the new ones in source order (each with its old
+    counterpart, if any), then the removed old ones."""
+    matcher = difflib.SequenceMatcher(
+        None, [s.text for s in old], [s.text for s in new], autojunk=False
+    )
+    partner: dict[int, int] = {}  # new index -> old index
+    for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for k in range(i2 - i1):
+                partner[j1 + k] = i1 + k
+    taken = set(partner.values())
+    # Definitions that changed pair by (kind, name), in order of appearance.
+    free_old: dict[tuple[str, str], list[int]] = {}
+    for i, s in enumerate(old):
+        if i not in taken and s.name is not None:
+            free_old.setdefault((_kind(s), s.name), []).append(i)
+    pairs: list[Pair] = []
+    for j, s in enumerate(new):
+        if j in partner:
+            pairs.append(Pair("same", old[partner[j]], s))
+            continue
+        if s.name is not None and free_old.get((_kind(s), s.name)):
+            i = free_old[(_kind(s), s.name)].pop(0)
+            taken.add(i)
+            pairs.append(_changed_definition(old[i], s))
+            continue
+        pairs.append(Pair("run", None, s))
+    pairs += [Pair("removed", s, None) for i, s in enumerate(old) if i not in taken]
+    return pairs
+
+
+def _changed_definition(old: Statement, new: Statement) -> Pair:
+    if old.header != new.header:
+        return Pair("run", old, new)
+    if new.is_def:
+        return Pair("patch", old, new)
+    assert old.body is not None and new.body is not None
+    body = diff_statements(old.body, new.body)
+    if all(p.status in ("same", "patch", "class") for p in body):
+        return Pair("class", old, new, body)
+    return Pair("run", old, new)  # a class rebuilt from its new body
+
+
+def _kind(s: Statement) -> str:
+    return "class" if s.is_class else "def"
+
+
+def full_reason(old: ModuleIndex, new: ModuleIndex) -> str | None:
+    """Why a statement-level update cannot vouch for the result, or None."""
+    if old.future_flags != new.future_flags:
+        return "a `from __future__` import changed"
+    for index in (old, new):
+        for s in index.statements:
+            why = _unsafe_statement(s.node)
+            if why:
+                return why
+    return None
+
+
+def _unsafe_statement(node: ast.stmt) -> str | None:
+    if isinstance(node, ast.Global):
+        return "a top-level `global` statement"
+    if isinstance(node, ast.Delete):
+        return "a top-level `del` statement"
+    if isinstance(node, (*_DEFS, ast.ClassDef)):
+        return None  # their bodies do not run at import time (a class body's calls do)
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Name)
+            and sub.func.id in ("exec", "eval")
+        ):
+            return f"top-level code calls `{sub.func.id}`"
+    return None
+
+
+def function_texts(statements: Sequence[Statement], prefix: str = "") -> dict[str, str]:
+    """The source text of every function of the payload's ``functions`` (top-level ones and
+    methods of classes at any depth) by qualname; the defs sharing a qualname (a property's
+    getter and setter) joined."""
+    out: dict[str, str] = {}
+    for s in statements:
+        if s.name is None:
+            continue
+        qualname = prefix + s.name
+        if s.is_def:
+            out[qualname] = out.get(qualname, "") + s.text
+        elif s.body is not None:
+            out.update(function_texts(s.body, qualname + "."))
+    return out
+
+
+# -- import-time reads ---------------------------------------------------------------------
+
+
+_ANNOTATIONS_FLAG = getattr(__import__("__future__"), "annotations").compiler_flag
+
+
+def _future_flags(tree: ast.Module) -> int:
+    import __future__
+
+    flags = 0
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                feature = getattr(__future__, alias.name, None)
+                if feature is not None:
+                    flags |= feature.compiler_flag
+    return flags
+
+
+def _import_time_reads(node: ast.stmt, lazy: bool) -> tuple[frozenset[str], frozenset[str]]:
+    loads: set[str] = set()
+    calls: set[str] = set()
+    for expr in _import_time_exprs(node, lazy):
+        _collect(expr, loads, calls)
+    if isinstance(node, (*_DEFS, ast.ClassDef)):
+        for d in node.decorator_list:  # a decorator is called
+            chain = _chain(d.func if isinstance(d, ast.Call) else d)
+            if chain:
+                calls.update(_prefixes(chain))
+    return frozenset(loads), frozenset(calls)
+
+
+def _import_time_exprs(node: ast.AST, lazy: bool) -> Iterator[ast.AST]:
+    """The parts of a statement that are evaluated when it runs."""
+    if isinstance(node, _DEFS):
+        yield from node.decorator_list
+        args = node.args
+        yield from args.defaults
+        yield from (d for d in args.kw_defaults if d is not None)
+        if not lazy:
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+            every += [a for a in (args.vararg, args.kwarg) if a is not None]
+            yield from (a.annotation for a in every if a.annotation is not None)
+            if node.returns is not None:
+                yield node.returns
+        return
+    if isinstance(node, ast.ClassDef):
+        yield from node.decorator_list
+        yield from node.bases
+        yield from (k.value for k in node.keywords)
+        for stmt in node.body:
+            yield from _import_time_exprs(stmt, lazy)
+        return
+    if isinstance(node, ast.AnnAssign) and lazy:
+        yield node.target
+        if node.value is not None:
+            yield node.value
+        return
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.stmt):
+            yield from _import_time_exprs(child, lazy)
+        else:
+            yield child
+
+
+def _collect(expr: ast.AST, loads: set[str], calls: set[str]) -> None:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Lambda):
+            stack.extend(node.args.defaults)
+            stack.extend(d for d in node.args.kw_defaults if d is not None)
+            continue  # its body runs when called
+        if isinstance(node, ast.Call):
+            chain = _chain(node.func)
+            if chain:
+                calls.update(_prefixes(chain))
+        if isinstance(node, ast.Attribute | ast.Name):
+            chain = _chain(node)
+            if chain and isinstance(getattr(node, "ctx", None), ast.Load):
+                loads.update(_prefixes(chain))
+                continue  # a dotted name holds nothing else to read
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _chain(node: ast.AST) -> list[str] | None:
+    """``a.b.c`` -> ["a", "b", "c"]; None when the expression is not a dotted name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return parts[::-1]
+    return None
+
+
+def _prefixes(chain: list[str]) -> list[str]:
+    return [".".join(chain[: i + 1]) for i in range(len(chain))]
+
+
+def _body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The global names (and dotted chains on them) a function's body reads, at any depth
+    (nested functions included: they read the same globals when called)."""
+    local: set[str] = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    out: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            local.add(node.id)
+    for stmt in fn.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Global):
+                local.difference_update(node.names)
+            if isinstance(node, ast.Attribute | ast.Name) and isinstance(
+                getattr(node, "ctx", None), ast.Load
+            ):
+                chain = _chain(node)
+                if chain and chain[0] not in local:
+                    out.update(_prefixes(chain))
+    return out
+
+
+def _absolute(module: str | None, level: int, package: str | None) -> str | None:
+    if level == 0:
+        return module
+    if not package:
+        return None
+    parts = package.split(".")
+    if level - 1 >= len(parts):
+        return None
+    base = ".".join(parts[: len(parts) - (level - 1)])
+    return f"{base}.{module}" if module else base
+
+
+def bound_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds in its namespace (not inside nested scopes)."""
+    out: set[str] = set()
+    if isinstance(node, (*_DEFS, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        for alias in node.names:
+            if alias.name != "*":
+                out.add(alias.asname or alias.name.split(".")[0])
+        return out
+    stack: list[ast.AST] = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+            out.add(sub.id)
+        elif isinstance(sub, (*_DEFS, ast.ClassDef)):
+            out.add(sub.name)
+            continue
+        elif isinstance(sub, ast.Import | ast.ImportFrom):
+            out |= bound_names(sub)
+            continue
+        elif isinstance(
+            sub, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
+            continue
+        elif (isinstance(sub, ast.ExceptHandler) and sub.name) or (
+            isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name
+        ):
+            out.add(sub.name)
+        stack.extend(ast.iter_child_nodes(sub))
+    return out
