@@ -36,6 +36,7 @@ from types import CodeType, ModuleType
 from typing import Any, Literal
 
 from ipython_hotreload.core.changes.loaded import LoadedModules, Stamp, read_source
+from ipython_hotreload.core.changes.watch import Schedule, Watcher
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
 from ipython_hotreload.core.formatting import (
     FormatterSpec,
@@ -128,7 +129,7 @@ class HotReloader:
         # did not change is re-executed from this, not read, parsed and compiled again.
         self._codes: dict[str, tuple[Stamp, CodeType]] = {}
         self.last_reload: dict[str, Any] | None = None
-        self.watcher: Any = None
+        self.watcher: Watcher | None = None
         self._disk_hashes: dict[Path, str] = {}
         self._batch_listeners: list[BatchListener] = []
         self._running: dict[str, bytes] = {}  # module -> the exact source bytes it runs
@@ -383,20 +384,19 @@ class HotReloader:
         self,
         paths: Iterable[str | os.PathLike[str]] | None = None,
         *,
-        schedule: Any = None,
+        schedule: Schedule | None = None,
         debounce_ms: int = 50,
-    ) -> Any:
+    ) -> Watcher:
         """Watch ``paths`` (default: the roots) for edits made elsewhere and hot-reload them;
         ``schedule(fn)`` runs each batch where executing user code is safe (default: in the
         watcher thread, under the reload lock). Returns the running watcher."""
-        from ipython_hotreload.core.changes.watch import Watcher
-
         with _RELOAD_LOCK:
             self.stop_watching()
             targets = [Path(p).resolve() for p in paths] if paths else list(self._roots)
-            self.watcher = Watcher(self, targets, schedule=schedule, debounce_ms=debounce_ms)
-            self.watcher.start()
-            return self.watcher
+            watcher = Watcher(self, targets, schedule=schedule, debounce_ms=debounce_ms)
+            self.watcher = watcher
+            watcher.start()
+            return watcher
 
     def stop_watching(self) -> None:
         """Stop the watcher, if one runs, and wait for its thread to end."""

@@ -33,11 +33,10 @@ from pathlib import Path
 from types import ModuleType
 
 from ipython_hotreload.core.changes.dirfeed import DirectoryFeed
-from ipython_hotreload.core.paths import in_skipped_dir, is_within
+from ipython_hotreload.core.paths import Stamp, in_skipped_dir, is_within
 
 __all__ = ["LoadedModules", "Stamp", "read_source"]
 
-Stamp = tuple[int, int]  # (mtime_ns, size)
 _UNAPPLIED: Stamp = (-1, -1)
 
 

@@ -39,20 +39,18 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from watchfiles._rust_notify import RustNotify
 
+from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.paths import SKIP_DIRS, in_skipped_dir, is_within
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
-if TYPE_CHECKING:
-    from ipython_hotreload.core.engine import HotReloader
-
-__all__ = ["Batch", "Schedule", "Watcher", "is_watched_source"]
+__all__ = ["Batch", "Reloads", "Schedule", "Watcher", "is_watched_source"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,35 @@ _GATHER_STEP_MS = 5
 _MAX_BATCH_MS = 2_000
 _MAX_BATCH_DEBOUNCES = 10
 _HISTORY = 64  # batches kept in Watcher.history, for tests and status displays
-# Directory names never holding project sources; hidden names (".git", ".venv") also skipped.
+
+
+class Reloads(Protocol):
+    """What a watcher needs of the reloader it feeds (``HotReloader`` is one): the engine
+    imports the watcher, so the watcher knows the engine only by this shape."""
+
+    @property
+    def graph(self) -> ModuleGraph:
+        """The project's module graph: a batch maps paths to modules through it and adds
+        new files to it."""
+        ...
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every reload of the process holds; a batch takes it too."""
+        ...
+
+    def reload_from_disk(
+        self,
+        changed: Iterable[str | os.PathLike[str]],
+        deleted: Iterable[str | os.PathLike[str]] = (),
+    ) -> Mapping[str, Any]:
+        """Reload files that already hold their new text and purge deleted ones, as one batch."""
+        ...
+
+    def known_hash(self, path: str | os.PathLike[str]) -> str | None:
+        """The sha256 of the text the reloader last wrote or ran at ``path``, if any."""
+        ...
+
 
 _live: weakref.WeakSet[Watcher] = weakref.WeakSet()
 
@@ -136,7 +162,7 @@ class Watcher:
 
     def __init__(
         self,
-        reloader: HotReloader,
+        reloader: Reloads,
         paths: Iterable[str | os.PathLike[str]],
         *,
         schedule: Schedule | None = None,
@@ -213,6 +239,7 @@ class Watcher:
         self._thread = threading.Thread(
             target=self._main, name=f"hotreload-watch-{id(self):x}", daemon=True
         )
+        _register_exit_hook()
         _live.add(self)
         self._thread.start()
         return self
@@ -514,8 +541,22 @@ def _module_file(module: object) -> Path | None:
         return None
 
 
-@atexit.register
 def _stop_live_watchers() -> None:
     """Stop every running watcher at interpreter exit, so none touches a dying interpreter."""
     for watcher in list(_live):
         watcher.stop(timeout=1)
+
+
+_exit_hook = threading.Lock()
+_exit_hook_registered = False
+
+
+def _register_exit_hook() -> None:
+    # Registered when the first watcher starts, not when this module is imported (with the
+    # engine, early): exit hooks run last-registered first, so one registered before watching
+    # began (the user's, a test's) already finds every watcher stopped.
+    global _exit_hook_registered
+    with _exit_hook:
+        if not _exit_hook_registered:
+            atexit.register(_stop_live_watchers)
+            _exit_hook_registered = True

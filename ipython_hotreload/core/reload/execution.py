@@ -22,8 +22,8 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.changes.loaded import Stamp
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
+from ipython_hotreload.core.paths import Stamp
 from ipython_hotreload.core.reload.patching import MODULE_KEEP, Journal, Patcher
 
 __all__ = ["PlanRun", "Source"]
