@@ -72,7 +72,7 @@ class Step:
 
     mod: str
     after: str | None
-    label: str | None
+    label: Label | None
 
 
 class _File(FileEntry):
