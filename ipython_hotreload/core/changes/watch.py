@@ -228,8 +228,14 @@ class Watcher:
         try:
             # Built here, not in the thread, so the OS watches are in place when start()
             # returns: an edit made right after is never missed.
+            # By keyword: a renamed parameter in a later watchfiles fails here, loudly.
             self._notify = RustNotify(
-                [str(p) for p in self._watched_dirs()], False, False, 50, True, True
+                watch_paths=[str(p) for p in self._watched_dirs()],
+                debug=False,
+                force_polling=False,
+                poll_delay_ms=50,
+                recursive=True,
+                ignore_permission_denied=True,
             )
         except OSError as exc:
             raise HotReloadError(
@@ -295,7 +301,12 @@ class Watcher:
     def _gather(self, notify: RustNotify) -> Iterator[set[Path]]:
         """Yield sets of relevant paths, each once no relevant change came for a debounce."""
         while not self._stop.is_set():
-            raw = notify.watch(self._max_batch_ms(), _IDLE_STEP_MS, 0, self._stop)
+            raw = notify.watch(
+                debounce_ms=self._max_batch_ms(),
+                step_ms=_IDLE_STEP_MS,
+                timeout_ms=0,
+                stop_event=self._stop,
+            )
             found = self._relevant(raw)
             if not found:
                 continue
@@ -308,7 +319,12 @@ class Watcher:
                 if remaining_ms <= 0 or now >= deadline:
                     break
                 step = max(1, min(_GATHER_STEP_MS, remaining_ms))
-                raw = notify.watch(self._max_batch_ms(), step, remaining_ms, self._stop)
+                raw = notify.watch(
+                    debounce_ms=self._max_batch_ms(),
+                    step_ms=step,
+                    timeout_ms=remaining_ms,
+                    stop_event=self._stop,
+                )
                 more = self._relevant(raw)
                 if more:
                     found |= more
