@@ -46,6 +46,7 @@ MODULES = (
     "graph",
     "watch",
     "imports",
+    "feed",
 )
 
 Row = dict[str, Any]
