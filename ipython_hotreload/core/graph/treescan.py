@@ -19,7 +19,7 @@ records their names and their meaning.
 
 from __future__ import annotations
 
-import _ast as ast  # the classes of `ast`, without importing ast.py (16 ms of a worker's start)
+import _ast as ast  # the classes of `ast`, without importing ast.py (a worker's start-up)
 import os
 import sys
 from bisect import bisect_left
@@ -421,8 +421,8 @@ def scan_chunk(files: Sequence[tuple[str, int]]) -> list[Result]:
 
 def read_all(files: Sequence[tuple[str | bytes, int]]) -> list[bytes | None]:
     """The bytes of each ``(path, size)`` (None: unreadable), read before any is parsed: a
-    system call between two parses costs the next one its warm caches (parsing after a read
-    was 8% slower here)."""
+    system call between two parses costs the next one its warm caches (benchmarks/RESULTS.md,
+    "Figures behind the code")."""
     data: list[bytes | None] = []
     for path, size in files:
         try:
@@ -433,7 +433,7 @@ def read_all(files: Sequence[tuple[str | bytes, int]]) -> list[bytes | None]:
 
 
 def read_bytes(path: str | bytes, size_hint: int) -> bytes:
-    """The bytes of a file, read with ``os.read`` sized by the last stat (half the cost of
+    """The bytes of a file, read with ``os.read`` sized by the last stat (cheaper than
     ``open().read()``, which matters over thousands of small files)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # no newline translation
     try:
