@@ -26,6 +26,10 @@ modules. Design:
   edits elsewhere.
 - **Cost.** Nothing runs per cell. The thread wakes every few milliseconds inside Rust with
   the GIL released.
+
+Past 400 lines on purpose: one :class:`Watcher`, whose watching thread and batches share its
+state (pending paths, the queued flag, the files to retry, the broken ones) under one
+condition variable; :class:`Reloads` is all it knows of the engine.
 """
 
 from __future__ import annotations

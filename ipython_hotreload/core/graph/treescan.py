@@ -15,6 +15,10 @@ runs as a script: the worker process of a parallel cold build
 feeds it files through its pipes, where importing the package (or ``ast.py`` and ``typing``)
 would cost more than the files it scans. :mod:`ipython_hotreload.core.graph.importscan` gives the
 records their names and their meaning.
+
+Past 400 lines on purpose: as the worker script it runs alone, outside the package, so it
+can import no sibling module; the scanner, the file reading and the pipe protocol of the
+worker have to be in this one file.
 """
 
 from __future__ import annotations
@@ -53,12 +57,12 @@ __all__ = [
     "scan_records",
 ]
 
-# What kind of statement a record comes from.
+# What kind of statement a record comes from, and where it runs: bare ints, since this
+# module runs without ``enum`` in the scan worker; importscan names them (ImportKind, Scope).
 IMPORT = 0  # import a.b.c [as x]
 FROM = 1  # from a import b [as x]
 STAR = 2  # from a import *
 
-# Where the import statement runs.
 MODULE_SCOPE = 0  # at import time, binding a module global
 CLASS_SCOPE = 1  # at import time, binding a class attribute
 FUNCTION_SCOPE = 2  # only when a function is called
