@@ -20,43 +20,62 @@ the working directory of that moment as its root.
 
 from __future__ import annotations
 
-from typing import Any
-
-from ipython_hotreload.core.engine import (
-    HotReloader,
-    compile_dep_edges,
-    default_reloader,
-    purge_module,
-    reload,
-    set_default_reloader,
-)
-from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
-from ipython_hotreload.errors import (
-    HotReloadError,
-    ReloadError,
-    SourceWriteError,
-    UnsafePathError,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "HotReloadError",
-    "HotReloader",
-    "ModuleEvent",
-    "ReloadError",
-    "SourceWriteError",
-    "Subscription",
-    "UnsafePathError",
-    "compile_dep_edges",
-    "default_reloader",
-    "load_ipython_extension",
-    "purge_module",
-    "reload",
-    "set_default_reloader",
-    "subscribe",
-    "unload_ipython_extension",
-]
+# Each public name and the module that defines it. Nothing is imported until a name is
+# first used, so ``import ipython_hotreload`` (and the client, an editor plugin's import)
+# loads neither the engine nor astroid. A new public name is one line here, and its import
+# under TYPE_CHECKING below for type checkers (a test keeps the two the same).
+_EXPORTS: dict[str, str] = {
+    "HotReloadError": "ipython_hotreload.errors",
+    "HotReloader": "ipython_hotreload.core.engine",
+    "ModuleEvent": "ipython_hotreload.core.events",
+    "ReloadError": "ipython_hotreload.errors",
+    "SourceWriteError": "ipython_hotreload.errors",
+    "Subscription": "ipython_hotreload.core.events",
+    "UnsafePathError": "ipython_hotreload.errors",
+    "compile_dep_edges": "ipython_hotreload.core.engine",
+    "default_reloader": "ipython_hotreload.core.engine",
+    "purge_module": "ipython_hotreload.core.engine",
+    "reload": "ipython_hotreload.core.engine",
+    "set_default_reloader": "ipython_hotreload.core.engine",
+    "subscribe": "ipython_hotreload.core.events",
+}
+
+if TYPE_CHECKING:
+    from ipython_hotreload.core.engine import HotReloader as HotReloader
+    from ipython_hotreload.core.engine import compile_dep_edges as compile_dep_edges
+    from ipython_hotreload.core.engine import default_reloader as default_reloader
+    from ipython_hotreload.core.engine import purge_module as purge_module
+    from ipython_hotreload.core.engine import reload as reload
+    from ipython_hotreload.core.engine import set_default_reloader as set_default_reloader
+    from ipython_hotreload.core.events import ModuleEvent as ModuleEvent
+    from ipython_hotreload.core.events import Subscription as Subscription
+    from ipython_hotreload.core.events import subscribe as subscribe
+    from ipython_hotreload.errors import HotReloadError as HotReloadError
+    from ipython_hotreload.errors import ReloadError as ReloadError
+    from ipython_hotreload.errors import SourceWriteError as SourceWriteError
+    from ipython_hotreload.errors import UnsafePathError as UnsafePathError
+
+__all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve a public name on first use (PEP 562) and keep it, so the next use is direct."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names too, though they are not imported yet."""
+    return sorted({*globals(), *_EXPORTS})
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -33,9 +33,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from ipython_hotreload.core.changes.loaded import LoadedModules, Stamp, read_source
+from ipython_hotreload.core.changes.watch import Schedule, Watcher
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
 from ipython_hotreload.core.formatting import (
     FormatterSpec,
@@ -49,7 +50,7 @@ from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sy
 from ipython_hotreload.core.reload import bytecode
 from ipython_hotreload.core.reload.analysis import FunctionInfo, analyse_functions
 from ipython_hotreload.core.reload.execution import PlanRun, Running, Source
-from ipython_hotreload.core.reload.payloads import build_payloads, describe_failure
+from ipython_hotreload.core.reload.payloads import Payload, build_payloads, describe_failure
 from ipython_hotreload.core.reload.provenance import (
     PROCESS_STARTED_NS,
     import_stamp,
@@ -80,6 +81,28 @@ Reexecute = Literal["minimal", "module"]
 
 #: What started a reload: SPEC §1.7's history ``origin``.
 Origin = Literal["reload", "definition", "watch", "undo"]
+
+
+class LastReload(TypedDict):
+    """The latest successful reload, as :meth:`HotReloader.status` reports it."""
+
+    mod: str
+    at: float  # time.time()
+    modules: list[str]  # those with a payload, the saved one first
+    elapsed_ms: float | None
+
+
+class Status(TypedDict):
+    """:meth:`HotReloader.status`: a JSON-friendly summary for ``%hotreload`` and frontends."""
+
+    roots: list[str]
+    formatter: str | None
+    persist_bytecode: bool
+    modules: int  # in the dependency graph
+    parse_errors: dict[str, str]  # path -> message
+    subscribers: int
+    last_reload: LastReload | None
+    watching: list[str]  # empty when no watcher runs
 
 
 @dataclass(frozen=True)
@@ -137,8 +160,8 @@ class HotReloader:
         # module -> (stamp of its file, the code compiled from it): a dependent whose file
         # did not change is re-executed from this, not read, parsed and compiled again.
         self._codes: dict[str, tuple[Stamp, CodeType]] = {}
-        self.last_reload: dict[str, Any] | None = None
-        self.watcher: Any = None
+        self.last_reload: LastReload | None = None
+        self.watcher: Watcher | None = None
         self._disk_hashes: dict[Path, str] = {}
         self._batch_listeners: list[BatchListener] = []
         self._running: dict[str, bytes] = {}  # module -> the exact source bytes it runs
@@ -380,7 +403,7 @@ class HotReloader:
         watcher can tell the reloader's own writes from edits made elsewhere."""
         return self._disk_hashes.get(Path(path).resolve())
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         """A JSON-friendly summary for ``%hotreload`` and frontends."""
         alive = getattr(self.watcher, "alive", False)
         watching = (getattr(self.watcher, "paths", None) or []) if alive else []
@@ -399,20 +422,19 @@ class HotReloader:
         self,
         paths: Iterable[str | os.PathLike[str]] | None = None,
         *,
-        schedule: Any = None,
+        schedule: Schedule | None = None,
         debounce_ms: int = 50,
-    ) -> Any:
+    ) -> Watcher:
         """Watch ``paths`` (default: the roots) for edits made elsewhere and hot-reload them;
         ``schedule(fn)`` runs each batch where executing user code is safe (default: in the
         watcher thread, under the reload lock). Returns the running watcher."""
-        from ipython_hotreload.core.changes.watch import Watcher
-
         with _RELOAD_LOCK:
             self.stop_watching()
             targets = [Path(p).resolve() for p in paths] if paths else list(self._roots)
-            self.watcher = Watcher(self, targets, schedule=schedule, debounce_ms=debounce_ms)
-            self.watcher.start()
-            return self.watcher
+            watcher = Watcher(self, targets, schedule=schedule, debounce_ms=debounce_ms)
+            self.watcher = watcher
+            watcher.start()
+            return watcher
 
     def stop_watching(self) -> None:
         """Stop the watcher, if one runs, and wait for its thread to end."""
@@ -605,7 +627,7 @@ class HotReloader:
 
     def _payloads(
         self, plan: Sequence[Step], run: PlanRun, started: float, warnings: list[str], saved: str
-    ) -> list[dict[str, Any]]:
+    ) -> list[Payload]:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return build_payloads(plan, run, elapsed_ms, warnings, self.graph.path_for_module, saved)
 

@@ -15,6 +15,7 @@ from ipython_hotreload.errors import SourceWriteError, UnsafePathError
 
 __all__ = [
     "SKIP_DIRS",
+    "Stamp",
     "atomic_write",
     "check_path",
     "in_skipped_dir",
@@ -23,6 +24,10 @@ __all__ = [
     "sys_path_dirs",
 ]
 
+
+#: ``(mtime_ns, size)`` of a file, taken with the exact bytes read or written, so a later
+#: edit (even one saved while a reload runs) shows as a different stamp.
+Stamp = tuple[int, int]
 
 _sys_path_cache: tuple[tuple[object, ...], str, list[Path]] | None = None
 
@@ -155,7 +160,7 @@ def check_path(
     )
 
 
-def atomic_write(path: Path, data: bytes) -> tuple[int, int]:
+def atomic_write(path: Path, data: bytes) -> Stamp:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename,
     creating parent directories and keeping the old file's mode; return the (mtime_ns, size)
     of the file written. On failure the old file is untouched and :class:`SourceWriteError`

@@ -15,7 +15,7 @@ from IPython.core import magic_arguments as _magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from ipython_hotreload.core.engine import HotReloader
+from ipython_hotreload.core.engine import HotReloader, Status
 from ipython_hotreload.core.events import subscriber_count
 from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.errors import HotReloadError
@@ -90,7 +90,7 @@ def _describe_last_reload(last: Any) -> str:
     return ", ".join(parts)
 
 
-def format_status(status: dict[str, Any]) -> str:
+def format_status(status: Status) -> str:
     """The ``%hotreload`` status block from ``HotReloader.status()``."""
     subscribers = status.get("subscribers", subscriber_count())
     watching = status.get("watching") or []

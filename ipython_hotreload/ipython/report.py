@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ipython_hotreload.core.reload.payloads import Payload
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
 __all__ = ["error_lines", "short_traceback", "summary_line"]
@@ -35,7 +36,7 @@ def display_path(path: str | os.PathLike[str]) -> str:
 def summary_line(path: Path, result: dict[str, Any], elapsed_ms: float) -> str:
     """One line: the saved module, the dependents re-executed, what was replaced, the time,
     and any warning (formatter failed, module not importable, ...)."""
-    recompiled: list[dict[str, Any]] = list(result.get("recompiled", []))
+    recompiled: list[Payload] = list(result.get("recompiled", []))
     saved = next((p for p in recompiled if p.get("functions") is not None), None)
     others = [p["mod"] for p in recompiled if p is not saved and p.get("executed", True)]
     if saved is not None and saved.get("executed", True):

@@ -11,10 +11,11 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from ipython_hotreload.core.events import ModuleEvent
 from ipython_hotreload.core.paths import in_skipped_dir, is_within
+from ipython_hotreload.core.reload.payloads import Payload
 
 __all__ = [
     "ModuleState",
@@ -160,7 +161,8 @@ def event_entry(event: ModuleEvent) -> dict[str, Any]:
 
     The log re-sends its whole list on every event, so it carries a count, not the entries.
     """
-    payload = event.payload
+    # An event carries its payload as plain JSON; its keys are a Payload's.
+    payload = cast("Payload | None", event.payload)
     summary: dict[str, Any] | None = None
     if payload is not None:
         functions = payload.get("functions")

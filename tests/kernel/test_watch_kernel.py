@@ -229,3 +229,23 @@ def test_an_idle_watching_kernel_costs_nothing_measurable(
         assert _cpu / _wall < 0.1, (_cpu, _wall)
         """,
     )
+
+
+def test_batches_are_scheduled_under_the_kernels_own_lock(
+    kernel: Kernel, client: HotReloadClient
+) -> None:
+    """The scheduler serialises batches with cells through ipykernel's private
+    ``_main_asyncio_lock``; without it, it falls back to cell hooks. This fails loudly when
+    an ipykernel upgrade removes the lock (README, "Private APIs")."""
+    run(
+        client,
+        """
+        import asyncio
+        from ipython_hotreload.ipython.watch import kernel_scheduler
+        _lock = getattr(get_ipython().kernel, "_main_asyncio_lock", None)
+        assert isinstance(_lock, asyncio.Lock), type(_lock)
+        _sched = kernel_scheduler(get_ipython())
+        assert _sched is not None and _sched._lock is _lock
+        _sched.close()
+        """,
+    )

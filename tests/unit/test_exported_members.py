@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import ipython_hotreload as hr
 
@@ -50,7 +55,7 @@ def test_nothing_public_is_left_out_of_all() -> None:
         for name, value in vars(hr).items()
         if not name.startswith("_") and not isinstance(value, type(hr)) and name not in PUBLIC
     }
-    assert extra <= {"annotations", "Any"}, extra
+    assert extra <= {"annotations", "Any", "TYPE_CHECKING"}, extra
 
 
 def test_errors_share_one_base() -> None:
@@ -65,3 +70,64 @@ def test_importing_the_package_leaves_the_ipython_adapter_unloaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
     assert out == ["False"]
+
+
+def loaded_after(statement: str, modules: list[str]) -> dict[str, bool]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``statement``."""
+    code = (
+        f"import sys, json; {statement}; "
+        f"print(json.dumps({{m: m in sys.modules for m in {modules!r}}}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    result: dict[str, bool] = json.loads(out)
+    return result
+
+
+HEAVY = ["astroid", "ipython_hotreload.core.engine", "watchfiles", "IPython"]
+
+
+@pytest.mark.parametrize(
+    "statement", ["import ipython_hotreload.client", "import ipython_hotreload"]
+)
+def test_importing_the_client_or_the_package_loads_no_engine(statement: str) -> None:
+    assert loaded_after(statement, HEAVY) == dict.fromkeys(HEAVY, False)
+
+
+def test_the_first_use_of_a_public_name_loads_what_it_needs() -> None:
+    # The other side of the lazy import: the names work, and only then is the engine loaded.
+    loaded = loaded_after(
+        "import ipython_hotreload as hr; hr.HotReloadError; e = 'ipython_hotreload.core.engine' "
+        "in sys.modules; hr.HotReloader; assert not e",
+        HEAVY[:2],
+    )
+    assert loaded == dict.fromkeys(HEAVY[:2], True)
+
+
+def test_star_import_and_dir_give_the_public_names() -> None:
+    namespace: dict[str, object] = {}
+    exec("from ipython_hotreload import *", namespace)
+    assert set(hr.__all__) <= set(namespace)
+    assert set(hr.__all__) <= set(dir(hr))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        hr.no_such_name
+
+
+def test_the_names_type_checkers_see_are_the_lazy_ones() -> None:
+    # The TYPE_CHECKING imports are what mypy and editors read; the lazy table is what runs.
+    tree = ast.parse(Path(hr.__file__).read_text(encoding="utf-8"))
+    typed: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom) and stmt.module, ast.unparse(stmt)
+                for alias in stmt.names:
+                    assert alias.asname == alias.name, "re-export it as itself"
+                    typed[alias.name] = stmt.module
+    assert typed == hr._EXPORTS
+    for name, module in hr._EXPORTS.items():
+        assert getattr(hr, name) is getattr(sys.modules[module], name)

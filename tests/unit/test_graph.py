@@ -868,3 +868,45 @@ def test_the_cache_dir_keeps_only_the_most_recent_root_sets(tmp_path: Path) -> N
     oldest = ModuleGraph([tmp_path / "root0"], cache_dir=cache)
     oldest.edges()
     assert oldest.files_scanned == 1  # its cache file was pruned
+
+
+def test_record_kinds_and_scopes_are_named_by_the_enums() -> None:
+    from ipython_hotreload.core.graph.importscan import ImportKind, Scope
+
+    records = scan_source(
+        "import a\nfrom b import c\nfrom d import *\nclass K:\n    from e import f\n"
+        "def g():\n    import h\n",
+        "m",
+        False,
+    )
+    named = [(ImportKind(r.kind).name, Scope(r.scope).name, r.module) for r in records]
+    assert named == [
+        ("IMPORT", "MODULE", "a"),
+        ("FROM", "MODULE", "b"),
+        ("STAR", "MODULE", "d"),
+        ("FROM", "CLASS", "e"),
+        ("IMPORT", "FUNCTION", "h"),
+    ]
+
+
+def test_the_scan_worker_runs_without_enum() -> None:
+    # The worker starts treescan.py with -I -S -B; its kinds stay bare ints so it never pays
+    # for importing enum (README "Layout"; importscan names them).
+    import subprocess
+    import sys
+
+    from ipython_hotreload.core.graph import treescan
+
+    code = (
+        f"import sys; path = {treescan.__file__!r}; "
+        "exec(compile(open(path, 'rb').read(), path, 'exec'), {'__name__': 'treescan', '__file__': path}); "
+        "print('enum' in sys.modules, 'typing' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert out == ["False", "False"]

@@ -9,12 +9,12 @@ written, so an edit saved while a reload runs still looks stale to the next one.
 Both questions are asked before every reload, so neither walks everything each time:
 
 * ``sys.modules`` is compared with the previous look by its lists of names and of module
-  objects (C-level passes, the objects by identity: 0.2-0.4 ms for 5,000); only when
-  they differ are the entries compared one by one, and only new or replaced ones have their
-  files resolved (the module objects are kept referenced, so an id cannot be reused behind
-  our back). What is derived from the loaded set (import order, the modules not yet
-  graphed, the modules left to check on disk) is kept with it, so a reload that imports
-  nothing pays for what it touches, not for the project's size.
+  objects (C-level passes, the objects by identity); only when they differ are the entries
+  compared one by one, and only new or replaced ones have their files resolved (the module
+  objects are kept referenced, so an id cannot be reused behind our back). What is derived
+  from the loaded set (import order, the modules not yet graphed, the modules left to check
+  on disk) is kept with it, so a reload that imports nothing pays for what it touches, not
+  for the project's size.
 * Files are stat-ed only when they may have changed. A module is *verified* once its file was
   stat-ed after its directory came under a :class:`~ipython_hotreload.core.changes.dirfeed.DirectoryFeed`
   and matched the stamp of the code it runs; it is stat-ed again only when the feed reports its
@@ -33,11 +33,10 @@ from pathlib import Path
 from types import ModuleType
 
 from ipython_hotreload.core.changes.dirfeed import DirectoryFeed
-from ipython_hotreload.core.paths import in_skipped_dir, is_within
+from ipython_hotreload.core.paths import Stamp, in_skipped_dir, is_within
 
 __all__ = ["LoadedModules", "Stamp", "read_source"]
 
-Stamp = tuple[int, int]  # (mtime_ns, size)
 _UNAPPLIED: Stamp = (-1, -1)
 
 

@@ -26,6 +26,10 @@ modules. Design:
   edits elsewhere.
 - **Cost.** Nothing runs per cell. The thread wakes every few milliseconds inside Rust with
   the GIL released.
+
+Past 400 lines on purpose: one :class:`Watcher`, whose watching thread and batches share its
+state (pending paths, the queued flag, the files to retry, the broken ones) under one
+condition variable; :class:`Reloads` is all it knows of the engine.
 """
 
 from __future__ import annotations
@@ -39,20 +43,18 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from watchfiles._rust_notify import RustNotify
 
+from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.paths import SKIP_DIRS, in_skipped_dir, is_within
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
-if TYPE_CHECKING:
-    from ipython_hotreload.core.engine import HotReloader
-
-__all__ = ["Batch", "Schedule", "Watcher", "is_watched_source"]
+__all__ = ["Batch", "Reloads", "Schedule", "Watcher", "is_watched_source"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,35 @@ _GATHER_STEP_MS = 5
 _MAX_BATCH_MS = 2_000
 _MAX_BATCH_DEBOUNCES = 10
 _HISTORY = 64  # batches kept in Watcher.history, for tests and status displays
-# Directory names never holding project sources; hidden names (".git", ".venv") also skipped.
+
+
+class Reloads(Protocol):
+    """What a watcher needs of the reloader it feeds (``HotReloader`` is one): the engine
+    imports the watcher, so the watcher knows the engine only by this shape."""
+
+    @property
+    def graph(self) -> ModuleGraph:
+        """The project's module graph: a batch maps paths to modules through it and adds
+        new files to it."""
+        ...
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every reload of the process holds; a batch takes it too."""
+        ...
+
+    def reload_from_disk(
+        self,
+        changed: Iterable[str | os.PathLike[str]],
+        deleted: Iterable[str | os.PathLike[str]] = (),
+    ) -> Mapping[str, Any]:
+        """Reload files that already hold their new text and purge deleted ones, as one batch."""
+        ...
+
+    def known_hash(self, path: str | os.PathLike[str]) -> str | None:
+        """The sha256 of the text the reloader last wrote or ran at ``path``, if any."""
+        ...
+
 
 _live: weakref.WeakSet[Watcher] = weakref.WeakSet()
 
@@ -136,7 +166,7 @@ class Watcher:
 
     def __init__(
         self,
-        reloader: HotReloader,
+        reloader: Reloads,
         paths: Iterable[str | os.PathLike[str]],
         *,
         schedule: Schedule | None = None,
@@ -202,8 +232,14 @@ class Watcher:
         try:
             # Built here, not in the thread, so the OS watches are in place when start()
             # returns: an edit made right after is never missed.
+            # By keyword: a renamed parameter in a later watchfiles fails here, loudly.
             self._notify = RustNotify(
-                [str(p) for p in self._watched_dirs()], False, False, 50, True, True
+                watch_paths=[str(p) for p in self._watched_dirs()],
+                debug=False,
+                force_polling=False,
+                poll_delay_ms=50,
+                recursive=True,
+                ignore_permission_denied=True,
             )
         except OSError as exc:
             raise HotReloadError(
@@ -213,6 +249,7 @@ class Watcher:
         self._thread = threading.Thread(
             target=self._main, name=f"hotreload-watch-{id(self):x}", daemon=True
         )
+        _register_exit_hook()
         _live.add(self)
         self._thread.start()
         return self
@@ -268,7 +305,12 @@ class Watcher:
     def _gather(self, notify: RustNotify) -> Iterator[set[Path]]:
         """Yield sets of relevant paths, each once no relevant change came for a debounce."""
         while not self._stop.is_set():
-            raw = notify.watch(self._max_batch_ms(), _IDLE_STEP_MS, 0, self._stop)
+            raw = notify.watch(
+                debounce_ms=self._max_batch_ms(),
+                step_ms=_IDLE_STEP_MS,
+                timeout_ms=0,
+                stop_event=self._stop,
+            )
             found = self._relevant(raw)
             if not found:
                 continue
@@ -281,7 +323,12 @@ class Watcher:
                 if remaining_ms <= 0 or now >= deadline:
                     break
                 step = max(1, min(_GATHER_STEP_MS, remaining_ms))
-                raw = notify.watch(self._max_batch_ms(), step, remaining_ms, self._stop)
+                raw = notify.watch(
+                    debounce_ms=self._max_batch_ms(),
+                    step_ms=step,
+                    timeout_ms=remaining_ms,
+                    stop_event=self._stop,
+                )
                 more = self._relevant(raw)
                 if more:
                     found |= more
@@ -514,8 +561,22 @@ def _module_file(module: object) -> Path | None:
         return None
 
 
-@atexit.register
 def _stop_live_watchers() -> None:
     """Stop every running watcher at interpreter exit, so none touches a dying interpreter."""
     for watcher in list(_live):
         watcher.stop(timeout=1)
+
+
+_exit_hook = threading.Lock()
+_exit_hook_registered = False
+
+
+def _register_exit_hook() -> None:
+    # Registered when the first watcher starts, not when this module is imported (with the
+    # engine, early): exit hooks run last-registered first, so one registered before watching
+    # began (the user's, a test's) already finds every watcher stopped.
+    global _exit_hook_registered
+    with _exit_hook:
+        if not _exit_hook_registered:
+            atexit.register(_stop_live_watchers)
+            _exit_hook_registered = True

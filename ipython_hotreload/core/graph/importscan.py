@@ -6,24 +6,23 @@ The records are independent of the rest of the project, so they can be cached pe
 What they mean does depend on it (``from a import b`` imports module ``a.b`` only when there
 is one): :func:`strengths` and :func:`bound_names` read records against the set of project
 modules.
+
+A record's ``kind`` and ``scope`` are named by :class:`ImportKind` and :class:`Scope`. The
+records themselves hold the bare integers the scanner produced: the scan worker runs
+without ``enum`` (importing it would cost the worker's start-up more than small files
+cost to scan), and converting every record would cost a cold build for nothing, since an
+``IntEnum`` compares equal to its value.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Container
+from enum import IntEnum
 from typing import NamedTuple
 
-from ipython_hotreload.core.graph.treescan import (
-    CLASS_SCOPE,
-    FROM,
-    FUNCTION_SCOPE,
-    IMPORT,
-    MODULE_SCOPE,
-    STAR,
-    RawRecord,
-    scan_records,
-)
+from ipython_hotreload.core.graph import treescan
+from ipython_hotreload.core.graph.treescan import RawRecord, scan_records
 
 __all__ = [
     "CLASS_SCOPE",
@@ -32,7 +31,9 @@ __all__ = [
     "IMPORT",
     "MODULE_SCOPE",
     "STAR",
+    "ImportKind",
     "ImportRecord",
+    "Scope",
     "absolute_base",
     "bound_names",
     "project_module",
@@ -43,16 +44,45 @@ __all__ = [
 ]
 
 
+class ImportKind(IntEnum):
+    """What kind of statement a record comes from."""
+
+    IMPORT = treescan.IMPORT  # import a.b.c [as x]
+    FROM = treescan.FROM  # from a import b [as x]
+    STAR = treescan.STAR  # from a import *
+
+
+class Scope(IntEnum):
+    """Where an import statement runs."""
+
+    MODULE = treescan.MODULE_SCOPE  # at import time, binding a module global
+    CLASS = treescan.CLASS_SCOPE  # at import time, binding a class attribute
+    FUNCTION = treescan.FUNCTION_SCOPE  # only when a function is called
+
+
+IMPORT, FROM, STAR = ImportKind.IMPORT, ImportKind.FROM, ImportKind.STAR
+MODULE_SCOPE, CLASS_SCOPE, FUNCTION_SCOPE = Scope.MODULE, Scope.CLASS, Scope.FUNCTION
+
+# The loops over every record of a build compare with plain ints: an int compared with an
+# IntEnum member takes the slower path of a subclass operand.
+_FROM, _STAR = int(FROM), int(STAR)
+_MODULE_SCOPE, _CLASS_SCOPE, _FUNCTION_SCOPE = (
+    int(MODULE_SCOPE),
+    int(CLASS_SCOPE),
+    int(FUNCTION_SCOPE),
+)
+
+
 class ImportRecord(NamedTuple):
     """One imported name: ``from <level dots><module> import <name> as <bound>`` or
     ``import <module> as <bound>`` (then ``name`` is empty)."""
 
-    kind: int
+    kind: int  # an ImportKind
     level: int
     module: str
     name: str
     bound: str
-    scope: int
+    scope: int  # a Scope
     used: bool  # the bound name is read by code that runs at import time
 
 
@@ -106,18 +136,18 @@ def strengths(
         base = absolute_base(r, module, is_package)
         if base is None:
             continue
-        if r.kind == FROM and f"{base}.{r.name}" in modules:
+        if r.kind == _FROM and f"{base}.{r.name}" in modules:
             target: str | None = f"{base}.{r.name}"  # a module object: survives a reload
             rank = 2 if r.used else 0
         else:
             target = project_module(base, modules)
-            if r.kind == STAR:
+            if r.kind == _STAR:
                 rank = 2
-            elif r.kind == FROM:
-                rank = 2 if r.used or r.scope == CLASS_SCOPE else 1
+            elif r.kind == _FROM:
+                rank = 2 if r.used or r.scope == _CLASS_SCOPE else 1
             else:
                 rank = 2 if r.used else 0
-        if r.scope == FUNCTION_SCOPE:
+        if r.scope == _FUNCTION_SCOPE:
             rank = 0
         if target is not None and target != module and best.get(target, -1) < rank:
             best[target] = rank
@@ -135,7 +165,7 @@ def bound_names(
     at import time at module level, where ``target.name`` is not one of ``modules``."""
     out: list[tuple[str, str]] = []
     for r in records:
-        if r.kind != FROM or r.scope != MODULE_SCOPE:
+        if r.kind != _FROM or r.scope != _MODULE_SCOPE:
             continue
         base = absolute_base(r, module, is_package)
         if base is None or f"{base}.{r.name}" in modules:

@@ -11,6 +11,10 @@ edited file otherwise. Labels follow section 3 of the spec: compile > export > r
 Reload plans walk a reverse index (who imports a module with a compile or an export edge),
 kept beside the per-file edges: an edit that changes one file's records re-indexes that file
 alone, so a plan costs in proportion to the modules it reaches, not to the project.
+
+Past 400 lines on purpose: this is one class, whose per-file edges and reverse index are
+updated incrementally and read by :meth:`ModuleGraph.plan` under one lock. What does not
+need that state already lives beside it (scanning, project files, the worker pool, order).
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ class Step:
 
     mod: str
     after: str | None
-    label: str | None
+    label: Label | None
 
 
 class _File(FileEntry):

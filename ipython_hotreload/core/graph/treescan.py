@@ -15,11 +15,15 @@ runs as a script: the worker process of a parallel cold build
 feeds it files through its pipes, where importing the package (or ``ast.py`` and ``typing``)
 would cost more than the files it scans. :mod:`ipython_hotreload.core.graph.importscan` gives the
 records their names and their meaning.
+
+Past 400 lines on purpose: as the worker script it runs alone, outside the package, so it
+can import no sibling module; the scanner, the file reading and the pipe protocol of the
+worker have to be in this one file.
 """
 
 from __future__ import annotations
 
-import _ast as ast  # the classes of `ast`, without importing ast.py (16 ms of a worker's start)
+import _ast as ast  # the classes of `ast`, without importing ast.py (a worker's start-up)
 import os
 import sys
 from bisect import bisect_left
@@ -53,12 +57,12 @@ __all__ = [
     "scan_records",
 ]
 
-# What kind of statement a record comes from.
+# What kind of statement a record comes from, and where it runs: bare ints, since this
+# module runs without ``enum`` in the scan worker; importscan names them (ImportKind, Scope).
 IMPORT = 0  # import a.b.c [as x]
 FROM = 1  # from a import b [as x]
 STAR = 2  # from a import *
 
-# Where the import statement runs.
 MODULE_SCOPE = 0  # at import time, binding a module global
 CLASS_SCOPE = 1  # at import time, binding a class attribute
 FUNCTION_SCOPE = 2  # only when a function is called
@@ -421,8 +425,8 @@ def scan_chunk(files: Sequence[tuple[str, int]]) -> list[Result]:
 
 def read_all(files: Sequence[tuple[str | bytes, int]]) -> list[bytes | None]:
     """The bytes of each ``(path, size)`` (None: unreadable), read before any is parsed: a
-    system call between two parses costs the next one its warm caches (parsing after a read
-    was 8% slower here)."""
+    system call between two parses costs the next one its warm caches (benchmarks/RESULTS.md,
+    "Figures behind the code")."""
     data: list[bytes | None] = []
     for path, size in files:
         try:
@@ -433,7 +437,7 @@ def read_all(files: Sequence[tuple[str | bytes, int]]) -> list[bytes | None]:
 
 
 def read_bytes(path: str | bytes, size_hint: int) -> bytes:
-    """The bytes of a file, read with ``os.read`` sized by the last stat (half the cost of
+    """The bytes of a file, read with ``os.read`` sized by the last stat (cheaper than
     ``open().read()``, which matters over thousands of small files)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # no newline translation
     try:

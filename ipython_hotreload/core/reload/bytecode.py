@@ -3,6 +3,9 @@
 A timestamp ``.pyc`` is stale when a file is rewritten within the same second at the same
 size, which is exactly what a live editor does; a checked hash ``.pyc`` carries the source's
 hash and is validated against it on import, so it can never run stale code.
+
+The file is the PEP 552 layout, built from public parts: the magic number, the flags word
+(hash-based, checked), the source hash, then the marshalled code.
 """
 
 from __future__ import annotations
@@ -10,15 +13,30 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import marshal
 import os
 import tempfile
-from importlib._bootstrap_external import _code_to_hash_pyc  # type: ignore[attr-defined]
 from pathlib import Path
 from types import CodeType
 
-__all__ = ["remove_pyc", "write_pyc"]
+__all__ = ["checked_hash_pyc", "remove_pyc", "write_pyc"]
 
 log = logging.getLogger(__name__)
+
+# PEP 552's flags word: bit 0 "hash-based", bit 1 "check the source against the hash".
+_FLAGS_CHECKED_HASH = 0b11
+
+
+def checked_hash_pyc(source: bytes, code: CodeType) -> bytes:
+    """The bytes of a checked hash-based ``.pyc`` of ``code``, compiled from ``source``."""
+    return b"".join(
+        (
+            importlib.util.MAGIC_NUMBER,
+            _FLAGS_CHECKED_HASH.to_bytes(4, "little"),
+            importlib.util.source_hash(source),
+            marshal.dumps(code),
+        )
+    )
 
 
 def write_pyc(source_path: Path, source: bytes, code: CodeType) -> str | None:
@@ -27,7 +45,7 @@ def write_pyc(source_path: Path, source: bytes, code: CodeType) -> str | None:
         target = Path(importlib.util.cache_from_source(str(source_path)))
     except (NotImplementedError, ValueError) as exc:
         return f"no bytecode cache location for {source_path}: {exc}"
-    data = _code_to_hash_pyc(code, importlib.util.source_hash(source), checked=True)
+    data = checked_hash_pyc(source, code)
     tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

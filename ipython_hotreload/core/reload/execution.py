@@ -29,8 +29,8 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any, Protocol
 
-from ipython_hotreload.core.changes.loaded import Stamp
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
+from ipython_hotreload.core.paths import Stamp
 from ipython_hotreload.core.reload.minimal import ModuleUpdate, Outcome, changes_between
 from ipython_hotreload.core.reload.patching import MODULE_KEEP, Journal, Patcher, defined_in
 from ipython_hotreload.core.reload.statements import ModuleIndex, full_reason, import_marker

@@ -1,0 +1,136 @@
+"""The core's import structure, read statically from its files: no two modules import each
+other, and no longer cycle either (import-linter holds the layers; this holds the cycles,
+including imports made inside functions or under ``TYPE_CHECKING``, which a layer contract
+between siblings of one layer does not see)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import ipython_hotreload
+
+PACKAGE_DIR = Path(ipython_hotreload.__file__).parent
+CORE = "ipython_hotreload.core"
+
+
+def module_files(package_dir: Path, package: str) -> dict[str, Path]:
+    """Every module of a package directory by its dotted name (``pkg/__init__.py`` is ``pkg``)."""
+    out: dict[str, Path] = {}
+    for file in sorted(package_dir.rglob("*.py")):
+        parts = file.relative_to(package_dir).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join((package, *parts))] = file
+    return out
+
+
+def imported_modules(name: str, file: Path, known: set[str]) -> set[str]:
+    """The modules of ``known`` that module ``name`` imports anywhere in its file."""
+    is_package = file.name == "__init__.py"
+    here = name if is_package else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = here.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base]) if base else ".".join(anchor)
+            # ``from pkg import sub`` imports the submodule when ``sub`` is one.
+            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for target in targets:
+            # ``import a.b.c`` runs a, a.b and a.b.c; the most specific known one is the edge.
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name and not name.startswith(target + "."):
+                out.add(target)
+    return out
+
+
+def import_graph(package_dir: Path, package: str) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports."""
+    files = module_files(package_dir, package)
+    known = set(files)
+    return {name: imported_modules(name, file, known) for name, file in files.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for succ in sorted(graph.get(node, ())):
+            if succ not in index:
+                visit(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in on_stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def core_graph() -> dict[str, set[str]]:
+    return import_graph(PACKAGE_DIR / "core", CORE)
+
+
+def test_the_core_is_read_whole() -> None:
+    graph = core_graph()
+    # The sub-systems and the engine are all seen, and their known edges are.
+    assert {f"{CORE}.engine", f"{CORE}.changes.watch", f"{CORE}.graph.treescan"} <= set(graph)
+    assert f"{CORE}.changes.watch" in graph[f"{CORE}.engine"]
+    assert f"{CORE}.graph.treescan" in graph[f"{CORE}.graph.importscan"]
+
+
+def test_no_two_core_modules_import_each_other() -> None:
+    graph = core_graph()
+    mutual = sorted(
+        (a, b) for a, targets in graph.items() for b in targets if a < b and a in graph.get(b, ())
+    )
+    assert mutual == []
+
+
+def test_no_import_cycle_in_the_core() -> None:
+    assert cycles(core_graph()) == []
+
+
+def test_the_checks_find_a_cycle_hidden_in_a_function(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg.sub import b\n")
+    (pkg / "sub" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from .. import c\n"
+        "def f():\n    import pkg.a.nothing\n"
+    )
+    (pkg / "c.py").write_text("from .sub.b import f\n")
+    graph = import_graph(pkg, "pkg")
+    assert graph["pkg.a"] == {"pkg.sub", "pkg.sub.b"}  # ``from pkg.sub import b`` runs both
+    assert graph["pkg.sub.b"] == {"pkg.a", "pkg.c"}  # a module's own parents are no edge
+    assert cycles(graph) == [["pkg.a", "pkg.c", "pkg.sub.b"]]

@@ -1,0 +1,114 @@
+"""The private APIs of other packages that the project still uses (README, "Private APIs"),
+each checked against the installed version, so an upgrade that removes or changes one
+fails here, by name, instead of quietly degrading a feature. The kernel's lock is checked
+in a real kernel (``tests/kernel/test_watch_kernel.py``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import marshal
+import py_compile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config, Configurable
+from traitlets.traitlets import Int
+
+from ipython_hotreload.core.reload.bytecode import checked_hash_pyc
+from ipython_hotreload.ipython.autoreload import autoreload_reloader
+
+
+def test_our_pyc_is_byte_for_byte_what_py_compile_writes(tmp_path: Path) -> None:
+    # The public replacement of importlib._bootstrap_external._code_to_hash_pyc: the same
+    # bytes as the standard library's own checked-hash compile of the same file.
+    source = tmp_path / "m.py"
+    data = b"import os\n\ndef f(x=1):\n    return os.sep * x\n"
+    source.write_bytes(data)
+    cfile = tmp_path / "m.pyc"
+    py_compile.compile(
+        str(source),
+        cfile=str(cfile),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+    code = compile(data, str(source), "exec", dont_inherit=True)
+    ours = checked_hash_pyc(data, code)
+    assert ours == cfile.read_bytes()
+    assert ours[:4] == importlib.util.MAGIC_NUMBER
+    assert marshal.loads(ours[16:]).co_filename == str(source)
+
+
+def test_watchfiles_rust_notify_takes_the_named_arguments_the_watcher_passes(
+    tmp_path: Path,
+) -> None:
+    from watchfiles._rust_notify import RustNotify
+
+    stop = threading.Event()
+    notify = RustNotify(
+        watch_paths=[str(tmp_path)],
+        debug=False,
+        force_polling=False,
+        poll_delay_ms=50,
+        recursive=True,
+        ignore_permission_denied=True,
+    )
+    try:
+        quiet = notify.watch(debounce_ms=50, step_ms=5, timeout_ms=20, stop_event=stop)
+        assert quiet == "timeout"
+        (tmp_path / "new.py").write_text("X = 1\n")
+        seen = notify.watch(debounce_ms=2000, step_ms=5, timeout_ms=10_000, stop_event=stop)
+        assert isinstance(seen, set)
+        assert any(path == str(tmp_path / "new.py") for _change, path in seen), seen
+    finally:
+        notify.close()
+
+
+def test_traitlets_still_loads_config_through_the_method_we_override() -> None:
+    # ipython/config.py overrides Configurable._load_config to learn which names config set
+    # (even to their current value, which fires no change) and reads _find_my_config.
+    params = list(inspect.signature(Configurable._load_config).parameters)
+    assert params == ["self", "cfg", "section_names", "traits"]
+    assert callable(getattr(Configurable, "_find_my_config", None))
+    loaded: list[Any] = []
+
+    class Probe(Configurable):
+        knob = Int(1).tag(config=True)
+
+        def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+            super()._load_config(cfg, section_names, traits)
+            loaded.append(dict(self._find_my_config(cfg)))
+
+    probe = Probe()
+    loaded.clear()
+    config = Config()
+    config.Probe.knob = 1  # the value it already has: no change event, still config
+    probe.update_config(config)
+    assert loaded == [{"knob": 1}]
+
+
+@pytest.fixture
+def shell() -> Any:
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    config.HistoryManager.enabled = False
+    ip = InteractiveShell.instance(config=config)
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def test_autoreload_keeps_the_bookkeeping_we_update(shell: Any) -> None:
+    # ipython/autoreload.py marks our writes as seen in autoreload's own records; each is
+    # looked up leniently there, so its absence would only show as double reloads.
+    shell.run_line_magic("load_ext", "autoreload")
+    shell.run_line_magic("autoreload", "2")
+    reloader = autoreload_reloader(shell)
+    assert reloader is not None, "AutoreloadMagics._reloader is gone"
+    assert isinstance(reloader.modules_mtimes, dict)
+    assert isinstance(reloader.failed, dict)
+    deduper = getattr(reloader, "deduper_reloader", None)
+    assert deduper is not None, "IPython's deduperreload is gone"
+    assert isinstance(deduper.source_by_modname, dict)
