@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType, ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from ipython_hotreload.core.reload.patching import Journal, Patcher, defined_in
 from ipython_hotreload.core.reload.statements import (
@@ -45,18 +45,22 @@ from ipython_hotreload.core.reload.statements import (
     function_texts,
 )
 
-__all__ = ["ModuleUpdate", "Outcome", "changes_between"]
+__all__ = ["Mode", "ModuleUpdate", "Outcome", "changes_between"]
 
 _KEEP = "__hotreload_keep__"
 _SCOPE = "__hotreload_scope{}__"
 _MAX_DEPTH = 5
 
 
+#: What a reload did to a module (SPEC §1.5).
+Mode = Literal["patched", "partial", "full", "unchanged"]
+
+
 @dataclass
 class Outcome:
     """What updating one module did."""
 
-    mode: str  # "patched" | "partial" | "full" | "unchanged"
+    mode: Mode
     rerun: list[tuple[int, int]] = field(default_factory=list)
     full_reason: str | None = None
     rebound: set[str] = field(default_factory=set)  # names whose object changed or went

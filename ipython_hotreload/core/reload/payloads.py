@@ -19,7 +19,7 @@ from ipython_hotreload.core.graph.modulegraph import Step
 from ipython_hotreload.core.labels import Label
 from ipython_hotreload.core.reload.analysis import FunctionInfo, analyse_functions
 from ipython_hotreload.core.reload.execution import PlanRun
-from ipython_hotreload.core.reload.minimal import Outcome
+from ipython_hotreload.core.reload.minimal import Mode, Outcome
 
 __all__ = [
     "Changes",
@@ -33,9 +33,6 @@ __all__ = [
     "build_payloads",
     "describe_failure",
 ]
-
-#: What a reload did to a module (SPEC §1.5).
-Mode = Literal["patched", "partial", "full", "unchanged"]
 
 
 class Reason(TypedDict):
