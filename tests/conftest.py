@@ -15,6 +15,11 @@ import pytest
 
 import ipython_hotreload as hr
 
+# The package resolves its names lazily: load the engine now, before any test, so the
+# fixture that drops modules imported during a test never drops the engine itself (its
+# classes would then differ from the ones `hr` handed out).
+hr.HotReloader
+
 
 class Project:
     """A package tree in a temp dir, on ``sys.path``, with its own :class:`HotReloader`."""

@@ -348,30 +348,42 @@ def test_file_edited_elsewhere_is_reexecuted_with_next_reload(project: Project) 
 
 
 @pytest.mark.parametrize(
-    ("variant", "expected"),
+    ("mode", "variant", "expected"),
     [
-        # jurigged: test_functions_interface
-        ("mod", ["Paint 7 walls", "Sing 14 songs", "Dance for 7 hours"]),
-        # jurigged: test_functions_interface_add
+        # jurigged: test_functions_interface (a body edit: patched in place, registered once)
+        ("minimal", "mod", ["Paint 7 walls", "Sing 14 songs", "Dance for 7 hours"]),
+        ("module", "mod", ["Paint 7 walls", "Sing 14 songs", "Dance for 7 hours"]),
+        # jurigged: test_functions_interface_add. By default the new definitions run and
+        # register after the kept ones (SPEC §1.5 rule 2); a whole re-execution rebuilds the
+        # registry in source order, as jurigged's expectation has it.
         (
+            "minimal",
             "more",
             [
-                "Paint 7 walls",
-                "Sing 7 songs",
-                "Greet the 7 moons",
-                "Dance for 7 hours",
-                "Do 7 squats",
+                *("Paint 7 walls", "Sing 7 songs", "Dance for 7 hours"),
+                *("Greet the 7 moons", "Do 7 squats"),
             ],
         ),
-        # jurigged: test_functions_interface_rm
-        ("less", ["Eat 7 plums"]),
+        (
+            "module",
+            "more",
+            [
+                *("Paint 7 walls", "Sing 7 songs", "Greet the 7 moons"),
+                *("Dance for 7 hours", "Do 7 squats"),
+            ],
+        ),
+        # jurigged: test_functions_interface_rm. The one `do` left pairs with the first old
+        # one (same decorator: its body is patched); what the removed ones registered stays
+        # (SPEC §1.5 rule 4). A whole re-execution starts the registry afresh.
+        ("minimal", "less", ["Eat 7 plums", "Sing 7 songs", "Dance for 7 hours"]),
+        ("module", "less", ["Eat 7 plums"]),
     ],
 )
 def test_registry_of_same_named_functions(
-    project: Project, variant: str, expected: list[str]
+    project: Project, mode: str, variant: str, expected: list[str]
 ) -> None:
-    # jurigged: test_codetools.py::test_functions_interface* ; the module's registry is rebuilt
-    # by re-execution, so it holds exactly the new functions (no duplicates from the old run)
+    # jurigged: test_codetools.py::test_functions_interface*
+    project.reloader.reexecute = mode  # type: ignore[assignment]
     parade = start(project, "parade")
     held_cls = parade.Rememberer
     assert parade.do(7) == ["Paint 7 walls", "Sing 7 songs", "Dance for 7 hours"]
@@ -385,9 +397,11 @@ def test_registry_of_same_named_functions(
     assert isinstance(parade.activities, held_cls)
 
 
-def test_module_statements_run_again(project: Project) -> None:
-    # jurigged: test_codetools.py::test_update_statements (jurigged skips unchanged statements
-    # and keeps the appended 888; we re-execute the module, so the list is rebuilt)
+@pytest.mark.parametrize("mode", ["minimal", "module"])
+def test_module_statements_run_again(project: Project, mode: str) -> None:
+    # jurigged: test_codetools.py::test_update_statements: unchanged statements are skipped
+    # and the appended 888 stays (SPEC §1.5, the default); reexecute="module" rebuilds it.
+    project.reloader.reexecute = mode  # type: ignore[assignment]
     sky = start(project, "sky")
     held_vega = sky.vega
     sky.dipper.append(888)
@@ -396,7 +410,7 @@ def test_module_statements_run_again(project: Project) -> None:
     apply(project, "sky", "mod")
 
     assert held_vega(5) == 3
-    assert sky.dipper == [1, 2, 3]
+    assert sky.dipper == ([1, 2, 3] if mode == "module" else [1, 2, 3, 888])
     assert sky.polaris == 41
     assert (sky.east, sky.west) == (11, 22)
     assert not hasattr(sky, "north")

@@ -212,6 +212,9 @@ class PlanRun:
         )
         outcome = update.run()
         self.old_namespaces[module.__name__] = update.old_ns
+        replaced = outcome.replaced + update.patcher.replaced
+        if replaced:
+            self.replaced[module.__name__] = list(dict.fromkeys(replaced))
         if always or outcome.rerun:
             self.outcomes[module.__name__] = outcome
             self.executed.append(module.__name__)

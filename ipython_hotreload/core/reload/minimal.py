@@ -66,6 +66,7 @@ class Outcome:
     rebound: set[str] = field(default_factory=set)  # names whose object changed or went
     code_changed: set[str] = field(default_factory=set)  # names whose object took new code
     patched: int = 0  # functions patched in place
+    replaced: list[str] = field(default_factory=list)  # names whose old object was dropped
 
     @property
     def touched(self) -> bool:
@@ -140,32 +141,46 @@ class ModuleUpdate:
 
     # -- functions patched in place --------------------------------------------------------
 
-    def _patch_pair(self, pair: Pair, path: tuple[str, ...]) -> None:
+    def _patch_pair(self, pair: Pair, path: tuple[str, ...]) -> bool:
+        """Patch what ``pair`` changed in place; False when that cannot be done (the
+        statement then runs: for a method, its whole top-level class is rebuilt)."""
         if pair.old is None or pair.new is None:
-            return
+            return True
         if pair.status == "same":
             if pair.old.start != pair.new.start:
                 self._shift(pair.old, pair.new.start - pair.old.start, path)
         elif pair.status == "patch":
             if not self._patch_function(pair.old, pair.new, path):
                 pair.status = "run"  # nothing found to patch: run the def itself
+                return False
         elif pair.status == "class":
             assert pair.new.name is not None
-            for sub in pair.body:
-                self._patch_pair(sub, (*path, pair.new.name))
+            inner = (*path, pair.new.name)
+            if not all([self._patch_pair(sub, inner) for sub in pair.body]):
+                pair.status = "run"
+                return False
+        return True
 
     def _patch_function(self, old: Statement, new: Statement, path: tuple[str, ...]) -> bool:
         assert old.name is not None
         found = self._locate(old, path)
         if found is None:
             return False
-        target, caches = found
+        target, caches = found[0], found[1]
+        old_doc = target.__doc__
         fresh = self._fresh_function(new, path)
         if fresh is None or not self._adopt(target, fresh):
             return False
         for cache in caches:
             cache.cache_clear()
             self.journal.on_undo(cache.cache_clear)  # results of the new code must go too
+        for wrapper in found[2]:
+            # functools.wraps copied the docstring onto the wrapper: it follows the new one
+            if getattr(wrapper, "__doc__", None) == old_doc and wrapper is not target:
+                try:
+                    self.journal.setattr(wrapper, "__doc__", fresh.__doc__)
+                except (AttributeError, TypeError):
+                    pass
         self.outcome.patched += 1
         self.outcome.code_changed.add(path[0] if path else old.name)
         return True
@@ -238,7 +253,7 @@ class ModuleUpdate:
 
     def _locate(
         self, old: Statement, path: tuple[str, ...]
-    ) -> tuple[FunctionType, list[Any]] | None:
+    ) -> tuple[FunctionType, list[Any], list[Any]] | None:
         """The function object made from ``old``'s ``def``, found behind decorators, and the
         caches wrapping it on the way."""
         classes = self._classes(path)
@@ -332,11 +347,21 @@ class ModuleUpdate:
             if new is _GONE:
                 self.outcome.rebound.add(key)
                 continue
+            attrs = dict(vars(old)) if isinstance(old, type) else None
             if old is not _GONE and self._merge(old, new):
                 ns[key] = old
                 self.outcome.code_changed.add(key)
+                if attrs is not None:  # the class's attributes whose objects changed
+                    after = vars(old)
+                    self.outcome.rebound.update(
+                        f"{key}.{a}"
+                        for a in attrs.keys() | after.keys()
+                        if attrs.get(a, _GONE) is not after.get(a, _GONE)
+                    )
             else:
                 self.outcome.rebound.add(key)
+                if old is not _GONE and defined_in(old, self.module.__name__):
+                    self.outcome.replaced.append(key)
 
     def _merge(self, old: Any, new: Any) -> bool:
         name = self.module.__name__
@@ -387,7 +412,7 @@ class _ClassScope:
 
 def _search(
     obj: Any, want: tuple[str, int, str], path: list[Any], seen: set[int], depth: int
-) -> tuple[FunctionType, list[Any]] | None:
+) -> tuple[FunctionType, list[Any], list[Any]] | None:
     if obj is None or id(obj) in seen or depth > _MAX_DEPTH:
         return None
     seen.add(id(obj))
@@ -398,7 +423,9 @@ def _search(
             and code.co_firstlineno == want[1]
             and os.path.basename(code.co_filename) == want[2]
         ):
-            return obj, [w for w in path if callable(getattr(w, "cache_clear", None))]
+            caches = [w for w in path if callable(getattr(w, "cache_clear", None))]
+            wrappers = [w for w in path if getattr(w, "__wrapped__", None) is not None]
+            return obj, caches, wrappers
     here = [*path, obj]
     for child in _children(obj):
         hit = _search(child, want, here, seen, depth + 1)
@@ -435,7 +462,11 @@ def _children(obj: Any) -> list[Any]:
         return [*out, *list(obj)[:64]]
     d = getattr(obj, "__dict__", None)
     if isinstance(d, dict):
-        out.extend(v for v in list(d.values())[:64] if callable(v) or hasattr(v, "__dict__"))
+        out.extend(
+            v
+            for v in list(d.values())[:64]
+            if callable(v) or isinstance(v, (dict, list, tuple)) or hasattr(v, "__dict__")
+        )
     return out
 
 

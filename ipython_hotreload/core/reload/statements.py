@@ -269,12 +269,21 @@ def _import_time_reads(node: ast.stmt, lazy: bool) -> tuple[frozenset[str], froz
     calls: set[str] = set()
     for expr in _import_time_exprs(node, lazy):
         _collect(expr, loads, calls)
-    if isinstance(node, (*_DEFS, ast.ClassDef)):
-        for d in node.decorator_list:  # a decorator is called
-            chain = _chain(d.func if isinstance(d, ast.Call) else d)
-            if chain:
-                calls.update(_prefixes(chain))
+    for d in _decorators(node):  # a decorator is called
+        chain = _chain(d.func if isinstance(d, ast.Call) else d)
+        if chain:
+            calls.update(_prefixes(chain))
     return frozenset(loads), frozenset(calls)
+
+
+def _decorators(node: ast.stmt) -> Iterator[ast.expr]:
+    """The decorators a statement applies when it runs: its own, and those of the
+    definitions in a class body (at any depth)."""
+    if isinstance(node, (*_DEFS, ast.ClassDef)):
+        yield from node.decorator_list
+    if isinstance(node, ast.ClassDef):
+        for child in node.body:
+            yield from _decorators(child)
 
 
 def _import_time_exprs(node: ast.AST, lazy: bool) -> Iterator[ast.AST]:
