@@ -175,7 +175,7 @@ def test_lab_panel_follows_reloads_from_cells_and_from_another_client(
             "source_written demo.shapes",
         ]
         expect(log.locator(".hr-event[data-mod='demo.scene'] .hr-detail")).to_contain_text(
-            "dependent"
+            "after demo.shapes (compile)"
         )
 
         # A failing reload: the cell fails, the panel shows the failure and keeps the list.
