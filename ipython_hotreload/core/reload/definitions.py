@@ -98,6 +98,9 @@ def parse_target(text: str) -> Target:
             raise HotReloadError(f"{text!r}: {qual!r} is not a qualified name; {_TARGET_HELP}")
         return Target(qual, path=path)
     mod, sep, qual = stripped.partition(":")
+    if sep and mod.endswith(".py") and _dotted(qual):
+        # More likely a file with one colon too few than a submodule named "py".
+        raise HotReloadError(f"{text!r}: a file's definitions are named {mod}::{qual} (two colons)")
     if not sep or not _dotted(mod) or not _dotted(qual):
         raise HotReloadError(f"{text!r} is not a definition target; {_TARGET_HELP}")
     return Target(qual, module=mod)
