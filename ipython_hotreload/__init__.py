@@ -26,9 +26,13 @@ from ipython_hotreload.core.engine import (
     HotReloader,
     compile_dep_edges,
     default_reloader,
+    history,
     purge_module,
     reload,
+    reload_definition,
     set_default_reloader,
+    source_of,
+    undo,
 )
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
 from ipython_hotreload.errors import (
@@ -50,11 +54,15 @@ __all__ = [
     "UnsafePathError",
     "compile_dep_edges",
     "default_reloader",
+    "history",
     "load_ipython_extension",
     "purge_module",
     "reload",
+    "reload_definition",
     "set_default_reloader",
+    "source_of",
     "subscribe",
+    "undo",
     "unload_ipython_extension",
 ]
 
