@@ -301,10 +301,16 @@ ready to edit. From Python: `hr.source_of(target)` and `hr.reload_definition(tar
     (
         "code",
         '''\
-%%hotreload geometry.shapes:Shape.describe
+# The same as a cell starting with: %%hotreload geometry.shapes:Shape.describe
+result = hr.reload_definition(
+    "geometry.shapes:Shape.describe",
+    \'\'\'
 def describe(self) -> str:
     """One line about the shape, rounded to a tenth."""
-    return f"{self.name}: {self.area:.1f} cm²"''',
+    return f"{self.name}: {self.area:.1f} cm²"
+\'\'\',
+)
+print("reloaded", [payload["mod"] for payload in result["recompiled"]])''',
     ),
     ("code", "print(coin.describe())  # the instance made at the start runs the new method"),
     (

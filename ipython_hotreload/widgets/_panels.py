@@ -74,7 +74,7 @@ class _ReloaderBound:
         return [dict(entry) for entry in self._current_reloader().functions(mod)]
 
     def _editing(self) -> Editing:
-        return cast(Editing, self._current_reloader())
+        return self._current_reloader()
 
 
 def _module_name(mod: str | ModuleType) -> str:

@@ -542,13 +542,6 @@ def test_editor_line_points_into_the_editors_text() -> None:
     assert editor_line(fine, None, 40) is None
 
 
-needs_editing = pytest.mark.skipif(
-    not hasattr(hr.HotReloader, "reload_definition"),
-    reason="HotReloader.source_of/reload_definition/undo (SPEC 1.6, 1.7) are not merged yet",
-)
-
-
-@needs_editing
 def test_the_editor_opens_saves_and_undoes_a_definition(shapes: Project) -> None:
     reloader = shapes.reloader
     panel = FunctionsPanel("geo.shapes", reloader=reloader)
@@ -591,7 +584,6 @@ def test_the_editor_opens_saves_and_undoes_a_definition(shapes: Project) -> None
         panel.close()
 
 
-@needs_editing
 def test_a_failed_save_says_where_and_changes_nothing(shapes: Project) -> None:
     reloader = shapes.reloader
     target = "geo.shapes:circle"
