@@ -39,6 +39,10 @@ _EXPORTS: dict[str, str] = {
     "UnsafePathError": "ipython_hotreload.errors",
     "compile_dep_edges": "ipython_hotreload.core.engine",
     "default_reloader": "ipython_hotreload.core.engine",
+    "history": "ipython_hotreload.core.engine",
+    "reload_definition": "ipython_hotreload.core.engine",
+    "source_of": "ipython_hotreload.core.engine",
+    "undo": "ipython_hotreload.core.engine",
     "purge_module": "ipython_hotreload.core.engine",
     "reload": "ipython_hotreload.core.engine",
     "set_default_reloader": "ipython_hotreload.core.engine",
@@ -49,9 +53,13 @@ if TYPE_CHECKING:
     from ipython_hotreload.core.engine import HotReloader as HotReloader
     from ipython_hotreload.core.engine import compile_dep_edges as compile_dep_edges
     from ipython_hotreload.core.engine import default_reloader as default_reloader
+    from ipython_hotreload.core.engine import history as history
     from ipython_hotreload.core.engine import purge_module as purge_module
     from ipython_hotreload.core.engine import reload as reload
+    from ipython_hotreload.core.engine import reload_definition as reload_definition
     from ipython_hotreload.core.engine import set_default_reloader as set_default_reloader
+    from ipython_hotreload.core.engine import source_of as source_of
+    from ipython_hotreload.core.engine import undo as undo
     from ipython_hotreload.core.events import ModuleEvent as ModuleEvent
     from ipython_hotreload.core.events import Subscription as Subscription
     from ipython_hotreload.core.events import subscribe as subscribe

@@ -289,6 +289,78 @@ class Shape:
     (
         "md",
         """\
+## Edit one definition
+
+A cell can hold a single function, method or class: `%%hotreload geometry.shapes:Shape.describe`
+replaces that definition in its file, re-indented to where it lives, leaves every other byte
+of the file as it was, and hot-reloads the module. `%hotreload edit geometry.shapes:Shape.describe`
+fills the next cell with exactly that: the magic line and the definition's current source,
+ready to edit. From Python: `hr.source_of(target)` and `hr.reload_definition(target, text)`.""",
+    ),
+    ("code", 'print(hr.source_of("geometry.shapes:Shape.describe")["source"])'),
+    (
+        "code",
+        '''\
+# The same as a cell starting with: %%hotreload geometry.shapes:Shape.describe
+result = hr.reload_definition(
+    "geometry.shapes:Shape.describe",
+    \'\'\'
+def describe(self) -> str:
+    """One line about the shape, rounded to a tenth."""
+    return f"{self.name}: {self.area:.1f} cm²"
+\'\'\',
+)
+print("reloaded", [payload["mod"] for payload in result["recompiled"]])''',
+    ),
+    ("code", "print(coin.describe())  # the instance made at the start runs the new method"),
+    (
+        "md",
+        """\
+## The editor in the panel
+
+The panel edits too, with no cell at all. Click a function below: its source opens in an
+editor inside the panel (Tab indents with spaces). Change it and press **Ctrl+S** (**Cmd+S**
+on a Mac): the definition is hot-reloaded, its row is marked *changed* (added functions
+*added*, removed ones listed as *removed* until the next reload), and the header says how the
+module was updated (`patched`: only function code changed; `partial: N statements`; `full`).
+A broken edit shows its error and the line in the editor under it, and keeps your text for
+fixing; the old code keeps running. **Undo** reverts the last reload.
+
+The panel talks to the kernel through the widget's own messages, not by running code: the
+notebook's execution count does not move. (Running this notebook without a browser, as its
+test does, shows the panel but clicks nothing.)""",
+    ),
+    (
+        "code",
+        """\
+from ipython_hotreload.widgets import FunctionsPanel
+
+editor_panel = FunctionsPanel("geometry.shapes")
+editor_panel""",
+    ),
+    (
+        "md",
+        """\
+## History and undo
+
+Every successful reload (a cell, the panel, the comm, the file watcher, an undo) is an entry
+of `hr.history()`, newest first, which keeps the exact bytes of each file before and after.
+`hr.undo()` (or `%hotreload undo [N]`, or the panel's **Undo**) writes back the files of the
+newest entry and reloads them in one all-or-nothing batch. The undo is itself an entry, so
+undoing again redoes. It refuses, naming the file, if the file changed on disk since.""",
+    ),
+    (
+        "code",
+        """\
+for entry in hr.history()[:3]:
+    print(entry["id"], entry["origin"], entry["mods"])
+
+hr.undo()  # back to the describe() before the one-definition edit
+print("after undo:", coin.describe())""",
+    ),
+    (
+        "md",
+        """\
 ## The dependency graph
 
 `hr.compile_dep_edges()` lists the project's import edges as `{"from", "to", "label"}`:
@@ -316,6 +388,7 @@ Stop the event log, unload the extension, drop the tour's modules and delete its
 import shutil
 
 log.close()
+editor_panel.close()
 %unload_ext ipython_hotreload
 os.chdir(previous_cwd)
 sys.path.remove(str(workdir))

@@ -49,7 +49,15 @@ from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
 from ipython_hotreload.core.reload import bytecode
 from ipython_hotreload.core.reload.analysis import FunctionInfo, analyse_functions
+from ipython_hotreload.core.reload.definitions import (
+    Target,
+    find_definition,
+    parse_target,
+    splice_definition,
+    split_lines,
+)
 from ipython_hotreload.core.reload.execution import PlanRun, Running, Source
+from ipython_hotreload.core.reload.history import History
 from ipython_hotreload.core.reload.payloads import Payload, build_payloads, describe_failure
 from ipython_hotreload.core.reload.provenance import (
     PROCESS_STARTED_NS,
@@ -63,9 +71,13 @@ __all__ = [
     "HotReloader",
     "compile_dep_edges",
     "default_reloader",
+    "history",
     "purge_module",
     "reload",
+    "reload_definition",
     "set_default_reloader",
+    "source_of",
+    "undo",
 ]
 
 log = logging.getLogger(__name__)
@@ -169,6 +181,8 @@ class HotReloader:
         self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
         self._purged_paths: dict[str, Path] = {}  # purged module -> its file
         self._purged: list[str] = []  # modules purged since the current batch began
+        self._history = History(lambda: self.history_limit)
+        self.add_batch_listener(self._history.record)
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -382,6 +396,101 @@ class HotReloader:
                 raise ValueError(f"unknown edge labels {unknown}; use {list(EDGE_LABELS)}")
         with _RELOAD_LOCK:
             return [e.to_json() for e in self.graph.edges(wanted)]
+
+    def source_of(self, target: str) -> dict[str, Any]:
+        """The current text on disk of one definition (SPEC §1.6): ``{"mod", "path",
+        "qualname", "lineno", "end_lineno", "source"}``, decorators included."""
+        with _RELOAD_LOCK:
+            parsed, path, mod = self._definition_file(target)
+            text = self._read_text(path)
+            if text is None:
+                raise HotReloadError(f"{path} does not exist, so it has no {parsed.qualname}")
+            found = find_definition(text, parsed.qualname, str(path))
+            if found is None:
+                raise HotReloadError(f"there is no definition {parsed.qualname} in {path}")
+            lines = split_lines(text.removeprefix("\ufeff"))
+            return {
+                "mod": mod,
+                "path": str(path),
+                "qualname": parsed.qualname,
+                "lineno": found.start,
+                "end_lineno": found.end,
+                "source": "".join(lines[found.start - 1 : found.end]),
+            }
+
+    def reload_definition(
+        self, target: str, content: str, *, format: bool = True
+    ) -> dict[str, Any]:
+        """Replace one definition's lines in its file (or add it) and hot-reload the file
+        (SPEC §1.6); only the new definition is formatted. The result's ``"definition"``
+        says where it now is and how many of its lines the formatter changed."""
+        with _RELOAD_LOCK:
+            parsed, path, _mod = self._definition_file(target)
+            text = self._read_text(path)
+            fmt = None
+            if format and self._format_fn is not None:
+                fn = self._format_fn
+                fmt = lambda block: apply_formatter(fn, block, path)  # noqa: E731
+            splice = splice_definition(text, parsed, content, where=str(path), format=fmt)
+            result = self._reload_text(
+                path,
+                splice.text,
+                format=False,
+                origin="definition",
+                warnings=list(splice.warnings),
+            )
+            result["definition"] = {
+                "qualname": splice.qualname,
+                "lineno": splice.lineno,
+                "end_lineno": splice.end_lineno,
+                "added": splice.added,
+                "formatted_lines": splice.formatted_lines,
+            }
+            return result
+
+    def history(self) -> list[dict[str, Any]]:
+        """The committed reloads, newest first (SPEC §1.7), at most ``history_limit``."""
+        return self._history.entries()
+
+    def undo(self, steps: int = 1, *, force: bool = False) -> dict[str, Any]:
+        """Write back the files of the newest ``steps`` entries not yet undone and reload them,
+        all or nothing (SPEC §1.7); the undo is itself an entry, so undoing it redoes."""
+        with _RELOAD_LOCK:
+            return self._history.undo(self.reload_files, steps, force=force)
+
+    def _definition_file(self, target: str) -> tuple[Target, Path, str]:
+        """The parsed target, its checked file and its module name."""
+        parsed = parse_target(target)
+        if parsed.path is not None:
+            path = check_path(os.path.expanduser(parsed.path), self._allowed_dirs())
+            return parsed, path, self._module_name(path)[0]
+        assert parsed.module is not None
+        found = self.graph.path_for_module(parsed.module)
+        if found is None:
+            file = getattr(sys.modules.get(parsed.module), "__file__", None)
+            if not isinstance(file, str):
+                raise HotReloadError(
+                    f"no source file is known for module {parsed.module!r} (is it spelt right, "
+                    "and inside the project roots?); name the file instead: path/to/mod.py::"
+                    f"{parsed.qualname}"
+                )
+            found = Path(file)
+        return parsed, check_path(found, self._allowed_dirs()), parsed.module
+
+    @staticmethod
+    def _read_text(path: Path) -> str | None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise HotReloadError(f"cannot read {path}: {exc}") from exc
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HotReloadError(
+                f"{path} is not valid UTF-8 (byte {exc.start}): edit the whole file instead"
+            ) from None
 
     def functions(self, mod: str) -> list[FunctionInfo]:
         """The payload ``functions`` of a project module, from its file on disk."""
@@ -858,3 +967,23 @@ def purge_module(mod: str | ModuleType) -> None:
 def compile_dep_edges(*, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
     """:meth:`HotReloader.compile_dep_edges` on the default reloader."""
     return default_reloader().compile_dep_edges(labels=labels)
+
+
+def reload_definition(target: str, content: str, *, format: bool = True) -> dict[str, Any]:
+    """:meth:`HotReloader.reload_definition` on the default reloader."""
+    return default_reloader().reload_definition(target, content, format=format)
+
+
+def source_of(target: str) -> dict[str, Any]:
+    """:meth:`HotReloader.source_of` on the default reloader."""
+    return default_reloader().source_of(target)
+
+
+def history() -> list[dict[str, Any]]:
+    """:meth:`HotReloader.history` on the default reloader."""
+    return default_reloader().history()
+
+
+def undo(steps: int = 1, *, force: bool = False) -> dict[str, Any]:
+    """:meth:`HotReloader.undo` on the default reloader."""
+    return default_reloader().undo(steps, force=force)

@@ -22,6 +22,7 @@ import ipywidgets
 import traitlets
 
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
+from ipython_hotreload.widgets._editor import Editing, answer
 from ipython_hotreload.widgets._state import (
     ModuleState,
     ModuleStatus,
@@ -63,12 +64,17 @@ class _ReloaderBound:
 
     _reloader: HotReloader | None
 
-    def _fetch(self, mod: str) -> list[dict[str, Any]]:
+    def _current_reloader(self) -> HotReloader:
         # Resolved on every call: the default reloader may be replaced after the panel is made.
         from ipython_hotreload.core.engine import default_reloader
 
-        reloader = self._reloader if self._reloader is not None else default_reloader()
-        return [dict(entry) for entry in reloader.functions(mod)]
+        return self._reloader if self._reloader is not None else default_reloader()
+
+    def _fetch(self, mod: str) -> list[dict[str, Any]]:
+        return [dict(entry) for entry in self._current_reloader().functions(mod)]
+
+    def _editing(self) -> Editing:
+        return self._current_reloader()
 
 
 def _module_name(mod: str | ModuleType) -> str:
@@ -105,6 +111,14 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     note = traitlets.Unicode("").tag(sync=True)
     # Paths under the kernel's working directory are shown relative to it.
     cwd = traitlets.Unicode(help="the kernel's working directory").tag(sync=True)
+    # The last reload's change set and how the module was updated (SPEC 1.5, 2.2).
+    changes = traitlets.Dict(None, allow_none=True, help="{added, changed, removed}").tag(sync=True)
+    mode = traitlets.Unicode(None, allow_none=True, help="patched | partial | full").tag(sync=True)
+    mode_label = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    full_reason = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    reason = traitlets.Dict(None, allow_none=True, help="{after, label}").tag(sync=True)
+    own_ms = traitlets.Float(None, allow_none=True, help="this module's update").tag(sync=True)
+    editable = traitlets.Bool(True, help="a click on a function opens its editor").tag(sync=True)
 
     def __init__(
         self, mod: str | ModuleType, *, reloader: HotReloader | None = None, **kwargs: Any
@@ -114,6 +128,7 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
         name = _module_name(mod)
         super().__init__(**initial_state(name, self._fetch), cwd=os.getcwd(), **kwargs)
         self._subscription: Subscription | None = subscribe(self._on_event, kinds=_MODULE_KINDS)
+        self.on_msg(self._on_request)
 
     @property
     def state(self) -> ModuleState:
@@ -129,7 +144,18 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
             source_hash=self.source_hash,
             replaced=list(self.replaced),
             note=self.note,
+            changes=None if self.changes is None else dict(self.changes),
+            mode=self.mode,
+            mode_label=self.mode_label,
+            full_reason=self.full_reason,
+            reason=None if self.reason is None else dict(self.reason),
+            own_ms=self.own_ms,
         )
+
+    def _on_request(self, widget: object, content: object, buffers: object) -> None:
+        # The editor's custom messages (see _editor.py); anything else is not ours.
+        if isinstance(content, dict) and content.get("type") == "request":
+            self.send(answer(self._editing, content))
 
     def _on_event(self, event: ModuleEvent) -> None:
         if event.mod != self.mod:

@@ -11,18 +11,20 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypedDict
 
 from ipython_hotreload.core.events import ModuleEvent
 from ipython_hotreload.core.paths import in_skipped_dir, is_within
-from ipython_hotreload.core.reload.payloads import Payload
 
 __all__ = [
     "ModuleState",
     "ModuleStatus",
     "blank_state",
+    "change_set",
     "event_entry",
     "initial_state",
+    "mode_label",
+    "own_time_ms",
     "project_modules",
     "state_after",
 ]
@@ -49,6 +51,14 @@ class ModuleState(TypedDict):
     source_hash: str | None
     replaced: list[str]
     note: str
+    # The last reload's change set (SPEC 1.5), kept until the next reload of this module.
+    changes: dict[str, list[str]] | None
+    mode: str | None
+    mode_label: str | None
+    full_reason: str | None
+    # Why the module ran when it followed another one: {"after", "label"} (or None).
+    reason: dict[str, Any] | None
+    own_ms: float | None
 
 
 def _error_dict(exc: BaseException) -> dict[str, Any]:
@@ -79,7 +89,74 @@ def blank_state(mod: str, path: str | None) -> ModuleState:
         source_hash=None,
         replaced=[],
         note="",
+        changes=None,
+        mode=None,
+        mode_label=None,
+        full_reason=None,
+        reason=None,
+        own_ms=None,
     )
+
+
+def _names(value: object) -> list[str]:
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [name for name in value if isinstance(name, str)]
+
+
+def change_set(payload: dict[str, Any]) -> dict[str, list[str]] | None:
+    """The payload's ``changes`` as ``{added, changed, removed}`` lists of qualnames, or None
+    when the payload has none (a dependent's, or an engine that does not compute them)."""
+    changes = payload.get("changes")
+    if not isinstance(changes, dict):
+        return None
+    return {key: _names(changes.get(key)) for key in ("added", "changed", "removed")}
+
+
+def mode_label(payload: dict[str, Any]) -> str | None:
+    """How the module was updated, as the panel says it: ``patched``, ``partial: 2
+    statements``, ``full`` or ``unchanged``; None when the payload does not say."""
+    mode = payload.get("mode")
+    if not isinstance(mode, str) or not mode:
+        return None
+    if mode == "partial":
+        rerun = payload.get("rerun")
+        count = len(rerun) if isinstance(rerun, list) else 0
+        return f"partial: {count} statement{'' if count == 1 else 's'}"
+    return mode
+
+
+def own_time_ms(payload: dict[str, Any]) -> float | None:
+    """The time this module's update took: ``module_ms`` when the payload has it, else the
+    batch's ``elapsed_ms`` (all an engine without per-module timings can say)."""
+    for key in ("module_ms", "elapsed_ms"):
+        value = payload.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _reason(payload: dict[str, Any]) -> dict[str, Any] | None:
+    reason = payload.get("reason")
+    if not isinstance(reason, dict):
+        return None
+    after = reason.get("after")
+    label = reason.get("label")
+    return {
+        "after": after if isinstance(after, str) else None,
+        "label": label if isinstance(label, str) else None,
+    }
+
+
+def _take_update_fields(state: ModuleState, payload: dict[str, Any]) -> None:
+    """Set what a ``recompiled`` payload says about how the module was updated and why."""
+    mode, full_reason = payload.get("mode"), payload.get("full_reason")
+    state["changes"] = change_set(payload)
+    state["mode"] = mode if isinstance(mode, str) else None
+    state["mode_label"] = mode_label(payload)
+    state["full_reason"] = full_reason if isinstance(full_reason, str) else None
+    state["reason"] = _reason(payload)
+    state["own_ms"] = own_time_ms(payload)
 
 
 def initial_state(mod: str, fetch: Fetch) -> ModuleState:
@@ -100,8 +177,10 @@ def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleS
     """The state once ``event`` (about this module) has happened; ``state`` is not changed.
 
     ``recompiled`` with ``functions`` takes the list from the payload; a bare payload (the
-    module was re-executed for a dependency) calls ``fetch``. ``compile_failed`` keeps the
-    old list, since the old code keeps running. ``source_removed`` empties it.
+    module was re-executed for a dependency) calls ``fetch``. Each ``recompiled`` replaces
+    the change set, mode and reason with its own (so removed functions stay listed until
+    the next reload). ``compile_failed`` keeps the old list and the last change set, since
+    the old code keeps running. ``source_removed`` empties it.
     """
     new = state.copy()
     if event.path:
@@ -120,10 +199,16 @@ def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleS
                 "note": "",
             }
         )
+        _take_update_fields(new, payload)
         if functions is not None:
             new["functions"] = list(functions)
         else:
-            new["note"] = "re-executed because a module it depends on changed"
+            after = (_reason(payload) or {}).get("after")
+            new["note"] = (
+                f"re-executed because {after}, a module it depends on, changed"
+                if after
+                else "re-executed because a module it depends on changed"
+            )
             try:
                 new["functions"] = list(fetch(event.mod or state["mod"]))
             except Exception as exc:
@@ -153,6 +238,7 @@ def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleS
                 "note": "the module was removed",
             }
         )
+        _take_update_fields(new, {})
     return new
 
 
@@ -161,16 +247,20 @@ def event_entry(event: ModuleEvent) -> dict[str, Any]:
 
     The log re-sends its whole list on every event, so it carries a count, not the entries.
     """
-    # An event carries its payload as plain JSON; its keys are a Payload's.
-    payload = cast("Payload | None", event.payload)
+    payload = event.payload  # plain JSON, with a Payload's keys
     summary: dict[str, Any] | None = None
     if payload is not None:
+        reason = _reason(payload) or {}
         functions = payload.get("functions")
         summary = {
             "functions": None if functions is None else len(functions),
             "source_hash": payload.get("source_hash"),
             "replaced": list(payload.get("replaced") or []),
             "elapsed_ms": payload.get("elapsed_ms"),
+            "own_ms": own_time_ms(payload),
+            "after": reason.get("after"),
+            "label": reason.get("label"),
+            "mode_label": mode_label(payload),
         }
     return {
         "kind": event.kind,

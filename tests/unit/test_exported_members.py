@@ -24,6 +24,11 @@ PUBLIC = {
     "ReloadError",
     "UnsafePathError",
     "SourceWriteError",
+    # SPEC 1.6 and 1.7: one definition at a time, history and undo.
+    "reload_definition",
+    "source_of",
+    "history",
+    "undo",
     # The handle subscribe() returns, and the default reloader the functions act on.
     "Subscription",
     "default_reloader",

@@ -24,6 +24,15 @@ from ipython_hotreload.widgets import (
     _panels,
     show_panel,
 )
+from ipython_hotreload.widgets._editor import answer, editor_line
+from ipython_hotreload.widgets._state import (
+    blank_state,
+    change_set,
+    event_entry,
+    mode_label,
+    own_time_ms,
+    state_after,
+)
 from tests.conftest import Project
 
 SHAPES = '''
@@ -337,3 +346,262 @@ def test_the_front_end_module_parses(tmp_path: Path) -> None:
     script.write_text(_panels._ESM, encoding="utf-8")
     done = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# -- the last reload's change set, its mode, and why a module ran (SPEC 1.5, 2.2) ---------
+
+
+def no_fetch(mod: str) -> list[dict[str, object]]:
+    raise AssertionError(f"a payload with functions needs no analysis of {mod}")
+
+
+def recompiled(payload: dict[str, object], mod: str = "geo.shapes") -> ModuleEvent:
+    return ModuleEvent("recompiled", mod, f"/p/{mod}.py", {"mod": mod, **payload})
+
+
+FUNCS = [{"qualname": "circle"}, {"qualname": "hexagon"}]
+
+
+def test_a_change_set_is_kept_until_the_next_reload_and_survives_a_failure() -> None:
+    state = blank_state("geo.shapes", None)
+    changes = {"added": ["hexagon"], "changed": ["circle"], "removed": ["square"]}
+    state = state_after(
+        state, recompiled({"functions": FUNCS, "changes": changes, "mode": "patched"}), no_fetch
+    )
+    assert state["changes"] == changes
+    assert (state["mode"], state["mode_label"]) == ("patched", "patched")
+    failed = ModuleEvent("compile_failed", "geo.shapes", None, error={"type": "SyntaxError"})
+    state = state_after(state, failed, no_fetch)
+    assert state["status"] == "failed"
+    assert state["changes"] == changes  # the old code still runs: its last change set stands
+    state = state_after(
+        state, recompiled({"functions": FUNCS, "changes": {"changed": ["hexagon"]}}), no_fetch
+    )
+    assert state["changes"] == {"added": [], "changed": ["hexagon"], "removed": []}
+    assert state["mode"] is None and state["mode_label"] is None  # the payload did not say
+    state = state_after(state, recompiled({"functions": FUNCS}), no_fetch)
+    assert state["changes"] is None  # no change set in the payload: nothing shown
+    gone = state_after(state, ModuleEvent("source_removed", "geo.shapes", None), no_fetch)
+    assert gone["changes"] is None and gone["mode"] is None
+
+
+def test_change_set_takes_only_lists_of_names() -> None:
+    assert change_set({}) is None
+    assert change_set({"changes": "all"}) is None
+    assert change_set({"changes": {"added": ["f", 3, None], "changed": "g"}}) == {
+        "added": ["f"],
+        "changed": [],
+        "removed": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "label"),
+    [
+        ({"mode": "patched"}, "patched"),
+        ({"mode": "partial", "rerun": [{"lineno": 3, "end_lineno": 3}]}, "partial: 1 statement"),
+        ({"mode": "partial", "rerun": [{"lineno": 3}, {"lineno": 9}]}, "partial: 2 statements"),
+        ({"mode": "partial"}, "partial: 0 statements"),
+        ({"mode": "full", "full_reason": "a from __future__ change"}, "full"),
+        ({"mode": "unchanged"}, "unchanged"),
+        ({}, None),
+        ({"mode": 3}, None),
+    ],
+)
+def test_mode_label(payload: dict[str, object], label: str | None) -> None:
+    assert mode_label(payload) == label
+
+
+def test_a_full_reload_keeps_its_reason() -> None:
+    event = recompiled(
+        {"functions": FUNCS, "mode": "full", "full_reason": "a top-level global statement"}
+    )
+    state = state_after(blank_state("geo.shapes", None), event, no_fetch)
+    assert state["mode_label"] == "full"
+    assert state["full_reason"] == "a top-level global statement"
+
+
+def test_own_time_prefers_the_modules_own_over_the_batchs() -> None:
+    assert own_time_ms({"module_ms": 1.5, "elapsed_ms": 40.0}) == 1.5
+    assert own_time_ms({"elapsed_ms": 40}) == 40.0
+    assert own_time_ms({"module_ms": True, "elapsed_ms": 2.0}) == 2.0
+    assert own_time_ms({}) is None
+
+
+def test_a_dependents_row_says_what_it_followed_and_its_own_time() -> None:
+    payload = {
+        "source_hash": None,
+        "functions": None,
+        "reason": {"after": "geo.shapes", "label": "compile"},
+        "mode": "partial",
+        "rerun": [{"lineno": 3, "end_lineno": 3}],
+        "module_ms": 0.8,
+        "elapsed_ms": 12.0,
+    }
+    entry = event_entry(recompiled(payload, mod="geo.scene"))
+    summary = entry["summary"]
+    assert (summary["after"], summary["label"]) == ("geo.shapes", "compile")
+    assert summary["own_ms"] == 0.8 and summary["elapsed_ms"] == 12.0
+    assert summary["mode_label"] == "partial: 1 statement"
+    json.dumps(entry)
+    state = state_after(
+        blank_state("geo.scene", None),
+        recompiled(payload, mod="geo.scene"),
+        lambda mod: [{"qualname": "total"}],
+    )
+    assert state["reason"] == {"after": "geo.shapes", "label": "compile"}
+    assert state["own_ms"] == 0.8
+    assert "geo.shapes" in state["note"]
+
+
+def test_a_real_dependent_names_the_module_it_followed(shapes: Project) -> None:
+    shapes.write("geo/scene.py", "from geo.shapes import circle\n\nUNIT = circle(1)\n")
+    shapes.import_("geo.scene")
+    overview = ProjectOverview(reloader=shapes.reloader)
+    log = EventLog(kinds=["recompiled"], mods=["geo.scene"])
+    try:
+        shapes.reload("geo/shapes.py", SHAPES_V2.replace("3.14159", "3.0"))
+        scene = overview.module("geo.scene")
+        assert scene is not None and scene["reason"] == {"after": "geo.shapes", "label": "compile"}
+        assert scene["own_ms"] is not None
+        (entry,) = log.events
+        assert entry["summary"]["after"] == "geo.shapes"
+        assert entry["summary"]["own_ms"] == scene["own_ms"]
+    finally:
+        overview.close()
+        log.close()
+
+
+def test_the_panel_syncs_the_change_set_from_an_event(shapes: Project) -> None:
+    panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+    try:
+        changes = {"added": ["hexagon"], "changed": [], "removed": ["square"]}
+        publish(
+            recompiled(
+                {
+                    "functions": FUNCS,
+                    "changes": changes,
+                    "mode": "partial",
+                    "rerun": [{"lineno": 1, "end_lineno": 1}],
+                }
+            )
+        )
+        assert panel.changes == changes
+        assert panel.mode == "partial" and panel.mode_label == "partial: 1 statement"
+        assert panel.state["changes"] == changes
+        assert panel.editable
+    finally:
+        panel.close()
+
+
+# -- the panel editor's requests -----------------------------------------------------------
+
+
+def test_editor_requests_that_cannot_be_tried_get_one_error_reply(shapes: Project) -> None:
+    reloader = shapes.reloader
+    cases: list[tuple[object, str]] = [
+        ("not an object", "JSON object"),
+        ({"id": 1, "op": "explode"}, "unknown editor op"),
+        ({"id": 2, "op": "source"}, "'target'"),
+        ({"id": 3, "op": "source", "target": ""}, "'target'"),
+        ({"id": 4, "op": "reload_definition", "target": "geo.shapes:circle"}, "'content'"),
+        ({"id": 5, "op": "undo", "steps": 0}, "positive"),
+        ({"id": 6, "op": "undo", "steps": True}, "positive"),
+    ]
+    for request, words in cases:
+        reply = answer(lambda: reloader, request)  # type: ignore[arg-type, return-value]
+        assert reply["type"] == "reply" and reply["ok"] is False, reply
+        assert reply["id"] == (request.get("id") if isinstance(request, dict) else None)
+        assert reply["error"]["type"] == "BadRequest"
+        assert words in reply["error"]["message"]
+        json.dumps(reply)
+
+
+def test_an_unexpected_error_is_one_line_in_the_reply(caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> object:
+        raise RuntimeError("the reloader is gone")
+
+    reply = answer(broken, {"id": "x", "op": "history"})  # type: ignore[arg-type]
+    assert reply == {
+        "type": "reply",
+        "id": "x",
+        "ok": False,
+        "error": {"type": "RuntimeError", "message": "the reloader is gone"},
+    }
+    assert "history" in caplog.text  # the traceback went to the log, not to the user
+
+
+def test_editor_line_points_into_the_editors_text() -> None:
+    broken = "def square(side):\n    return (side *\n"
+    assert editor_line(broken, None, None) == 2  # its own parse: where the user typed
+    indented = "    def area(self):\n        return 1\n"
+    assert editor_line(indented, None, None) is None  # re-indented text parses
+    fine = "def f():\n    x = 1\n    raise ValueError(x)\n"
+    assert editor_line(fine, 42, 40) == 3  # a run-time error at file line 42, def at 40
+    assert editor_line(fine, 10, 40) is None  # not inside the definition
+    assert editor_line(fine, None, 40) is None
+
+
+def test_the_editor_opens_saves_and_undoes_a_definition(shapes: Project) -> None:
+    reloader = shapes.reloader
+    panel = FunctionsPanel("geo.shapes", reloader=reloader)
+    try:
+        opened = answer(
+            lambda: reloader, {"id": 1, "op": "source", "target": "geo.shapes:Shape.area"}
+        )
+        assert opened["ok"], opened
+        assert opened["result"]["source"] == "    def area(self) -> float:\n        return 0.0\n"
+
+        content = "def area(self) -> float:\n    return 1.0\n"
+        saved = answer(
+            lambda: reloader,
+            {
+                "id": 2,
+                "op": "reload_definition",
+                "target": "geo.shapes:Shape.area",
+                "content": content,
+                "format": False,
+            },
+        )
+        assert saved["ok"], saved
+        assert saved["result"]["recompiled"][0]["mod"] == "geo.shapes"
+        assert (
+            saved["result"]["source"]["source"]
+            == "    def area(self) -> float:\n        return 1.0\n"
+        )
+        import geo.shapes  # type: ignore[import-not-found]
+
+        assert geo.shapes.Shape().area() == 1.0
+        assert panel.recompiles == 1  # the event reached the panel before the reply
+
+        undone = answer(lambda: reloader, {"id": 3, "op": "undo"})
+        assert undone["ok"], undone
+        assert geo.shapes.Shape().area() == 0.0
+        assert shapes.path("geo/shapes.py").read_text() == SHAPES
+        listed = answer(lambda: reloader, {"id": 4, "op": "history"})
+        assert listed["ok"] and listed["result"][0]["origin"] == "undo"
+    finally:
+        panel.close()
+
+
+def test_a_failed_save_says_where_and_changes_nothing(shapes: Project) -> None:
+    reloader = shapes.reloader
+    target = "geo.shapes:circle"
+    broken = 'def circle(r):\n    """Area of a circle."""\n    return (r *\n'
+    reply = answer(
+        lambda: reloader,
+        {"id": 7, "op": "reload_definition", "target": target, "content": broken},
+    )
+    assert reply["ok"] is False and reply["id"] == 7
+    assert reply["error"]["editor_line"] == 3
+    assert shapes.path("geo/shapes.py").read_text() == SHAPES  # nothing written
+
+    raising = (
+        'def circle(r):\n    """Area of a circle."""\n    return r\n\n\nraise ValueError("no")\n'
+    )
+    reply = answer(
+        lambda: reloader,
+        {"id": 8, "op": "reload_definition", "target": target, "content": raising},
+    )
+    assert reply["ok"] is False
+    assert reply["error"]["message"]
