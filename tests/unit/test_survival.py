@@ -395,3 +395,25 @@ def test_a_proxy_whose_class_raises_is_left_alone() -> None:
     assert refs.remap(proxy, 0) is proxy
     with pytest.raises(RuntimeError):
         isinstance(proxy, dict)  # what the walk must not do
+
+
+def test_a_module_mirroring_another_ones_file_is_not_re_executed_with_it(
+    project: Project, mode: str
+) -> None:
+    # toolz's `tlz` modules: made by a loader that copies another module's names and borrows
+    # its __file__ (the spec's origin says otherwise). Running that file in the mirror
+    # would make copies of every function there.
+    import importlib.machinery
+    import types
+
+    real = _load(project, "realmod", "def f():\n    return 1\n")
+    mirror = types.ModuleType("mirror_of_realmod")
+    mirror.__file__ = real.__file__
+    mirror.__spec__ = importlib.machinery.ModuleSpec("mirror_of_realmod", None)
+    mirror.f = real.f  # type: ignore[attr-defined]
+    sys.modules["mirror_of_realmod"] = mirror
+    _load(project, "bystander", "X = 1\n")
+    project.reload("bystander.py", "X = 1\n")  # the reloader has now seen the mirror
+    result = project.reload("realmod.py", "def f():\n    return 2\n")
+    assert project.mods(result) == ["realmod"]
+    assert mirror.f is real.f and mirror.f() == 2

@@ -7,6 +7,7 @@ exception, a ``KeyboardInterrupt``) leaves every module and object exactly as it
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, MutableMapping
 from types import CellType, ModuleType
 from typing import Any
@@ -101,12 +102,8 @@ class Journal:
             container.update(items)
 
     def replace_namespace(self, ns: dict[str, Any], keep: dict[str, Any]) -> dict[str, Any]:
-        """Empty ``ns`` down to ``keep`` and the package's submodules; return (and remember)
-        what it held before.
-
-        A package's submodules are attributes the import system set when it first loaded
-        them: a re-run ``from .a import *`` finds ``pkg.a`` in ``sys.modules`` and does not
-        set ``a`` again, so an ``__init__`` reading ``a`` afterwards needs them kept."""
+        """Empty ``ns`` down to ``keep`` and, for a package, its loaded submodules (see
+        :func:`submodules_bound_in`); return (and remember) what it held before."""
         before = dict(ns)
 
         def undo() -> None:
@@ -135,17 +132,24 @@ class Journal:
 
 
 def submodules_bound_in(ns: dict[str, Any]) -> dict[str, ModuleType]:
-    """The entries of a package's namespace that are its own submodules (``a`` for
-    ``pkg.a``), as the import system bound them."""
+    """A package's loaded submodules under the names the import system binds them to in the
+    package (``a`` for ``pkg.a``), as a fresh import of its ``__init__`` would find them.
+
+    On a fresh import, ``from .a import x`` loads ``pkg.a`` and binds ``a`` in the package as
+    a side effect; run again, it finds ``pkg.a`` loaded and binds nothing, so code that reads
+    ``a`` (or ``del a``) afterwards needs them bound beforehand. Only packages pay for this
+    (one pass over the names of ``sys.modules``)."""
     name = ns.get("__name__")
     if not isinstance(name, str) or "__path__" not in ns:
         return {}
     prefix = name + "."
-    return {
-        key: value
-        for key, value in ns.items()
-        if isinstance(value, ModuleType) and getattr(value, "__name__", None) == prefix + key
-    }
+    found: dict[str, ModuleType] = {}
+    for key in [k for k in sys.modules if k.startswith(prefix)]:
+        child = key[len(prefix) :]
+        module = sys.modules.get(key)
+        if "." not in child and isinstance(module, ModuleType):
+            found[child] = module
+    return found
 
 
 def cell_value(cell: CellType) -> Any:
