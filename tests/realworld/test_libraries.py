@@ -170,7 +170,8 @@ def test_reloading_every_module_keeps_the_library_suite_green(lib: Library, tmp_
     broken = sorted(t for t in passed_before if after["tests"].get(t) != "passed")
     summary = (
         f"{lib.name} {lib.version}: {after['modules']} modules, reload median "
-        f"{after['reload_median_ms']:.1f} ms, max {after['reload_max_ms']:.1f} ms; "
+        f"{after['reload_median_ms']:.1f} ms, max {after['reload_max_ms']:.1f} ms, "
+        f"body edit {after['edit']['ms']:.1f} ms; "
         f"tests passed {len(passed_before)} before, "
         f"{sum(o == 'passed' for o in after['tests'].values())} after"
     )
