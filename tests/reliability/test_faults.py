@@ -23,7 +23,7 @@ import pytest
 
 import ipython_hotreload as hr
 from ipython_hotreload.core import engine, formatting
-from ipython_hotreload.core.reload import patching
+from ipython_hotreload.core.reload import journal, patching
 from tests.reliability.conftest import Versioned, WriteDenier, fd_path, os_error
 
 # -- disk and permissions ------------------------------------------------------------------
@@ -389,7 +389,7 @@ def _stage_patching_after_a_mutation(v: Versioned, mp: pytest.MonkeyPatch) -> No
             FIRED.append("setattr")
             raise KeyboardInterrupt
 
-    mp.setattr(patching, "setattr", setattr_then_interrupt, raising=False)
+    mp.setattr(journal, "setattr", setattr_then_interrupt, raising=False)
 
 
 def _stage_rollback(v: Versioned, mp: pytest.MonkeyPatch) -> None:
@@ -414,7 +414,7 @@ def _stage_rollback(v: Versioned, mp: pytest.MonkeyPatch) -> None:
         setattr(obj, name, value)
 
     mp.setattr(patching.Journal, "rollback", rollback)
-    mp.setattr(patching, "setattr", setattr_interrupted_during_undo, raising=False)
+    mp.setattr(journal, "setattr", setattr_interrupted_during_undo, raising=False)
 
 
 def _stage_bytecode(v: Versioned, mp: pytest.MonkeyPatch) -> None:

@@ -1077,28 +1077,31 @@ def test_function_decorator_from_other_module(project: Project) -> None:
             return wrapper
         """,
     )
+    # The upstream edit, a body edit: the held wrapper must run foo's new code, so this
+    # fails if function code is not patched (a constant edit would pass through globals).
     text = """
         from deco_lib import incremented as deco
-
-        BASE = {base}
 
 
         @deco
         def foo():
-            return BASE
+            return {value}
     """
-    project.write("deco_user.py", text.format(base=42))
+    project.write("deco_user.py", text.format(value=42))
     ns: dict[str, Any] = {}
     run(ns, "from deco_user import foo")
     held = ns["foo"]
+    inner = held.__wrapped__
     assert held() == 43
 
-    project.reload("deco_user.py", text.format(base=43))
+    project.reload("deco_user.py", text.format(value=43))
 
     assert held() == 44
-    assert held.__wrapped__() == 43
-    assert sys.modules["deco_user"].foo() == 44
-    assert not hasattr(sys.modules["deco_lib"], "BASE")
+    assert held.__wrapped__ is inner and inner() == 43
+    assert sys.modules["deco_user"].foo is held
+    # Patched with the decorated function's module as its globals, never the decorator's.
+    assert inner.__globals__ is vars(sys.modules["deco_user"])
+    assert not hasattr(sys.modules["deco_lib"], "foo")
 
 
 def test_decorator_closure_values_follow_new_code(project: Project) -> None:

@@ -325,6 +325,13 @@ class LoadedModules:
         file = getattr(module, "__file__", None)
         if not isinstance(file, str) or not file.endswith(".py"):
             return None
+        spec = getattr(module, "__spec__", None)
+        origin = getattr(spec, "origin", file) if spec is not None else file
+        if origin != file and not (isinstance(origin, str) and _same_file(origin, file)):
+            # A mirror (toolz's `tlz`: a loader that copies another module's namespace and
+            # borrows its __file__) does not run that file: re-executing it would run
+            # another module's code in its namespace.
+            return None
         try:
             path = Path(file).resolve()
         except (OSError, RuntimeError):
@@ -335,3 +342,10 @@ class LoadedModules:
             if is_within(path, root) and not in_skipped_dir(path, root):
                 return path
         return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):
+        return False

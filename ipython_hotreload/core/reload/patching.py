@@ -1,36 +1,50 @@
 """Update live objects in place, and undo it all if the reload fails.
 
-Design. A module is re-executed into its own (cleared) ``__dict__``, so every new function
-shares the module's globals. Then :class:`Patcher` walks the new namespace and, for each
-function or class *defined by this module*, looks up the old object of the same
-``__qualname__`` (not the same attribute name: ``f = foo`` turning into ``f = bar`` must never
-pour ``bar``'s code into ``foo``) and moves the new behaviour into the old object, so every
-reference held anywhere (notebook variables, callbacks, ``from x import f`` in other modules,
-instances of a class) sees the new code. What cannot be patched (a closure of another shape,
-a changed enum, a function that became a class, a different metaclass or ``__slots__``) is
-replaced and reported.
+Design. A module is re-executed into its own (cleared) ``__dict__`` (or, with minimal
+re-execution, some of its statements run in it), so every new function shares the module's
+globals. Then :class:`Patcher` walks the names that were bound and, for each function or
+class *defined by this module*, looks up the old object of the same ``__qualname__`` (not
+the same attribute name: ``f = foo`` turning into ``f = bar`` must never pour ``bar``'s code
+into ``foo``) and moves the new behaviour into the old object, so every reference held
+anywhere (notebook variables, callbacks, ``from x import f`` in other modules, instances of
+a class) sees the new code. What cannot be patched (a closure of another shape, a changed
+enum, a function that became a class, ``__slots__`` that changed) is replaced and reported.
 
-Every mutation of a pre-existing object goes through :class:`Journal`, which records how to
-undo it; :meth:`Journal.rollback` replays the undo log backwards, so a reload that fails
-part-way leaves every module and object exactly as it was. The cost is proportional to what
-the module defines, never to the size of the heap: no ``gc.get_referrers`` walk.
+What survives, beyond the names themselves:
+
+* the new code put its new objects elsewhere too (defaults, class attributes, registries,
+  closures): :class:`~.references.References` points those places at the kept originals;
+* objects of other libraries that hold this module's functions (a CLI command's callback, a
+  group's commands) have the held functions paired and patched (``pair_holders``);
+* a ``functools.singledispatch`` function keeps its registry (what was registered at run
+  time stays; what the module registers is merged in), an ABC keeps its registered virtual
+  subclasses, a metaclass defined in the module is patched with its classes, an ``Enum``
+  whose values are ``object()`` sentinels counts as unchanged.
+
+Every mutation of a pre-existing object goes through :class:`~.journal.Journal`, so a reload
+that fails part-way leaves every module and object exactly as it was. The cost is
+proportional to what the module's names hold, never to the size of the heap: no
+``gc.get_referrers`` walk.
 """
 
 from __future__ import annotations
 
+import abc
 import enum
 import functools
 import logging
 import sys
-from collections.abc import Callable
-from types import CellType, FunctionType, ModuleType
+from collections.abc import Iterable
+from types import FunctionType, ModuleType
 from typing import Any
+
+from ipython_hotreload.core.reload.journal import MISSING as _MISSING
+from ipython_hotreload.core.reload.journal import Journal, cell_value
+from ipython_hotreload.core.reload.references import References
 
 __all__ = ["MODULE_KEEP", "Journal", "Patcher"]
 
 log = logging.getLogger(__name__)
-
-_MISSING: Any = object()
 
 #: Attributes a re-executed module keeps from the import system.
 MODULE_KEEP = (
@@ -45,108 +59,13 @@ MODULE_KEEP = (
 )
 
 # Attributes of a class that belong to that class object itself and must never move to another.
-_CLASS_OWN = frozenset({"__dict__", "__weakref__", "__qualname__", "__module__"})
+_CLASS_OWN = frozenset({"__dict__", "__weakref__", "__qualname__", "__module__", "_abc_impl"})
 _FUNC_ATTRS = ("__code__", "__defaults__", "__kwdefaults__", "__annotations__", "__doc__")
 if sys.version_info >= (3, 12):
     _FUNC_ATTRS = (*_FUNC_ATTRS, "__type_params__")
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
-
-
-class Journal:
-    """An undo log of mutations to live objects.
-
-    Each method records how to undo a change *before* making it, so an interrupt that lands
-    between the two still leaves a log that restores everything.
-    """
-
-    def __init__(self) -> None:
-        self._undo: list[Callable[[], None]] = []
-
-    def __len__(self) -> int:
-        return len(self._undo)
-
-    def setattr(self, obj: Any, name: str, value: Any) -> None:
-        old = (
-            obj.__dict__.get(name, _MISSING)
-            if isinstance(obj, type)
-            else getattr(obj, name, _MISSING)
-        )
-        if old is _MISSING:
-            self._undo.append(lambda: _quiet_delattr(obj, name))
-        else:
-            self._undo.append(lambda: setattr(obj, name, old))
-        setattr(obj, name, value)
-
-    def delattr(self, obj: Any, name: str) -> None:
-        old = obj.__dict__[name] if isinstance(obj, type) else getattr(obj, name)
-        self._undo.append(lambda: setattr(obj, name, old))
-        delattr(obj, name)
-
-    def set_cell(self, cell: CellType, value: Any) -> None:
-        old = _cell_value(cell)
-        if old is _MISSING:
-            self._undo.append(lambda: _empty_cell(cell))
-        else:
-            self._undo.append(lambda: setattr(cell, "cell_contents", old))
-        if value is _MISSING:
-            del cell.cell_contents
-        else:
-            cell.cell_contents = value
-
-    def setitem(self, mapping: dict[str, Any], key: str, value: Any) -> None:
-        old = mapping.get(key, _MISSING)
-        if old is _MISSING:
-            self._undo.append(lambda: mapping.pop(key, None))
-        else:
-            self._undo.append(lambda: mapping.__setitem__(key, old))
-        mapping[key] = value
-
-    def replace_namespace(self, ns: dict[str, Any], keep: dict[str, Any]) -> dict[str, Any]:
-        """Empty ``ns`` down to ``keep``; return (and remember) what it held before."""
-        before = dict(ns)
-
-        def undo() -> None:
-            ns.clear()
-            ns.update(before)
-
-        self._undo.append(undo)
-        ns.clear()
-        ns.update(keep)
-        return before
-
-    def on_undo(self, fn: Callable[[], None]) -> None:
-        self._undo.append(fn)
-
-    def rollback(self) -> None:
-        """Undo everything, newest first. Never raises: a failing step, or a second
-        Ctrl-C, is logged and the remaining steps still run."""
-        while self._undo:
-            step = self._undo.pop()
-            try:
-                step()
-            except BaseException:
-                log.exception("hotreload: an undo step failed during rollback")
-
-
-def _quiet_delattr(obj: Any, name: str) -> None:
-    try:
-        delattr(obj, name)
-    except AttributeError:
-        pass
-
-
-def _empty_cell(cell: CellType) -> None:
-    try:
-        del cell.cell_contents
-    except ValueError:
-        pass
-
-
-def _cell_value(cell: CellType) -> Any:
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return _MISSING
+# Every functools.singledispatch function runs this one code object.
+_DISPATCH_CODE = getattr(functools.singledispatch(lambda x: x), "__code__")
 
 
 def defined_in(obj: Any, modname: str) -> bool:
@@ -159,7 +78,11 @@ def defined_in(obj: Any, modname: str) -> bool:
 
 
 class Patcher:
-    """Merges one re-executed module's new objects into its old ones, through a journal."""
+    """Merges one re-executed module's new objects into its old ones, through a journal.
+
+    ``old_ns`` is what the namespace held before the code ran (for a whole module, all of
+    it; for statements, at least the names they bind). :meth:`merge` takes the whole
+    namespace, :meth:`merge_names` only the names a statement bound."""
 
     def __init__(self, journal: Journal, module: ModuleType, old_ns: dict[str, Any]) -> None:
         self.journal = journal
@@ -167,12 +90,27 @@ class Patcher:
         self.modname = module.__name__
         self.old_ns = old_ns
         self.replaced: list[str] = []
-        self._new_to_old: dict[int, Any] = {}  # id(new object) -> old object kept in its place
+        self.refs = References(journal, self.modname)
         self._visiting: set[int] = set()
+        self._dispatchers: list[tuple[FunctionType, FunctionType]] = []
 
     def merge(self) -> list[str]:
-        """Patch old objects with the new ones; put the old objects back in the namespace."""
+        """Patch old objects with the new ones; put the old objects back in the namespace.
+        Returns the qualified names that had to be replaced."""
         ns = self.module.__dict__
+        # Submodules of a package are attributes the import system set; keep them.
+        prefix = self.modname + "."
+        for key, value in self.old_ns.items():
+            if key not in ns and isinstance(value, ModuleType) and value.__name__ == prefix + key:
+                ns[key] = value
+        return self.merge_names(list(ns))
+
+    def merge_names(self, names: Iterable[str]) -> list[str]:
+        """Merge only what ``names`` are bound to now (the names a statement just bound):
+        patch the old objects, then point everything those names hold at the kept
+        originals. Returns the qualified names that had to be replaced."""
+        ns = self.module.__dict__
+        keys = [k for k in names if k in ns]
         old_by_qualname: dict[str, Any] = {}
         ambiguous: set[str] = set()
         for value in self.old_ns.values():
@@ -180,13 +118,9 @@ class Patcher:
                 q = value.__qualname__
                 if old_by_qualname.setdefault(q, value) is not value:
                     ambiguous.add(q)
-        # Submodules of a package are attributes the import system set; keep them.
-        prefix = self.modname + "."
-        for key, value in self.old_ns.items():
-            if key not in ns and isinstance(value, ModuleType) and value.__name__ == prefix + key:
-                ns[key] = value
         kept: dict[int, Any] = {}  # id(new object) -> the old object that stays in its place
-        for key, new in list(ns.items()):
+        for key in keys:
+            new = ns[key]
             if not defined_in(new, self.modname):
                 continue
             if id(new) in kept:
@@ -209,21 +143,28 @@ class Patcher:
                 continue
             if self.patch(old, new):
                 kept[id(new)] = old
-                ns[key] = old
+                self.journal.setitem(ns, key, old)
             else:
                 self.replaced.append(qualname)
-        self._report_orphans(ns, kept)
-        self._rehome_instances(ns)
+        # Registrations are merged once every class is matched: a dispatcher defined before
+        # the classes it dispatches on must key its registry by the kept classes.
+        for old_fn, new_fn in self._dispatchers:
+            self._merge_dispatch(old_fn, new_fn)
+        self._dispatchers.clear()
+        self.refs.pair_holders(self.old_ns, ns, keys, self.patch)
+        self.refs.remap_namespace(ns, keys)
+        self._report_orphans(ns, keys)
         return self.replaced
 
-    def _report_orphans(self, ns: dict[str, Any], kept: dict[int, Any]) -> None:
+    def _report_orphans(self, ns: dict[str, Any], keys: list[str]) -> None:
         """A name still bound, whose old function or class was not carried over (a decorator
         removed, a wrapper became a plain function): references held to the old object keep
         the old code, so the user must hear of it."""
         still_there = {id(v) for v in ns.values()}
-        for key, old in self.old_ns.items():
+        for key in keys:
+            old = self.old_ns.get(key, _MISSING)
             if (
-                key in ns
+                old is not _MISSING
                 and defined_in(old, self.modname)
                 and id(old) not in still_there
                 and key not in self.replaced
@@ -231,31 +172,15 @@ class Patcher:
             ):
                 self.replaced.append(key)
 
-    def _rehome_instances(self, ns: dict[str, Any]) -> None:
-        # Module-level instances made while executing belong to the new class object; point
-        # them at the old (patched) class so isinstance() agrees with the module's names.
-        for key, value in list(ns.items()):
-            cls = type(value)
-            old = self._new_to_old.get(id(cls))
-            if old is None or old is cls:
-                continue
-            if isinstance(value, enum.Enum):
-                # A kept enum keeps its member objects: `x is Color.RED` must hold.
-                ns[key] = old.__members__[value.name]
-                continue
-            try:
-                object.__setattr__(value, "__class__", old)  # past a frozen __setattr__
-            except (TypeError, AttributeError):
-                log.debug("hotreload: cannot rehome %r to the patched class", value)
-
     # -- objects ---------------------------------------------------------------------------
 
     def patch(self, old: Any, new: Any) -> bool:
         """Make ``old`` behave as ``new``; False if it cannot be done in place."""
         if old is new:
             return True
-        if id(new) in self._new_to_old:
-            return self._new_to_old[id(new)] is old
+        kept = self.refs.kept(new)
+        if kept is not _MISSING:
+            return kept is old
         if isinstance(old, FunctionType) and isinstance(new, FunctionType):
             ok = self.patch_function(old, new)
         elif isinstance(old, type) and isinstance(new, type):
@@ -268,10 +193,17 @@ class Patcher:
         else:
             ok = False
         if ok:
-            self._new_to_old[id(new)] = old
+            self.refs.keep(new, old)
         return ok
 
     def patch_function(self, old: FunctionType, new: FunctionType) -> bool:
+        """Give ``old`` the code, defaults, closure values and attributes of ``new``."""
+        if old.__code__ is _DISPATCH_CODE and new.__code__ is _DISPATCH_CODE:
+            # A singledispatch function: the old one, with its registry, stays as it is
+            # (what was registered at run time must survive); the new registrations are
+            # merged into it once every class of the module is matched.
+            self._dispatchers.append((old, new))
+            return True
         # Closures are positional: the code may change the names of its free variables as
         # long as their number stays (the cells are refilled below); not their number.
         if len(old.__code__.co_freevars) != len(new.__code__.co_freevars):
@@ -284,7 +216,7 @@ class Patcher:
             for old_cell, new_cell in zip(
                 old.__closure__ or (), new.__closure__ or (), strict=True
             ):
-                ov, nv = _cell_value(old_cell), _cell_value(new_cell)
+                ov, nv = cell_value(old_cell), cell_value(new_cell)
                 if ov is nv:
                     continue
                 if (
@@ -304,6 +236,38 @@ class Patcher:
             self._visiting.discard(key)
         return True
 
+    def _merge_dispatch(self, old: FunctionType, new: FunctionType) -> None:
+        registry = _dispatch_registry(old)
+        if registry is None:  # not the stdlib's layout: fall back to taking the new one
+            log.debug("hotreload: %s: cannot read its dispatch registry", old.__qualname__)
+            return
+        before = dict(registry)
+
+        def undo() -> None:
+            registry.clear()
+            registry.update(before)
+            old._clear_cache()  # type: ignore[attr-defined]
+
+        self.journal.on_undo(undo)
+        for cls, impl in list(new.registry.items()):  # type: ignore[attr-defined]
+            key = self.refs.original(cls)  # a class of this module, kept in place
+            current = registry.get(key, _MISSING)
+            if current is impl:
+                continue
+            if (
+                isinstance(current, FunctionType)
+                and isinstance(impl, FunctionType)
+                and current.__qualname__ == impl.__qualname__
+                and self.patch(current, impl)
+            ):
+                continue
+            registry[key] = self.refs.original(impl)
+        old._clear_cache()  # type: ignore[attr-defined]
+        for attr in ("__doc__", "__annotations__"):
+            value = getattr(new, attr, None)
+            if getattr(old, attr, None) is not value:
+                self.journal.setattr(old, attr, value)
+
     def _patch_func_dict(self, old: FunctionType, new: FunctionType) -> None:
         for name, nv in new.__dict__.items():
             ov = old.__dict__.get(name, _MISSING)
@@ -316,19 +280,20 @@ class Patcher:
             self.journal.delattr(old, name)
 
     def patch_class(self, old: type, new: type) -> bool:
-        if type(old) is not type(new):
+        """Give ``old`` the bases, methods and attributes of ``new``."""
+        if type(old) is not type(new) and not self._patch_metaclass(type(old), type(new)):
             return False
         if issubclass(old, enum.Enum):
             return self._patch_enum(old, new)
         if old.__dict__.get("__slots__", ()) != new.__dict__.get("__slots__", ()):
             return False
-        self._new_to_old[id(new)] = old
-        bases = tuple(self._new_to_old.get(id(b), b) for b in new.__bases__)
+        self.refs.keep(new, old)
+        bases = tuple(self.refs.original(b) for b in new.__bases__)
         if bases != old.__bases__:
             try:
                 self.journal.setattr(old, "__bases__", bases)
             except TypeError:
-                del self._new_to_old[id(new)]
+                self.refs.forget(new)
                 return False
         for name, nv in new.__dict__.items():
             if name in _CLASS_OWN or _is_slot(nv):
@@ -347,14 +312,45 @@ class Patcher:
             if name in _CLASS_OWN or _is_slot(old.__dict__[name]):
                 continue
             self.journal.delattr(old, name)
+        if isinstance(old, abc.ABCMeta):
+            self._merge_abc(old, new)
         return True
 
+    def _patch_metaclass(self, old_meta: type, new_meta: type) -> bool:
+        """A metaclass defined in this module is patched like any class, and then the
+        classes made by it count as of the same kind."""
+        return (
+            defined_in(new_meta, self.modname)
+            and old_meta.__qualname__ == new_meta.__qualname__
+            and self.patch(old_meta, new_meta)
+        )
+
+    def _merge_abc(self, old: abc.ABCMeta, new: type) -> None:
+        # The old ABC keeps its own registry (`_abc_impl` is never copied): virtual
+        # subclasses registered at run time stay; the ones the module registers are added.
+        registered, _, _, _ = abc._get_dump(new)  # type: ignore[attr-defined]
+        for ref in registered:
+            sub = ref()
+            if sub is not None:
+                old.register(self.refs.original(sub))
+        old._abc_caches_clear()  # type: ignore[attr-defined]
+        self.journal.on_undo(old._abc_caches_clear)  # type: ignore[attr-defined]
+
     def _patch_enum(self, old: type, new: type) -> bool:
-        members_old = [(m.name, m.value) for m in old.__members__.values()]  # type: ignore[attr-defined]
-        members_new = [(m.name, m.value) for m in new.__members__.values()]  # type: ignore[attr-defined]
-        if members_old != members_new:
+        members_old = list(old.__members__.items())  # type: ignore[attr-defined]
+        members_new = list(new.__members__.items())  # type: ignore[attr-defined]
+        if [n for n, _ in members_old] != [n for n, _ in members_new] or not all(
+            _same_value(o.value, n.value)
+            for (_, o), (_, n) in zip(members_old, members_new, strict=True)
+        ):
             return False
-        self._new_to_old[id(new)] = old
+        self.refs.keep(new, old)
+        for (_, o), (_, n) in zip(members_old, members_new, strict=True):
+            # A kept enum keeps its member objects (`x is Color.RED`), and a sentinel value
+            # (`MISSING = object()`) the object it had: the new ones map back to them.
+            self.refs.keep(n, o)
+            if n.value is not o.value and not isinstance(n.value, _IMMUTABLE):
+                self.refs.keep(n.value, o.value)
         for name, nv in new.__dict__.items():
             ov = old.__dict__.get(name, _MISSING)
             if isinstance(nv, FunctionType):
@@ -372,7 +368,7 @@ class Patcher:
                 return False
             return all(o is None or self.patch(o, n) for o, n in parts)
         if isinstance(ov, FunctionType | type | _LRU_WRAPPER):
-            if type(ov) is not type(nv):
+            if type(ov) is not type(nv) and not (isinstance(ov, type) and isinstance(nv, type)):
                 return False
             if isinstance(ov, FunctionType) and ov.__code__.co_filename != nv.__code__.co_filename:  # type: ignore[union-attr]
                 return False  # generated code (dataclass __init__, ...): take the new one
@@ -381,17 +377,49 @@ class Patcher:
 
     def _kept_member(self, nv: Any) -> Any:
         if isinstance(nv, classmethod | staticmethod):
-            func = self._new_to_old.get(id(nv.__func__))
+            func = self.refs.kept(nv.__func__, None)
             return type(nv)(func) if func is not None else nv
-        return self._new_to_old.get(id(nv), nv)
+        return self.refs.original(nv)
 
     def _point_cells_at(self, obj: Any, new_cls: type, old_cls: type) -> None:
         """Methods of the new class that close over it (``super()``'s ``__class__`` cell, the
-        ``cls`` of a dataclass's generated methods) must see the old class object instead."""
+        ``cls`` of a dataclass's generated methods) must see the old class object instead:
+        a method added by the reload lands in the old class, and its ``super()`` is then
+        called with the old class's instances."""
         for fn in _functions_of(obj):
             for cell in fn.__closure__ or ():
-                if _cell_value(cell) is new_cls:
-                    cell.cell_contents = old_cls
+                if cell_value(cell) is new_cls:
+                    self.journal.set_cell(cell, old_cls)
+
+
+def _dispatch_registry(fn: FunctionType) -> dict[Any, Any] | None:
+    """The dict behind a singledispatch function's read-only ``registry``."""
+    register = getattr(fn, "register", None)
+    code = getattr(register, "__code__", None)
+    if code is None or "registry" not in code.co_freevars:
+        return None
+    cell = register.__closure__[code.co_freevars.index("registry")]  # type: ignore[union-attr]
+    value = cell_value(cell)
+    return value if type(value) is dict else None
+
+
+# Values whose equality is their identity for enum purposes never need mapping back.
+_IMMUTABLE = (str, bytes, int, float, complex, bool, tuple, frozenset, type(None))
+
+
+def _same_value(old: Any, new: Any) -> bool:
+    """Did an enum member's value stay the same? Equal values did; so did two objects of
+    one type that compares by identity (``object()`` sentinels), made by the same line."""
+    if old is new:
+        return True
+    kind = type(old)
+    if kind is type(new) and getattr(kind, "__eq__", None) is getattr(object, "__eq__"):
+        return True
+    try:
+        return bool(old == new)
+    except Exception:  # a value whose __eq__ raises is simply not equal
+        log.debug("hotreload: comparing enum values raised", exc_info=True)
+        return False
 
 
 def _regular(obj: Any) -> bool:
@@ -435,7 +463,7 @@ def _functions_of(obj: Any) -> list[FunctionType]:
             if wrapped is not None:
                 stack.append(wrapped)
             for cell in item.__closure__ or ():
-                value = _cell_value(cell)
+                value = cell_value(cell)
                 if isinstance(value, FunctionType):
                     stack.append(value)
     return out
