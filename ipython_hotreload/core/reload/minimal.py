@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Literal
 
-from ipython_hotreload.core.reload.patching import Journal, Patcher, defined_in
+from ipython_hotreload.core.reload.patching import Journal, Patcher
 from ipython_hotreload.core.reload.statements import (
     ModuleIndex,
     Pair,
@@ -134,7 +134,6 @@ class ModuleUpdate:
         o = self.outcome
         if o.rerun:
             o.mode = "partial"
-            self.patcher._rehome_instances(ns)
         elif o.patched or any(p.status != "same" for p in pairs):
             o.mode = "patched"
         return o
@@ -340,36 +339,26 @@ class ModuleUpdate:
         )
         exec(code, ns)
         self.outcome.rerun.append((stmt.start, stmt.end))
-        for key in ns.keys() | before.keys():
+        bound = [
+            k for k in ns.keys() | before.keys() if ns.get(k, _GONE) is not before.get(k, _GONE)
+        ]
+        attrs = {k: dict(vars(v)) for k in bound if isinstance(v := before.get(k), type)}
+        # New functions and classes that stand for old ones are merged into them, and the
+        # copies the statement left in containers, defaults and closures point back.
+        self.outcome.replaced += Patcher(self.journal, self.module, before).merge_names(bound)
+        for key in bound:
             new, old = ns.get(key, _GONE), before.get(key, _GONE)
-            if new is old:
-                continue
-            if new is _GONE:
+            if new is _GONE or new is not old:
                 self.outcome.rebound.add(key)
                 continue
-            attrs = dict(vars(old)) if isinstance(old, type) else None
-            if old is not _GONE and self._merge(old, new):
-                ns[key] = old
-                self.outcome.code_changed.add(key)
-                if attrs is not None:  # the class's attributes whose objects changed
-                    after = vars(old)
-                    self.outcome.rebound.update(
-                        f"{key}.{a}"
-                        for a in attrs.keys() | after.keys()
-                        if attrs.get(a, _GONE) is not after.get(a, _GONE)
-                    )
-            else:
-                self.outcome.rebound.add(key)
-                if old is not _GONE and defined_in(old, self.module.__name__):
-                    self.outcome.replaced.append(key)
-
-    def _merge(self, old: Any, new: Any) -> bool:
-        name = self.module.__name__
-        if not (defined_in(old, name) and defined_in(new, name)):
-            return False
-        if getattr(old, "__qualname__", None) != getattr(new, "__qualname__", None):
-            return False
-        return self.patcher.patch(old, new)
+            self.outcome.code_changed.add(key)
+            if key in attrs:  # the kept class's attributes whose objects changed
+                now = vars(old)
+                self.outcome.rebound.update(
+                    f"{key}.{a}"
+                    for a in attrs[key].keys() | now.keys()
+                    if attrs[key].get(a, _GONE) is not now.get(a, _GONE)
+                )
 
 
 _GONE: Any = object()
