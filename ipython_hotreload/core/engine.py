@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import linecache
 import logging
 import os
@@ -65,6 +66,7 @@ __all__ = [
     "compile_dep_edges",
     "default_reloader",
     "history",
+    "peek_default_reloader",
     "purge_module",
     "reload",
     "reload_definition",
@@ -419,6 +421,45 @@ class HotReloader:
         with _RELOAD_LOCK:
             return self._history.undo(self.reload_files, steps, force=force)
 
+    def warm_up(self) -> None:
+        """Do ahead of the first reload the work it would otherwise begin with: build the
+        dependency graph, look at the loaded modules, import astroid and analyse once, run
+        ruff once (when it is the formatter). Meant for a background thread: the graph is built under the
+        reload lock, so a reload that comes first waits only for what is not ready yet."""
+        with _RELOAD_LOCK:
+            self.graph.modules()
+            self.loaded.project_modules()
+        analyse_functions("def warm_up(x: int = 1) -> int:\n    return x\n")
+        if self._formatter_spec == "ruff" and self._roots:
+            # ruff runs in its own process: starting it once here costs the kernel nothing.
+            # An in-process formatter (black, a callable) is left alone: running user code,
+            # or importing a package, unasked in a background thread is no warm-up.
+            apply_formatter(self._format_fn, "x = 1\n", self._roots[0] / "__warm_up__.py")
+
+    def describe_module(self, mod: str) -> dict[str, Any]:
+        """What is true of module ``mod`` for a panel: ``{"mod", "state", "path", "note"}``,
+        ``state`` one of ``"loaded"`` (imported), ``"not_imported"`` (a project file no code
+        has imported yet) or ``"unknown"`` (no such module here: misspelt, or outside the
+        project and sys.path)."""
+        module = sys.modules.get(mod)
+        path = self.graph.path_for_module(mod)
+        file = getattr(module, "__file__", None)
+        if module is not None:
+            where = path or (Path(file) if isinstance(file, str) else None)
+            return {
+                "mod": mod,
+                "state": "loaded",
+                "path": str(where) if where else None,
+                "note": "",
+            }
+        if path is None:
+            path = _spec_origin(mod)
+        if path is not None:
+            note = "not imported yet: its functions are read from the file; import it to run them"
+            return {"mod": mod, "state": "not_imported", "path": str(path), "note": note}
+        note = f"no module named {mod!r} in the project roots or on sys.path: check the spelling"
+        return {"mod": mod, "state": "unknown", "path": None, "note": note}
+
     def _definition_file(self, target: str) -> tuple[Target, Path, str]:
         """The parsed target, its checked file and its module name."""
         parsed = parse_target(target)
@@ -531,9 +572,10 @@ class HotReloader:
         primary = sources[0]
         loaded = self.loaded.project_modules()
         for name in self.loaded.not_graphed(loaded):
-            # A file created after the graph's last scan must still be planned as a dependent.
+            # A file created, or edited, after the graph's last scan and imported since must
+            # still be planned as a dependent (update_file rescans only if its stat changed).
             path = self.loaded.path_of(name)
-            if path is not None and self.graph.path_for_module(name) is None:
+            if path is not None:
                 self.graph.update_file(path)
         named = {s.mod for s in sources}
         unwatched = self._unwatched(loaded)
@@ -777,6 +819,20 @@ class HotReloader:
         return str(path)
 
 
+def _spec_origin(mod: str) -> Path | None:
+    """The file module ``mod`` would be imported from, found without importing anything
+    (a submodule only when its package is imported already), else None."""
+    parent = mod.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        return None
+    try:
+        spec = importlib.util.find_spec(mod)
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(spec, "origin", None)
+    return Path(origin) if isinstance(origin, str) and origin.endswith(".py") else None
+
+
 def _read_if_exists(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -829,6 +885,12 @@ def default_reloader() -> HotReloader:
     with _default_lock:
         if _default is None:
             _default = HotReloader()
+        return _default
+
+
+def peek_default_reloader() -> HotReloader | None:
+    """The default reloader if one has been made, else None (making none)."""
+    with _default_lock:
         return _default
 
 

@@ -13,10 +13,13 @@ import ast
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-import astroid
-from astroid import nodes
+if TYPE_CHECKING:
+    from astroid import nodes
+
+# astroid is imported on first analysis, not with the engine: it costs a tenth of a second,
+# which `%load_ext` would otherwise pay before anything needs it (a warm-up thread pays it).
 
 __all__ = ["FunctionInfo", "analyse_functions"]
 
@@ -88,6 +91,8 @@ def analyse_functions(
 
 
 def _analyse_segment(segment: str) -> list[FunctionInfo]:
+    import astroid
+
     out: list[FunctionInfo] = []
     try:
         for node in astroid.parse(segment).body:
@@ -98,6 +103,8 @@ def _analyse_segment(segment: str) -> list[FunctionInfo]:
 
 
 def _collect(node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[FunctionInfo]) -> None:
+    from astroid import nodes
+
     if isinstance(node, nodes.ClassDef):
         inner = f"{prefix}{node.name}."
         for child in node.body:
@@ -120,6 +127,8 @@ def _collect(node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[Funct
 
 
 def _decorator_names(node: nodes.FunctionDef) -> list[str]:
+    from astroid import nodes
+
     names: list[str] = []
     for dec in node.decorators.nodes if node.decorators else ():
         target = dec.func if isinstance(dec, nodes.Call) else dec
@@ -131,6 +140,8 @@ def _decorator_names(node: nodes.FunctionDef) -> list[str]:
 
 
 def _kind(node: nodes.FunctionDef, in_class: bool) -> str | None:
+    from astroid import nodes
+
     is_async = isinstance(node, nodes.AsyncFunctionDef)
     if not in_class:
         return "async_function" if is_async else "function"
