@@ -467,7 +467,7 @@ class HotReloader:
             path = check_path(os.path.expanduser(parsed.path), self._allowed_dirs())
             return parsed, path, self._module_name(path)[0]
         assert parsed.module is not None
-        found = self.graph.path_for_module(parsed.module)
+        found = self.graph.path_for_module(parsed.module) or self._file_of(parsed.module)
         if found is None:
             file = getattr(sys.modules.get(parsed.module), "__file__", None)
             if not isinstance(file, str):
@@ -478,6 +478,18 @@ class HotReloader:
                 )
             found = Path(file)
         return parsed, check_path(found, self._allowed_dirs()), parsed.module
+
+    def _file_of(self, mod: str) -> Path | None:
+        """The file of a module no code has imported and the graph has not seen (created
+        since its scan), looked up under the roots and sys.path as an import would."""
+        if mod in sys.modules:
+            return None  # its __file__ says where it is
+        rel = Path(*mod.split("."))
+        for directory in [*sys_path_dirs(), *self._roots]:
+            for candidate in (directory / rel.with_suffix(".py"), directory / rel / "__init__.py"):
+                if candidate.is_file():
+                    return candidate
+        return None
 
     @staticmethod
     def _read_text(path: Path) -> str | None:
