@@ -426,15 +426,32 @@ class HotReloader:
         dependency graph, look at the loaded modules, import astroid and analyse once, run
         ruff once (when it is the formatter). Meant for a background thread: the graph is built under the
         reload lock, so a reload that comes first waits only for what is not ready yet."""
+        # First astroid: importing it adds a hundred modules, which the look at the loaded
+        # modules below then has seen already.
+        analyse_functions("def warm_up(x: int = 1) -> int:\n    return x\n")
         with _RELOAD_LOCK:
             self.graph.modules()
-            self.loaded.project_modules()
-        analyse_functions("def warm_up(x: int = 1) -> int:\n    return x\n")
+            loaded = self.loaded.project_modules()
+            self._graph_new_imports(loaded)
+            # A first look at every loaded file (their stamps, the change feed's watches);
+            # what it finds stale stays pending for the reload that needs it.
+            self.loaded.changed_on_disk(loaded, set())
+            if loaded:  # a plan, thrown away, builds the graph's reverse index
+                self.graph.plan([next(iter(loaded))], loaded, self.loaded.import_order())
         if self._formatter_spec == "ruff" and self._roots:
             # ruff runs in its own process: starting it once here costs the kernel nothing.
             # An in-process formatter (black, a callable) is left alone: running user code,
             # or importing a package, unasked in a background thread is no warm-up.
             apply_formatter(self._format_fn, "x = 1\n", self._roots[0] / "__warm_up__.py")
+
+    def _graph_new_imports(self, loaded: dict[str, ModuleType]) -> None:
+        """Modules imported since the last look: a file created, or edited, after the
+        graph's scan and imported since must still be planned as a dependent (update_file
+        rescans a file only when its stat changed since the graph read it)."""
+        for name in self.loaded.not_graphed(loaded):
+            path = self.loaded.path_of(name)
+            if path is not None:
+                self.graph.update_file(path)
 
     def describe_module(self, mod: str) -> dict[str, Any]:
         """What is true of module ``mod`` for a panel: ``{"mod", "state", "path", "note"}``,
@@ -583,12 +600,7 @@ class HotReloader:
     ) -> dict[str, Any]:
         primary = sources[0]
         loaded = self.loaded.project_modules()
-        for name in self.loaded.not_graphed(loaded):
-            # A file created, or edited, after the graph's last scan and imported since must
-            # still be planned as a dependent (update_file rescans only if its stat changed).
-            path = self.loaded.path_of(name)
-            if path is not None:
-                self.graph.update_file(path)
+        self._graph_new_imports(loaded)
         named = {s.mod for s in sources}
         unwatched = self._unwatched(loaded)
         if unwatched:
