@@ -149,6 +149,10 @@ class HotReloader:
         self._purged_paths: dict[str, Path] = {}  # purged module -> its file
         self._purged: list[str] = []  # modules purged since the current batch began
         self._history = History(lambda: self.history_limit)
+        self._prefetch: Any = None  # a prefetch.Prefetch, once warm_up() has started one
+        # Files changed before this moment were seen as they are by any graph scan; the
+        # margin covers file systems whose timestamps lag the clock.
+        self._made_ns = time.time_ns() - 2_000_000_000
         self.add_batch_listener(self._history.record)
 
     # -- configuration ---------------------------------------------------------------------
@@ -424,7 +428,8 @@ class HotReloader:
     def warm_up(self) -> None:
         """Do ahead of the first reload the work it would otherwise begin with: build the
         dependency graph, look at the loaded modules, import astroid and analyse once, run
-        ruff once (when it is the formatter). Meant for a background thread: the graph is built under the
+        ruff once (when it is the formatter), and have a child process analyse the loaded
+        project files (``prefetch``), so a file's first reload analyses only what changed. Meant for a background thread: the graph is built under the
         reload lock, so a reload that comes first waits only for what is not ready yet."""
         # First astroid: importing it adds a hundred modules, which the look at the loaded
         # modules below then has seen already.
@@ -438,11 +443,23 @@ class HotReloader:
             self.loaded.changed_on_disk(loaded, set())
             if loaded:  # a plan, thrown away, builds the graph's reverse index
                 self.graph.plan([next(iter(loaded))], loaded, self.loaded.import_order())
+            paths = [p for name in loaded if (p := self.loaded.path_of(name)) is not None]
+        if paths and self._prefetch is None:
+            # Imported here, not with the engine: only a warm-up starts the child process.
+            from ipython_hotreload.core.reload.prefetch import Prefetch
+
+            self._prefetch = Prefetch(paths)
         if self._formatter_spec == "ruff" and self._roots:
             # ruff runs in its own process: starting it once here costs the kernel nothing.
             # An in-process formatter (black, a callable) is left alone: running user code,
             # or importing a package, unasked in a background thread is no warm-up.
             apply_formatter(self._format_fn, "x = 1\n", self._roots[0] / "__warm_up__.py")
+
+    def wait_for_prefetch(self, timeout: float | None = None) -> bool:
+        """Wait until the analysis prefetch started by :meth:`warm_up` has answered (True;
+        also when none was started), or ``timeout`` seconds have passed (False)."""
+        prefetch = self._prefetch
+        return True if prefetch is None else bool(prefetch.done.wait(timeout))
 
     def _graph_new_imports(self, loaded: dict[str, ModuleType]) -> None:
         """Modules imported since the last look: a file created, or edited, after the
@@ -450,8 +467,16 @@ class HotReloader:
         rescans a file only when its stat changed since the graph read it)."""
         for name in self.loaded.not_graphed(loaded):
             path = self.loaded.path_of(name)
-            if path is not None:
-                self.graph.update_file(path)
+            if path is None:
+                continue
+            if self.graph.path_for_module(name) is not None:
+                try:
+                    changed_ns = os.stat(path).st_mtime_ns
+                except OSError:
+                    continue  # gone: the stale-file check of the reload deals with it
+                if changed_ns < self._made_ns:
+                    continue  # last changed before this reloader (so before any graph scan)
+            self.graph.update_file(path)
 
     def describe_module(self, mod: str) -> dict[str, Any]:
         """What is true of module ``mod`` for a panel: ``{"mod", "state", "path", "note"}``,
@@ -587,6 +612,9 @@ class HotReloader:
         """Stop background work (a watcher) and release the change feed of this reloader."""
         self.stop_watching()
         self.loaded.close()
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            prefetch.close()
 
     # -- the pipeline ----------------------------------------------------------------------
 
