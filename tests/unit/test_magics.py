@@ -15,6 +15,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import comm
 import pytest
@@ -25,6 +26,7 @@ from ipython_hotreload.core.events import subscriber_count
 from ipython_hotreload.ipython import extension
 from ipython_hotreload.ipython.magics import ACTIONS
 from ipython_hotreload.ipython.protocol import TARGET_NAME
+from ipython_hotreload.ipython.report import summary_line
 from ipython_hotreload.widgets import FunctionsPanel
 from tests.conftest import Project
 
@@ -696,3 +698,42 @@ def test_unload_then_load_in_another_directory_starts_afresh(
         ip.run_line_magic("unload_ext", "ipython_hotreload")
         extension.unload(ip)
         hr.set_default_reloader(None)
+
+
+# -- the summary line says what ran ------------------------------------------------------------
+
+
+def _saved(**keys: Any) -> dict[str, Any]:
+    return {"mod": "pkg.mod", "source_hash": "x", "functions": [], **keys}
+
+
+def test_the_summary_line_says_what_ran_from_the_payloads_mode() -> None:
+    changes = {"added": [], "changed": ["f"], "removed": []}
+    cases = [
+        (_saved(mode="patched", changes=changes), "reloaded pkg.mod (patched 1 function)"),
+        (
+            _saved(mode="partial", rerun=[{"lineno": 1, "end_lineno": 1}] * 2),
+            "(re-ran 2 statements)",
+        ),
+        (_saved(mode="full", full_reason="a top-level del"), "(re-executed: a top-level del)"),
+        (_saved(mode="unchanged"), "(unchanged, nothing ran)"),
+        (_saved(), "reloaded pkg.mod, re-executed 0 dependents"),
+    ]
+    for payload, expected in cases:
+        line = summary_line(Path("pkg/mod.py"), {"recompiled": [payload]}, 1.0)
+        assert expected in line, line
+    line = summary_line(Path("pkg/mod.py"), {"recompiled": [_saved()]}, 1.0, formatted_lines=3)
+    assert line.endswith(
+        "; the formatter changed 3 lines in the file (the cell keeps your text: "
+        "line numbers may differ)"
+    )
+
+
+def test_a_module_is_described_as_loaded_not_imported_or_unknown(pkg: Project) -> None:
+    reloader = pkg.reloader
+    pkg.import_("pkg.mod")
+    assert reloader.describe_module("pkg.mod")["state"] == "loaded"
+    described = reloader.describe_module("pkg.user")
+    assert described["state"] == "not_imported" and described["path"].endswith("user.py")
+    unknown = reloader.describe_module("pkg.usr")
+    assert unknown["state"] == "unknown" and "check the spelling" in unknown["note"]
