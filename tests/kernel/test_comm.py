@@ -391,3 +391,17 @@ def test_edit_errors_reply_with_the_line_and_write_nothing(
     for bad in ({"op": "undo", "steps": 0}, {"op": "source"}, {"op": "undo", "force": "yes"}):
         bad_reply = client.request(bad.pop("op"), **bad)
         assert bad_reply["ok"] is False and bad_reply["error"]["type"] == "BadRequest", bad_reply
+
+
+def test_edit_magic_asks_the_frontend_for_a_next_cell(
+    kernel: Kernel, client: HotReloadClient
+) -> None:
+    make_package(kernel, "kp_next")
+    reply = client.execute("%hotreload edit kp_next.mod:f")
+    assert reply["status"] == "ok", reply
+    [payload] = [p for p in reply["payload"] if p["source"] == "set_next_input"]
+    assert payload["text"] == "%%hotreload kp_next.mod:f\n" + MOD_V1
+    assert payload["replace"] is False
+    reply = client.execute(payload["text"].replace("return 1", "return 5"))
+    assert reply["status"] == "ok", reply
+    run(client, "import kp_next.mod\nassert kp_next.mod.f() == 5")
