@@ -45,7 +45,7 @@ class Prefetch:
             p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH", "")) if p
         )
         self._proc: subprocess.Popen[str] | None = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-m", __name__, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -102,7 +102,10 @@ def _child() -> None:
         os.nice(10)  # behind the kernel and whatever else the user runs
     except (AttributeError, OSError):
         pass  # no nice() here (Windows), or not allowed: run at the normal priority
+    parent = int(sys.argv[1]) if len(sys.argv) > 1 else None
     for line in sys.stdin:
+        if parent is not None and os.getppid() != parent:
+            return  # the kernel is gone (killed, restarted): nobody reads the answers
         path = line.rstrip("\n")
         try:
             text = Path(path).read_bytes().decode("utf-8")
