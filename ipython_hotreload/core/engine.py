@@ -495,7 +495,7 @@ class HotReloader:
                 "note": "",
             }
         if path is None:
-            path = _spec_origin(mod)
+            path = self._file_of(mod) or _spec_origin(mod)
         if path is not None:
             note = "not imported yet: its functions are read from the file; import it to run them"
             return {"mod": mod, "state": "not_imported", "path": str(path), "note": note}
@@ -550,7 +550,7 @@ class HotReloader:
 
     def functions(self, mod: str) -> list[FunctionInfo]:
         """The payload ``functions`` of a project module, from its file on disk."""
-        path = self.graph.path_for_module(mod)
+        path = self.graph.path_for_module(mod) or self._file_of(mod)
         if path is None:
             module = sys.modules.get(mod)
             file = getattr(module, "__file__", None)

@@ -735,5 +735,9 @@ def test_a_module_is_described_as_loaded_not_imported_or_unknown(pkg: Project) -
     assert reloader.describe_module("pkg.mod")["state"] == "loaded"
     described = reloader.describe_module("pkg.user")
     assert described["state"] == "not_imported" and described["path"].endswith("user.py")
+    reloader.warm_up()  # the graph is scanned: a module written after it is still found
+    pkg.write("pkg/later.py", "def g():\n    return 1\n")
+    assert reloader.describe_module("pkg.later")["state"] == "not_imported"
+    assert [f["qualname"] for f in reloader.functions("pkg.later")] == ["g"]
     unknown = reloader.describe_module("pkg.usr")
     assert unknown["state"] == "unknown" and "check the spelling" in unknown["note"]
