@@ -1,10 +1,10 @@
-"""The first ``%%hotreload`` of a session against the tenth, and what ``%load_ext`` costs.
+"""The first ``%%hotreload`` of a kernel against the tenth, and what ``%load_ext`` costs.
 
 In a fresh interpreter per turn, a real ``InteractiveShell`` imports the whole synthetic
 project (N = 1,000 modules), runs ``%load_ext ipython_hotreload`` (timed), then ten
 ``%%hotreload`` cells, each a new body of one function of ``hrbench/leaf20.py`` (the default
 formatter, ruff). The load warms the reloader up in a background thread (the graph, astroid,
-ruff); the mark is on a session whose first cell comes once that is done, as a person's does
+ruff); the mark is on a kernel whose first cell comes once that is done, as a person's does
 (the warm-up takes about as long as reading the load's output). The same with the first cell
 sent at once is reported beside it: it waits for whatever the warm-up has not finished.
 """
@@ -28,7 +28,7 @@ RELOADS = 10
 MARK = 1.5
 
 
-def case_session(args: dict[str, Any]) -> dict[str, Any]:
+def case_kernel(args: dict[str, Any]) -> dict[str, Any]:
     """Load the extension, optionally wait for the warm-up, then time ten reload cells."""
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
@@ -68,7 +68,7 @@ def case_session(args: dict[str, Any]) -> dict[str, Any]:
     return {"load_ms": load_ms, "warm_ms": warm_ms, "prefetch_ms": prefetch_ms, "reloads": reloads}
 
 
-CASES = {"session": case_session}
+CASES = {"kernel": case_kernel}
 
 
 def run() -> list[h.Row]:
@@ -79,7 +79,7 @@ def run() -> list[h.Row]:
     for _ in range(TURNS):
         for wait in (True, False):  # interleaved: drift in the machine falls on both
             try:
-                turns[wait].append(h.run_case("first_reload", "session", {**proj, "wait": wait}))
+                turns[wait].append(h.run_case("first_reload", "kernel", {**proj, "wait": wait}))
             except Exception as exc:
                 rows.append(h.error_row(f"first reload (wait={wait}, N={N})", exc))
     for wait, label in ((True, "after the warm-up"), (False, "sent right after %load_ext")):
@@ -88,7 +88,7 @@ def run() -> list[h.Row]:
             continue
         first = h.median([t["reloads"][0] for t in got])
         tenth = h.median([t["reloads"][-1] for t in got])
-        note = f"median of {len(got)} fresh sessions; reloads 2-10 median " + (
+        note = f"median of {len(got)} fresh shells; reloads 2-10 median " + (
             f"{h.median([x for t in got for x in t['reloads'][1:]]):.1f} ms"
         )
         if wait:
@@ -100,7 +100,7 @@ def run() -> list[h.Row]:
             )
         rows.append(
             h.row(
-                f"first %%hotreload of a session ({label})",
+                f"first %%hotreload after %load_ext ({label})",
                 N,
                 first,
                 tenth,
@@ -117,7 +117,7 @@ def run() -> list[h.Row]:
                 "%load_ext ipython_hotreload",
                 N,
                 h.median(loads),
-                note=f"median of {len(loads)} fresh sessions with the project imported; "
+                note=f"median of {len(loads)} fresh shells with the project imported; "
                 "the warm-up runs after it returns, in a thread",
             )
         )
