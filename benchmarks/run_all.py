@@ -40,6 +40,7 @@ RESULTS = REPO / "benchmarks" / "RESULTS.md"
 MODULES = (
     "percell",
     "reload",
+    "first_reload",
     "scaling",
     "analysis",
     "long_session",

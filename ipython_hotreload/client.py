@@ -118,6 +118,34 @@ class HotReloadClient:
         """The functions of module ``mod``."""
         return self.request("functions", mod=mod, timeout=timeout)
 
+    def source(self, target: str, timeout: float = 30.0) -> Message:
+        """The current source of one definition (``"pkg.mod:Class.method"``, ``"mod.py::f"``)."""
+        return self.request("source", target=target, timeout=timeout)
+
+    def reload_definition(
+        self, target: str, content: str, format: bool = True, timeout: float = 30.0
+    ) -> Message:
+        """Replace (or add) one definition in its file and reload it."""
+        return self.request(
+            "reload_definition", target=target, content=content, format=format, timeout=timeout
+        )
+
+    def history(self, timeout: float = 30.0) -> Message:
+        """The reloads so far in the kernel, newest first."""
+        return self.request("history", timeout=timeout)
+
+    def undo(self, steps: int = 1, force: bool = False, timeout: float = 30.0) -> Message:
+        """Revert the last ``steps`` reloads (``force``: even over edits made since)."""
+        return self.request("undo", steps=steps, force=force, timeout=timeout)
+
+    def supports(self, op: str) -> bool:
+        """Does the kernel serve ``op``? (From the hello's ``ops``; an older kernel's hello
+        has none, and serves the four first ops.)"""
+        if self.hello is None:
+            raise ConnectionError("open() the comm first")
+        ops = self.hello.get("ops")
+        return op in (ops if isinstance(ops, list) else ("edges", "functions", "purge", "reload"))
+
     def wait_for_reply(self, request_id: Any, timeout: float = 30.0) -> Message:
         """The reply whose ``id`` is ``request_id`` (``None`` for malformed messages)."""
         found: list[Message] = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import linecache
 import logging
 import os
@@ -72,6 +73,7 @@ __all__ = [
     "compile_dep_edges",
     "default_reloader",
     "history",
+    "peek_default_reloader",
     "purge_module",
     "reload",
     "reload_definition",
@@ -182,6 +184,10 @@ class HotReloader:
         self._purged_paths: dict[str, Path] = {}  # purged module -> its file
         self._purged: list[str] = []  # modules purged since the current batch began
         self._history = History(lambda: self.history_limit)
+        self._prefetch: Any = None  # a prefetch.Prefetch, once warm_up() has started one
+        # Files changed before this moment were seen as they are by any graph scan; the
+        # margin covers file systems whose timestamps lag the clock.
+        self._made_ns = time.time_ns() - 2_000_000_000
         self.add_batch_listener(self._history.record)
 
     # -- configuration ---------------------------------------------------------------------
@@ -458,6 +464,83 @@ class HotReloader:
         with _RELOAD_LOCK:
             return self._history.undo(self.reload_files, steps, force=force)
 
+    def warm_up(self) -> None:
+        """Do ahead of the first reload the work it would otherwise begin with: build the
+        dependency graph, look at the loaded modules, import astroid and analyse once, run
+        ruff once (when it is the formatter), and have a child process analyse the loaded
+        project files (``prefetch``), so a file's first reload analyses only what changed. Meant for a background thread: the graph is built under the
+        reload lock, so a reload that comes first waits only for what is not ready yet."""
+        # First astroid: importing it adds a hundred modules, which the look at the loaded
+        # modules below then has seen already.
+        analyse_functions("def warm_up(x: int = 1) -> int:\n    return x\n")
+        with _RELOAD_LOCK:
+            self.graph.modules()
+            loaded = self.loaded.project_modules()
+            self._graph_new_imports(loaded)
+            # A first look at every loaded file (their stamps, the change feed's watches);
+            # what it finds stale stays pending for the reload that needs it.
+            self.loaded.changed_on_disk(loaded, set())
+            if loaded:  # a plan, thrown away, builds the graph's reverse index
+                self.graph.plan([next(iter(loaded))], loaded, self.loaded.import_order())
+            paths = [p for name in loaded if (p := self.loaded.path_of(name)) is not None]
+        if paths and self._prefetch is None:
+            # Imported here, not with the engine: only a warm-up starts the child process.
+            from ipython_hotreload.core.reload.prefetch import Prefetch
+
+            self._prefetch = Prefetch(paths)
+        if self._formatter_spec == "ruff" and self._roots:
+            # ruff runs in its own process: starting it once here costs the kernel nothing.
+            # An in-process formatter (black, a callable) is left alone: running user code,
+            # or importing a package, unasked in a background thread is no warm-up.
+            apply_formatter(self._format_fn, "x = 1\n", self._roots[0] / "__warm_up__.py")
+
+    def wait_for_prefetch(self, timeout: float | None = None) -> bool:
+        """Wait until the analysis prefetch started by :meth:`warm_up` has answered (True;
+        also when none was started), or ``timeout`` seconds have passed (False)."""
+        prefetch = self._prefetch
+        return True if prefetch is None else bool(prefetch.done.wait(timeout))
+
+    def _graph_new_imports(self, loaded: dict[str, ModuleType]) -> None:
+        """Modules imported since the last look: a file created, or edited, after the
+        graph's scan and imported since must still be planned as a dependent (update_file
+        rescans a file only when its stat changed since the graph read it)."""
+        for name in self.loaded.not_graphed(loaded):
+            path = self.loaded.path_of(name)
+            if path is None:
+                continue
+            if self.graph.path_for_module(name) is not None:
+                try:
+                    changed_ns = os.stat(path).st_mtime_ns
+                except OSError:
+                    continue  # gone: the stale-file check of the reload deals with it
+                if changed_ns < self._made_ns:
+                    continue  # last changed before this reloader (so before any graph scan)
+            self.graph.update_file(path)
+
+    def describe_module(self, mod: str) -> dict[str, Any]:
+        """What is true of module ``mod`` for a panel: ``{"mod", "state", "path", "note"}``,
+        ``state`` one of ``"loaded"`` (imported), ``"not_imported"`` (a project file no code
+        has imported yet) or ``"unknown"`` (no such module here: misspelt, or outside the
+        project and sys.path)."""
+        module = sys.modules.get(mod)
+        path = self.graph.path_for_module(mod)
+        file = getattr(module, "__file__", None)
+        if module is not None:
+            where = path or (Path(file) if isinstance(file, str) else None)
+            return {
+                "mod": mod,
+                "state": "loaded",
+                "path": str(where) if where else None,
+                "note": "",
+            }
+        if path is None:
+            path = self._file_of(mod) or _spec_origin(mod)
+        if path is not None:
+            note = "not imported yet: its functions are read from the file; import it to run them"
+            return {"mod": mod, "state": "not_imported", "path": str(path), "note": note}
+        note = f"no module named {mod!r} in the project roots or on sys.path: check the spelling"
+        return {"mod": mod, "state": "unknown", "path": None, "note": note}
+
     def _definition_file(self, target: str) -> tuple[Target, Path, str]:
         """The parsed target, its checked file and its module name."""
         parsed = parse_target(target)
@@ -465,7 +548,7 @@ class HotReloader:
             path = check_path(os.path.expanduser(parsed.path), self._allowed_dirs())
             return parsed, path, self._module_name(path)[0]
         assert parsed.module is not None
-        found = self.graph.path_for_module(parsed.module)
+        found = self.graph.path_for_module(parsed.module) or self._file_of(parsed.module)
         if found is None:
             file = getattr(sys.modules.get(parsed.module), "__file__", None)
             if not isinstance(file, str):
@@ -476,6 +559,18 @@ class HotReloader:
                 )
             found = Path(file)
         return parsed, check_path(found, self._allowed_dirs()), parsed.module
+
+    def _file_of(self, mod: str) -> Path | None:
+        """The file of a module no code has imported and the graph has not seen (created
+        since its scan), looked up under the roots and sys.path as an import would."""
+        if mod in sys.modules:
+            return None  # its __file__ says where it is
+        rel = Path(*mod.split("."))
+        for directory in [*sys_path_dirs(), *self._roots]:
+            for candidate in (directory / rel.with_suffix(".py"), directory / rel / "__init__.py"):
+                if candidate.is_file():
+                    return candidate
+        return None
 
     @staticmethod
     def _read_text(path: Path) -> str | None:
@@ -494,7 +589,7 @@ class HotReloader:
 
     def functions(self, mod: str) -> list[FunctionInfo]:
         """The payload ``functions`` of a project module, from its file on disk."""
-        path = self.graph.path_for_module(mod)
+        path = self.graph.path_for_module(mod) or self._file_of(mod)
         if path is None:
             module = sys.modules.get(mod)
             file = getattr(module, "__file__", None)
@@ -555,6 +650,9 @@ class HotReloader:
         """Stop background work (a watcher) and release the change feed of this reloader."""
         self.stop_watching()
         self.loaded.close()
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            prefetch.close()
 
     # -- the pipeline ----------------------------------------------------------------------
 
@@ -584,11 +682,7 @@ class HotReloader:
     ) -> dict[str, Any]:
         primary = sources[0]
         loaded = self.loaded.project_modules()
-        for name in self.loaded.not_graphed(loaded):
-            # A file created after the graph's last scan must still be planned as a dependent.
-            path = self.loaded.path_of(name)
-            if path is not None and self.graph.path_for_module(name) is None:
-                self.graph.update_file(path)
+        self._graph_new_imports(loaded)
         named = {s.mod for s in sources}
         unwatched = self._unwatched(loaded)
         if unwatched:
@@ -888,6 +982,20 @@ def _stamp_of(path: Path) -> Stamp | None:
     return (st.st_mtime_ns, st.st_size)
 
 
+def _spec_origin(mod: str) -> Path | None:
+    """The file module ``mod`` would be imported from, found without importing anything
+    (a submodule only when its package is imported already), else None."""
+    parent = mod.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        return None
+    try:
+        spec = importlib.util.find_spec(mod)
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(spec, "origin", None)
+    return Path(origin) if isinstance(origin, str) and origin.endswith(".py") else None
+
+
 def _read_if_exists(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -940,6 +1048,12 @@ def default_reloader() -> HotReloader:
     with _default_lock:
         if _default is None:
             _default = HotReloader()
+        return _default
+
+
+def peek_default_reloader() -> HotReloader | None:
+    """The default reloader if one has been made, else None (making none)."""
+    with _default_lock:
         return _default
 
 

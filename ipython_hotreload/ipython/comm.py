@@ -18,6 +18,7 @@ from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
 from ipython_hotreload.errors import HotReloadError, ReloadError, SourceWriteError, UnsafePathError
 from ipython_hotreload.ipython.protocol import (
+    OPS,
     PROTOCOL_VERSION,
     TARGET_NAME,
     BadRequest,
@@ -48,6 +49,9 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
         info.update(path=exc.path, reason=exc.reason)
     elif isinstance(exc, SourceWriteError):
         info.update(path=exc.path)
+    elif isinstance(exc.__cause__, SyntaxError):
+        # New text that does not parse (a definition from an editor): its line, to show.
+        info.update(lineno=exc.__cause__.lineno, offset=exc.__cause__.offset)
     return info
 
 
@@ -94,7 +98,7 @@ class CommChannel:
         self._comms.append(comm)
         comm.on_msg(lambda msg: self._on_comm_msg(comm, msg))
         comm.on_close(lambda msg: self._forget(comm))
-        hello: HelloMessage = {"type": "hello", "protocol": PROTOCOL_VERSION}
+        hello: HelloMessage = {"type": "hello", "protocol": PROTOCOL_VERSION, "ops": list(OPS)}
         self._send(comm, hello)
 
     def _forget(self, comm: Any) -> None:
@@ -149,4 +153,13 @@ class CommChannel:
             return {"mod": request["mod"]}
         if request["op"] == "functions":
             return reloader.functions(request["mod"])
+        if request["op"] == "source":
+            return reloader.source_of(request["target"])
+        if request["op"] == "reload_definition":
+            fmt = request.get("format", True)
+            return reloader.reload_definition(request["target"], request["content"], format=fmt)
+        if request["op"] == "history":
+            return reloader.history()
+        if request["op"] == "undo":
+            return reloader.undo(request.get("steps", 1), force=request.get("force", False))
         return reloader.compile_dep_edges(labels=request.get("labels"))

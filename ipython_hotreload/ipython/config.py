@@ -8,19 +8,22 @@ its own settings until the user configures something.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, List, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, Int, List, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from ipython_hotreload.core.engine import HotReloader, default_reloader
 
 __all__ = ["FORMATTERS", "HotReload"]
 
+log = logging.getLogger(__name__)
+
 FORMATTERS = ("ruff", "black")
-_SETTINGS = ("roots", "formatter", "persist_bytecode")
+_SETTINGS = ("roots", "formatter", "persist_bytecode", "reexecute", "history_limit")
 
 
 class HotReload(Configurable):
@@ -46,6 +49,19 @@ class HotReload(Configurable):
         without recompiling.""",
     ).tag(config=True)
 
+    reexecute = Enum(
+        ["minimal", "module"],
+        "minimal",
+        help="""How much a reload re-executes: "minimal" (only the statements that changed or
+        read what changed; function bodies are patched) or "module" (the whole module).""",
+    ).tag(config=True)
+
+    history_limit = Int(
+        100,
+        min=0,
+        help="""How many reloads %hotreload history keeps (with their files' bytes, for undo).""",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         # Names the user has set, from config or later; only these are pushed to the reloader.
         self._explicit: set[str] = set()
@@ -56,7 +72,13 @@ class HotReload(Configurable):
         # Config (ipython_config.py, %config) counts as explicit even when the value equals the
         # trait's current one, which fires no change: `%config HotReload.formatter = "ruff"`
         # must still reach a reloader that was built with formatter=None.
-        super()._load_config(cfg, section_names, traits)
+        try:
+            super()._load_config(cfg, section_names, traits)
+        except TraitError as exc:
+            # IPython's %config would log this on the root logger ("ERROR:root:..."): say it
+            # here, in one line, and keep the setting it had.
+            log.error("%s; the setting is unchanged", exc)
+            return
         configured = [name for name in _SETTINGS if name in self._find_my_config(cfg)]
         if configured:
             self._explicit.update(configured)
@@ -96,6 +118,10 @@ class HotReload(Configurable):
                 reloader.formatter = self.formatter
             elif name == "persist_bytecode":
                 reloader.persist_bytecode = self.persist_bytecode
+            elif name == "reexecute":
+                reloader.reexecute = "module" if self.reexecute == "module" else "minimal"
+            elif name == "history_limit":
+                reloader.history_limit = self.history_limit
         self._applied_to = weakref.ref(reloader)
 
     def reloader(self) -> HotReloader:

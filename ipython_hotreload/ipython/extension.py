@@ -8,15 +8,22 @@ does nothing, and unloading finds everything it has to close.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
+from ipython_hotreload.core.engine import HotReloader, peek_default_reloader, set_default_reloader
 from ipython_hotreload.ipython.autoreload import AutoreloadSync
 from ipython_hotreload.ipython.comm import CommChannel
 from ipython_hotreload.ipython.config import HotReload
 from ipython_hotreload.ipython.magics import HotReloadMagics
 
 __all__ = ["Extension", "load", "loaded", "unload"]
+
+log = logging.getLogger(__name__)
+
+_WARM_UP_WAIT = 60.0  # seconds an unload waits for the warm-up (a graph build) to finish
 
 
 @dataclass
@@ -27,6 +34,11 @@ class Extension:
     settings: HotReload
     channel: CommChannel
     autoreload_sync: AutoreloadSync
+    #: The default reloader this load made (None: one existed already, the user's): unload
+    #: forgets it, so a later load in another directory starts afresh there.
+    owned: HotReloader | None = None
+    #: Set once the warm-up thread has finished (the first reload then costs what any costs).
+    warmed_up: threading.Event = field(default_factory=threading.Event)
 
 
 def loaded(shell: Any) -> Extension | None:
@@ -38,18 +50,38 @@ def loaded(shell: Any) -> Extension | None:
 
 
 def load(shell: Any) -> None:
-    """Register the magics, the comm target and the configuration (idempotent)."""
+    """Register the magics, the comm target and the configuration (idempotent), and warm the
+    reloader up in a background thread."""
     if loaded(shell) is not None:
         return
+    existed = peek_default_reloader() is not None
     settings = HotReload(parent=shell)
     magics = HotReloadMagics(shell, settings.reloader)
     extension = Extension(magics, settings, CommChannel(settings.reloader), AutoreloadSync(shell))
     magics.extension = extension
     shell.configurables.append(settings)
-    settings.reloader()  # apply ipython_config.py settings now, not on first use
+    reloader = settings.reloader()  # apply ipython_config.py settings now, not on first use
+    extension.owned = None if existed else reloader
     extension.channel.open()
     extension.autoreload_sync.start()
     shell.register_magics(magics)
+    _start_warm_up(reloader, extension.warmed_up)
+
+
+def _start_warm_up(reloader: HotReloader, done: threading.Event) -> None:
+    """Build the graph, import astroid and analyse once, off the main thread: the load
+    returns at once, and the first ``%%hotreload`` waits only for what is not ready."""
+
+    def run() -> None:
+        try:
+            reloader.warm_up()
+        except Exception:
+            # The first reload will do the same work, and say what fails, in its own cell.
+            log.debug("hotreload: warming up failed", exc_info=True)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="hotreload-warm-up", daemon=True).start()
 
 
 def unload(shell: Any) -> None:
@@ -58,6 +90,10 @@ def unload(shell: Any) -> None:
     extension = loaded(shell)
     if extension is None:
         return
+    # The warm-up works on the reloader (and imports astroid): let it finish first, so no
+    # thread of this extension outlives it.
+    if not extension.warmed_up.wait(_WARM_UP_WAIT):
+        log.warning("hotreload: the warm-up thread is still running after %s s", _WARM_UP_WAIT)
     # A watcher would go on reloading (and hooking cells) with no magic left to stop it.
     extension.settings.reloader().stop_watching()
     manager = shell.magics_manager
@@ -73,3 +109,5 @@ def unload(shell: Any) -> None:
         if configurable in shell.configurables:
             shell.configurables.remove(configurable)
     extension.magics.extension = None
+    if extension.owned is not None and peek_default_reloader() is extension.owned:
+        set_default_reloader(None)  # closes it; the next load makes one for its directory

@@ -28,13 +28,17 @@ __all__ = [
     "EventMessage",
     "FunctionsRequest",
     "HelloMessage",
+    "HistoryRequest",
     "KernelMessage",
     "PurgeRequest",
+    "ReloadDefinitionRequest",
     "ReloadRequest",
     "Reply",
     "ReplyError",
     "ReplyOk",
     "Request",
+    "SourceRequest",
+    "UndoRequest",
     "error_reply",
     "ok_reply",
     "parse_request",
@@ -42,7 +46,9 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 TARGET_NAME = "ipython_hotreload"
-OPS = ("edges", "functions", "purge", "reload")
+#: The ops this kernel serves, as the hello lists them (a client checks it: new ops keep
+#: protocol 1).
+OPS = ("edges", "functions", "history", "purge", "reload", "reload_definition", "source", "undo")
 # A module's source is never legitimately this large; refusing it keeps a runaway client from
 # making the kernel format and compile megabytes of text.
 MAX_CONTENT_BYTES = 10 * 1024 * 1024
@@ -57,6 +63,7 @@ class HelloMessage(TypedDict):
 
     type: Literal["hello"]
     protocol: int
+    ops: list[str]
 
 
 class ErrorInfo(TypedDict):
@@ -132,7 +139,50 @@ class FunctionsRequest(TypedDict):
     mod: str
 
 
-Request = ReloadRequest | PurgeRequest | EdgesRequest | FunctionsRequest
+class SourceRequest(TypedDict):
+    """The current source of one definition (``hr.source_of``)."""
+
+    id: Any
+    op: Literal["source"]
+    target: str
+
+
+class ReloadDefinitionRequest(TypedDict):
+    """Replace (or add) one definition and reload its file (``hr.reload_definition``)."""
+
+    id: Any
+    op: Literal["reload_definition"]
+    target: str
+    content: str
+    format: NotRequired[bool]
+
+
+class HistoryRequest(TypedDict):
+    """The reloads so far, newest first (``hr.history``)."""
+
+    id: Any
+    op: Literal["history"]
+
+
+class UndoRequest(TypedDict):
+    """Revert the last ``steps`` reloads (``hr.undo``)."""
+
+    id: Any
+    op: Literal["undo"]
+    steps: NotRequired[int]
+    force: NotRequired[bool]
+
+
+Request = (
+    ReloadRequest
+    | PurgeRequest
+    | EdgesRequest
+    | FunctionsRequest
+    | SourceRequest
+    | ReloadDefinitionRequest
+    | HistoryRequest
+    | UndoRequest
+)
 
 
 class BadRequest(ValueError):
@@ -190,6 +240,20 @@ def _module_name(data: dict[str, Any], request_id: Any) -> str:
     return mod
 
 
+def _flag(data: dict[str, Any], key: str, request_id: Any) -> bool:
+    value = data[key]
+    if not isinstance(value, bool):
+        raise BadRequest(request_id, f"field {key!r} must be true or false, not {value!r}")
+    return value
+
+
+def _target(data: dict[str, Any], request_id: Any) -> str:
+    target = _text(data, "target", request_id, limit=MAX_PATH_CHARS)
+    if not target.strip():
+        raise BadRequest(request_id, "field 'target' is empty")
+    return target
+
+
 def parse_request(data: object) -> Request:
     """Check that ``data`` (a comm message's ``data``) is a valid request and return it as
     one; raise :class:`BadRequest` saying what is wrong otherwise."""
@@ -209,11 +273,34 @@ def parse_request(data: object) -> Request:
         content = _text(data, "content", request_id, limit=MAX_CONTENT_BYTES)
         reload: ReloadRequest = {"id": request_id, "op": "reload", "path": path, "content": content}
         if "format" in data:
-            fmt = data["format"]
-            if not isinstance(fmt, bool):
-                raise BadRequest(request_id, f"field 'format' must be true or false, not {fmt!r}")
-            reload["format"] = fmt
+            reload["format"] = _flag(data, "format", request_id)
         return reload
+    if op == "source":
+        return {"id": request_id, "op": "source", "target": _target(data, request_id)}
+    if op == "reload_definition":
+        definition: ReloadDefinitionRequest = {
+            "id": request_id,
+            "op": "reload_definition",
+            "target": _target(data, request_id),
+            "content": _text(data, "content", request_id, limit=MAX_CONTENT_BYTES),
+        }
+        if "format" in data:
+            definition["format"] = _flag(data, "format", request_id)
+        return definition
+    if op == "history":
+        return {"id": request_id, "op": "history"}
+    if op == "undo":
+        undo: UndoRequest = {"id": request_id, "op": "undo"}
+        if "steps" in data:
+            steps = data["steps"]
+            if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+                raise BadRequest(
+                    request_id, f"field 'steps' must be a positive integer, not {steps!r}"
+                )
+            undo["steps"] = steps
+        if "force" in data:
+            undo["force"] = _flag(data, "force", request_id)
+        return undo
     if op == "purge":
         return {"id": request_id, "op": "purge", "mod": _module_name(data, request_id)}
     if op == "functions":

@@ -13,10 +13,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ipython_hotreload.core.reload.payloads import Payload
-from ipython_hotreload.errors import HotReloadError, ReloadError
+from ipython_hotreload.errors import HotReloadError, ReloadError, UnsafePathError
 
-__all__ = ["error_lines", "short_traceback", "summary_line"]
+__all__ = ["describe_mode", "error_lines", "short_traceback", "summary_line", "undo_line"]
 
 _MAX_NAMED = 5
 
@@ -33,14 +32,46 @@ def display_path(path: str | os.PathLike[str]) -> str:
             return str(p)
 
 
-def summary_line(path: Path, result: dict[str, Any], elapsed_ms: float) -> str:
-    """One line: the saved module, the dependents re-executed, what was replaced, the time,
-    and any warning (formatter failed, module not importable, ...)."""
-    recompiled: list[Payload] = list(result.get("recompiled", []))
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def describe_mode(payload: dict[str, Any]) -> str | None:
+    """What ran in a module, from its payload's ``mode`` (SPEC §1.5): ``patched 1 function``,
+    ``re-ran 2 statements``, ``re-executed: <reason>``; None when the payload has no mode."""
+    mode = payload.get("mode")
+    if mode == "patched":
+        changes = payload.get("changes")
+        changed = changes.get("changed") if isinstance(changes, dict) else None
+        if isinstance(changed, list) and changed:
+            return f"patched {_plural(len(changed), 'function')}"
+        return "patched in place"
+    if mode == "partial":
+        rerun = payload.get("rerun")
+        count = len(rerun) if isinstance(rerun, list) else 0
+        return f"re-ran {_plural(count, 'statement')}"
+    if mode == "full":
+        reason = payload.get("full_reason")
+        return f"re-executed: {reason}" if reason else "re-executed the whole module"
+    if mode == "unchanged":
+        return "unchanged, nothing ran"
+    return None
+
+
+def summary_line(
+    path: Path, result: dict[str, Any], elapsed_ms: float, *, formatted_lines: int = 0
+) -> str:
+    """One line: the saved module and what ran in it, the dependents re-executed, what was
+    replaced, the time, whether the formatter changed the text (the cell keeps it as typed,
+    so its line numbers and the file's may differ), and any warning."""
+    recompiled: list[dict[str, Any]] = list(result.get("recompiled", []))
     saved = next((p for p in recompiled if p.get("functions") is not None), None)
     others = [p["mod"] for p in recompiled if p is not saved and p.get("executed", True)]
     if saved is not None and saved.get("executed", True):
         head = f"reloaded {saved['mod']}"
+        mode = describe_mode(saved)
+        if mode:
+            head += f" ({mode})"
     else:
         # Written and analysed only: __main__, a module on the call stack, a path that is no
         # importable module name. The engine's warnings say which.
@@ -56,9 +87,29 @@ def summary_line(path: Path, result: dict[str, Any], elapsed_ms: float) -> str:
         head += f"; replaced (not patched in place): {', '.join(replaced[:_MAX_NAMED])}"
         if len(replaced) > _MAX_NAMED:
             head += ", ..."
-    warnings = [w for p in recompiled for w in p.get("warnings") or ()]
-    tail = f"; {'; '.join(warnings)}" if warnings else ""
+    notes = []
+    if formatted_lines:
+        notes.append(
+            f"the formatter changed {_plural(formatted_lines, 'line')} in the file "
+            "(the cell keeps your text: line numbers may differ)"
+        )
+    notes += [w for p in recompiled for w in p.get("warnings") or ()]
+    tail = f"; {'; '.join(notes)}" if notes else ""
     return f"hotreload: {head} in {elapsed_ms:.1f} ms{tail}"
+
+
+def undo_line(result: dict[str, Any], elapsed_ms: float) -> str:
+    """One line for ``%hotreload undo``: which entries were undone and what was reloaded."""
+    undone = [str(i) for i in result.get("undone", [])]
+    head = f"undid {'entries' if len(undone) > 1 else 'entry'} {', '.join(undone)}"
+    recompiled: list[dict[str, Any]] = list(result.get("recompiled", []))
+    if recompiled:
+        mods = ", ".join(p["mod"] for p in recompiled[:_MAX_NAMED])
+        more = ", ..." if len(recompiled) > _MAX_NAMED else ""
+        head += f": reloaded {mods}{more}"
+    else:
+        head += ": the files it created were removed"
+    return f"hotreload: {head} in {elapsed_ms:.1f} ms (%hotreload undo again redoes it)"
 
 
 def _caret(line: str, start: int | None, end: int | None) -> str:
@@ -119,6 +170,12 @@ def _location(err: ReloadError) -> tuple[int | None, str | None, int | None, int
 
 def error_lines(err: HotReloadError) -> list[str]:
     """The few lines a failed reload shows instead of a traceback."""
+    if isinstance(err, UnsafePathError) and "outside" in err.reason:
+        # The core does not know the kernel's configuration; say how to allow the place.
+        return [
+            f"{type(err).__name__}: {err} (in a notebook: "
+            '%config HotReload.roots = ["/path/to/project", ...])'
+        ]
     if not isinstance(err, ReloadError):
         return [f"{type(err).__name__}: {err}"]
     lineno, text, start, end, message = _location(err)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import ipython_hotreload.client
+from tests.kernel.conftest import Kernel
 
 pytestmark = pytest.mark.kernel
 
@@ -46,3 +47,23 @@ def test_the_docstring_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         exec(compile(code.replace("/path/to/project", str(project)), "<example>", "exec"), {})
     assert out.getvalue() == "()\n"
     assert (project / "pkg" / "mod.py").read_text() == "def f():\n    return 2\n"
+
+
+def test_the_edit_methods_drive_a_kernel(kernel: Kernel) -> None:
+    kernel.write("kc_edit/__init__.py", "")
+    kernel.write("kc_edit/mod.py", "class C:\n    def m(self):\n        return 1\n")
+    client = kernel.hotreload_client()
+    client.open()
+    assert client.execute("import kc_edit.mod\nc = kc_edit.mod.C()")["status"] == "ok"
+    source = client.source("kc_edit.mod:C.m")["result"]
+    assert source["source"] == "    def m(self):\n        return 1\n" and source["lineno"] == 2
+    new = source["source"].replace("return 1", "return 2")
+    assert client.reload_definition("kc_edit.mod:C.m", new, format=False)["ok"]
+    event = client.wait_for_event(lambda e: e["kind"] == "recompiled" and e["mod"] == "kc_edit.mod")
+    assert [f["qualname"] for f in event["payload"]["functions"]] == ["C.m"]
+    assert client.execute("assert c.m() == 2")["status"] == "ok"
+    [entry, *_] = client.history()["result"]
+    assert entry["origin"] == "definition"
+    assert client.undo()["result"]["undone"] == [entry["id"]]
+    assert client.execute("assert c.m() == 1")["status"] == "ok"
+    client.close()

@@ -52,7 +52,10 @@ def client(kernel: Kernel) -> HotReloadClient:
 
 def test_open_answers_hello(kernel: Kernel) -> None:
     c = kernel.hotreload_client()
-    assert c.open() == {"type": "hello", "protocol": 1}
+    hello = c.open()
+    assert hello == {"type": "hello", "protocol": 1, "ops": hello["ops"]}
+    assert set(hello["ops"]) >= {"reload", "source", "reload_definition", "history", "undo"}
+    assert c.supports("undo") and not c.supports("exec")
 
 
 def test_reload_sends_the_events_then_one_reply(kernel: Kernel, client: HotReloadClient) -> None:
@@ -305,7 +308,7 @@ def test_unload_closes_open_comms_and_load_serves_again(kernel: Kernel) -> None:
     finally:
         run(c, "%load_ext ipython_hotreload\n%config HotReload.formatter = None")
     again = kernel.hotreload_client()
-    assert again.open() == {"type": "hello", "protocol": 1}
+    assert again.open()["protocol"] == 1
     assert again.edges()["ok"]
 
 
@@ -340,3 +343,65 @@ def test_a_big_graph_build_in_the_kernel_uses_worker_processes(
         "assert [e for e in alone.edges() if e.from_.startswith('kp_big.')] == [\n"
         "    e for e in graph.edges(refresh=False) if e.from_.startswith('kp_big.')]\n",
     )
+
+
+def test_source_reload_definition_history_and_undo(kernel: Kernel, client: HotReloadClient) -> None:
+    make_package(kernel, "kp_edit")
+    run(client, "import kp_edit.user, kp_edit.mod\nheld = kp_edit.mod.f")
+    reply = client.source("kp_edit.mod:f")
+    assert reply["ok"], reply
+    assert reply["result"] == {
+        "mod": "kp_edit.mod",
+        "path": str(kernel.root / "kp_edit/mod.py"),
+        "qualname": "f",
+        "lineno": 1,
+        "end_lineno": 2,
+        "source": MOD_V1,
+    }
+    client.received.clear()
+    reply = client.reload_definition("kp_edit.mod:f", "def f():\n    return 7\n", format=False)
+    assert reply["ok"], reply
+    assert list(client.received)[-1] == reply
+    assert ("recompiled", "kp_edit.mod") in events_of(list(client.received))
+    assert reply["result"]["definition"]["qualname"] == "f"
+    run(client, "assert held() == 7 and kp_edit.mod.f is held")
+    history = client.history()["result"]
+    assert history[0]["origin"] == "definition" and history[0]["mods"][0] == "kp_edit.mod"
+    reply = client.undo()
+    assert reply["ok"], reply
+    assert reply["result"]["undone"] == [history[0]["id"]]
+    run(client, "assert held() == 1")
+    assert (kernel.root / "kp_edit/mod.py").read_text() == MOD_V1
+    assert client.undo(steps=1)["ok"]  # undoing the undo redoes
+    run(client, "assert held() == 7")
+
+
+def test_edit_errors_reply_with_the_line_and_write_nothing(
+    kernel: Kernel, client: HotReloadClient
+) -> None:
+    make_package(kernel, "kp_bad")
+    path = kernel.root / "kp_bad/mod.py"
+    reply = client.reload_definition("kp_bad.mod:f", "def f(:\n    pass\n")
+    assert reply["ok"] is False
+    assert reply["error"]["type"] == "HotReloadError" and reply["error"]["lineno"] == 1
+    assert "does not parse" in reply["error"]["message"]
+    assert path.read_text() == MOD_V1
+    reply = client.source("kp_bad.mod:nothing")
+    assert reply["ok"] is False and "no definition nothing" in reply["error"]["message"]
+    for bad in ({"op": "undo", "steps": 0}, {"op": "source"}, {"op": "undo", "force": "yes"}):
+        bad_reply = client.request(bad.pop("op"), **bad)
+        assert bad_reply["ok"] is False and bad_reply["error"]["type"] == "BadRequest", bad_reply
+
+
+def test_edit_magic_asks_the_frontend_for_a_next_cell(
+    kernel: Kernel, client: HotReloadClient
+) -> None:
+    make_package(kernel, "kp_next")
+    reply = client.execute("%hotreload edit kp_next.mod:f")
+    assert reply["status"] == "ok", reply
+    [payload] = [p for p in reply["payload"] if p["source"] == "set_next_input"]
+    assert payload["text"] == "%%hotreload kp_next.mod:f\n" + MOD_V1
+    assert payload["replace"] is False
+    reply = client.execute(payload["text"].replace("return 1", "return 5"))
+    assert reply["status"] == "ok", reply
+    run(client, "import kp_next.mod\nassert kp_next.mod.f() == 5")

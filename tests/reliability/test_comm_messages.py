@@ -166,6 +166,12 @@ FIELD_VALUES = JSON | st.sampled_from(
         ["compile"],
         ["bogus"],
         "compile",
+        "pkg.mod:f",
+        "pkg/mod.py::C.m",
+        "../outside/victim.py::f",
+        1,
+        -1,
+        True,
     ]
 )
 
@@ -178,7 +184,8 @@ def request_like(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.integers(0, 4)):
         msg["id"] = draw(JSON)
     msg["op"] = draw(st.sampled_from([*OPS, *OPS, "Reload", "", "exec", None, 3]))
-    for key in draw(st.sets(st.sampled_from(["path", "content", "format", "mod", "labels", "x"]))):
+    keys = ["path", "content", "format", "mod", "labels", "target", "steps", "force", "x"]
+    for key in draw(st.sets(st.sampled_from(keys))):
         msg[key] = draw(FIELD_VALUES)
     return msg
 
@@ -318,7 +325,7 @@ def test_purge_of_a_module_outside_the_roots_deletes_nothing_outside(
 def opened(channel: Channel) -> RecordingComm:
     comm = RecordingComm()
     channel.channel._on_comm_open(comm, {"content": {"data": {}}})
-    assert comm.sent and comm.sent[0]["data"] == {"type": "hello", "protocol": 1}
+    assert comm.sent and comm.sent[0]["data"] == {"type": "hello", "protocol": 1, "ops": list(OPS)}
     return comm
 
 

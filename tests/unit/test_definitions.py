@@ -237,7 +237,8 @@ def test_splicing_never_changes_bytes_outside_the_definition(
     new_lines = new.splitlines(keepends=True)
     head, tail = lines[: found.start - 1], lines[found.end :]
     assert new_lines[: len(head)] == head
-    assert new_lines[len(new_lines) - len(tail) :] == tail if tail else True
+    if tail:
+        assert new_lines[len(new_lines) - len(tail) :] == tail
     # The last line of the definition keeps its own ending (none at the end of the file).
     assert new.endswith(text[len("".join(lines[: found.end])) :])
     ast.parse(new)

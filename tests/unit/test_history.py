@@ -199,16 +199,16 @@ def test_undo_of_a_created_file_removes_it_and_purges_its_module(mod: Project) -
 
 
 def test_a_failed_undo_puts_the_files_back_and_changes_nothing(mod: Project) -> None:
-    mod.write("pkg/helper.py", "H = 1\n")
-    mod.write("pkg/mod.py", "from pkg.helper import H\nX = H\n")
+    mod.write("pkg/support.py", "H = 1\n")
+    mod.write("pkg/mod.py", "from pkg.support import H\nX = H\n")
     mod.reloader.purge_module("pkg.mod")
     mod.import_("pkg.mod")
     mod.reload("pkg/mod.py", "X = 2\n")
     # The text an undo would restore imports a module that is gone since.
-    mod.path("pkg/helper.py").unlink()
-    mod.reloader.purge_module("pkg.helper")
+    mod.path("pkg/support.py").unlink()
+    mod.reloader.purge_module("pkg.support")
     entries = mod.reloader.history()
-    with pytest.raises(hr.ReloadError, match="helper"):
+    with pytest.raises(hr.ReloadError, match="support"):
         mod.reloader.undo()
     assert mod.path("pkg/mod.py").read_text() == "X = 2\n"
     assert sys.modules["pkg.mod"].X == 2

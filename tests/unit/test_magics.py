@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 import ipython_hotreload as hr
 from ipython_hotreload.core.events import subscriber_count
 from ipython_hotreload.ipython import extension
-from ipython_hotreload.ipython.magics import watch
+from ipython_hotreload.ipython.magics import ACTIONS
 from ipython_hotreload.ipython.protocol import TARGET_NAME
+from ipython_hotreload.ipython.report import summary_line
 from ipython_hotreload.widgets import FunctionsPanel
 from tests.conftest import Project
 
@@ -244,7 +244,7 @@ def test_a_refused_path_fails_the_cell_in_one_line(shell: Shell, pkg: Project) -
 
 def test_a_missing_path_is_a_usage_error(shell: Shell, pkg: Project) -> None:
     _, out = shell.failed("%%hotreload\nx = 1\n")
-    assert "UsageError" in out and "path" in out
+    assert "UsageError" in out and "PATH|TARGET" in out and "%%hotreload PATH" in out
 
 
 def test_a_quoted_path_arrives_without_its_quotes(shell: Shell, pkg: Project) -> None:
@@ -437,15 +437,19 @@ def test_purge_drops_the_module(graph: Shell, pkg: Project) -> None:
     assert "pkg.lazy" not in sys.modules
     assert ("source_removed", "pkg.lazy") in pkg.kinds()
     _, out = graph.run("%hotreload purge")
-    assert "needs a module name" in out
+    assert "arguments are required: module (usage: %hotreload purge MODULE)" in out
 
 
 def test_unknown_action_and_misplaced_options_are_usage_errors(graph: Shell) -> None:
     for line, message in [
-        ("%hotreload frobnicate", "unknown %hotreload action 'frobnicate'"),
-        ("%hotreload purge a b", "takes at most one module"),
-        ("%hotreload status --label compile", "--label only goes with"),
-        ("%hotreload edges --stop", "--stop only goes with"),
+        (
+            "%hotreload frobnicate",
+            "unknown %hotreload action 'frobnicate'; use one of: status, edges, purge,",
+        ),
+        ("%hotreload purge a b", "%hotreload purge: unrecognized arguments: b"),
+        ("%hotreload status --label compile", "%hotreload status: unrecognized arguments"),
+        ("%hotreload edges --stop", "%hotreload edges: unrecognized arguments: --stop"),
+        ("%hotreload undo two", "%hotreload undo: argument steps: invalid int value"),
     ]:
         _, out = graph.run(line)
         assert "UsageError" in out and message in out, (line, out)
@@ -485,11 +489,33 @@ def test_unload_stops_watching(graph: Shell) -> None:
     assert hr.default_reloader().watcher is None
 
 
-def test_watch_without_watch_support_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    bare: Any = types.SimpleNamespace()
-    watch(bare, [], stop=False)
-    watch(bare, [], stop=True)
-    assert capsys.readouterr().out.count("watch mode is not available") == 2
+def test_watch_errors_are_one_line_and_outside_paths_are_refused(
+    graph: Shell, pkg: Project, tmp_path: Path
+) -> None:
+    _, out = graph.failed("%hotreload watch /no/such/dir")
+    assert out.strip() == "UsageError: cannot watch /no/such/dir: no such file or directory"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    _, out = graph.failed(f"%hotreload watch {outside}")
+    assert "outside the project roots" in out and "%config HotReload.roots" in out
+    assert out.count("\n") == 1 and "watching:    off" in graph.ok("%hotreload")
+    out = graph.ok("%hotreload watch pkg")
+    assert out.strip() == (
+        "hotreload: watching pkg for changes made by other editors (only these; "
+        "`%hotreload watch` alone watches the whole project)"
+    )
+    graph.ok("%hotreload watch --stop")
+
+
+def test_purge_of_a_module_that_is_not_loaded_says_so_and_still_broadcasts(
+    graph: Shell, pkg: Project
+) -> None:
+    out = graph.ok("%hotreload purge no.such.module")
+    assert out.strip() == (
+        "hotreload: no.such.module was not loaded, so nothing was purged "
+        "(panels were told to drop it)"
+    )
+    assert ("source_removed", "no.such.module") in pkg.kinds()
 
 
 # -- living beside %autoreload ----------------------------------------------------------------
@@ -532,3 +558,187 @@ def test_autoreload_does_not_load_a_failed_hotreload_text(shell: Shell, pkg: Pro
     out = shell.ok("result = pkg.mod.f()")
     assert "Reloading" not in out and "autoreload of" not in out
     assert shell.ip.user_ns["result"] == 1
+
+
+# -- editing one definition, history, undo (SPEC §2) ------------------------------------------
+
+
+def test_edit_fills_the_next_cell_with_the_definition(shell: Shell, pkg: Project) -> None:
+    shell.ok("import pkg.mod")
+    out = shell.ok("%hotreload edit pkg.mod:C.m")
+    assert out.strip() == ("hotreload: the next cell holds C.m (pkg/mod.py:6); edit it and run it")
+    assert shell.ip.rl_next_input == ("%%hotreload pkg.mod:C.m\ndef m(self):\n    return 1\n")
+    _, out = shell.failed("%hotreload edit pkg/mod.py")
+    assert "takes a definition" in out
+    _, out = shell.failed("%hotreload edit pkg.mod:nothing")
+    assert (
+        out.strip() == f"HotReloadError: there is no definition nothing in {pkg.path('pkg/mod.py')}"
+    )
+
+
+def test_a_definition_cell_reloads_that_definition_only(shell: Shell, pkg: Project) -> None:
+    shell.ok("import pkg.mod\nc = pkg.mod.C()")
+    out = shell.ok("%%hotreload pkg.mod:C.m\ndef m(self):\n    return 20\n")
+    assert re.match(r"^hotreload: reloaded pkg\.mod.*, re-executed 0 dependents in \d", out), out
+    assert shell.ip.user_ns["c"].m() == 20
+    text = pkg.path("pkg/mod.py").read_text()
+    assert text == MOD_V1[: MOD_V1.rindex("return 1")] + "return 20\n"
+    error, out = shell.failed("%%hotreload pkg.mod:C.m\nx = 1\n")
+    assert isinstance(error, hr.HotReloadError) and out.count("\n") == 1
+    assert "exactly one def" in out and pkg.path("pkg/mod.py").read_text() == text
+
+
+def test_a_definition_cell_says_how_many_lines_the_formatter_changed(
+    shell: Shell, pkg: Project
+) -> None:
+    shell.ok('%config HotReload.formatter = "ruff"')
+    shell.ok("import pkg.mod")
+    out = shell.ok("%%hotreload pkg.mod:f\ndef f( ):\n    return   3\n")
+    assert "the formatter changed 2 lines in the file (the cell keeps your text" in out
+    out = shell.ok("%%hotreload pkg/mod.py\nx=1\n")
+    assert "the formatter changed 1 line in the file" in out
+    out = shell.ok("%%hotreload pkg/mod.py\nx = 1\n")
+    assert "formatter" not in out
+
+
+def test_full_reexecutes_the_whole_module(shell: Shell, pkg: Project) -> None:
+    shell.ok("import pkg.mod")
+    pkg.reloader.reexecute = "minimal"
+    shell.ok(
+        "%%hotreload pkg/mod.py --quiet\nRUNS = []\nRUNS.append(1)\n\ndef f():\n    return 1\n"
+    )
+    shell.ok(
+        "%%hotreload pkg/mod.py --quiet --full\nRUNS = []\nRUNS.append(1)\n\ndef f():\n    return 2\n"
+    )
+    assert sys.modules["pkg.mod"].RUNS == [1] and sys.modules["pkg.mod"].f() == 2
+    _, out = shell.failed("%%hotreload pkg.mod:f --full\ndef f():\n    pass\n")
+    assert "--full goes with a file path" in out
+
+
+def test_history_and_undo(shell: Shell, pkg: Project) -> None:
+    shell.ok("import pkg.mod")
+    assert shell.ok("%hotreload history").strip() == "no reloads yet"
+    shell.ok("%%hotreload pkg/mod.py --quiet\n" + MOD_V2)
+    shell.ok("%%hotreload pkg.mod:f --quiet\ndef f():\n    return 3\n")
+    lines = shell.ok("%hotreload history").strip().splitlines()
+    assert lines[0].split() == ["id", "at", "origin", "modules", "files"]
+    assert [line.split()[2] for line in lines[1:]] == ["definition", "reload"]
+    assert lines[1].endswith("pkg/mod.py")
+    out = shell.ok("%hotreload undo")
+    assert re.match(r"^hotreload: undid entry \d+: reloaded pkg\.mod in \d", out), out
+    assert sys.modules["pkg.mod"].f() == 2
+    shell.ok("%hotreload undo")
+    assert sys.modules["pkg.mod"].f() == 3
+    pkg.path("pkg/mod.py").write_text("def f():\n    return 4\n")
+    _, out = shell.failed("%hotreload undo")
+    assert "changed on disk" in out and out.count("\n") == 1
+    shell.ok("%hotreload undo --force")
+    assert sys.modules["pkg.mod"].f() == 2
+    _, out = shell.failed("%hotreload undo 0")
+    assert "positive number of steps" in out
+
+
+def test_help_prints_the_usage_naming_the_magics(shell: Shell) -> None:
+    out = shell.ok("%hotreload --help")
+    assert out.startswith("usage: %hotreload [ACTION] [--help]")
+    for name, action in ACTIONS.items():
+        assert f"%hotreload {action.usage}" in out, name
+    assert "%%hotreload PATH [--no-format] [--quiet] [--full]" in out
+    assert "hotreload_line" not in out
+    out = shell.ok("%hotreload undo --help")
+    assert out.startswith("%hotreload undo [N] [--force]: revert")
+    assert "%%hotreload TARGET" in shell.ok("%%hotreload --help\n# the body is not used\n")
+
+
+def test_reexecute_and_history_limit_are_configurable(shell: Shell, pkg: Project) -> None:
+    shell.ok('%config HotReload.reexecute = "module"')
+    shell.ok("%config HotReload.history_limit = 1")
+    assert pkg.reloader.reexecute == "module" and pkg.reloader.history_limit == 1
+    shell.ok("%%hotreload pkg/mod.py --quiet\n" + MOD_V2)
+    shell.ok("%%hotreload pkg/mod.py --quiet\n" + MOD_V1)
+    assert len(pkg.reloader.history()) == 1
+
+
+def test_an_invalid_setting_is_one_line_on_the_projects_logger(
+    shell: Shell, pkg: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("ERROR"):
+        shell.ok('%config HotReload.formatter = "blak"')
+    [record] = [r for r in caplog.records if "HotReload.formatter" in r.getMessage()]
+    assert record.name == "ipython_hotreload.ipython.config"
+    assert "\n" not in record.getMessage() and "unchanged" in record.getMessage()
+    assert not [r for r in caplog.records if r.name == "root"]
+    assert pkg.reloader.formatter is None
+
+
+def test_an_unsafe_path_error_says_how_to_allow_the_place(
+    shell: Shell, pkg: Project, tmp_path: Path
+) -> None:
+    error, out = shell.failed(f"%%hotreload {tmp_path / 'outside.py'}\nx = 1\n")
+    assert isinstance(error, hr.UnsafePathError)
+    assert "%config HotReload.roots" in out and out.count("\n") == 1
+
+
+def test_unload_then_load_in_another_directory_starts_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_modules: None
+) -> None:
+    ip = InteractiveShell.instance()
+    first, second = tmp_path / "one", tmp_path / "two"
+    first.mkdir()
+    second.mkdir()
+    hr.set_default_reloader(None)
+    try:
+        monkeypatch.chdir(first)
+        ip.run_line_magic("load_ext", "ipython_hotreload")
+        assert hr.default_reloader().roots == [first.resolve()]
+        ip.run_line_magic("unload_ext", "ipython_hotreload")
+        monkeypatch.chdir(second)
+        ip.run_line_magic("load_ext", "ipython_hotreload")
+        assert hr.default_reloader().roots == [second.resolve()]
+    finally:
+        ip.run_line_magic("unload_ext", "ipython_hotreload")
+        extension.unload(ip)
+        hr.set_default_reloader(None)
+
+
+# -- the summary line says what ran ------------------------------------------------------------
+
+
+def _saved(**keys: Any) -> dict[str, Any]:
+    return {"mod": "pkg.mod", "source_hash": "x", "functions": [], **keys}
+
+
+def test_the_summary_line_says_what_ran_from_the_payloads_mode() -> None:
+    changes = {"added": [], "changed": ["f"], "removed": []}
+    cases = [
+        (_saved(mode="patched", changes=changes), "reloaded pkg.mod (patched 1 function)"),
+        (
+            _saved(mode="partial", rerun=[{"lineno": 1, "end_lineno": 1}] * 2),
+            "(re-ran 2 statements)",
+        ),
+        (_saved(mode="full", full_reason="a top-level del"), "(re-executed: a top-level del)"),
+        (_saved(mode="unchanged"), "(unchanged, nothing ran)"),
+        (_saved(), "reloaded pkg.mod, re-executed 0 dependents"),
+    ]
+    for payload, expected in cases:
+        line = summary_line(Path("pkg/mod.py"), {"recompiled": [payload]}, 1.0)
+        assert expected in line, line
+    line = summary_line(Path("pkg/mod.py"), {"recompiled": [_saved()]}, 1.0, formatted_lines=3)
+    assert line.endswith(
+        "; the formatter changed 3 lines in the file (the cell keeps your text: "
+        "line numbers may differ)"
+    )
+
+
+def test_a_module_is_described_as_loaded_not_imported_or_unknown(pkg: Project) -> None:
+    reloader = pkg.reloader
+    pkg.import_("pkg.mod")
+    assert reloader.describe_module("pkg.mod")["state"] == "loaded"
+    described = reloader.describe_module("pkg.user")
+    assert described["state"] == "not_imported" and described["path"].endswith("user.py")
+    reloader.warm_up()  # the graph is scanned: a module written after it is still found
+    pkg.write("pkg/later.py", "def g():\n    return 1\n")
+    assert reloader.describe_module("pkg.later")["state"] == "not_imported"
+    assert [f["qualname"] for f in reloader.functions("pkg.later")] == ["g"]
+    unknown = reloader.describe_module("pkg.usr")
+    assert unknown["state"] == "unknown" and "check the spelling" in unknown["note"]

@@ -13,12 +13,16 @@ import ast
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import TypedDict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TypedDict
 
-import astroid
-from astroid import nodes
+if TYPE_CHECKING:
+    from astroid import nodes
 
-__all__ = ["FunctionInfo", "analyse_functions"]
+# astroid is imported on first analysis, not with the engine: it costs a tenth of a second,
+# which `%load_ext` would otherwise pay before anything needs it (a warm-up thread pays it).
+
+__all__ = ["FunctionInfo", "analyse_functions", "definition_entries", "seed_file"]
 
 
 class FunctionInfo(TypedDict):
@@ -52,18 +56,11 @@ def analyse_functions(
             tree = ast.parse(source)
         except (SyntaxError, ValueError):
             return []
-    lines = source.splitlines(keepends=True)
     out: list[FunctionInfo] = []
     with _cache_lock:
         previous = _by_key.get(key, {}) if key is not None else {}
     current: dict[bytes, tuple[FunctionInfo, ...]] = {}
-    for stmt in tree.body:
-        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            continue
-        first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
-        last = stmt.end_lineno or stmt.lineno
-        segment = "".join(lines[first - 1 : last])
-        digest = hashlib.blake2b(segment.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    for first, digest, segment in _definitions(source, tree):
         entries = previous.get(digest) or current.get(digest)
         if entries is None:
             with _cache_lock:
@@ -87,7 +84,43 @@ def analyse_functions(
     return out
 
 
+def _definitions(source: str, tree: ast.Module) -> Iterator[tuple[int, bytes, str]]:
+    """(first line, digest of its text, text) of each top-level definition of ``source``."""
+    lines = source.splitlines(keepends=True)
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+        last = stmt.end_lineno or stmt.lineno
+        segment = "".join(lines[first - 1 : last])
+        digest = hashlib.blake2b(segment.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        yield first, digest, segment
+
+
+def definition_entries(source: str) -> dict[bytes, tuple[FunctionInfo, ...]]:
+    """What the per-file cache holds for ``source``: each top-level definition's entries
+    (lines relative to the definition) by the digest of its text; {} if it does not parse.
+    Computed with no cache (a separate process calls it, see ``prefetch``)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    return {digest: tuple(_analyse_segment(seg)) for _, digest, seg in _definitions(source, tree)}
+
+
+def seed_file(key: str, entries: dict[bytes, tuple[FunctionInfo, ...]]) -> bool:
+    """Take a file's definitions analysed elsewhere into the per-file cache, unless the
+    file was analysed here already (that analysis is as new or newer); True if taken."""
+    with _cache_lock:
+        if key in _by_key:
+            return False
+        _by_key[key] = entries
+        return True
+
+
 def _analyse_segment(segment: str) -> list[FunctionInfo]:
+    import astroid
+
     out: list[FunctionInfo] = []
     try:
         for node in astroid.parse(segment).body:
@@ -98,6 +131,8 @@ def _analyse_segment(segment: str) -> list[FunctionInfo]:
 
 
 def _collect(node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[FunctionInfo]) -> None:
+    from astroid import nodes
+
     if isinstance(node, nodes.ClassDef):
         inner = f"{prefix}{node.name}."
         for child in node.body:
@@ -120,6 +155,8 @@ def _collect(node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[Funct
 
 
 def _decorator_names(node: nodes.FunctionDef) -> list[str]:
+    from astroid import nodes
+
     names: list[str] = []
     for dec in node.decorators.nodes if node.decorators else ():
         target = dec.func if isinstance(dec, nodes.Call) else dec
@@ -131,6 +168,8 @@ def _decorator_names(node: nodes.FunctionDef) -> list[str]:
 
 
 def _kind(node: nodes.FunctionDef, in_class: bool) -> str | None:
+    from astroid import nodes
+
     is_async = isinstance(node, nodes.AsyncFunctionDef)
     if not in_class:
         return "async_function" if is_async else "function"
