@@ -48,8 +48,10 @@ __all__ = [
     "SourceWriteError",
     "Subscription",
     "UnsafePathError",
+    "attach_dask",
     "compile_dep_edges",
     "default_reloader",
+    "detach_dask",
     "load_ipython_extension",
     "purge_module",
     "reload",
@@ -71,3 +73,17 @@ def unload_ipython_extension(ipython: Any) -> None:
     from ipython_hotreload.ipython.extension import unload
 
     unload(ipython)
+
+
+def attach_dask(client: Any = None, **options: Any) -> None:
+    """Apply every successful reload on every worker of a Dask cluster (SPEC 2.4)."""
+    from ipython_hotreload.distributed import attach_dask as attach
+
+    attach(client, **options)
+
+
+def detach_dask(client: Any = None) -> None:
+    """Stop applying reloads on the workers of ``client``'s cluster (None: every cluster)."""
+    from ipython_hotreload.distributed import detach_dask as detach
+
+    detach(client)
