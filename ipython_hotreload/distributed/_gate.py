@@ -19,7 +19,7 @@ from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["GatedExecutor", "TaskGate"]
+__all__ = ["GatedThreadPoolExecutor", "TaskGate"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -81,7 +81,9 @@ class TaskGate:
                 self._cond.notify_all()
 
 
-class GatedExecutor(Executor):
+class GatedThreadPoolExecutor(Executor):
+    # The name matters: a Dask worker runs a task with its context (get_worker(), the task's
+    # thread state) only when "ThreadPoolExecutor" is in the name of its executor's type.
     """Wraps a worker's executor so that each task it runs passes through a :class:`TaskGate`;
     everything else (shutdown, the thread pool's own attributes) goes to the wrapped one."""
 

@@ -28,7 +28,7 @@ from distributed import Worker, WorkerPlugin
 
 from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
-from ipython_hotreload.distributed._gate import GatedExecutor, TaskGate
+from ipython_hotreload.distributed._gate import GatedThreadPoolExecutor, TaskGate
 from ipython_hotreload.distributed._wire import (
     METADATA_KEY,
     PLUGIN_NAME,
@@ -78,16 +78,18 @@ class WorkerSide:
         self.private = Path(worker.local_directory) / "ipython_hotreload"
         self.reloader: HotReloader | None = None
         self._lock = threading.Lock()
-        self._wrapped: GatedExecutor | None = None
+        self._wrapped: GatedThreadPoolExecutor | None = None
 
     # -- installing ------------------------------------------------------------------------
 
     def install(self) -> None:
         """Put the gate around the worker's default executor."""
         inner = self.worker.executors["default"]
-        if isinstance(inner, GatedExecutor):  # a previous attachment's: take its inner one
+        if isinstance(
+            inner, GatedThreadPoolExecutor
+        ):  # a previous attachment's: take its inner one
             inner = inner.inner
-        self._wrapped = GatedExecutor(inner, self.gate)
+        self._wrapped = GatedThreadPoolExecutor(inner, self.gate)
         self.worker.executors["default"] = self._wrapped
 
     def uninstall(self) -> None:

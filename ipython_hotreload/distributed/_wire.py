@@ -94,10 +94,12 @@ def checked_batch(raw: object, max_bytes: int) -> Batch:
     if not isinstance(raw, dict):
         raise HotReloadError(f"a hot-reload batch must be a dict, not {type(raw).__name__}")
     try:
-        files = raw["files"]
-        bases = raw["bases"]
-        if not isinstance(files, list) or not isinstance(bases, list):
-            raise TypeError("files and bases must be lists")
+        # The scheduler's metadata store keeps msgpack, which gives lists back as tuples.
+        files = [dict(f) for f in raw["files"]] if isinstance(raw["files"], list | tuple) else None
+        bases = list(raw["bases"]) if isinstance(raw["bases"], list | tuple) else None
+        purged = list(raw["purged"]) if isinstance(raw["purged"], list | tuple) else None
+        if files is None or bases is None or purged is None:
+            raise TypeError("files, bases and purged must be lists")
         for entry in files:
             _checked_rel(entry["rel"])
             data = entry["data"]
@@ -111,8 +113,8 @@ def checked_batch(raw: object, max_bytes: int) -> Batch:
                 raise TypeError(f"{entry['rel']} has no batch number or module name")
         if not all(isinstance(b, str) for b in bases):
             raise TypeError("bases must be strings")
-        if not isinstance(raw["seq"], int) or not isinstance(raw["purged"], list):
-            raise TypeError("seq must be an int and purged a list")
+        if not isinstance(raw["seq"], int) or not all(isinstance(p, str) for p in purged):
+            raise TypeError("seq must be an int and purged a list of module names")
     except UnsafePathError:
         raise
     except (KeyError, TypeError) as exc:
@@ -122,4 +124,4 @@ def checked_batch(raw: object, max_bytes: int) -> Batch:
         raise HotReloadError(
             f"the batch carries {size} bytes, more than this worker accepts ({max_bytes})"
         )
-    return raw  # type: ignore[return-value]
+    return {**raw, "files": files, "bases": bases, "purged": purged}  # type: ignore[typeddict-item]
