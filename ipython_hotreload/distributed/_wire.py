@@ -119,7 +119,7 @@ def checked_batch(raw: object, max_bytes: int) -> Batch:
         raise
     except (KeyError, TypeError) as exc:
         raise HotReloadError(f"malformed hot-reload batch: {exc}") from None
-    size = batch_bytes(files)
+    size = sum(len(f["data"] or b"") for f in files)
     if size > max_bytes:
         raise HotReloadError(
             f"the batch carries {size} bytes, more than this worker accepts ({max_bytes})"

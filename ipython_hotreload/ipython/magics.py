@@ -57,7 +57,7 @@ def named_magic(kind: str, name: str) -> Callable[[_F], _F]:
     return cast(Callable[[_F], _F], marker(name))
 
 
-_ACTIONS = ("status", "edges", "purge", "panel", "watch")
+_ACTIONS = ("status", "edges", "purge", "panel", "watch", "workers")
 
 
 def format_edges(edges: list[dict[str, Any]]) -> str:
@@ -156,6 +156,8 @@ class HotReloadMagics(Magics):
         targets: list[str] = args.targets
         if action not in _ACTIONS:
             raise UsageError(f"unknown %hotreload action {action!r}; use one of {_ACTIONS}")
+        if action == "workers":  # SPEC 2.4: ipython/workers.py owns it
+            return _workers(self._get_reloader(), targets, stop=args.stop)
         if action != "watch" and len(targets) > 1:
             raise UsageError(f"%hotreload {action} takes at most one module")
         if args.label and action != "edges":
@@ -186,6 +188,14 @@ class HotReloadMagics(Magics):
         if module is not None:
             edges = [e for e in edges if module in (e["from"], e["to"])]
         print(format_edges(edges))
+
+
+def _workers(reloader: HotReloader, targets: list[str], *, stop: bool) -> None:
+    from ipython_hotreload.ipython.workers import workers_command
+
+    if targets:
+        raise UsageError("%hotreload workers takes no argument but --stop")
+    workers_command(reloader, stop=stop)
 
 
 def show_panel(module: str | None) -> None:

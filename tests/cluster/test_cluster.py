@@ -213,6 +213,31 @@ def test_detach_stops_propagation(attached: Any) -> None:
     assert sys.modules["zeta"].mark() == "b"
 
 
+def test_the_workers_magic_attaches_shows_and_stops(
+    cluster_project: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ipython_hotreload.ipython.workers import workers_command
+
+    workers_command(cluster_project.reloader, stop=False)  # the current client's cluster
+    shown = capsys.readouterr().out
+    assert f"cluster {cluster_project.client.scheduler.address}: 2 workers, 2 current" in shown
+    cluster_project.write("kappa.py", "X = 1\n")
+    assert cluster_project.reload("kappa.py", "X = 2\n")["workers"]["ok"] == 2
+    workers_command(cluster_project.reloader, stop=True)
+    assert "stopped sending reloads" in capsys.readouterr().out
+    assert "workers" not in cluster_project.reload("kappa.py", "X = 3\n")
+
+
+def test_without_distributed_the_magic_says_how_to_install_it(
+    cluster_project: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ipython_hotreload.ipython.workers import workers_command
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an absent package looks like
+    workers_command(cluster_project.reloader, stop=False)
+    assert "pip install 'ipython_hotreload[dask]'" in capsys.readouterr().out
+
+
 def test_purges_reach_the_workers(attached: Any) -> None:
     attached.write("eta.py", "def here():\n    return True\n")
     importlib.import_module("eta")
