@@ -107,6 +107,9 @@ def test_a_failure_on_one_worker_is_reported_and_the_others_move_on(attached: An
     attached.on_workers(_call, "delta", "version")  # imported on every worker
     pids = _pids(attached)
     victim, victim_pid = sorted(pids.items())[0]
+    from ipython_hotreload.widgets import ProjectOverview
+
+    panel = ProjectOverview(reloader=attached.reloader)
 
     result = attached.reload(
         "delta.py",
@@ -133,6 +136,8 @@ def test_a_failure_on_one_worker_is_reported_and_the_others_move_on(attached: An
     assert event.error is not None and event.error["worker"] == victim
     [status] = hr_status()
     assert status["workers"][victim]["state"] == "failed"
+    assert (panel.cluster["current"], panel.cluster["failed"]) == (1, 1)
+    assert "not on this worker" in panel.cluster["workers"][victim]["error"]["message"]
 
     # A later successful reload there clears the mixed state.
     result = attached.reload("delta.py", "def version():\n    return 3\n")
@@ -140,6 +145,8 @@ def test_a_failure_on_one_worker_is_reported_and_the_others_move_on(attached: An
     assert set(attached.on_workers(_call, "delta", "version").values()) == {3}
     [status] = hr_status()
     assert {w["state"] for w in status["workers"].values()} == {"current"}
+    assert (panel.cluster["current"], panel.cluster["failed"]) == (2, 0)
+    panel.close()
 
 
 def hr_status() -> list[dict[str, Any]]:
