@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 
 # Ours first, then the colleagues' modules; a missing one gives a "missing" row.
-MODULES = ("percell", "reload", "scaling", "analysis", "long_session", "graph", "watch")
+MODULES = ("percell", "reload", "scaling", "analysis", "long_session", "graph", "watch", "cluster")
 
 Row = dict[str, Any]
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -155,6 +157,7 @@ class ClusterLink:
             max_bytes=self.max_bytes,
             drain=self.timeout / 2,
             catch_up=catch_up,
+            origin=(socket.gethostname(), os.getpid()),
         )
 
     def _log_batch(self) -> Batch:

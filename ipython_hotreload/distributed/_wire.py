@@ -67,6 +67,7 @@ class Batch(TypedDict):
     max_bytes: int
     drain: float
     catch_up: bool
+    origin: tuple[str, int]  # (host, pid) of the kernel
 
 
 def digest(data: bytes) -> str:

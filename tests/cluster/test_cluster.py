@@ -321,3 +321,27 @@ def test_the_kernel_survives_a_worker_killed_mid_reload(attached: Any) -> None:
     assert set(attached.on_workers(_call, "iota", "alive").values()) == {2}
     again = attached.reload("iota.py", "def alive():\n    return 3\n")
     assert again["workers"] == {"ok": count, "failed": []}
+
+
+def test_workers_in_the_kernels_own_process_are_not_reloaded_twice(tmp_path: Path) -> None:
+    # LocalCluster(processes=False): the workers share the kernel's modules, and the kernel's
+    # reload (which holds the reload lock while it waits for them) already updated them.
+    (tmp_path / "lam.py").write_text("def v():\n    return 1\n")
+    sys.path.insert(0, str(tmp_path))
+    cluster = distributed.LocalCluster(
+        n_workers=2, processes=False, dashboard_address=":0", worker_dashboard_address=":0"
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    reloader = hr.HotReloader(roots=[tmp_path], formatter=None, graph_cache=False)
+    try:
+        lam = importlib.import_module("lam")
+        hr.attach_dask(client, reloader=reloader, timeout=20)
+        result = reloader.reload(tmp_path / "lam.py", "def v():\n    return 2\n")
+        assert result["workers"] == {"ok": 2, "failed": []}
+        assert client.submit(lam.v, pure=False).result() == 2
+    finally:
+        hr.detach_dask(client)
+        reloader.close()
+        client.close()
+        cluster.close()
+        sys.path.remove(str(tmp_path))
