@@ -48,6 +48,7 @@ MODULES = (
     "watch",
     "imports",
     "feed",
+    "cluster",
 )
 
 Row = dict[str, Any]

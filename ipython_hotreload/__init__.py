@@ -38,7 +38,9 @@ _EXPORTS: dict[str, str] = {
     "Subscription": "ipython_hotreload.core.events",
     "UnsafePathError": "ipython_hotreload.errors",
     "compile_dep_edges": "ipython_hotreload.core.engine",
+    "attach_dask": "ipython_hotreload.distributed",
     "default_reloader": "ipython_hotreload.core.engine",
+    "detach_dask": "ipython_hotreload.distributed",
     "history": "ipython_hotreload.core.engine",
     "reload_definition": "ipython_hotreload.core.engine",
     "source_of": "ipython_hotreload.core.engine",
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
     from ipython_hotreload.core.events import ModuleEvent as ModuleEvent
     from ipython_hotreload.core.events import Subscription as Subscription
     from ipython_hotreload.core.events import subscribe as subscribe
+    from ipython_hotreload.distributed import attach_dask as attach_dask
+    from ipython_hotreload.distributed import detach_dask as detach_dask
     from ipython_hotreload.errors import HotReloadError as HotReloadError
     from ipython_hotreload.errors import ReloadError as ReloadError
     from ipython_hotreload.errors import SourceWriteError as SourceWriteError

@@ -400,6 +400,96 @@ print("removed", workdir)""",
 ]
 
 
+# The cluster notebook (SPEC 2.4): a LocalCluster of worker processes, attached, edited.
+CLUSTER: list[tuple[str, str]] = [
+    (
+        "md",
+        """\
+# Hot reload on a Dask cluster
+
+A notebook that drives a `dask.distributed` cluster runs project code on its workers too.
+`%hotreload workers` attaches the cluster: from then on every successful reload in this
+kernel applies on every worker, in place, and the result says how each worker fared.
+This notebook starts a local cluster of two worker processes, edits a module, and shows
+the workers running the new code without a restart. Run it top to bottom.""",
+    ),
+    (
+        "code",
+        """\
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+workdir = Path(tempfile.mkdtemp(prefix="hotreload-cluster-"))
+(workdir / "pricing.py").write_text(
+    "TAX = 0.10\\n\\n\\ndef with_tax(amount):\\n    return round(amount * (1 + TAX), 2)\\n"
+)
+sys.path.insert(0, str(workdir))  # before the cluster starts: its workers inherit it
+os.chdir(workdir)
+%load_ext ipython_hotreload
+%config HotReload.roots = [str(workdir)]""",
+    ),
+    (
+        "code",
+        """\
+from distributed import Client, LocalCluster
+
+cluster = LocalCluster(
+    n_workers=2, processes=True, threads_per_worker=1,
+    dashboard_address=None, worker_dashboard_address=None, silence_logs=logging.ERROR,
+)
+client = Client(cluster)
+%hotreload workers""",
+    ),
+    (
+        "code",
+        """\
+import pricing
+
+before = client.submit(pricing.with_tax, 100, pure=False).result()
+before""",
+    ),
+    (
+        "code",
+        """\
+%%hotreload pricing.py
+TAX = 0.20
+
+
+def with_tax(amount):
+    return round(amount * (1 + TAX), 2)""",
+    ),
+    (
+        "code",
+        """\
+after = client.submit(pricing.with_tax, 100, pure=False).result()
+on_each = client.run(lambda: __import__("pricing").with_tax(100))
+assert (before, after) == (110.0, 120.0), (before, after)
+assert set(on_each.values()) == {120.0}, on_each
+print(f"a new task: {after}; on each worker: {on_each}")
+%hotreload workers""",
+    ),
+    (
+        "md",
+        "Stop sending reloads to the workers (they keep the code they have), then clean up.",
+    ),
+    (
+        "code",
+        """\
+import shutil
+
+%hotreload workers --stop
+client.close()
+cluster.close()
+os.chdir(tempfile.gettempdir())
+sys.path.remove(str(workdir))
+shutil.rmtree(workdir, ignore_errors=True)""",
+    ),
+]
+
+
 def cells(spec: list[tuple[str, str]]) -> list[nbformat.NotebookNode]:
     """Notebook cells with stable ids (so rebuilding an unchanged notebook changes nothing)."""
     out = []
@@ -421,7 +511,7 @@ def notebook(spec: list[tuple[str, str]]) -> nbformat.NotebookNode:
     return nb
 
 
-NOTEBOOKS = {"tour.ipynb": TOUR}
+NOTEBOOKS = {"tour.ipynb": TOUR, "cluster.ipynb": CLUSTER}
 
 
 def main() -> int:

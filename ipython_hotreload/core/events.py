@@ -19,9 +19,24 @@ __all__ = ["EVENT_KINDS", "EventKind", "ModuleEvent", "Subscription", "publish",
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["source_written", "recompiled", "compile_failed", "source_removed"]
+EventKind = Literal[
+    "source_written",
+    "recompiled",
+    "compile_failed",
+    "source_removed",
+    # A cluster worker applied a reload, or did not (SPEC 2.4); "worker" names it.
+    "worker_recompiled",
+    "worker_failed",
+]
 EVENT_KINDS: frozenset[str] = frozenset(
-    {"source_written", "recompiled", "compile_failed", "source_removed"}
+    {
+        "source_written",
+        "recompiled",
+        "compile_failed",
+        "source_removed",
+        "worker_recompiled",
+        "worker_failed",
+    }
 )
 
 

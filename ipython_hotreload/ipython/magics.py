@@ -219,6 +219,12 @@ def _watch(magics: HotReloadMagics, args: argparse.Namespace) -> None:
     watch(magics.reloader(), paths, stop=args.stop, shell=magics.shell)
 
 
+def _workers(magics: HotReloadMagics, args: argparse.Namespace) -> None:
+    from ipython_hotreload.ipython.workers import workers_command
+
+    workers_command(magics.reloader(), stop=args.stop)
+
+
 def _history(magics: HotReloadMagics, args: argparse.Namespace) -> None:
     print(format_history(magics.reloader().history()))
 
@@ -274,6 +280,12 @@ ACTIONS: dict[str, Action] = {
             (("paths",), {"nargs": "*", "help": "files or directories inside the roots"}),
             (("--stop",), {"action": "store_true", "help": "stop watching"}),
         ),
+    ),
+    "workers": Action(
+        "workers [--stop]",
+        "apply every reload on the current Dask cluster's workers, and show them",
+        _workers,
+        ((("--stop",), {"action": "store_true", "help": "stop sending reloads to workers"}),),
     ),
     "history": Action("history", "the reloads so far, newest first", _history),
     "undo": Action(

@@ -24,9 +24,11 @@ import traitlets
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
 from ipython_hotreload.widgets._editor import Editing, answer
 from ipython_hotreload.widgets._state import (
+    WORKER_KINDS,
     ModuleState,
     ModuleStatus,
     blank_state,
+    cluster_after,
     event_entry,
     initial_state,
     project_modules,
@@ -232,6 +234,7 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
 
     modules = traitlets.List(traitlets.Dict(), help="one module state each, by name").tag(sync=True)
     roots = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    cluster = traitlets.Dict(help="Dask workers heard from: current, failed").tag(sync=True)
 
     def __init__(self, *, reloader: HotReloader | None = None, **kwargs: Any) -> None:
         from ipython_hotreload.core.engine import default_reloader
@@ -241,7 +244,8 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
         roots = list((reloader or default_reloader()).roots)
         states = [initial_state(mod, self._fetch) for mod in project_modules(roots)]
         super().__init__(modules=states, roots=[str(r) for r in roots], **kwargs)
-        self._subscription: Subscription | None = subscribe(self._on_event, kinds=_MODULE_KINDS)
+        kinds = (*_MODULE_KINDS, *WORKER_KINDS)
+        self._subscription: Subscription | None = subscribe(self._on_event, kinds=kinds)
 
     def module(self, mod: str) -> ModuleState | None:
         """The shown state of ``mod``, or None if it is not listed."""
@@ -251,6 +255,10 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
         return None
 
     def _on_event(self, event: ModuleEvent) -> None:
+        if event.kind in WORKER_KINDS:  # the cluster line (SPEC 2.4), not a module's state
+            with self._lock:
+                self.cluster = cluster_after(self.cluster, event)
+            return
         if event.mod is None:
             return
         with self._lock:

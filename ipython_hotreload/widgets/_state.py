@@ -291,3 +291,28 @@ def project_modules(roots: Iterable[Path]) -> list[str]:
                 names.append(name)
                 break
     return sorted(names)
+
+
+# -- the cluster (SPEC 2.4): one entry per worker, from worker_recompiled / worker_failed ----
+
+WORKER_KINDS = ("worker_recompiled", "worker_failed")
+
+
+def cluster_after(cluster: dict[str, Any], event: ModuleEvent) -> dict[str, Any]:
+    """The cluster as the project panel shows it once ``event`` happened (a new dict):
+    ``{"workers": {address: {"state", "error", "at"}}, "current": n, "failed": m}``."""
+    source = event.payload if event.kind == "worker_recompiled" else event.error
+    worker = (source or {}).get("worker")
+    if event.kind not in WORKER_KINDS or not isinstance(worker, str):
+        return cluster
+    workers = dict(cluster.get("workers") or {})
+    if event.kind == "worker_recompiled":
+        workers[worker] = {"state": "current", "error": None, "at": event.at}
+    else:
+        workers[worker] = {"state": "failed", "error": dict(event.error or {}), "at": event.at}
+    states = [w["state"] for w in workers.values()]
+    return {
+        "workers": workers,
+        "current": states.count("current"),
+        "failed": states.count("failed"),
+    }

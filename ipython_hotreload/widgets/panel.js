@@ -25,7 +25,29 @@ const EVENT_LABEL = {
   recompiled: "recompiled",
   compile_failed: "failed",
   source_removed: "removed",
+  worker_recompiled: "worker ok",
+  worker_failed: "worker failed",
 };
+
+/** The project panel's cluster line: n workers current, m failed, with the errors. */
+function clusterSection(cluster) {
+  const workers = Object.entries(cluster?.workers ?? {});
+  if (!workers.length) return null;
+  const failed = workers.filter(([, w]) => w.state === "failed");
+  return h(
+    "div",
+    { class: "hr-cluster", "data-current": cluster.current ?? 0, "data-failed": cluster.failed ?? 0 },
+    h("strong", {}, "Cluster: "),
+    `${plural(cluster.current ?? 0, "worker")} current, ${cluster.failed ?? 0} failed`,
+    failed.length
+      ? h(
+          "ul",
+          { class: "hr-cluster-failed" },
+          failed.map(([address, w]) => h("li", { "data-worker": address }, `${address}: ${errorText(w.error)}`)),
+        )
+      : null,
+  );
+}
 
 /** Build an element: h("td", { class: "x", "data-y": 1 }, child, "text", [more]). */
 function h(tag, props, ...children) {
@@ -579,7 +601,7 @@ const PANELS = {
             ms(ev.summary.own_ms ?? ev.summary.elapsed_ms),
           ];
           detail = parts.filter(Boolean).join(" · ");
-        } else if (ev.kind === "compile_failed") {
+        } else if (ev.kind === "compile_failed" || ev.kind === "worker_failed") {
           detail = errorText(ev.error);
         }
         return h(
@@ -612,7 +634,7 @@ const PANELS = {
   },
 
   overview: {
-    traits: ["modules", "roots"],
+    traits: ["modules", "roots", "cluster"],
     draw(model, root, memory) {
       const modules = model.get("modules") ?? [];
       const roots = model.get("roots") ?? [];
@@ -648,6 +670,7 @@ const PANELS = {
           h("span", { class: "hr-title" }, "Project modules"),
           h("span", { class: "hr-meta", title: roots.join("\n") }, plural(modules.length, "module")),
         ),
+        clusterSection(model.get("cluster")),
         items.length
           ? h("div", { class: "hr-modules" }, items)
           : h("div", { class: "hr-empty" }, "No project module is loaded yet."),

@@ -33,6 +33,9 @@ PUBLIC = {
     "Subscription",
     "default_reloader",
     "set_default_reloader",
+    # SPEC 2.4: cluster workers.
+    "attach_dask",
+    "detach_dask",
     # IPython's extension entry points (%load_ext / %unload_ext).
     "load_ipython_extension",
     "unload_ipython_extension",
