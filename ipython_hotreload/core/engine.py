@@ -697,7 +697,7 @@ class HotReloader:
                 self._compile(src)  # a SyntaxError raises here; nothing has executed yet
                 self.graph.update_file(src.path, src.data, src.tree)
         except BaseException as exc:
-            self.loaded.unapplied(s.mod for s in sources)
+            self._after_failure(sources)
             if isinstance(exc, ReloadError):
                 raise
             raise self._failure(primary.mod, exc, path=primary.path) from exc
@@ -713,9 +713,11 @@ class HotReloader:
         try:
             run.execute(plan)
         except BaseException as exc:
-            self.loaded.unapplied(s.mod for s in sources)
+            # A module whose file holds the very text it runs is not left to be retried by
+            # every later reload: its failure says nothing about the next edit elsewhere.
+            self._after_failure(sources)
             failed = getattr(exc, "_hotreload_mod", primary.mod)
-            raise self._failure(failed, exc) from exc
+            raise self._failure(failed, exc, note=run.not_undone()) from exc
         finally:
             for s in sources:
                 # checkcache() trusts size and mtime, which a same-size rewrite within one
@@ -834,13 +836,42 @@ class HotReloader:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return build_payloads(plan, run, elapsed_ms, warnings, self.graph.path_for_module, saved)
 
-    def _failure(self, mod: str, exc: BaseException, *, path: Path | None = None) -> ReloadError:
-        """Publish ``compile_failed`` and make the :class:`ReloadError` to raise."""
+    def _failure(
+        self, mod: str, exc: BaseException, *, path: Path | None = None, note: str = ""
+    ) -> ReloadError:
+        """Publish ``compile_failed`` and make the :class:`ReloadError` to raise (``note``:
+        what the rollback could not undo)."""
         path = path or self.graph.path_for_module(mod)
         error = describe_failure(exc, path)
         where = str(path) if path else None
         publish(ModuleEvent("compile_failed", mod, where, error=error))
-        return ReloadError(mod, where, error["lineno"], error["message"])
+        message = f"{error['message']}; {note}" if note else error["message"]
+        return ReloadError(mod, where, error["lineno"], message)
+
+    def _after_failure(self, sources: Sequence[Source]) -> None:
+        """The files of a failed reload hold text that does not run: the next reload picks
+        them up again, except those holding the very text their module runs (it failed
+        on its own text, and must not fail every later reload of something else)."""
+        current = [s for s in sources if self._runs_text(s)]
+        for src in current:
+            self._running[src.mod] = src.data
+            self.loaded.executed(src.mod, src.stamp)
+        self.loaded.unapplied(s.mod for s in sources if s not in current)
+
+    def _runs_text(self, src: Source) -> bool:
+        """Does the module already run exactly ``src``'s bytes?"""
+        running = self._running.get(src.mod)
+        if running is None and self._before_write:
+            pending = self._before_write.get(src.path)
+            module = sys.modules.get(src.mod)
+            if pending is not None and module is not None:
+                data, stamp = pending
+                vouched = stamp is not None and (
+                    stamp[0] < PROCESS_STARTED_NS
+                    or stamp == import_stamp(getattr(module, "__file__", None) or str(src.path))
+                )
+                running = data if vouched else None
+        return running is not None and running == src.data
 
     # -- modules and files -----------------------------------------------------------------
 

@@ -52,6 +52,8 @@ def describe_mode(payload: dict[str, Any]) -> str | None:
         return f"re-ran {_plural(count, 'statement')}"
     if mode == "full":
         reason = payload.get("full_reason")
+        if reason == "first import":
+            return "imported"
         return f"re-executed: {reason}" if reason else "re-executed the whole module"
     if mode == "unchanged":
         return "unchanged, nothing ran"

@@ -23,7 +23,7 @@ import pytest
 
 import ipython_hotreload as hr
 from ipython_hotreload.core import engine, formatting
-from ipython_hotreload.core.reload import journal, patching
+from ipython_hotreload.core.reload import journal, minimal, patching
 from tests.reliability.conftest import Versioned, WriteDenier, fd_path, os_error
 
 # -- disk and permissions ------------------------------------------------------------------
@@ -123,6 +123,9 @@ def test_directory_removed_between_the_write_and_the_rename(
     real_replace = os.replace
     target = str(versioned.path)
     saved = {p.name: p.read_text() for p in versioned.pkg_dir.glob("*.py")}
+    stamps = {
+        p.name: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in versioned.pkg_dir.glob("*.py")
+    }
 
     def directory_vanishes(src: Any, dst: Any, **kw: Any) -> None:
         if os.fsdecode(dst) == target:
@@ -140,8 +143,9 @@ def test_directory_removed_between_the_write_and_the_rename(
     assert versioned.loaded_version() == 1
     assert outcome.events == []
     # The package comes back (the user restores it); the old code ran all along.
+    # (as a backup restores it: same bytes, same times, so nothing there looks edited)
     for name, text in saved.items():
-        versioned.project.write(f"pkg/{name}", text)
+        os.utime(versioned.project.write(f"pkg/{name}", text), ns=stamps[name])
     assert versioned.check_after_fault(outcome, old=1, new=2) == 1
 
 
@@ -360,7 +364,10 @@ def _stage_execute_dependent(v: Versioned, mp: pytest.MonkeyPatch) -> None:
 
 
 def _stage_patching_start(v: Versioned, mp: pytest.MonkeyPatch) -> None:
+    # Whole-module re-execution merges through Patcher.merge; a statement-level update
+    # patches each changed function through ModuleUpdate._patch_function.
     mp.setattr(patching.Patcher, "merge", _interrupt)
+    mp.setattr(minimal.ModuleUpdate, "_patch_function", _interrupt)
 
 
 def _stage_patching_midway(v: Versioned, mp: pytest.MonkeyPatch) -> None:
@@ -375,6 +382,16 @@ def _stage_patching_midway(v: Versioned, mp: pytest.MonkeyPatch) -> None:
         return real(self, old, new)
 
     mp.setattr(patching.Patcher, "patch_function", patch_then_interrupt)
+    real_adopt = minimal.ModuleUpdate._adopt
+
+    def adopt_then_interrupt(self: minimal.ModuleUpdate, old: Any, fresh: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            FIRED.append("adopt")
+            raise KeyboardInterrupt
+        return real_adopt(self, old, fresh)
+
+    mp.setattr(minimal.ModuleUpdate, "_adopt", adopt_then_interrupt)
 
 
 def _stage_patching_after_a_mutation(v: Versioned, mp: pytest.MonkeyPatch) -> None:

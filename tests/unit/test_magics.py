@@ -144,7 +144,8 @@ def pkg(project: Project) -> Project:
 
 
 SUMMARY = re.compile(
-    r"^hotreload: reloaded pkg\.mod, re-executed 1 dependent \(pkg\.user\) in \d+\.\d ms$"
+    r"^hotreload: reloaded pkg\.mod \(patched 2 functions\), re-executed 1 dependent "
+    r"\(pkg\.user\) in \d+\.\d ms$"
 )
 
 
@@ -181,7 +182,7 @@ def test_no_format_writes_the_text_as_typed(shell: Shell, pkg: Project) -> None:
 
 def test_a_new_module_is_created_and_imported(shell: Shell, pkg: Project) -> None:
     out = shell.ok("%%hotreload pkg/fresh.py\ndef hello():\n    return 'hi'")
-    assert out.startswith("hotreload: reloaded pkg.fresh, re-executed 0 dependents in ")
+    assert out.startswith("hotreload: reloaded pkg.fresh (imported), re-executed 0 dependents in ")
     # A missing final newline is added: the file is a normal text file.
     assert pkg.path("pkg/fresh.py").read_text() == "def hello():\n    return 'hi'\n"
     assert sys.modules["pkg.fresh"].hello() == "hi"

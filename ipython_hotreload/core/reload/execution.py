@@ -31,6 +31,11 @@ from typing import Any, Protocol
 
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.paths import Stamp
+from ipython_hotreload.core.reload.effects import (
+    describe_outside_calls,
+    imported_names,
+    outside_calls,
+)
 from ipython_hotreload.core.reload.minimal import ModuleUpdate, Outcome, changes_between
 from ipython_hotreload.core.reload.patching import MODULE_KEEP, Journal, Patcher, defined_in
 from ipython_hotreload.core.reload.statements import ModuleIndex, full_reason, import_marker
@@ -100,6 +105,8 @@ class PlanRun:
         self.outcomes: dict[str, Outcome] = {}
         self.changes: dict[str, dict[str, list[str]]] = {}  # changed module -> its changes
         self.module_ms: dict[str, float] = {}
+        # module -> (its tree, the statements that ran in it): what a rollback cannot undo
+        self.ran: dict[str, tuple[ast.Module, list[ast.stmt]]] = {}
 
     def execute(self, plan: Sequence[Step]) -> None:
         """Run every step; on any exception roll back and re-raise it, with the failing
@@ -147,6 +154,14 @@ class PlanRun:
         else:
             self._update_dependent(module)
         self.module_ms[name] = round((time.perf_counter() - started) * 1000, 3)
+
+    def not_undone(self) -> str:
+        """After a rollback: the calls into other modules' objects among the statements
+        that ran, whose effects the journal could not undo ("" if none)."""
+        calls = []
+        for tree, nodes in self.ran.values():
+            calls += outside_calls(nodes, imported_names(tree))
+        return describe_outside_calls(calls)
 
     def _source(self, name: str, module: ModuleType) -> Source:
         src = self.sources.get(name)
@@ -210,6 +225,7 @@ class PlanRun:
             rebound=rebound,
             code_changed=changed,
         )
+        self.ran[module.__name__] = (new.tree, update.ran_nodes)
         outcome = update.run()
         self.old_namespaces[module.__name__] = update.old_ns
         replaced = outcome.replaced + update.patcher.replaced
@@ -272,6 +288,8 @@ class PlanRun:
         old_ns = self.journal.replace_namespace(ns, keep)
         self.old_namespaces[src.mod] = old_ns
         assert src.code is not None
+        if src.tree is not None:
+            self.ran[src.mod] = (src.tree, list(src.tree.body))
         exec(src.code, ns)
         self.replaced[src.mod] = Patcher(self.journal, module, old_ns).merge()
         self.executed.append(src.mod)

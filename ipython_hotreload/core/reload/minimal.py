@@ -109,6 +109,7 @@ class ModuleUpdate:
         self._external = bool(self.outcome.rebound or self.outcome.code_changed)
         self.old_ns = dict(self.ns)
         self.patcher = Patcher(journal, module, self.old_ns)
+        self.ran_nodes: list[ast.stmt] = []  # the statements run so far (a failed one too)
         self._tainted: set[str] = set()
         self._taint_key = (-1, -1)
 
@@ -337,6 +338,7 @@ class ModuleUpdate:
             flags=self.new.future_flags,
             dont_inherit=True,
         )
+        self.ran_nodes.append(stmt.node)
         exec(code, ns)
         self.outcome.rerun.append((stmt.start, stmt.end))
         bound = [
