@@ -1,0 +1,440 @@
+"""Minimal re-execution (SPEC §1.5): the normative examples, the full-re-execution cases,
+functions behind decorators, dependents at name granularity, and all or nothing."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+import ipython_hotreload as hr
+from tests.conftest import Project
+
+PROBE = "RUNS = []\n\ndef hit(name):\n    RUNS.append(name)\n    return len(RUNS)\n"
+
+
+def runs(name: str) -> int:
+    """How many times the statement tagged ``name`` ran."""
+    return sys.modules["probe"].RUNS.count(name)
+
+
+def payload(result: dict[str, Any], mod: str) -> dict[str, Any]:
+    for p in result["recompiled"]:
+        if p["mod"] == mod:
+            return dict(p)
+    raise AssertionError(f"{mod} not in {[p['mod'] for p in result['recompiled']]}")
+
+
+def mods(result: dict[str, Any]) -> list[str]:
+    return [p["mod"] for p in result["recompiled"]]
+
+
+@pytest.fixture
+def probed(project: Project) -> Project:
+    project.write("probe.py", PROBE)
+    project.import_("probe")
+    return project
+
+
+# -- the normative examples ------------------------------------------------------------------
+
+SLOW = textwrap.dedent(
+    """
+    import probe
+
+
+    def slow():
+        probe.hit("slow")
+        return [1, 2, 3]
+
+
+    DATA = slow()
+    """
+) + "".join(f"\n\ndef f{i}(x):\n    return x + {i}\n" for i in range(20))
+
+
+def test_editing_one_function_of_a_module_with_an_expensive_top_level_runs_nothing(
+    probed: Project,
+) -> None:
+    probed.write("heavy.py", SLOW)
+    heavy = probed.import_("heavy")
+    data, f7 = heavy.DATA, heavy.f7
+    result = probed.reload("heavy.py", SLOW.replace("return x + 7", "return x * 700"))
+    p = payload(result, "heavy")
+    assert p["mode"] == "patched" and p["rerun"] == []
+    assert p["changes"] == {"added": [], "changed": ["f7"], "removed": []}
+    assert runs("slow") == 1 and heavy.DATA is data
+    assert f7(2) == 1400 and heavy.f7 is f7
+
+
+REGISTRY = "ITEMS = []\n\ndef register(fn):\n    ITEMS.append(fn)\n    return fn\n"
+USES_REGISTER = "from registry import register\n\n\n@register\ndef handler():\n    return {}\n"
+
+
+def test_a_decorated_function_edited_three_times_is_registered_once(project: Project) -> None:
+    project.write("registry.py", REGISTRY)
+    registry = project.import_("registry")
+    project.write("handlers.py", USES_REGISTER.format(1))
+    handlers = project.import_("handlers")
+    for body in (2, 3, 4):
+        result = project.reload("handlers.py", USES_REGISTER.format(body))
+        assert payload(result, "handlers")["mode"] == "patched"
+    assert len(registry.ITEMS) == 1 and registry.ITEMS[0] is handlers.handler
+    assert registry.ITEMS[0]() == 4
+
+
+URSA = "ursa_major = [1, 2, 3, 4]\nNAME = 'bear'\n\n\ndef count():\n    return len(ursa_major)\n"
+
+
+def test_a_list_appended_at_run_time_survives_an_edit_of_another_statement(
+    project: Project,
+) -> None:
+    project.write("stars.py", URSA)
+    stars = project.import_("stars")
+    stars.ursa_major.append(5)
+    held = stars.ursa_major
+    result = project.reload("stars.py", URSA.replace("'bear'", "'great bear'"))
+    assert payload(result, "stars")["mode"] == "partial"
+    assert stars.NAME == "great bear"
+    assert stars.ursa_major is held and stars.ursa_major == [1, 2, 3, 4, 5]
+
+
+SCALE_A = textwrap.dedent(
+    """
+    import probe
+
+
+    def slow():
+        probe.hit("slow")
+        return 7
+
+
+    DATA = slow()
+    SCALE = 2
+    SQUARE = SCALE * SCALE
+    probe.hit("square")
+    """
+)
+SCALE_B = "import a\n\nDOUBLE = a.SCALE * 2\nOTHER = a.DATA\n"
+SCALE_C = "from a import SCALE\n\nTRIPLE = SCALE * 3\n"
+SCALE_D = "import a\n\n\nclass Sub:\n    base = a.slow\n"
+
+
+def test_a_constant_edit_reruns_its_readers_here_and_in_compile_dependents(
+    probed: Project,
+) -> None:
+    probed.files({"a.py": SCALE_A, "b.py": SCALE_B, "c.py": SCALE_C, "d.py": SCALE_D})
+    a, b, c = probed.import_("a"), probed.import_("b"), probed.import_("c")
+    probed.import_("d")
+    data = a.DATA
+    new = SCALE_A.replace("SCALE = 2", "SCALE = 5")
+    result = probed.reload("a.py", new)
+    pa = payload(result, "a")
+    assert pa["mode"] == "partial"
+    lines = new.splitlines()
+    rerun = [lines[r["lineno"] - 1] for r in pa["rerun"]]
+    assert rerun == ["SCALE = 5", "SQUARE = SCALE * SCALE"]
+    assert a.SQUARE == 25 and runs("slow") == 1 and a.DATA is data
+    assert runs("square") == 1  # it reads nothing that changed
+    assert b.DOUBLE == 10 and c.TRIPLE == 15 and c.SCALE == 5
+    assert payload(result, "b")["rerun"] == [{"lineno": 3, "end_lineno": 3}]
+    assert payload(result, "b")["reason"] == {"after": "a", "label": "compile"}
+    assert "d" not in mods(result)  # it reads a.slow, which did not change
+
+
+def test_editing_a_loader_reruns_its_callers_and_editing_a_helper_reruns_nothing(
+    probed: Project,
+) -> None:
+    text = textwrap.dedent(
+        """
+        import probe
+
+
+        def helper():
+            return 1
+
+
+        def load():
+            probe.hit("load")
+            return [1]
+
+
+        def prepare():
+            return load()
+
+
+        DATA = prepare()
+        """
+    )
+    probed.write("loading.py", text)
+    loading = probed.import_("loading")
+    result = probed.reload("loading.py", text.replace("return 1\n", "return 2\n"))
+    assert payload(result, "loading")["mode"] == "patched" and runs("load") == 1
+    result = probed.reload("loading.py", text.replace("return [1]", "return [9]"))
+    # DATA = prepare() calls prepare, whose code reads load, whose code changed
+    assert payload(result, "loading")["mode"] == "partial" and runs("load") == 2
+    assert loading.DATA == [9]
+
+
+def test_module_mode_reexecutes_the_whole_module(probed: Project) -> None:
+    probed.write("heavy.py", SLOW)
+    heavy = probed.import_("heavy")
+    f7 = heavy.f7
+    result = probed.reload(
+        "heavy.py", SLOW.replace("return x + 7", "return x * 700"), reexecute="module"
+    )
+    p = payload(result, "heavy")
+    assert p["mode"] == "full" and "module" in p["full_reason"]
+    assert runs("slow") == 2 and f7(2) == 1400 and heavy.f7 is f7
+
+
+def test_the_same_text_runs_nothing(probed: Project) -> None:
+    probed.write("heavy.py", SLOW)
+    probed.import_("heavy")
+    result = probed.reload("heavy.py", SLOW)
+    p = payload(result, "heavy")
+    assert p["mode"] == "unchanged" and p["rerun"] == [] and runs("slow") == 1
+    assert p["source_hash"] is not None and p["functions"]  # the saved module's full payload
+
+
+# -- what a statement-level update cannot vouch for ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "why"),
+    [
+        ("X = 1\n", "from __future__ import annotations\nX = 1\n", "__future__"),
+        ("X = 1\n", "X = 1\nglobal Y\nY = 2\n", "global"),
+        ("X = 1\nZ = 3\n", "X = 2\nZ = 3\ndel Z\n", "del"),
+        ("X = 1\n", "exec('X = 2')\n", "exec"),
+        (
+            "import enum\n\n\nclass Color(enum.Enum):\n    RED = 1\n",
+            "import enum\n\n\nclass Color(enum.Enum):\n    RED = 1\n    BLUE = 2\n",
+            "Enum",
+        ),
+    ],
+)
+def test_cases_the_comparison_cannot_vouch_for_reexecute_the_module(
+    project: Project, before: str, after: str, why: str
+) -> None:
+    project.write("cases.py", before + "\n\ndef f():\n    return 1\n")
+    project.import_("cases")
+    result = project.reload("cases.py", after + "\n\ndef f():\n    return 1\n")
+    p = payload(result, "cases")
+    assert p["mode"] == "full" and why in p["full_reason"]
+
+
+def test_a_module_edited_on_disk_before_its_first_reload_is_reexecuted_whole(
+    project: Project,
+) -> None:
+    project.write("edited.py", "X = 1\n\ndef f():\n    return X\n")
+    edited = project.import_("edited")
+    # Edited behind the reloader's back: the text it runs is not on disk any more.
+    project.write("edited.py", "X = 2\n\ndef f():\n    return X\n")
+    result = project.reload("other.py", "Y = 1\n")  # another module's reload finds it
+    assert "edited" in mods(result)
+    p = payload(result, "edited")
+    assert p["mode"] == "full" and "not known" in p["full_reason"]
+    assert p["reason"] == {"after": None, "label": "changed_on_disk"}
+    assert edited.f() == 2
+
+
+# -- functions behind decorators ---------------------------------------------------------------
+
+DECORATED = textwrap.dedent(
+    """
+    import functools
+
+
+    def tagged(fn):
+        @functools.wraps(fn)
+        def wrapper(*a):
+            return ("tag", fn(*a))
+
+        return wrapper
+
+
+    @functools.cache
+    def cached(x):
+        return x + 1
+
+
+    @tagged
+    def wrapped(x):
+        return x + 1
+
+
+    @functools.singledispatch
+    def show(x):
+        return "object"
+
+
+    @show.register
+    def _(x: int):
+        return "int 1"
+
+
+    class Box:
+        def __init__(self):
+            self._v = 1
+
+        @property
+        def v(self):
+            return self._v + 1
+
+        @v.setter
+        def v(self, value):
+            self._v = value + 1
+
+        @classmethod
+        def make(cls):
+            return "make 1"
+
+        @staticmethod
+        def util():
+            return "util 1"
+    """
+)
+
+
+def test_functions_behind_decorators_are_patched_and_decorators_not_reapplied(
+    project: Project,
+) -> None:
+    project.write("deco.py", DECORATED)
+    deco = project.import_("deco")
+    cached, wrapped, show, box = deco.cached, deco.wrapped, deco.show, deco.Box()
+    assert cached(1) == 2
+    new = (
+        DECORATED.replace("return x + 1\n\n\n@tagged", "return x + 100\n\n\n@tagged")
+        .replace('return ("tag"', 'return ("tag"')
+        .replace("def wrapped(x):\n    return x + 1", "def wrapped(x):\n    return x + 10")
+        .replace('"int 1"', '"int 2"')
+        .replace("self._v + 1", "self._v + 1000")
+        .replace("self._v = value + 1", "self._v = value + 2")
+        .replace('"make 1"', '"make 2"')
+        .replace('"util 1"', '"util 2"')
+    )
+    result = project.reload("deco.py", new)
+    p = payload(result, "deco")
+    assert p["mode"] == "patched", p
+    assert cached(1) == 101  # the cache was cleared
+    assert wrapped(1) == ("tag", 11) and deco.wrapped is wrapped
+    assert show(1) == "int 2" and deco.show is show and len(show.registry) == 2
+    assert box.v == 1001
+    box.v = 5
+    assert box._v == 7
+    assert deco.Box.make() == "make 2" and deco.Box.util() == "util 2"
+    assert set(p["changes"]["changed"]) == {
+        "cached",
+        "wrapped",
+        "_",
+        "Box.v",
+        "Box.make",
+        "Box.util",
+    }
+
+
+def test_a_method_using_super_keeps_its_class_cell(project: Project) -> None:
+    text = "class A:\n    def s(self):\n        return 'a'\n\n\nclass B(A):\n    def s(self):\n        return super().s() + '1'\n"
+    project.write("sup.py", text)
+    sup = project.import_("sup")
+    b = sup.B()
+    result = project.reload("sup.py", text.replace("'1'", "'2'"))
+    assert payload(result, "sup")["mode"] == "patched"
+    assert b.s() == "a2"
+
+
+def test_a_method_default_reading_a_class_attribute_is_evaluated_in_the_class(
+    project: Project,
+) -> None:
+    text = "class K:\n    LIMIT = 3\n\n    def m(self, x=LIMIT):\n        return x\n"
+    project.write("kls.py", text)
+    kls = project.import_("kls")
+    project.reload("kls.py", text.replace("return x", "return x * 10"))
+    assert kls.K().m() == 30
+
+
+def test_lines_of_unchanged_functions_follow_an_edit_above_them(project: Project) -> None:
+    text = "def a():\n    return 1\n\n\ndef b():\n    raise ValueError('b')\n"
+    project.write("lines.py", text)
+    lines = project.import_("lines")
+    b = lines.b
+    project.reload("lines.py", text.replace("return 1\n", "x = 1\n    y = 2\n    return x + y\n"))
+    assert b.__code__.co_firstlineno == 7
+    with pytest.raises(ValueError) as info:
+        b()
+    assert info.traceback[-1].lineno + 1 == 8
+
+
+# -- dependents at name granularity ------------------------------------------------------------
+
+HUB = "class Base:\n    def who(self):\n        return 'base 1'\n\n\ndef f():\n    return 1\n"
+
+
+def test_dependents_that_only_reference_a_patched_object_run_nothing(project: Project) -> None:
+    project.write("hub.py", HUB)
+    project.import_("hub")
+    for i in range(5):
+        project.write(
+            f"dep{i}.py",
+            f"import hub\nfrom hub import f\n\n\nclass D{i}(hub.Base):\n    pass\n\n\nH = [hub.f, f]\n",
+        )
+        project.import_(f"dep{i}")
+    d0 = sys.modules["dep0"].D0()
+    result = project.reload(
+        "hub.py", HUB.replace("'base 1'", "'base 2'").replace("return 1", "return 2")
+    )
+    assert mods(result) == ["hub"]
+    assert d0.who() == "base 2" and sys.modules["dep3"].H[1]() == 2
+
+
+def test_dependents_calling_a_changed_function_at_import_time_run_that_statement(
+    probed: Project,
+) -> None:
+    probed.write("hub.py", HUB)
+    probed.import_("hub")
+    probed.write("caller.py", "import probe\nimport hub\n\nVALUE = hub.f()\nprobe.hit('caller')\n")
+    caller = probed.import_("caller")
+    result = probed.reload("hub.py", HUB.replace("return 1", "return 2"))
+    assert mods(result) == ["hub", "caller"]
+    assert caller.VALUE == 2 and runs("caller") == 1
+    assert payload(result, "caller")["rerun"] == [{"lineno": 4, "end_lineno": 4}]
+
+
+# -- all or nothing ------------------------------------------------------------------------------
+
+PARTIAL = textwrap.dedent(
+    """
+    A = 1
+    B = [A]
+    C = 3
+
+
+    def f():
+        return "f1"
+
+
+    def gone():
+        return 1
+    """
+)
+
+
+def test_a_partial_reload_that_raises_in_its_third_statement_changes_nothing(
+    project: Project,
+) -> None:
+    project.write("part.py", PARTIAL)
+    part = project.import_("part")
+    ns_before = dict(vars(part))
+    f, b = part.f, part.B
+    new = PARTIAL.replace("A = 1", "A = 2").replace("B = [A]", "B = [A, A]")
+    new = new.replace("C = 3", "C = 1 / 0").replace('"f1"', '"f2"')
+    new = new.replace("def gone():\n    return 1\n", "")
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("part.py", new)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert vars(part) == ns_before
+    assert all(vars(part)[k] is v for k, v in ns_before.items())
+    assert part.f is f and f() == "f1" and part.B is b and part.gone() == 1
