@@ -67,8 +67,10 @@ async def triangle(base: float, height: float) -> float:
     return base * height / 2
 '''
 
-SHAPES_V2 = SHAPES + HEXAGON
-SHAPES_BROKEN = SHAPES_V2.replace("return side * side", "return side *")
+# square's body changes too: demo.scene calls square() at import time, so it runs again
+# (SPEC §1.5: a dependent that only referenced what changed would run nothing).
+SHAPES_V2 = SHAPES.replace("return side * side", "return float(side * side)") + HEXAGON
+SHAPES_BROKEN = SHAPES_V2.replace("return float(side * side)", "return side *")
 BROKEN_LINE = SHAPES_BROKEN.splitlines().index("    return side *") + 1
 SHAPES_V3 = SHAPES_V2 + TRIANGLE
 
