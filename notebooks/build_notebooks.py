@@ -154,9 +154,11 @@ print(describe())""",
     (
         "md",
         """\
-Now give `shapes` a new function and change a method. The cell body is the new content of
-the file: it is written (formatted with ruff), `geometry.shapes` is re-executed, and so is
-every module that must follow it.""",
+Now give `shapes` a new function, change a method and change `square`. The cell body is the
+new content of the file: it is written (formatted with ruff), and only what changed runs: the
+method and `square` are patched in place (every reference held above runs the new code), the
+new `def hexagon` runs, and `geometry.scene`, which calls `square()` while it is imported,
+runs that one statement again. The module's other code does not run twice.""",
     ),
     (
         "code",
@@ -174,7 +176,7 @@ def circle(radius: float) -> float:
 
 def square(side: float) -> float:
     """Area of a square."""
-    return side * side
+    return float(side) ** 2
 
 
 def hexagon(side: float) -> float:
@@ -231,7 +233,7 @@ bottom, the failure is shown through the Python API instead: `hr.reload(path, te
         "code",
         """\
 source = Path("geometry/shapes.py").read_text()
-broken = source.replace("return side * side", "return side *")  # a syntax error
+broken = source.replace("return float(side) ** 2", "return side *")  # a syntax error
 try:
     hr.reload("geometry/shapes.py", broken)
 except hr.ReloadError as err:

@@ -57,15 +57,11 @@ from ipython_hotreload.core.reload.definitions import (
     splice_definition,
     split_lines,
 )
-from ipython_hotreload.core.reload.execution import PlanRun, Running, Source
+from ipython_hotreload.core.reload.execution import PlanRun, Source
 from ipython_hotreload.core.reload.history import History
 from ipython_hotreload.core.reload.payloads import Payload, build_payloads, describe_failure
-from ipython_hotreload.core.reload.provenance import (
-    PROCESS_STARTED_NS,
-    import_stamp,
-    record_imports,
-)
-from ipython_hotreload.core.reload.statements import ModuleIndex
+from ipython_hotreload.core.reload.provenance import import_stamp, record_imports
+from ipython_hotreload.core.reload.sources import RunningSources
 from ipython_hotreload.errors import HotReloadError, ReloadError
 
 __all__ = [
@@ -178,9 +174,8 @@ class HotReloader:
         self.watcher: Watcher | None = None
         self._disk_hashes: dict[Path, str] = {}
         self._batch_listeners: list[BatchListener] = []
-        self._running: dict[str, bytes] = {}  # module -> the exact source bytes it runs
-        self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
-        self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
+        # What each module runs, for statement-level updates (the plan's SourceBook).
+        self.sources = RunningSources(self.loaded.path_of, self._code_filename, read_source)
         self._purged_paths: dict[str, Path] = {}  # purged module -> its file
         self._purged: list[str] = []  # modules purged since the current batch began
         self._history = History(lambda: self.history_limit)
@@ -273,7 +268,7 @@ class HotReloader:
             resolved = check_path(path, self._allowed_dirs())
             mod, importable = self._module_name(resolved)
             before = _read_if_exists(resolved)
-            self._before_write = {resolved: (before, _stamp_of(resolved))}
+            self.sources.expect_write(resolved, before, _stamp_of(resolved))
             try:
                 if format:
                     text, why = apply_formatter(self._format_fn, text, resolved)
@@ -364,7 +359,7 @@ class HotReloader:
     def running_text(self, mod: str) -> bytes | None:
         """The exact source bytes module ``mod`` runs, as far as this reloader knows them
         (the text it last executed for it), else None."""
-        return self._running.get(mod)
+        return self.sources.text(mod)
 
     def purge_module(self, mod: str | ModuleType) -> None:
         """Forget a module: ``sys.modules``, its parent's attribute, its ``.pyc``, the graph;
@@ -385,8 +380,7 @@ class HotReloader:
             self.graph.remove_module(name)
             self.loaded.forget(name)
             self._codes.pop(name, None)
-            self._running.pop(name, None)
-            self._indexes.pop(name, None)
+            self.sources.forget(name)
             self._purged.append(name)
             if path is not None:
                 self._purged_paths[name] = path.resolve()
@@ -666,55 +660,71 @@ class HotReloader:
         *,
         reexecute: Reexecute | None = None,
     ) -> dict[str, Any]:
+        """The stages of one batch, in order: sync the graph, find stale sources, compile,
+        plan and execute, commit (hashes, stamps, bytecode), publish, tell listeners."""
         try:
-            return self._run_batch(sources, started, warnings, origin, before, reexecute)
+            primary = sources[0]
+            loaded = self._sync_graph()
+            sources += self._stale_sources(loaded, {s.mod for s in sources})
+            self._compile_all(sources, primary)
+            run = self._execute(sources, loaded, primary, reexecute or self.reexecute)
+            # Committed: the new code runs. What follows must not turn that into a failure.
+            prior = {s.mod: self.sources.text(s.mod) for s in sources}
+            self._commit(run, warnings)
+            payloads = self._publish(run, started, warnings, primary.mod)
+            before = before or {}
+            committed = tuple(
+                CommittedFile(s.mod, s.path, before.get(s.path, prior.get(s.mod)), s.data)
+                for s in sources
+            )
+            return self._tell_listeners(origin, committed, before, {"recompiled": payloads})
         finally:
-            self._before_write = {}
+            self.sources.written()
 
-    def _run_batch(
-        self,
-        sources: list[Source],
-        started: float,
-        warnings: list[str],
-        origin: Origin,
-        before: Mapping[Path, bytes | None] | None,
-        reexecute: Reexecute | None,
-    ) -> dict[str, Any]:
-        primary = sources[0]
+    def _sync_graph(self) -> dict[str, ModuleType]:
+        """The loaded project modules, with the graph covering every one of them."""
         loaded = self.loaded.project_modules()
         self._graph_new_imports(loaded)
-        named = {s.mod for s in sources}
+        return loaded
+
+    def _stale_sources(self, loaded: dict[str, ModuleType], named: set[str]) -> list[Source]:
+        """Loaded modules whose files changed behind the reloader's back (those a running
+        watcher covers are its to report); the ones whose file is gone are purged."""
         unwatched = self._unwatched(loaded)
-        if unwatched:
-            # A running watcher reports edits of what it watches; the rest is checked here
-            # (the change feed names which files to stat).
-            stale, vanished = self.loaded.changed_on_disk(unwatched, named)
-            for name in vanished:  # its file is gone: a stale copy must not outlive it
-                self.purge_module(name)  # (which takes it out of `loaded` too)
-            sources += [self._stale_source(m, loaded[m]) for m in stale]
+        if not unwatched:
+            return []
+        stale, vanished = self.loaded.changed_on_disk(unwatched, named)
+        for name in vanished:  # its file is gone: a stale copy must not outlive it
+            self.purge_module(name)  # (which takes it out of `loaded` too)
+        return [self._stale_source(m, loaded[m]) for m in stale]
+
+    def _compile_all(self, sources: list[Source], primary: Source) -> None:
+        """Parse and compile every source (nothing has run yet); the graph re-scans each
+        from the same parse."""
         try:
             for src in sources:
-                self._compile(src)  # a SyntaxError raises here; nothing has executed yet
+                self._compile(src)  # a SyntaxError raises here
                 self.graph.update_file(src.path, src.data, src.tree)
         except BaseException as exc:
             self._after_failure(sources)
             if isinstance(exc, ReloadError):
                 raise
             raise self._failure(primary.mod, exc, path=primary.path) from exc
+
+    def _execute(
+        self,
+        sources: list[Source],
+        loaded: dict[str, ModuleType],
+        primary: Source,
+        reexecute: Reexecute,
+    ) -> PlanRun:
+        """Plan the batch and run it, all or nothing."""
         plan = self.graph.plan([s.mod for s in sources], loaded, self.loaded.import_order())
-        minimal = (reexecute or self.reexecute) == "minimal"
-        run = PlanRun(
-            self.graph,
-            loaded,
-            {s.mod: s for s in sources},
-            self._prepare,
-            self if minimal else None,
-        )
+        book = self.sources if reexecute == "minimal" else None
+        run = PlanRun(self.graph, loaded, {s.mod: s for s in sources}, self._prepare, book)
         try:
             run.execute(plan)
         except BaseException as exc:
-            # A module whose file holds the very text it runs is not left to be retried by
-            # every later reload: its failure says nothing about the next edit elsewhere.
             self._after_failure(sources)
             failed = getattr(exc, "_hotreload_mod", primary.mod)
             raise self._failure(failed, exc, note=run.not_undone()) from exc
@@ -724,38 +734,48 @@ class HotReloader:
                 # timestamp tick defeats: drop the entry so tracebacks read the new text.
                 linecache.cache.pop(self._code_filename(s.mod, s.path), None)
                 linecache.cache.pop(str(s.path), None)
-        # Committed: the new code runs. What follows must not turn that into a failure.
+        return run
+
+    def _commit(self, run: PlanRun, warnings: list[str]) -> None:
+        """Record what each module now runs: stamps, texts, hashes, bytecode."""
         warnings += [
             f"{name} was not re-executed: its code is running (the call stack or __main__)"
             for name in run.skipped
         ]
         write_pyc = self.persist_bytecode and not sys.dont_write_bytecode
-        prior = {s.mod: self._running.get(s.mod) for s in sources}
         for name in run.executed:
-            ran = run.sources.get(name)
-            if ran is None:
+            src = run.sources.get(name)
+            if src is None:
                 continue  # a dependent that ran some statements: its file is as it was
-            src = ran
             self.loaded.executed(name, src.stamp)
             if src.reused:
                 continue  # its file, hash and bytecode are as they were
-            self._running[name] = src.data
+            self.sources.ran(name, src.data)
             if src.code is not None and src.stamp is not None:
                 self._codes[name] = (src.stamp, src.code)
             self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
             if write_pyc and src.code is not None:
-                try:
-                    warning = bytecode.write_pyc(src.path, src.data, src.code)
-                except KeyboardInterrupt:
-                    warning, write_pyc = (
-                        "saving bytecode was interrupted; it is only a cache",
-                        False,
-                    )
-                if warning:
-                    warnings.append(warning)
-        payloads = self._payloads(plan, run, started, warnings, primary.mod)
+                write_pyc = self._write_pyc(src, warnings)
+
+    def _write_pyc(self, src: Source, warnings: list[str]) -> bool:
+        """Persist one module's bytecode; False when the rest should not be tried."""
+        assert src.code is not None
+        try:
+            warning = bytecode.write_pyc(src.path, src.data, src.code)
+        except KeyboardInterrupt:
+            warnings.append("saving bytecode was interrupted; it is only a cache")
+            return False
+        if warning:
+            warnings.append(warning)
+        return True
+
+    def _publish(
+        self, run: PlanRun, started: float, warnings: list[str], saved: str
+    ) -> list[Payload]:
+        """The payloads, saved module first, each broadcast as a ``recompiled`` event."""
+        payloads = self._payloads(run.plan, run, started, warnings, saved)
         self.last_reload = {
-            "mod": primary.mod,
+            "mod": saved,
             "at": time.time(),
             "modules": [p["mod"] for p in payloads],
             "elapsed_ms": payloads[0]["elapsed_ms"] if payloads else None,
@@ -765,13 +785,7 @@ class HotReloader:
             # change what reload() returns.
             event_payload = _json_copy(payload)
             publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), event_payload))
-        result: dict[str, Any] = {"recompiled": payloads}
-        before = before or {}
-        committed = tuple(
-            CommittedFile(s.mod, s.path, before.get(s.path, prior.get(s.mod)), s.data)
-            for s in sources
-        )
-        return self._tell_listeners(origin, committed, before, result)
+        return payloads
 
     def _commit_purges_only(
         self, origin: Origin, before: Mapping[Path, bytes | None]
@@ -852,26 +866,11 @@ class HotReloader:
         """The files of a failed reload hold text that does not run: the next reload picks
         them up again, except those holding the very text their module runs (it failed
         on its own text, and must not fail every later reload of something else)."""
-        current = [s for s in sources if self._runs_text(s)]
+        current = [s for s in sources if self.sources.runs_text(s, sys.modules.get(s.mod))]
         for src in current:
-            self._running[src.mod] = src.data
+            self.sources.ran(src.mod, src.data)
             self.loaded.executed(src.mod, src.stamp)
         self.loaded.unapplied(s.mod for s in sources if s not in current)
-
-    def _runs_text(self, src: Source) -> bool:
-        """Does the module already run exactly ``src``'s bytes?"""
-        running = self._running.get(src.mod)
-        if running is None and self._before_write:
-            pending = self._before_write.get(src.path)
-            module = sys.modules.get(src.mod)
-            if pending is not None and module is not None:
-                data, stamp = pending
-                vouched = stamp is not None and (
-                    stamp[0] < PROCESS_STARTED_NS
-                    or stamp == import_stamp(getattr(module, "__file__", None) or str(src.path))
-                )
-                running = data if vouched else None
-        return running is not None and running == src.data
 
     # -- modules and files -----------------------------------------------------------------
 
@@ -938,64 +937,6 @@ class HotReloader:
         src = self._stale_source(name, module)
         self._compile(src)
         return src
-
-    # -- the source each module runs (for statement-level updates) ---------------------------
-
-    def running(self, name: str, module: ModuleType) -> Running:
-        """The source ``name`` runs: the text this reloader last executed for it or, for a
-        module it has not run, its file as it was when imported, when that can be vouched
-        for (SPEC §1.5: otherwise the module is re-executed whole)."""
-        path = self.loaded.path_of(name) or Path(str(module.__file__))
-        filename = self._code_filename(name, path)
-        data = self._running.get(name)
-        if data is None:
-            data = self._as_imported(name, module, path)
-            if data is None:
-                return Running(None, filename, "the source the module runs is not known exactly")
-            self._running[name] = data
-        return Running(self._index_of(name, data, None, module), filename)
-
-    def index(self, src: Source) -> ModuleIndex:
-        """The statement index of a new, parsed source."""
-        module = sys.modules.get(src.mod)
-        return self._index_of(src.mod, src.data, src.tree, module)
-
-    def _index_of(
-        self, name: str, data: bytes, tree: ast.Module | None, module: ModuleType | None
-    ) -> ModuleIndex:
-        kept = self._indexes.get(name)
-        if kept is not None and kept[0] == data:
-            return kept[1]
-        text = data.decode("utf-8")
-        if tree is None:
-            tree = ast.parse(data, self._code_filename(name, self.loaded.path_of(name) or Path()))
-        package = getattr(module, "__package__", None) or name.rpartition(".")[0]
-        if module is not None and hasattr(module, "__path__"):
-            package = name
-        index = ModuleIndex(text, tree, package)
-        self._indexes[name] = (data, index)
-        return index
-
-    def _as_imported(self, name: str, module: ModuleType, path: Path) -> bytes | None:
-        """The file of a module this reloader has not run, if it is certainly the text the
-        module was imported from: older than this process, or with the very stamp it had
-        when the import system read it (:mod:`.provenance`)."""
-        pending = self._before_write.get(path.resolve()) if self._before_write else None
-        if pending is not None:
-            data, stamp = pending
-        else:
-            try:
-                data, stamp = read_source(path)
-            except OSError:
-                return None
-        if data is None or stamp is None:
-            return None
-        if stamp[0] < PROCESS_STARTED_NS:
-            return data
-        file = getattr(module, "__file__", None) or str(path)
-        if stamp in (import_stamp(file), import_stamp(str(path))):
-            return data
-        return None
 
     def _code_filename(self, mod: str, path: Path) -> str:
         module = sys.modules.get(mod)

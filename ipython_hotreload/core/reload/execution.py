@@ -107,10 +107,12 @@ class PlanRun:
         self.module_ms: dict[str, float] = {}
         # module -> (its tree, the statements that ran in it): what a rollback cannot undo
         self.ran: dict[str, tuple[ast.Module, list[ast.stmt]]] = {}
+        self.plan: list[Step] = []  # the steps execute() was given
 
     def execute(self, plan: Sequence[Step]) -> None:
         """Run every step; on any exception roll back and re-raise it, with the failing
         module's name in ``exc._hotreload_mod``."""
+        self.plan = list(plan)
         on_stack = _modules_on_stack()
         # The names only, as a tuple: cheaper than a set or a copy, and once a collection
         # has seen that it holds only strings, it is no longer tracked (no dict of modules

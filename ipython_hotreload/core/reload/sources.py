@@ -1,0 +1,134 @@
+"""The exact source each loaded module runs, and its statement index (SPEC §1.5).
+
+A statement-level update compares a module's new text with the text it runs. That text is
+the one the reloader last executed for it or, for a module it has not run, its file as it
+was imported, when the file can vouch for that (:mod:`.provenance`): older than the process,
+or with the stamp it had when the import system read it. For the file being saved, the
+bytes it held just before the write are what counts (:meth:`RunningSources.expect_write`).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+from ipython_hotreload.core.paths import Stamp
+from ipython_hotreload.core.reload.execution import Running, Source
+from ipython_hotreload.core.reload.provenance import PROCESS_STARTED_NS, import_stamp
+from ipython_hotreload.core.reload.statements import ModuleIndex
+
+__all__ = ["RunningSources"]
+
+ReadSource = Callable[[Path], tuple[bytes, Stamp]]
+
+
+class RunningSources:
+    """What each module runs, as far as the reloader knows it (a plan's ``SourceBook``)."""
+
+    def __init__(
+        self,
+        path_of: Callable[[str], Path | None],
+        filename_of: Callable[[str, Path], str],
+        read: ReadSource,
+    ) -> None:
+        self._path_of = path_of  # a loaded project module's file
+        self._filename_of = filename_of  # the file name its code carries
+        self._read = read
+        self._texts: dict[str, bytes] = {}  # module -> the exact source bytes it runs
+        self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
+        self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
+
+    # -- what the engine tells it ----------------------------------------------------------
+
+    def text(self, name: str) -> bytes | None:
+        """The exact bytes ``name`` runs, if known."""
+        return self._texts.get(name)
+
+    def ran(self, name: str, data: bytes) -> None:
+        """``name`` now runs ``data``."""
+        self._texts[name] = data
+
+    def forget(self, name: str) -> None:
+        """The module was purged."""
+        self._texts.pop(name, None)
+        self._indexes.pop(name, None)
+
+    def expect_write(self, path: Path, before: bytes | None, stamp: Stamp | None) -> None:
+        """``path`` is about to be overwritten: it held ``before`` (with ``stamp``)."""
+        self._before_write = {path: (before, stamp)}
+
+    def written(self) -> None:
+        """The reload that wrote is over: the bytes before it say nothing any more."""
+        self._before_write = {}
+
+    # -- what a plan asks ------------------------------------------------------------------
+
+    def running(self, name: str, module: ModuleType) -> Running:
+        """The source ``name`` runs, or why it is not known exactly."""
+        path = self._path_of(name) or Path(str(module.__file__))
+        filename = self._filename_of(name, path)
+        data = self._texts.get(name)
+        if data is None:
+            data = self._as_imported(module, path)
+            if data is None:
+                return Running(None, filename, "the source the module runs is not known exactly")
+            self._texts[name] = data
+        return Running(self._index_of(name, data, None, module), filename)
+
+    def index(self, src: Source) -> ModuleIndex:
+        """The statement index of a new, parsed source."""
+        return self._index_of(src.mod, src.data, src.tree, sys.modules.get(src.mod))
+
+    def runs_text(self, src: Source, module: ModuleType | None) -> bool:
+        """Does the module already run exactly ``src``'s bytes?"""
+        running = self._texts.get(src.mod)
+        if running is None and module is not None:
+            pending = self._before_write.get(src.path)
+            if pending is not None and self._vouched(module, src.path, pending[1]):
+                running = pending[0]
+        return running is not None and running == src.data
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _index_of(
+        self, name: str, data: bytes, tree: ast.Module | None, module: ModuleType | None
+    ) -> ModuleIndex:
+        kept = self._indexes.get(name)
+        if kept is not None and kept[0] == data:
+            return kept[1]
+        if tree is None:
+            path = self._path_of(name) or Path(name)
+            tree = ast.parse(data, self._filename_of(name, path))
+        package = getattr(module, "__package__", None) or name.rpartition(".")[0]
+        if module is not None and hasattr(module, "__path__"):
+            package = name
+        index = ModuleIndex(data.decode("utf-8"), tree, package)
+        self._indexes[name] = (data, index)
+        return index
+
+    def _as_imported(self, module: ModuleType, path: Path) -> bytes | None:
+        """The file of a module not run by the reloader, if it is certainly the text the
+        module was imported from."""
+        pending = self._before_write.get(path.resolve()) if self._before_write else None
+        if pending is not None:
+            data, stamp = pending
+        else:
+            try:
+                data, stamp = self._read(path)
+            except OSError:
+                return None
+        if data is None or not self._vouched(module, path, stamp):
+            return None
+        return data
+
+    @staticmethod
+    def _vouched(module: ModuleType, path: Path, stamp: Stamp | None) -> bool:
+        if stamp is None:
+            return False
+        if stamp[0] < PROCESS_STARTED_NS:
+            return True
+        file = getattr(module, "__file__", None) or str(path)
+        return stamp in (import_stamp(file), import_stamp(str(path)))
