@@ -1,24 +1,30 @@
 """The reload pipeline: the one place that knows its order.
 
-``reload(path, content)``:
+``reload(path, content)``, then :meth:`HotReloader._run`'s stages:
 
 1. check the path (``paths.check_path``);
 2. format in memory and write atomically (``formatting``, ``paths.atomic_write``); publish
    ``source_written``;
-3. parse and compile once; the graph re-scans that one file from the same parse;
-4. plan: the saved module, loaded modules whose files changed on disk behind our back, and
-   the loaded modules that must follow by the graph's labels (``ModuleGraph.plan``);
-5. execute the plan under a :class:`~.patching.Journal`: re-execute modules into their own
-   namespaces and patch old objects in place (``patching.Patcher``), rebind export edges;
-   any exception (``KeyboardInterrupt`` included) rolls the journal back and restores
-   ``sys.modules``, then ``compile_failed`` and :class:`ReloadError`;
-6. persist checked hash ``.pyc`` files (``bytecode``);
-7. publish one ``recompiled`` event per re-executed module, the saved one first, and return
-   the payloads.
+3. ``_sync_graph``: the loaded project modules, each covered by the graph;
+4. ``_stale_sources``: loaded modules whose files changed on disk behind our back;
+5. ``_compile_all``: parse and compile once; the graph re-scans each file from that parse;
+6. ``_execute``: plan (the changed modules, then those that must follow by the graph's
+   labels) and run it under a :class:`~.journal.Journal`: by default statement by statement
+   (:mod:`.reload.minimal`: only what changed runs), else whole modules; any exception
+   (``KeyboardInterrupt`` included) rolls everything back, then ``compile_failed`` and
+   :class:`ReloadError`;
+7. ``_commit``: stamps, the texts modules now run, hashes, checked hash ``.pyc`` files;
+8. ``_publish``: one ``recompiled`` event per updated module, the saved one first;
+9. ``_tell_listeners``: history and cluster workers hear of the committed batch.
 
 All reloads in a process are serialised by one re-entrant lock: they share ``sys.modules``.
-"""
 
+This module is past STYLE's ~400 lines because :class:`HotReloader` is the public face of
+every capability (reload, a definition, history and undo, watching, warm-up, status) and
+each of those is a short method handing over to its own module (``reload/definitions``,
+``reload/history``, ``changes/watch``, ``reload/prefetch``); the pipeline itself is the
+stage methods above.
+"""
 from __future__ import annotations
 
 import ast
