@@ -40,6 +40,7 @@ RESULTS = REPO / "benchmarks" / "RESULTS.md"
 MODULES = (
     "percell",
     "reload",
+    "minimal",
     "first_reload",
     "scaling",
     "analysis",
