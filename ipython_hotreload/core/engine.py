@@ -25,6 +25,7 @@ each of those is a short method handing over to its own module (``reload/definit
 ``reload/history``, ``changes/watch``, ``reload/prefetch``); the pipeline itself is the
 stage methods above.
 """
+
 from __future__ import annotations
 
 import ast
@@ -52,6 +53,7 @@ from ipython_hotreload.core.formatting import (
     resolve_formatter,
 )
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
+from ipython_hotreload.core.graph.scanpool import gc_paused
 from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.core.paths import atomic_write, check_path, is_within, sys_path_dirs
 from ipython_hotreload.core.reload import bytecode
@@ -667,7 +669,23 @@ class HotReloader:
         reexecute: Reexecute | None = None,
     ) -> dict[str, Any]:
         """The stages of one batch, in order: sync the graph, find stale sources, compile,
-        plan and execute, commit (hashes, stamps, bytecode), publish, tell listeners."""
+        plan and execute, commit (hashes, stamps, bytecode), publish, tell listeners.
+
+        The cyclic collector is paused meanwhile: a reload allocates (trees, code, payloads)
+        and each collection it set off would walk the user's whole heap, so its cost would
+        grow with everything the kernel holds rather than with what the edit touches."""
+        with gc_paused():
+            return self._run_stages(sources, started, warnings, origin, before, reexecute)
+
+    def _run_stages(
+        self,
+        sources: list[Source],
+        started: float,
+        warnings: list[str],
+        origin: Origin,
+        before: Mapping[Path, bytes | None] | None,
+        reexecute: Reexecute | None,
+    ) -> dict[str, Any]:
         try:
             primary = sources[0]
             loaded = self._sync_graph()

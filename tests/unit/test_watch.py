@@ -147,6 +147,8 @@ def test_an_outside_edit_reloads_the_module_and_its_compile_dependents(setup: Se
     assert [fn["qualname"] for fn in payload["functions"]] == ["f"]
     assert a.f is old_f and old_f() == 50 and b.Y == 6
     assert not setup.log.of("source_written")  # the file already held the text
+    # The events are published during the batch; the watcher notes the batch after it.
+    assert watcher.wait_for_batch(0, timeout=TIMEOUT)
     assert watcher.last_batch is not None and watcher.last_batch.recompiled == ("pkg.a", "pkg.b")
 
 

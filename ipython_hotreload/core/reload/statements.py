@@ -201,7 +201,10 @@ def _kind(s: Statement) -> str:
 
 
 def full_reason(old: ModuleIndex, new: ModuleIndex) -> str | None:
-    """Why a statement-level update cannot vouch for the result, or None."""
+    """Why a statement-level update cannot vouch for the result, or None (never for the
+    very same text: nothing changed, so nothing needs to run)."""
+    if old.text == new.text:
+        return None
     if old.future_flags != new.future_flags:
         return "a `from __future__` import changed"
     for index in (old, new):
