@@ -774,7 +774,7 @@ class HotReloader:
             self.loaded.executed(name, src.stamp)
             if src.reused:
                 continue  # its file, hash and bytecode are as they were
-            self.sources.ran(name, src.data)
+            self.sources.ran(name, src.data, src.stamp)
             if src.code is not None and src.stamp is not None:
                 self._codes[name] = (src.stamp, src.code)
             self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
@@ -892,7 +892,7 @@ class HotReloader:
         on its own text, and must not fail every later reload of something else)."""
         current = [s for s in sources if self.sources.runs_text(s, sys.modules.get(s.mod))]
         for src in current:
-            self.sources.ran(src.mod, src.data)
+            self.sources.ran(src.mod, src.data, src.stamp)
             self.loaded.executed(src.mod, src.stamp)
         self.loaded.unapplied(s.mod for s in sources if s not in current)
 

@@ -438,3 +438,31 @@ def test_a_partial_reload_that_raises_in_its_third_statement_changes_nothing(
     assert vars(part) == ns_before
     assert all(vars(part)[k] is v for k, v in ns_before.items())
     assert part.f is f and f() == "f1" and part.B is b and part.gone() == 1
+
+
+# -- the text a module runs, when something else ran it ------------------------------------------
+
+
+def test_a_module_reloaded_by_importlib_is_compared_with_what_that_ran(project: Project) -> None:
+    import importlib
+
+    project.files({"pk/__init__.py": "", "pk/a.py": "REG = []\n", "pk/b.py": "X = 1\n"})
+    a, _ = project.import_("pk.a"), project.import_("pk.b")
+    project.reload("pk/b.py", "X = 2\n")  # the reloader now knows what pk.a runs
+    for n in (1, 2):
+        # Behind the reloader's back, as %autoreload does: the file runs anew.
+        project.path("pk/a.py").write_text(
+            "REG = []\n" + "".join(f"REG.append({i})\n" for i in range(1, n + 1))
+        )
+        importlib.reload(a)
+        project.reload("pk/b.py", f"X = {n + 2}\n")
+    assert a.REG == [1, 2]  # no statement ran twice
+
+
+def test_the_same_text_with_a_top_level_del_runs_nothing(project: Project) -> None:
+    text = "from pkd import sub\nVALUE = sub.make()\ndel sub\n"
+    project.files({"pkd/__init__.py": text, "pkd/sub.py": "def make():\n    return 1\n"})
+    pkd = project.import_("pkd")
+    pkd.EXTRA = "set by someone else"
+    result = project.reload("pkd/__init__.py", text)
+    assert payload(result, "pkd")["mode"] == "unchanged" and pkd.EXTRA == "set by someone else"

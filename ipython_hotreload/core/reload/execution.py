@@ -196,7 +196,7 @@ class PlanRun:
             self._reexecute(module, self._source(name, module), running.why)
             return
         rebound, changed = self._external(module, running.index)
-        if rebound or changed:
+        if (rebound or changed) and running.index.reads_any(rebound, changed):
             idx = running.index
             why = self._minimal(module, idx, idx, running.filename, rebound, changed)
             if why is not None:

@@ -291,6 +291,8 @@ class ModuleUpdate:
     # -- statements ------------------------------------------------------------------------
 
     def _remove(self, pairs: list[Pair]) -> None:
+        if not any(p.status == "removed" for p in pairs):
+            return
         kept: set[str] = set()
         for p in pairs:
             if p.new is not None:

@@ -38,6 +38,7 @@ class RunningSources:
         self._filename_of = filename_of  # the file name its code carries
         self._read = read
         self._texts: dict[str, bytes] = {}  # module -> the exact source bytes it runs
+        self._stamps: dict[str, Stamp] = {}  # module -> the stamp of those bytes on disk
         self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
         self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
 
@@ -47,13 +48,18 @@ class RunningSources:
         """The exact bytes ``name`` runs, if known."""
         return self._texts.get(name)
 
-    def ran(self, name: str, data: bytes) -> None:
-        """``name`` now runs ``data``."""
+    def ran(self, name: str, data: bytes, stamp: Stamp | None = None) -> None:
+        """``name`` now runs ``data`` (read or written with ``stamp``)."""
         self._texts[name] = data
+        if stamp is not None:
+            self._stamps[name] = stamp
+        else:
+            self._stamps.pop(name, None)
 
     def forget(self, name: str) -> None:
         """The module was purged."""
         self._texts.pop(name, None)
+        self._stamps.pop(name, None)
         self._indexes.pop(name, None)
 
     def expect_write(self, path: Path, before: bytes | None, stamp: Stamp | None) -> None:
@@ -71,11 +77,14 @@ class RunningSources:
         path = self._path_of(name) or Path(str(module.__file__))
         filename = self._filename_of(name, path)
         data = self._texts.get(name)
+        if data is not None and self._reimported(name, module, path):
+            data = None  # importlib.reload (or %autoreload) ran the file since: it runs that
         if data is None:
-            data = self._as_imported(module, path)
-            if data is None:
+            found = self._as_imported(module, path)
+            if found is None:
                 return Running(None, filename, "the source the module runs is not known exactly")
-            self._texts[name] = data
+            data = found[0]
+            self.ran(name, *found)
         return Running(self._index_of(name, data, None, module), filename)
 
     def index(self, src: Source) -> ModuleIndex:
@@ -109,7 +118,7 @@ class RunningSources:
         self._indexes[name] = (data, index)
         return index
 
-    def _as_imported(self, module: ModuleType, path: Path) -> bytes | None:
+    def _as_imported(self, module: ModuleType, path: Path) -> tuple[bytes, Stamp] | None:
         """The file of a module not run by the reloader, if it is certainly the text the
         module was imported from."""
         pending = self._before_write.get(path.resolve()) if self._before_write else None
@@ -120,9 +129,18 @@ class RunningSources:
                 data, stamp = self._read(path)
             except OSError:
                 return None
-        if data is None or not self._vouched(module, path, stamp):
+        if data is None or stamp is None or not self._vouched(module, path, stamp):
             return None
-        return data
+        return data, stamp
+
+    def _reimported(self, name: str, module: ModuleType, path: Path) -> bool:
+        """Did the import system read the module's file again after the reloader ran it?"""
+        ours = self._stamps.get(name)
+        file = getattr(module, "__file__", None) or str(path)
+        theirs = import_stamp(file) or import_stamp(str(path))
+        # A newer file than the one the reloader ran (the import system's own first read
+        # of the module, older than ours, says nothing).
+        return ours is not None and theirs is not None and theirs[0] > ours[0]
 
     @staticmethod
     def _vouched(module: ModuleType, path: Path, stamp: Stamp | None) -> bool:

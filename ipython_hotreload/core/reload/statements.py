@@ -37,6 +37,12 @@ __all__ = [
 ]
 
 Status = Literal["same", "patch", "class", "run", "removed"]
+
+# What a statement reads depends on its text alone: an edit leaves most statements as they
+# were, so their reads are kept (bounded) rather than walked again on every reload.
+_READS_MAX = 20_000
+_READS: dict[tuple[str, bool, int], tuple[frozenset[str], frozenset[str]]] = {}
+_BODY_READS: dict[str, frozenset[str]] = {}
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -86,9 +92,14 @@ class ModuleIndex:
         self.statements = [self._statement(s, lazy) for s in tree.body]
         #: module-level function name -> global names (and dotted chains) its body reads
         self.function_reads: dict[str, frozenset[str]] = {}
-        for node in tree.body:
-            if isinstance(node, _DEFS):
-                self.function_reads[node.name] = frozenset(_body_reads(node))
+        for stmt in self.statements:
+            if isinstance(stmt.node, _DEFS) and stmt.name is not None:
+                reads = _BODY_READS.get(stmt.text)
+                if reads is None:
+                    reads = _BODY_READS[stmt.text] = frozenset(_body_reads(stmt.node))
+                    if len(_BODY_READS) > _READS_MAX:
+                        _BODY_READS.pop(next(iter(_BODY_READS)))
+                self.function_reads[stmt.name] = reads
         #: local dotted prefix -> the absolute module name it stands for
         self.module_aliases: dict[str, str] = {}
         #: (absolute module, name, local alias) of every top-level ``from m import name``
@@ -96,6 +107,22 @@ class ModuleIndex:
         self.star_imports: set[str] = set()
         for node in tree.body:
             self._imports(node)
+
+    def reads_any(self, rebound: set[str], changed: set[str]) -> bool:
+        """Does any top-level statement read one of ``rebound``, or call one of ``changed``
+        (directly or through a module-level function whose code reads either) at import
+        time? If not, a change of those names runs nothing here."""
+        hot = rebound | changed
+        tainted: set[str] = set()
+        grew = True
+        while grew:
+            grew = False
+            for name, reads in self.function_reads.items():
+                if name not in tainted and reads & (hot | tainted):
+                    tainted.add(name)
+                    grew = True
+        calls = changed | tainted
+        return any(s.loads & rebound or s.calls & calls for s in self.statements)
 
     def _statement(self, node: ast.stmt, lazy_annotations: bool) -> Statement:
         decorators = getattr(node, "decorator_list", None) or []
@@ -112,7 +139,13 @@ class ModuleIndex:
             if isinstance(node, ast.ClassDef):
                 header = "".join(self._lines[start - 1 : max(node.lineno, first_body - 1)])
                 body = [self._statement(s, lazy_annotations) for s in node.body]
-        loads, calls = _import_time_reads(node, lazy_annotations)
+        key = (text, lazy_annotations, node.col_offset)
+        cached = _READS.get(key)
+        if cached is None:
+            cached = _READS[key] = _import_time_reads(node, lazy_annotations)
+            if len(_READS) > _READS_MAX:
+                _READS.pop(next(iter(_READS)))
+        loads, calls = cached
         if isinstance(node, ast.ImportFrom):
             base = _absolute(node.module, node.level, self.package)
             if base is not None:
