@@ -102,7 +102,9 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     mod = traitlets.Unicode(help="dotted module name").tag(sync=True)
     path = traitlets.Unicode(None, allow_none=True, help="its file").tag(sync=True)
     status = traitlets.Enum(
-        ["ok", "failed", "gone", "missing"], "ok", help="ok | failed | gone | missing"
+        ["ok", "failed", "gone", "missing", "not_imported"],
+        "ok",
+        help="ok | failed | gone | missing | not_imported",
     ).tag(sync=True)
     functions = traitlets.List(traitlets.Dict(), help="SPEC 'functions' entries").tag(sync=True)
     error = traitlets.Dict(None, allow_none=True, help="the last failure").tag(sync=True)

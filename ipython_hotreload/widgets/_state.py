@@ -31,7 +31,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ModuleStatus = Literal["ok", "failed", "gone", "missing"]
+ModuleStatus = Literal["ok", "failed", "gone", "missing", "not_imported"]
 
 # A function that returns the SPEC "functions" entries of a module (HotReloader.functions).
 
@@ -169,7 +169,15 @@ def initial_state(mod: str, fetch: Fetch) -> ModuleState:
         log.info("no analysis for %s yet: %s", mod, exc, exc_info=True)
         state["status"] = "missing"
         state["error"] = _error_dict(exc)
-        state["note"] = "not found: reload or import the module and the panel fills in"
+        state["note"] = (
+            f"no module named {mod!r} in the project or on sys.path: check the spelling "
+            "(or create it with %%hotreload)"
+        )
+        return state
+    if mod not in sys.modules:
+        # Its file exists and was analysed, but no code runs from it yet.
+        state["status"] = "not_imported"
+        state["note"] = "not imported yet: its functions are read from the file"
     return state
 
 

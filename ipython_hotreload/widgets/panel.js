@@ -7,7 +7,8 @@ const STATUS_LABEL = {
   ok: "live",
   failed: "reload failed",
   gone: "gone",
-  missing: "not loaded",
+  missing: "not found",
+  not_imported: "not imported",
 };
 
 const KIND_LABEL = {
@@ -241,12 +242,14 @@ function moduleBody(state, previous, opts = {}) {
       h(
         "div",
         { class: "hr-banner hr-banner-missing" },
-        h("strong", {}, "Not loaded"),
-        h("span", { class: "hr-error" }, errorText(state.error)),
+        h("strong", {}, "Not found"),
+        h("span", { class: "hr-error" }, state.note || errorText(state.error)),
       ),
     );
   }
-  if (state.note && state.status === "ok") parts.push(h("div", { class: "hr-note" }, state.note));
+  if (state.note && (state.status === "ok" || state.status === "not_imported")) {
+    parts.push(h("div", { class: "hr-note" }, state.note));
+  }
   if (state.replaced?.length) {
     parts.push(
       h("div", { class: "hr-note" }, "Replaced, not patched in place: ", state.replaced.join(", ")),

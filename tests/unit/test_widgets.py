@@ -605,3 +605,22 @@ def test_a_failed_save_says_where_and_changes_nothing(shapes: Project) -> None:
     )
     assert reply["ok"] is False
     assert reply["error"]["message"]
+
+
+def test_a_never_imported_module_and_a_misspelt_one_each_say_what_is_true(
+    project: Project,
+) -> None:
+    project.write("unused.py", "def helper():\n    return 1\n")
+    unused = FunctionsPanel("unused", reloader=project.reloader)
+    misspelt = FunctionsPanel("unsued", reloader=project.reloader)
+    try:
+        # Its functions are read from the file, but nothing runs from it yet.
+        assert unused.status == "not_imported" and names(unused) == ["helper"]
+        assert "not imported" in unused.note
+        assert misspelt.status == "missing" and "check the spelling" in misspelt.note
+        project.import_("unused")
+        project.reload("unused.py", "def helper():\n    return 2\n")
+        assert unused.status == "ok"
+    finally:
+        unused.close()
+        misspelt.close()
