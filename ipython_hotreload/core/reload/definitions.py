@@ -9,6 +9,10 @@ other byte of the file as it was: its line endings, its tabs, a missing final ne
 The new text is dedented, checked (exactly one ``def``/``async def``/``class`` of the target's
 name), formatted alone when asked, then re-indented to the definition's level. Lines that
 begin inside a multi-line string are never re-indented: their characters are the string's.
+
+Past 400 lines on purpose: finding a definition's exact lines, splicing a text in and
+re-indenting it are one idea (a definition's place in a file), and each step needs the
+others' view of line endings, indentation and multi-line strings.
 """
 
 from __future__ import annotations

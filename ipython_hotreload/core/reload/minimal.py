@@ -22,6 +22,10 @@ import made "rebound" or "code-changed" in it, and:
 
 Every change goes through the plan's :class:`~.patching.Journal` (the namespace included),
 so a statement that raises leaves the module exactly as it was.
+
+Past 400 lines on purpose: patching a function in place needs to find it (behind
+decorators), compile its new ``def`` as its class would, and shift what moved; running a
+statement needs the triggers and the merge. Both are one module update, on one journal.
 """
 
 from __future__ import annotations

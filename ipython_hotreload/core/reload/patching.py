@@ -25,6 +25,9 @@ Every mutation of a pre-existing object goes through :class:`~.journal.Journal`,
 that fails part-way leaves every module and object exactly as it was. The cost is
 proportional to what the module's names hold, never to the size of the heap: no
 ``gc.get_referrers`` walk.
+
+Past 400 lines on purpose: functions, classes, enums, descriptors and wrapper objects are
+patched by one recursive :meth:`Patcher.patch`, whose cases call each other.
 """
 
 from __future__ import annotations
