@@ -637,6 +637,11 @@ class HotReloader:
         with _RELOAD_LOCK:
             self.stop_watching()
             targets = [Path(p).resolve() for p in paths] if paths else list(self._roots)
+            # An edit the watcher reports has already replaced the file: note now the text
+            # each loaded module runs, so that edit is compared with it (only what changed
+            # runs) instead of re-executing the module whole.
+            for name, module in self.loaded.project_modules().items():
+                self.sources.remember(name, module)
             watcher = Watcher(self, targets, schedule=schedule, debounce_ms=debounce_ms)
             self.watcher = watcher
             watcher.start()

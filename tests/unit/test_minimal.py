@@ -466,3 +466,27 @@ def test_the_same_text_with_a_top_level_del_runs_nothing(project: Project) -> No
     pkd.EXTRA = "set by someone else"
     result = project.reload("pkd/__init__.py", text)
     assert payload(result, "pkd")["mode"] == "unchanged" and pkd.EXTRA == "set by someone else"
+
+
+def test_an_edit_the_watcher_reports_runs_only_what_changed(probed: Project) -> None:
+    probed.write("heavy.py", SLOW)
+    heavy = probed.import_("heavy")
+    data = heavy.DATA
+    done = __import__("threading").Event()
+    seen: list[dict[str, Any]] = []
+
+    def on_event(event: hr.ModuleEvent) -> None:
+        if event.kind == "recompiled" and event.mod == "heavy":
+            seen.append(event.payload or {})
+            done.set()
+
+    sub = hr.subscribe(on_event)
+    watcher = probed.reloader.watch()
+    try:
+        probed.write("heavy.py", SLOW.replace("return x + 7", "return x * 700"))
+        assert done.wait(timeout=15), "the watcher never reloaded heavy"
+    finally:
+        sub.close()
+        watcher.stop()
+    assert seen[0]["mode"] == "patched" and runs("slow") == 1 and heavy.DATA is data
+    assert heavy.f7(2) == 1400

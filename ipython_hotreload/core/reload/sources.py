@@ -62,6 +62,17 @@ class RunningSources:
         self._stamps.pop(name, None)
         self._indexes.pop(name, None)
 
+    def remember(self, name: str, module: ModuleType) -> None:
+        """Note the text ``name`` runs now, if its file vouches for it (before a watcher
+        starts: the edits it reports arrive with the file already replaced)."""
+        if name in self._texts:
+            return
+        path = self._path_of(name)
+        if path is not None:
+            found = self._as_imported(module, path)
+            if found is not None:
+                self.ran(name, *found)
+
     def expect_write(self, path: Path, before: bytes | None, stamp: Stamp | None) -> None:
         """``path`` is about to be overwritten: it held ``before`` (with ``stamp``)."""
         self._before_write = {path: (before, stamp)}
