@@ -72,8 +72,8 @@ class Running:
 class SourceBook(Protocol):
     """What the plan needs to update modules statement by statement."""
 
-    def running(self, name: str, module: ModuleType) -> Running:
-        """The source ``name`` runs now."""
+    def running(self, name: str, module: ModuleType, path: Path | None = None) -> Running:
+        """The source ``name`` runs now (``path``: the file reloaded for it, if any)."""
         ...
 
     def index(self, src: Source) -> ModuleIndex:
@@ -175,7 +175,7 @@ class PlanRun:
         """A module whose text changed: statement by statement where the comparison can
         vouch for the result, else whole."""
         assert self.book is not None
-        running = self.book.running(src.mod, module)
+        running = self.book.running(src.mod, module, src.path)
         new = self.book.index(src)
         old = running.index
         why = running.why if old is None else full_reason(old, new)

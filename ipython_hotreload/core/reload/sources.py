@@ -83,9 +83,10 @@ class RunningSources:
 
     # -- what a plan asks ------------------------------------------------------------------
 
-    def running(self, name: str, module: ModuleType) -> Running:
-        """The source ``name`` runs, or why it is not known exactly."""
-        path = self._path_of(name) or Path(str(module.__file__))
+    def running(self, name: str, module: ModuleType, path: Path | None = None) -> Running:
+        """The source ``name`` runs, or why it is not known exactly (``path``: the file
+        being reloaded for it, which a module that mirrors another's ``__file__`` needs)."""
+        path = path or self._path_of(name) or Path(str(module.__file__))
         filename = self._filename_of(name, path)
         data = self._texts.get(name)
         if data is not None and self._reimported(name, module, path):
@@ -125,7 +126,8 @@ class RunningSources:
         package = getattr(module, "__package__", None) or name.rpartition(".")[0]
         if module is not None and hasattr(module, "__path__"):
             package = name
-        index = ModuleIndex(data.decode("utf-8"), tree, package)
+        previous = kept[1] if kept is not None else None
+        index = ModuleIndex(data.decode("utf-8"), tree, package, previous)
         self._indexes[name] = (data, index)
         return index
 

@@ -41,11 +41,7 @@ __all__ = [
 
 Status = Literal["same", "patch", "class", "run", "removed"]
 
-# What a statement reads depends on its text alone: an edit leaves most statements as they
-# were, so their reads are kept (bounded) rather than walked again on every reload.
-_READS_MAX = 20_000
-_READS: dict[tuple[str, bool, int], tuple[frozenset[str], frozenset[str]]] = {}
-_BODY_READS: dict[str, frozenset[str]] = {}
+_ReadsKey = tuple[str, bool, int]  # a statement's text, lazy annotations, its column
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -85,24 +81,40 @@ class Pair:
 class ModuleIndex:
     """One source text of a module, read statement by statement."""
 
-    def __init__(self, text: str, tree: ast.Module, package: str | None) -> None:
+    def __init__(
+        self,
+        text: str,
+        tree: ast.Module,
+        package: str | None,
+        previous: ModuleIndex | None = None,
+    ) -> None:
         self.text = text
         self.tree = tree
         self.package = package
         self._lines = text.splitlines(keepends=True)
         self.future_flags = _future_flags(tree)
         lazy = bool(self.future_flags & _ANNOTATIONS_FLAG)
-        self.statements = [self._statement(s, lazy) for s in tree.body]
+        # What a statement reads depends on its text alone, and an edit leaves most of them
+        # as they were: the previous index of the module lends its readings.
+        self._known_reads: dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]] = {}
+        known_bodies: dict[str, frozenset[str]] = {}
+        if previous is not None and previous.future_flags == self.future_flags:
+            self._known_reads = previous._readings()
+            known_bodies = {
+                s.text: previous.function_reads[s.name]
+                for s in previous.statements
+                if s.is_def and s.name in previous.function_reads
+            }
+        self.statements: list[Statement] = [self._statement(s, lazy) for s in tree.body]
         #: module-level function name -> global names (and dotted chains) its body reads
         self.function_reads: dict[str, frozenset[str]] = {}
         for stmt in self.statements:
             if isinstance(stmt.node, _DEFS) and stmt.name is not None:
-                reads = _BODY_READS.get(stmt.text)
+                reads = known_bodies.get(stmt.text)
                 if reads is None:
-                    reads = _BODY_READS[stmt.text] = frozenset(_body_reads(stmt.node))
-                    if len(_BODY_READS) > _READS_MAX:
-                        _BODY_READS.pop(next(iter(_BODY_READS)))
+                    reads = frozenset(_body_reads(stmt.node))
                 self.function_reads[stmt.name] = reads
+        self._known_reads = {}  # lent for the build only
         #: local dotted prefix -> the absolute module name it stands for
         self.module_aliases: dict[str, str] = {}
         #: (absolute module, name, local alias) of every top-level ``from m import name``
@@ -110,6 +122,18 @@ class ModuleIndex:
         self.star_imports: set[str] = set()
         for node in tree.body:
             self._imports(node)
+
+    def _readings(self) -> dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]]:
+        """Every statement's import-time reads (class bodies too), by its text."""
+        lazy = bool(self.future_flags & _ANNOTATIONS_FLAG)
+        out: dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]] = {}
+        stack = list(self.statements)
+        while stack:
+            s = stack.pop()
+            out[(s.text, lazy, s.node.col_offset)] = (s.loads, s.calls)
+            if s.body:
+                stack.extend(s.body)
+        return out
 
     def reads_any(self, rebound: set[str], changed: set[str]) -> bool:
         """Does any top-level statement read one of ``rebound``, or call one of ``changed``
@@ -142,12 +166,9 @@ class ModuleIndex:
             if isinstance(node, ast.ClassDef):
                 header = "".join(self._lines[start - 1 : max(node.lineno, first_body - 1)])
                 body = [self._statement(s, lazy_annotations) for s in node.body]
-        key = (text, lazy_annotations, node.col_offset)
-        cached = _READS.get(key)
+        cached = self._known_reads.get((text, lazy_annotations, node.col_offset))
         if cached is None:
-            cached = _READS[key] = _import_time_reads(node, lazy_annotations)
-            if len(_READS) > _READS_MAX:
-                _READS.pop(next(iter(_READS)))
+            cached = _import_time_reads(node, lazy_annotations)
         loads, calls = cached
         if isinstance(node, ast.ImportFrom):
             base = _absolute(node.module, node.level, self.package)
