@@ -686,25 +686,9 @@ def run() -> list[h.Row]:
     return rows + errors
 
 
-def _ratio_row(
-    what: str,
-    ours: float | None,
-    theirs: float | None,
-    compared_with: str,
-    limit: float,
-    *,
-    strict: bool = False,
-    note: str = "",
-) -> h.Row:
-    """A row whose mark is ``ours <= limit x theirs`` (``strict``: ``ours < theirs``)."""
-    if ours is None or theirs is None:
-        return h.row(
-            what, N, ours, theirs, compared_with=compared_with, met=False, note="not measured"
-        )
-    ratio = ours / theirs
-    mark = "faster" if strict else f"<= {limit:g}x"
-    met = ratio < limit if strict else ratio <= limit
-    return h.row(what, N, ours, theirs, compared_with=compared_with, mark=mark, met=met, note=note)
+def _ratio_row(what: str, ours: float | None, theirs: float | None, *args: Any, **kw: Any) -> h.Row:
+    """:func:`run_all.ratio_row` at this module's N."""
+    return h.ratio_row(what, N, ours, theirs, *args, **kw)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,28 @@ def row(
     }
 
 
+def ratio_row(
+    what: str,
+    n: int | str | None,
+    ours: float | None,
+    theirs: float | None,
+    compared_with: str,
+    limit: float,
+    *,
+    strict: bool = False,
+    note: str = "",
+) -> Row:
+    """A row whose mark is ``ours <= limit x theirs`` (``strict``: ``ours < theirs``)."""
+    if ours is None or theirs is None:
+        return row(
+            what, n, ours, theirs, compared_with=compared_with, met=False, note="not measured"
+        )
+    ratio = ours / theirs
+    mark = "faster" if strict else f"<= {limit:g}x"
+    met = ratio < limit if strict else ratio <= limit
+    return row(what, n, ours, theirs, compared_with=compared_with, mark=mark, met=met, note=note)
+
+
 def error_row(what: str, exc: BaseException | str) -> Row:
     """A row saying a measurement could not be taken (never hidden)."""
     text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = ["EVENT_KINDS", "EventKind", "ModuleEvent", "Subscription", "publish", "subscribe"]
 
@@ -28,16 +28,7 @@ EventKind = Literal[
     "worker_recompiled",
     "worker_failed",
 ]
-EVENT_KINDS: frozenset[str] = frozenset(
-    {
-        "source_written",
-        "recompiled",
-        "compile_failed",
-        "source_removed",
-        "worker_recompiled",
-        "worker_failed",
-    }
-)
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 
 
 @dataclass(frozen=True)
