@@ -47,9 +47,22 @@ def import_stamp(path: str) -> Stamp | None:
     return _IMPORT_STAMPS.get(os.path.abspath(path))
 
 
+#: Times the hook met something it could not read (it must never make an ``open`` fail, so
+#: it counts instead of raising or logging: logging could itself open a file).
+hook_errors = 0
+
+
 def _on_audit(event: str, args: tuple[Any, ...]) -> None:
     if event != "open":
         return
+    global hook_errors
+    try:
+        _note_open(args)
+    except Exception:  # noqa: BLE001 - an audit hook that raises fails the user's open()
+        hook_errors += 1
+
+
+def _note_open(args: tuple[Any, ...]) -> None:
     path = args[0]
     if not isinstance(path, str):
         return
@@ -72,7 +85,10 @@ def _on_audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 def _opened_by_import_system() -> bool:
-    frame = sys._getframe(2)
+    try:
+        frame = sys._getframe(3)  # past this function, _note_open and the hook
+    except ValueError:  # an open() from C with no Python caller
+        return False
     for _ in range(3):
         if frame is None:
             return False
