@@ -23,7 +23,7 @@ import ast
 import importlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -230,7 +230,7 @@ class PlanRun:
         self.ran[module.__name__] = (new.tree, update.ran_nodes)
         outcome = update.run()
         self.old_namespaces[module.__name__] = update.old_ns
-        replaced = outcome.replaced + update.patcher.replaced
+        replaced = outcome.replaced
         if replaced:
             self.replaced[module.__name__] = list(dict.fromkeys(replaced))
         if always or outcome.rerun:
@@ -369,11 +369,3 @@ def _changed_enum(module: ModuleType, old: ModuleIndex, new: ModuleIndex) -> str
 
 
 _GONE: Any = object()
-
-
-def changed_names(outcomes: Iterable[Outcome]) -> set[str]:
-    """Every name any of ``outcomes`` rebound or changed (for diagnostics)."""
-    out: set[str] = set()
-    for o in outcomes:
-        out |= o.rebound | o.code_changed
-    return out

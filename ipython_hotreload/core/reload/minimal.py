@@ -34,7 +34,7 @@ import ast
 import copy
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Literal
@@ -112,7 +112,6 @@ class ModuleUpdate:
         self.outcome = Outcome("unchanged", rebound=set(rebound), code_changed=set(code_changed))
         self._external = bool(self.outcome.rebound or self.outcome.code_changed)
         self.old_ns = dict(self.ns)
-        self.patcher = Patcher(journal, module, self.old_ns)
         self.ran_nodes: list[ast.stmt] = []  # the statements run so far (a failed one too)
         self._tainted: set[str] = set()
         self._taint_key = (-1, -1)
@@ -477,7 +476,3 @@ def _mapping_values(mapping: Any) -> list[Any]:
 def _shifted(code: CodeType, delta: int) -> CodeType:
     consts = tuple(_shifted(c, delta) if isinstance(c, CodeType) else c for c in code.co_consts)
     return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)
-
-
-#: For tests and callers that want to build their own patch functions.
-PatchFunction = Callable[[FunctionType, FunctionType], bool]
