@@ -236,8 +236,10 @@ class PlanRun:
         if always or outcome.rerun:
             self.outcomes[module.__name__] = outcome
             self.executed.append(module.__name__)
-        elif outcome.rebound - rebound or outcome.code_changed - changed:
-            self.outcomes[module.__name__] = outcome  # what it refreshed reaches further
+        elif outcome.rebound or outcome.code_changed:
+            # Nothing ran, but what it refreshed (its `from m import` bindings) and what it
+            # stands for reach its own dependents.
+            self.outcomes[module.__name__] = outcome
         return None
 
     def _external(self, module: ModuleType, index: ModuleIndex) -> tuple[set[str], set[str]]:
