@@ -490,3 +490,17 @@ def test_an_edit_the_watcher_reports_runs_only_what_changed(probed: Project) -> 
         watcher.stop()
     assert seen[0]["mode"] == "patched" and runs("slow") == 1 and heavy.DATA is data
     assert heavy.f7(2) == 1400
+
+
+def test_a_dependent_calling_a_function_that_reads_a_changed_constant_runs_again(
+    project: Project,
+) -> None:
+    project.files(
+        {
+            "hubc.py": "BASE = 1\n\n\ndef scale(x):\n    return x * BASE\n",
+            "depc.py": "from hubc import scale\n\nSCALED = scale(3)\n",
+        }
+    )
+    depc = project.import_("depc")
+    result = project.reload("hubc.py", "BASE = 5\n\n\ndef scale(x):\n    return x * BASE\n")
+    assert "depc" in mods(result) and depc.SCALED == 15

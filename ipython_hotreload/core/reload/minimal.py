@@ -136,6 +136,11 @@ class ModuleUpdate:
             if pair.status == "run" or self._triggered(pair.new):
                 self._execute(pair.new)
         o = self.outcome
+        # A function whose code reads what changed computes something else now: for the
+        # dependents, calling it is calling changed code (SPEC 1.5 rules 3 and 5).
+        tainted = self._taint() - o.rebound
+        if o.rebound or o.code_changed:
+            o.code_changed |= tainted
         if o.rerun:
             o.mode = "partial"
         elif o.patched or any(p.status != "same" for p in pairs):
