@@ -732,8 +732,11 @@ class HotReloader:
         from the same parse."""
         try:
             for src in sources:
-                self._compile(src)  # a SyntaxError raises here
-                self.graph.update_file(src.path, src.data, src.tree)
+                same_imports = self._compile(src)  # a SyntaxError raises here
+                if same_imports:
+                    self.graph.rewritten(src.path)
+                else:  # a spliced tree's nodes may not carry their lines: the graph parses
+                    self.graph.update_file(src.path, src.data, src.tree if src.code else None)
         except BaseException as exc:
             self._after_failure(sources)
             if isinstance(exc, ReloadError):
@@ -780,17 +783,21 @@ class HotReloader:
             if src.reused:
                 continue  # its file, hash and bytecode are as they were
             self.sources.ran(name, src.data, src.stamp)
+            self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
+            if write_pyc:
+                write_pyc = self._write_pyc(src, warnings)
             if src.code is not None and src.stamp is not None:
                 self._codes[name] = (src.stamp, src.code)
-            self._disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
-            if write_pyc and src.code is not None:
-                write_pyc = self._write_pyc(src, warnings)
 
     def _write_pyc(self, src: Source, warnings: list[str]) -> bool:
         """Persist one module's bytecode; False when the rest should not be tried."""
-        assert src.code is not None
         try:
-            warning = bytecode.write_pyc(src.path, src.data, src.code)
+            try:
+                code = src.compiled()
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                warnings.append(f"no bytecode saved for {src.mod}: {exc}")
+                return True
+            warning = bytecode.write_pyc(src.path, src.data, code)
         except KeyboardInterrupt:
             warnings.append("saving bytecode was interrupted; it is only a cache")
             return False
@@ -864,14 +871,24 @@ class HotReloader:
         ]
         return {"recompiled": [payload]}
 
-    def _compile(self, src: Source) -> None:
+    def _compile(self, src: Source) -> bool:
+        """Parse and compile ``src``; True when only the statements its edit touched were
+        (:mod:`~.reload.splice`: the whole module's code is then compiled when needed) and
+        its imports are as they were."""
         filename = src.filename = self._code_filename(src.mod, src.path)
         try:
             src.text = src.data.decode("utf-8")
+            spliced = self.sources.splice(src)
+            if spliced is not None:
+                flags = spliced.index.future_flags
+                compile(spliced.chunk, filename, "exec", flags=flags, dont_inherit=True)
+                src.index, src.tree = spliced.index, spliced.index.tree
+                return spliced.same_imports
             src.tree = ast.parse(src.data, filename)
             src.code = compile(src.tree, filename, "exec", dont_inherit=True)
         except BaseException as exc:  # SyntaxError, but also RecursionError, MemoryError, Ctrl-C
             raise self._failure(src.mod, exc, path=src.path) from exc
+        return False
 
     def _payloads(
         self, plan: Sequence[Step], run: PlanRun, started: float, warnings: list[str], saved: str

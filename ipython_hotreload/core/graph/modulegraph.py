@@ -157,6 +157,13 @@ class ModuleGraph:
     # -- naming ----------------------------------------------------------------------------
     def module_for_path(self, path: Path) -> str | None:
         """The module name of ``path`` through sys.path, else relative to the root holding it."""
+        known = self._files.get(str(path))
+        if (
+            known is not None
+            and known.module is not None
+            and self._named_with == (*sys.path, os.getcwd())
+        ):
+            return known.module  # named by the last refresh, sys.path unchanged
         p = Path(path).resolve()
         return module_name_for(p) or module_name_for(p, self._roots)
 
@@ -261,6 +268,23 @@ class ModuleGraph:
             if f.module != module:
                 f.module, f.is_package = module, p.name == "__init__.py"
                 self._rebuild_modules()
+
+    def rewritten(self, path: Path) -> None:
+        """A known file was rewritten with the same import statements, read the same way at
+        import time: its records stand, only its stat is taken (no parse). A file the graph
+        does not know yet, or whose last text did not scan, is scanned."""
+        key = str(path)
+        with self._lock:
+            f = self._files.get(key)
+            if f is None or f.error is not None or f.module is None:
+                self.update_file(path)
+                return
+            try:
+                st = os.stat(key)
+                f.mtime_ns, f.size = st.st_mtime_ns, st.st_size
+            except OSError:
+                f.mtime_ns = f.size = -1  # unknown: the next refresh looks again
+            self._dirty = True
 
     def remove_path(self, path: Path) -> str | None:
         """Forget a file; returns the module name it had (None if it was not known)."""

@@ -57,6 +57,15 @@ class Source:
     text: str = ""
     reused: bool = False  # the code of an unchanged file, kept from its last execution
     filename: str = ""  # the code's file name (the module's __file__ when it is this file)
+    index: ModuleIndex | None = None  # its statement index, when made while compiling
+
+    def compiled(self) -> CodeType:
+        """The whole module's code: compiled from the text on first use when only the edited
+        statements were (a spliced parse, :mod:`.splice`)."""
+        if self.code is None:
+            flags = self.index.future_flags if self.index is not None else 0
+            self.code = compile(self.data, self.filename, "exec", flags=flags, dont_inherit=True)
+        return self.code
 
 
 @dataclass(frozen=True)
@@ -291,10 +300,12 @@ class PlanRun:
         keep = {k: ns[k] for k in MODULE_KEEP if k in ns}
         old_ns = self.journal.replace_namespace(ns, keep)
         self.old_namespaces[src.mod] = old_ns
-        assert src.code is not None
-        if src.tree is not None:
+        code = src.compiled()
+        if src.index is not None:  # a spliced parse: its moved nodes take their lines
+            self.ran[src.mod] = (src.index.tree, [st.located() for st in src.index.statements])
+        elif src.tree is not None:
             self.ran[src.mod] = (src.tree, list(src.tree.body))
-        exec(src.code, ns)
+        exec(code, ns)
         self.replaced[src.mod] = Patcher(self.journal, module, old_ns).merge()
         self.executed.append(src.mod)
         self.outcomes[src.mod] = _full_outcome(module, old_ns, why or "re-executed whole")

@@ -213,7 +213,7 @@ class ModuleUpdate:
 
     def _fresh_function(self, stmt: Statement, path: tuple[str, ...]) -> FunctionType | None:
         """The new ``def`` compiled as its module would, minus its decorators."""
-        node = copy.copy(stmt.node)
+        node = copy.copy(stmt.located())
         assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         node.decorator_list = [
             ast.copy_location(ast.Name(_KEEP, ast.Load()), d) for d in node.decorator_list
@@ -341,14 +341,15 @@ class ModuleUpdate:
     def _execute(self, stmt: Statement) -> None:
         ns = self.ns
         before = dict(ns)
+        node = stmt.located()
         code = compile(
-            ast.Module([stmt.node], []),
+            ast.Module([node], []),
             self.filename,
             "exec",
             flags=self.new.future_flags,
             dont_inherit=True,
         )
-        self.ran_nodes.append(stmt.node)
+        self.ran_nodes.append(node)
         exec(code, ns)
         self.outcome.rerun.append((stmt.start, stmt.end))
         bound = [

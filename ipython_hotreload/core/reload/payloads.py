@@ -131,7 +131,12 @@ def build_payloads(
         payload: Payload = {"mod": step.mod, "source_hash": None, "functions": None}
         if is_full and src is not None:
             payload["source_hash"] = hashlib.sha256(src.data).hexdigest()
-            payload["functions"] = analyse_functions(src.text, src.tree, key=str(src.path))
+            spans = None
+            if src.index is not None:  # a spliced parse: the index knows the lines
+                spans = [(st.start, st.end) for st in src.index.statements if st.name]
+            payload["functions"] = analyse_functions(
+                src.text, src.tree, key=str(src.path), spans=spans
+            )
             changes = run.changes.get(step.mod) or {"added": [], "changed": [], "removed": []}
             payload["changes"] = cast(Changes, changes)
         path = src.path if src is not None else path_for(step.mod)

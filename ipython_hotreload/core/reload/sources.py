@@ -18,6 +18,7 @@ from types import ModuleType
 from ipython_hotreload.core.paths import Stamp
 from ipython_hotreload.core.reload.execution import Running, Source
 from ipython_hotreload.core.reload.provenance import PROCESS_STARTED_NS, import_stamp
+from ipython_hotreload.core.reload.splice import Spliced, splice
 from ipython_hotreload.core.reload.statements import ModuleIndex
 
 __all__ = ["RunningSources"]
@@ -41,6 +42,7 @@ class RunningSources:
         self._stamps: dict[str, Stamp] = {}  # module -> the stamp of those bytes on disk
         self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
         self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
+        self._filenames: dict[tuple[str, Path, object], str] = {}
 
     # -- what the engine tells it ----------------------------------------------------------
 
@@ -61,6 +63,8 @@ class RunningSources:
         self._texts.pop(name, None)
         self._stamps.pop(name, None)
         self._indexes.pop(name, None)
+        for key in [k for k in self._filenames if k[0] == name]:
+            del self._filenames[key]
 
     def remember(self, name: str, module: ModuleType) -> None:
         """Note the text ``name`` runs now, if its file vouches for it (before a watcher
@@ -87,7 +91,7 @@ class RunningSources:
         """The source ``name`` runs, or why it is not known exactly (``path``: the file
         being reloaded for it, which a module that mirrors another's ``__file__`` needs)."""
         path = path or self._path_of(name) or Path(str(module.__file__))
-        filename = self._filename_of(name, path)
+        filename = self._filename(name, path, module)
         data = self._texts.get(name)
         if data is not None and self._reimported(name, module, path):
             data = None  # importlib.reload (or %autoreload) ran the file since: it runs that
@@ -101,7 +105,18 @@ class RunningSources:
 
     def index(self, src: Source) -> ModuleIndex:
         """The statement index of a new, parsed source."""
+        if src.index is not None:
+            self._indexes[src.mod] = (src.data, src.index)
+            return src.index
         return self._index_of(src.mod, src.data, src.tree, sys.modules.get(src.mod))
+
+    def splice(self, src: Source) -> Spliced | None:
+        """The new source read from the last index of its module, parsing only the
+        statements the edit touched (None: parse it whole)."""
+        kept = self._indexes.get(src.mod)
+        if kept is None:
+            return None
+        return splice(kept[1], src.text, src.filename)
 
     def runs_text(self, src: Source, module: ModuleType | None) -> bool:
         """Does the module already run exactly ``src``'s bytes?"""
@@ -113,6 +128,15 @@ class RunningSources:
         return running is not None and running == src.data
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _filename(self, name: str, path: Path, module: ModuleType) -> str:
+        """The file name ``name``'s code carries (asked of the engine once per file and
+        ``__file__``: a plan asks it for every dependent, and the answer costs stats)."""
+        key = (name, path, getattr(module, "__file__", None))
+        known = self._filenames.get(key)
+        if known is None:
+            known = self._filenames[key] = self._filename_of(name, path)
+        return known
 
     def _index_of(
         self, name: str, data: bytes, tree: ast.Module | None, module: ModuleType | None

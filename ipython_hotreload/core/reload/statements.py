@@ -23,9 +23,10 @@ and the diff that pairs two indexes share the one reading of statements they are
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
@@ -58,6 +59,7 @@ class Statement:
     loads: frozenset[str]  # names (and dotted attribute chains) read at import time
     calls: frozenset[str]  # those of them called at import time (decorators included)
     body: list[Statement] | None = None  # a class statement's body
+    shift: int = 0  # lines the text moved since ``node`` was parsed (a spliced index)
 
     @property
     def is_def(self) -> bool:
@@ -66,6 +68,27 @@ class Statement:
     @property
     def is_class(self) -> bool:
         return isinstance(self.node, ast.ClassDef)
+
+    def located(self) -> ast.stmt:
+        """The node with the statement's line numbers as they are now (what compiles)."""
+        if self.shift:
+            node = copy.deepcopy(self.node)
+            ast.increment_lineno(node, self.shift)
+            self.node, self.shift = node, 0
+        return self.node
+
+    def moved(self, delta: int) -> Statement:
+        """The same statement, ``delta`` lines further down."""
+        if not delta:
+            return self
+        body = None if self.body is None else [b.moved(delta) for b in self.body]
+        return replace(
+            self,
+            start=self.start + delta,
+            end=self.end + delta,
+            shift=self.shift + delta,
+            body=body,
+        )
 
 
 @dataclass
@@ -87,7 +110,13 @@ class ModuleIndex:
         tree: ast.Module,
         package: str | None,
         previous: ModuleIndex | None = None,
+        *,
+        kept: Mapping[int, tuple[Statement, int]] | None = None,
     ) -> None:
+        """``previous``: an index of an earlier text of the module, whose readings of
+        statements with the same text are reused; ``kept``: ``id(node)`` of nodes of
+        ``tree.body`` taken from ``previous`` -> (their statement there, lines they moved):
+        they are not read again (see :mod:`.splice`)."""
         self.text = text
         self.tree = tree
         self.package = package
@@ -105,7 +134,14 @@ class ModuleIndex:
                 for s in previous.statements
                 if s.is_def and s.name in previous.function_reads
             }
-        self.statements: list[Statement] = [self._statement(s, lazy) for s in tree.body]
+        kept = kept or {}
+        self.statements: list[Statement] = []
+        for node in tree.body:
+            reused = kept.get(id(node))
+            if reused is not None:
+                self.statements.append(reused[0].moved(reused[1]))
+            else:
+                self.statements.append(self._statement(node, lazy))
         #: module-level function name -> global names (and dotted chains) its body reads
         self.function_reads: dict[str, frozenset[str]] = {}
         for stmt in self.statements:
@@ -122,6 +158,11 @@ class ModuleIndex:
         self.star_imports: set[str] = set()
         for node in tree.body:
             self._imports(node)
+
+    @property
+    def lines(self) -> list[str]:
+        """The text's lines, line ends kept."""
+        return self._lines
 
     def _readings(self) -> dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]]:
         """Every statement's import-time reads (class bodies too), by its text."""
@@ -212,14 +253,26 @@ def import_marker(module: str) -> str:
 def diff_statements(old: Sequence[Statement], new: Sequence[Statement]) -> list[Pair]:
     """Pair two statement lists: the new ones in source order (each with its old
     counterpart, if any), then the removed old ones."""
-    matcher = difflib.SequenceMatcher(
-        None, [s.text for s in old], [s.text for s in new], autojunk=False
-    )
-    partner: dict[int, int] = {}  # new index -> old index
-    for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
-        if tag == "equal":
-            for k in range(i2 - i1):
-                partner[j1 + k] = i1 + k
+    # The same texts at both ends pair as they are (an edit is mostly one statement); the
+    # sequence matcher pairs what lies between.
+    limit = min(len(old), len(new))
+    head = 0
+    while head < limit and old[head].text == new[head].text:
+        head += 1
+    tail = 0
+    while tail < limit - head and old[-1 - tail].text == new[-1 - tail].text:
+        tail += 1
+    partner: dict[int, int] = {k: k for k in range(head)}  # new index -> old index
+    partner.update({len(new) - 1 - k: len(old) - 1 - k for k in range(tail)})
+    middle_old, middle_new = old[head : len(old) - tail], new[head : len(new) - tail]
+    if middle_old and middle_new:
+        matcher = difflib.SequenceMatcher(
+            None, [s.text for s in middle_old], [s.text for s in middle_new], autojunk=False
+        )
+        for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
+            if tag == "equal":
+                for k in range(i2 - i1):
+                    partner[head + j1 + k] = head + i1 + k
     taken = set(partner.values())
     # Definitions that changed pair by (kind, name), in order of appearance.
     free_old: dict[tuple[str, str], list[int]] = {}
@@ -419,20 +472,31 @@ def _body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """The global names (and dotted chains on them) a function's body reads, at any depth
     (nested functions included: they read the same globals when called)."""
     local: set[str] = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    declared: set[str] = set()  # `global` names: never local
+    chains: list[list[str]] = []
+    stack: list[ast.AST] = list(fn.body)
+    while stack:  # one walk: a name is local wherever in the body it is bound
+        node = stack.pop()
+        cls = type(node)
+        if cls is ast.Name:
+            if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                chains.append([node.id])  # type: ignore[attr-defined]
+            else:
+                local.add(node.id)  # type: ignore[attr-defined]
+            continue
+        if cls is ast.Attribute and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+            chain = _chain(node)
+            if chain:
+                chains.append(chain)
+                continue
+        elif cls is ast.Global:
+            declared.update(node.names)  # type: ignore[attr-defined]
+        stack.extend(ast.iter_child_nodes(node))
+    local -= declared
     out: set[str] = set()
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            local.add(node.id)
-    for stmt in fn.body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Global):
-                local.difference_update(node.names)
-            if isinstance(node, ast.Attribute | ast.Name) and isinstance(
-                getattr(node, "ctx", None), ast.Load
-            ):
-                chain = _chain(node)
-                if chain and chain[0] not in local:
-                    out.update(_prefixes(chain))
+    for chain in chains:
+        if chain[0] not in local:
+            out.update(_prefixes(chain))
     return out
 
 

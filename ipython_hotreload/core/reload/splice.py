@@ -1,0 +1,128 @@
+"""A new text of a module read from an index of its earlier text: only the top-level
+statements an edit touched are parsed again (SPEC §1.5's comparison, at the cost of the
+edit rather than of the module).
+
+Design. The lines the two texts share at their start and at their end are found by
+comparison; the old top-level statements the changed lines overlap or touch (a line added
+right after a ``def`` may belong to its body, one right before it may be a decorator) make
+the *chunk*. The new chunk is parsed on its own. That is the parse the whole text would
+give when the chunk starts and ends where the tokenizer is at rest: it starts at the first
+line of an old top-level statement (or at the first changed line, in a gap of blank lines
+and comments) with an unchanged text before it, and ends at the end of one with an
+unchanged text after it; a new chunk that opens a bracket or string, or starts indented
+(continuing the statement before it), does not parse alone. Whenever the chunk does not
+parse, or the edit is one the comparison should not guess about (the first two lines, which
+may hold an encoding declaration; a ``from __future__`` import; line separators the
+tokenizer does not count), the caller parses the whole text instead, which also gives the
+user's syntax error its right line.
+
+Statements outside the chunk keep their old entries, moved by the lines the chunk grew or
+shrank: their nodes are shifted only if they run (:meth:`Statement.located`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from ipython_hotreload.core.reload.statements import ModuleIndex, Statement
+
+__all__ = ["Spliced", "splice"]
+
+# str.splitlines() also breaks at these; the tokenizer (and so every lineno) does not.
+_ODD_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+@dataclass
+class Spliced:
+    """A new text's index made from an old one, and the chunk parsed for it."""
+
+    index: ModuleIndex
+    chunk: ast.Module  # the new chunk's statements, at their lines in the new text
+    old_text: str  # the chunk's old and new text (the graph's imports stay unless they
+    new_text: str  # change)
+    old_loads: frozenset[str]  # what the chunk's statements read at import time, before
+    new_loads: frozenset[str]  # and after
+
+    @property
+    def same_imports(self) -> bool:
+        """Can the edit have changed what the module imports, or which imported names its
+        import-time code reads? (No ``import`` in either text of the chunk, same reads.)"""
+        return (
+            "import" not in self.old_text
+            and "import" not in self.new_text
+            and self.old_loads == self.new_loads
+        )
+
+
+def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
+    """The index of ``text`` made from ``old`` (the index of an earlier text of the same
+    module), or None when the whole text must be parsed. Raises nothing: a chunk that does
+    not parse is left to the whole parse to report."""
+    if _ODD_BREAKS.search(text) or _ODD_BREAKS.search(old.text):
+        return None
+    before, after = old.lines, text.splitlines(keepends=True)
+    if before == after:
+        return None
+    limit = min(len(before), len(after))
+    p = 0  # lines [0, p) are the same
+    while p < limit and before[p] == after[p]:
+        p += 1
+    s = 0  # and so are the last s
+    while s < limit - p and before[-1 - s] == after[-1 - s]:
+        s += 1
+    old_end, new_end = len(before) - s, len(after) - s  # changed: [p, old_end) -> [p, new_end)
+    statements = old.statements
+    # The statements the change overlaps or touches (0-based lines [start - 1, end)).
+    hit = [k for k, st in enumerate(statements) if st.end >= p and st.start - 1 <= old_end]
+    i, j = (hit[0], hit[-1] + 1) if hit else (_first_after(statements, p), None)
+    if j is None:
+        j = i
+    a = min([p, *(statements[k].start - 1 for k in hit)])
+    b = max([old_end, *(statements[k].end for k in hit)])
+    if a < 2 or (i > 0 and statements[i - 1].end > a):
+        return None  # the encoding line may be in it; a line shared with the one before
+    if j < len(statements) and statements[j].start - 1 < b:
+        return None  # a statement after it starts on its last line (`x = 1; y = 2`)
+    delta = new_end - old_end
+    new_text = "".join(after[a : b + delta])
+    try:  # the blank lines put the chunk at its lines (cheaper than moving the nodes)
+        chunk = ast.parse("\n" * a + new_text, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    touched = statements[i:j]
+    if any(_is_future(n) for n in chunk.body) or any(_is_future(t.node) for t in touched):
+        return None
+    kept: dict[int, tuple[Statement, int]] = {}
+    body: list[ast.stmt] = []
+    for st in statements[:i]:
+        kept[id(st.node)] = (st, 0)
+        body.append(st.node)
+    body += chunk.body
+    for st in statements[j:]:
+        kept[id(st.node)] = (st, delta)
+        body.append(st.node)
+    tree = ast.Module(body, [])
+    index = ModuleIndex(text, tree, old.package, old, kept=kept)
+    new_loads = frozenset().union(*(st.loads for st in index.statements[i : i + len(chunk.body)]))
+    return Spliced(
+        index,
+        chunk,
+        "".join(before[a:b]),
+        new_text,
+        frozenset().union(*(st.loads for st in touched)),
+        new_loads,
+    )
+
+
+def _first_after(statements: list[Statement], line: int) -> int:
+    """The index of the first statement starting at or after 0-based ``line``."""
+    for k, st in enumerate(statements):
+        if st.start - 1 >= line:
+            return k
+    return len(statements)
+
+
+def _is_future(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
