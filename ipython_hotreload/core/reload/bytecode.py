@@ -15,9 +15,10 @@ import importlib.util
 import logging
 import marshal
 import os
-import tempfile
 from pathlib import Path
 from types import CodeType
+
+from ipython_hotreload.core.paths import open_temporary
 
 __all__ = ["checked_hash_pyc", "remove_pyc", "write_pyc"]
 
@@ -49,7 +50,7 @@ def write_pyc(source_path: Path, source: bytes, code: CodeType) -> str | None:
     tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        fd, tmp = open_temporary(target)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
