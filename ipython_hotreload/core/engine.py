@@ -816,10 +816,11 @@ class HotReloader:
             "modules": [p["mod"] for p in payloads],
             "elapsed_ms": payloads[0]["elapsed_ms"] if payloads else None,
         }
+        listened = subscriber_count() > 0
         for payload in payloads:
             # Each subscriber-visible payload is a copy: a callback that edits it must not
-            # change what reload() returns.
-            event_payload = _json_copy(payload)
+            # change what reload() returns (with no subscriber, nobody can).
+            event_payload: dict[str, Any] = _json_copy(payload) if listened else dict(payload)
             publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), event_payload))
         return payloads
 

@@ -625,6 +625,28 @@ def test_plan_follows_compile_edges_transitively_in_dependency_order(root: Path)
     ]  # pkg.lazy (runtime) is not there
 
 
+def test_a_repeated_plan_follows_what_changed_since(root: Path) -> None:
+    """Plans are kept per changed modules: one asked again must still follow the loaded
+    modules, the import order and the edges of the moment."""
+    g = graph(root, CHAIN)
+    every = {"pkg.mid", "pkg.top", "pkg.side", "pkg.exporter"}
+    order = {m: i for i, m in enumerate(["pkg", "pkg.base", "pkg.side", "pkg.mid", "pkg.top"])}
+    first = g.plan(["pkg.base"], every, order)
+    assert g.plan(["pkg.base"], every, order) == first
+    assert [s.mod for s in g.plan(["pkg.base"], every - {"pkg.top"}, order)] == [
+        "pkg.base",
+        "pkg.side",
+        "pkg.mid",
+        "pkg.exporter",
+    ]
+    swapped = {**order, "pkg.side": 9}
+    mods = [s.mod for s in g.plan(["pkg.base"], every, swapped)]
+    assert mods.index("pkg.mid") < mods.index("pkg.side")  # side now comes after mid
+    (root / "pkg" / "side.py").write_text("X = 1\n")  # no longer imports pkg.base
+    g.update_file(root / "pkg" / "side.py")
+    assert "pkg.side" not in [s.mod for s in g.plan(["pkg.base"], every, order)]
+
+
 def test_plan_only_includes_loaded_modules_but_always_the_changed_ones(root: Path) -> None:
     g = graph(root, CHAIN)
     plan = g.plan(["pkg.base"], {"pkg.top", "pkg.exporter"}, {})

@@ -121,6 +121,9 @@ class ModuleGraph:
         self._indexed: dict[str, list[Edge]] = {}
         self._index_gen = -1
         self._reindex: set[str] = set()
+        # changed modules -> (what the plan read of `loaded` and the import order, its steps)
+        self._plans: dict[tuple[str, ...], tuple[list[tuple[str, bool, int | None]], list[Step]]]
+        self._plans = {}
         self._cache_dir = cache_dir
         self._use_cache = use_cache
         self._cache_loaded = False
@@ -352,6 +355,14 @@ class ModuleGraph:
         with self._lock:
             self._ensure()
             self._update_index()
+            # An edit is planned again and again on the same edges: the last plan for the
+            # same changed modules stands if what it read of `loaded` and of the import
+            # order is as it was.
+            cached = self._plans.get(tuple(changed))
+            if cached is not None and all(
+                (m in loaded) == there and import_order.get(m) == at for m, there, at in cached[0]
+            ):
+                return list(cached[1])
             compile_in, export_in, indexed = self._compile_in, self._export_in, self._indexed
             # `after` holds the changed modules from the start, so a module outside it that
             # is loaded is live; sorting the importers keeps the plan independent of set order.
@@ -365,6 +376,7 @@ class ModuleGraph:
                         queue.append(importer)
             depends = {m: [e.to for e in indexed.get(m, ())] for m in after}
             exporters_of = {m: [x for x in export_in.get(m, ()) if x not in after] for m in after}
+            exporters_of_all = [x for xs in exporters_of.values() for x in xs]
         # Every module, changed ones included, runs after what it depends on: a saved module
         # that imports a module changed on disk must see that module's new objects.
         order = dependency_order(list(after), depends, import_order)
@@ -376,6 +388,14 @@ class ModuleGraph:
             exporters = [x for x in exporters_of[mod] if x in loaded]
             for importer in sorted(exporters, key=lambda m: (import_order.get(m, sys.maxsize), m)):
                 steps.append(Step(importer, mod, "export"))
+        read = {*after, *(i for m in after for i in compile_in.get(m, ())), *exporters_of_all}
+        with self._lock:
+            if len(self._plans) > 256:
+                self._plans.clear()
+            self._plans[tuple(changed)] = (
+                [(m, m in loaded, import_order.get(m)) for m in sorted(read)],
+                list(steps),
+            )
         return steps
 
     # -- internals -------------------------------------------------------------------------
@@ -421,6 +441,8 @@ class ModuleGraph:
     def _update_index(self) -> None:
         """Bring the reverse index up to date: all of it after the module set changed, else
         only the modules whose records changed since."""
+        if self._index_gen != self._generation or self._reindex:
+            self._plans.clear()  # planned on edges that may have changed
         if self._index_gen != self._generation:
             self._compile_in, self._export_in, self._indexed = {}, {}, {}
             files = self._files

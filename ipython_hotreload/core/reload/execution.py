@@ -365,6 +365,8 @@ def _changed_enum(module: ModuleType, old: ModuleIndex, new: ModuleIndex) -> str
     have changed, which only a whole re-execution (and a replaced class) can express."""
     import enum
 
+    if old is new:
+        return None  # a dependent: its text is the one it runs
     old_by_name = {s.name: s for s in old.statements if s.is_class}
     for s in new.statements:
         if not s.is_class or s.name is None:

@@ -71,6 +71,9 @@ _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
 _DISPATCH_CODE = getattr(functools.singledispatch(lambda x: x), "__code__")
 
 
+_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+
+
 def defined_in(obj: Any, modname: str) -> bool:
     """Is ``obj`` a function or class that module ``modname`` defines (or a wrapper of one)?"""
     if isinstance(obj, FunctionType | type | _LRU_WRAPPER):
@@ -114,6 +117,11 @@ class Patcher:
         originals. Returns the qualified names that had to be replaced."""
         ns = self.module.__dict__
         keys = [k for k in names if k in ns]
+        if all(type(ns[k]) in _ATOMS for k in keys):
+            # Numbers and strings hold no function or class to point back: only the names
+            # that held one of this module's functions or classes are news.
+            self._report_orphans(ns, keys)
+            return self.replaced
         old_by_qualname: dict[str, Any] = {}
         ambiguous: set[str] = set()
         for value in self.old_ns.values():
