@@ -34,9 +34,9 @@ execution of the same text in a new namespace:
     statements ran, and ``rerun`` lists exactly the top-level statements that ran.
 
 A class body is expected to run again only when one of its non-function statements
-changed or reads what changed. The engine also runs it again when a method is added or
-removed; the random test tolerates that one extra run and the case is pinned down as an
-expected failure at the end of the file.
+changed or reads what changed: a method added or removed is one attribute given or taken
+(the payload then says ``"patched"``), pinned down on its own at the end of the file, with
+a decorated method and a rollback.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from ipython_hotreload import ReloadError
 
 if TYPE_CHECKING:
     from tests.conftest import Project
@@ -238,7 +240,6 @@ def closure(version: Version, refs: tuple[str, ...]) -> set[str]:
 @dataclass
 class Expected:
     ran: set[str]  # keys of the top-level statements that must run
-    unsure: set[str]  # keys that may or may not be listed (a method added or removed)
     hits: dict[str, int]  # tracked label -> how many more hits
 
 
@@ -262,16 +263,13 @@ def expect(old: Version, new: Version, old_ns: dict[str, Any], new_ns: dict[str,
                 if prev.code.get(qualname) != body:
                     changed.add(qualname)
     ran: set[str] = set()
-    unsure: set[str] = set()
     hits = dict.fromkeys(TRACKED, 0)
     for block in new.blocks():
         prev = before.get(block.key)
         if prev is None:
             runs = True  # a new statement
         elif block.key == "K":
-            runs = prev.body != block.body
-            if set(prev.code) != set(block.code):
-                unsure.add("K")
+            runs = prev.body != block.body  # methods added or removed: only those change
         elif block.code:
             runs = False  # an existing function: patched (or left alone)
         else:
@@ -288,7 +286,7 @@ def expect(old: Version, new: Version, old_ns: dict[str, Any], new_ns: dict[str,
             label = "K.ATTR" if block.key == "K" else block.key
             if label in hits:
                 hits[label] += 1
-    return Expected(ran, unsure - ran, hits)
+    return Expected(ran, hits)
 
 
 def edits(version: Version) -> st.SearchStrategy[Version]:
@@ -437,10 +435,6 @@ def test_random_edits_run_what_changed_and_behave_as_a_fresh_import(
         got = dict.fromkeys(TRACKED, 0)
         for label in probe.HITS:
             got[label] += 1
-        if "K" in expected.unsure and got["K.ATTR"] == counts["K.ATTR"] + 1:
-            # the engine rebuilds a class whose set of methods changed: see
-            # test_adding_or_removing_a_method_does_not_rerun_the_class_body below
-            counts["K.ATTR"] += 1
         assert got == counts, context
 
         # (c) the decorated function is registered once, whatever its edits
@@ -449,18 +443,12 @@ def test_random_edits_run_what_changed_and_behave_as_a_fresh_import(
         # (d) the payload says what ran
         spans = new.spans()
         rerun = {(r["lineno"], r["end_lineno"]) for r in payload["rerun"]}
-        must = {spans[k] for k in expected.ran}
-        may = {spans[k] for k in expected.unsure}
-        assert must <= rerun <= must | may, context
+        assert rerun == {spans[k] for k in expected.ran}, context
         if new.text() == version.text():
             assert payload["mode"] == "unchanged", context
         elif expected.ran:
             assert payload["mode"] == "partial", context
-        elif expected.unsure:
-            # a method added or removed: whether that counts as a statement that ran is
-            # left open (and the engine rebuilds the class then, see below)
-            assert payload["mode"] in ("patched", "partial"), context
-        else:
+        else:  # function code only (methods added or removed too: no statement ran)
             assert payload["mode"] == "patched", context
         version, old_ns = new, ns
 
@@ -480,11 +468,6 @@ class K:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: adding or removing a method runs the unchanged class body again "
-    "(SPEC §1.5: only changed class-body statements run, removed names are deleted)",
-)
 @pytest.mark.parametrize("edit", ["remove", "add"])
 def test_adding_or_removing_a_method_does_not_rerun_the_class_body(
     project: Project, edit: str
@@ -496,6 +479,37 @@ def test_adding_or_removing_a_method_does_not_rerun_the_class_body(
     project.write(f"{name}.py", first)
     module = project.import_(name)
     instance = module.K()
-    project.reload(f"{name}.py", second)
+    result = project.reload(f"{name}.py", second)
     assert hasattr(instance, "extra") == (edit == "add")
     assert probe.HITS == ["K body"]
+    payload = result["recompiled"][0]
+    assert (payload["mode"], payload["rerun"]) == ("patched", [])
+    key = "added" if edit == "add" else "removed"
+    assert payload["changes"][key] == ["K.extra"]
+
+
+def test_an_added_decorated_method_takes_its_decorators_and_a_failure_undoes_it(
+    project: Project,
+) -> None:
+    probe = check_probe(project)
+    name = f"mklass_{next(_unique)}"
+    project.write(f"{name}.py", KLASS)
+    module = project.import_(name)
+    K = module.K
+    decorated = KLASS + (
+        "\n    @property\n    def size(self):\n        return self.m() + 10\n"
+        "\n    @classmethod\n    def make(cls):\n        return cls()\n"
+    )
+    project.reload(f"{name}.py", decorated)
+    assert module.K is K and K().size == 11 and isinstance(K.make(), K)
+    assert probe.HITS == ["K body"]
+    broken = decorated.replace("return 2", "return 3") + "\n\nBOOM = 1 / 0\n"
+    with pytest.raises(ReloadError):
+        project.reload(f"{name}.py", broken)
+    assert K().size == 11 and K().extra() == 2
+    without = decorated.replace(
+        "\n    @property\n    def size(self):\n        return self.m() + 10\n", ""
+    )
+    with pytest.raises(ReloadError):
+        project.reload(f"{name}.py", without + "\n\nBOOM = 1 / 0\n")
+    assert K().size == 11  # the removal was undone with the rest

@@ -126,7 +126,10 @@ class ModuleUpdate:
             ns.update(before)
 
         self.journal.on_undo(restore)
-        pairs = diff_statements(self.old.statements, self.new.statements)
+        if self.old is self.new:  # a dependent: the text it runs, against itself
+            pairs = [Pair("same", st, st) for st in self.new.statements]
+        else:
+            pairs = diff_statements(self.old.statements, self.new.statements)
         for pair in pairs:
             self._patch_pair(pair, ())
         self._remove(pairs)
@@ -152,6 +155,8 @@ class ModuleUpdate:
     def _patch_pair(self, pair: Pair, path: tuple[str, ...]) -> bool:
         """Patch what ``pair`` changed in place; False when that cannot be done (the
         statement then runs: for a method, its whole top-level class is rebuilt)."""
+        if path and pair.status in ("run", "removed"):
+            return self._method_statement(pair, path)
         if pair.old is None or pair.new is None:
             return True
         if pair.status == "same":
@@ -167,6 +172,30 @@ class ModuleUpdate:
             if not all([self._patch_pair(sub, inner) for sub in pair.body]):
                 pair.status = "run"
                 return False
+        return True
+
+    def _method_statement(self, pair: Pair, path: tuple[str, ...]) -> bool:
+        """A method added, removed or re-decorated (``statements._lone_method``): its class
+        takes or loses that one attribute, and the rest of its body does not run again."""
+        classes = self._classes(path)
+        stmt = pair.new or pair.old
+        if not classes or stmt is None or stmt.name is None:
+            return False
+        cls, name = classes[-1], stmt.name
+        if pair.new is None:
+            if name in cls.__dict__:
+                self.journal.delattr(cls, name)
+        else:
+            obj = self._fresh_function(pair.new, path, decorated=True)
+            if obj is _GONE:
+                return False
+            self.journal.setattr(cls, name, obj)
+            set_name = getattr(type(obj), "__set_name__", None)
+            if set_name is not None:  # as class creation would (not undone by a rollback)
+                set_name(obj, cls, name)
+        self.outcome.patched += 1
+        self.outcome.rebound.add(".".join((*path, name)))
+        self.outcome.code_changed.add(path[0])
         return True
 
     def _patch_function(self, old: Statement, new: Statement, path: tuple[str, ...]) -> bool:
@@ -211,13 +240,18 @@ class ModuleUpdate:
                 self.journal.setattr(old, attr, value)
         return True
 
-    def _fresh_function(self, stmt: Statement, path: tuple[str, ...]) -> FunctionType | None:
-        """The new ``def`` compiled as its module would, minus its decorators."""
+    def _fresh_function(
+        self, stmt: Statement, path: tuple[str, ...], *, decorated: bool = False
+    ) -> Any:
+        """The new ``def`` compiled as its module would, minus its decorators (None if it
+        is not a function then); with ``decorated``, what the whole statement binds
+        (``_GONE`` if nothing)."""
         node = copy.copy(stmt.located())
         assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        node.decorator_list = [
-            ast.copy_location(ast.Name(_KEEP, ast.Load()), d) for d in node.decorator_list
-        ]
+        if not decorated:
+            node.decorator_list = [
+                ast.copy_location(ast.Name(_KEEP, ast.Load()), d) for d in node.decorator_list
+            ]
         scratch: dict[str, Any] = {_KEEP: _identity}
         wrapped: ast.stmt = node
         classes = self._classes(path)
@@ -245,7 +279,9 @@ class ModuleUpdate:
         holder: Any = scratch
         for name in path:
             holder = holder[name]
-        fn = holder.get(stmt.name)
+        fn = holder.get(stmt.name, _GONE)
+        if decorated:
+            return fn
         return fn if isinstance(fn, FunctionType) else None
 
     def _classes(self, path: tuple[str, ...]) -> list[type] | None:
@@ -341,15 +377,8 @@ class ModuleUpdate:
     def _execute(self, stmt: Statement) -> None:
         ns = self.ns
         before = dict(ns)
-        node = stmt.located()
-        code = compile(
-            ast.Module([node], []),
-            self.filename,
-            "exec",
-            flags=self.new.future_flags,
-            dont_inherit=True,
-        )
-        self.ran_nodes.append(node)
+        code = stmt.compiled(self.filename, self.new.future_flags)
+        self.ran_nodes.append(stmt.located())
         exec(code, ns)
         self.outcome.rerun.append((stmt.start, stmt.end))
         bound = [

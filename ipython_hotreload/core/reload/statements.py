@@ -27,6 +27,7 @@ import copy
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import CodeType
 from typing import Literal
 
 __all__ = [
@@ -60,6 +61,8 @@ class Statement:
     calls: frozenset[str]  # those of them called at import time (decorators included)
     body: list[Statement] | None = None  # a class statement's body
     shift: int = 0  # lines the text moved since ``node`` was parsed (a spliced index)
+    # (file name, future flags, code) of the statement compiled alone, once it ran
+    code: tuple[str, int, CodeType] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_def(self) -> bool:
@@ -77,6 +80,18 @@ class Statement:
             self.node, self.shift = node, 0
         return self.node
 
+    def compiled(self, filename: str, flags: int) -> CodeType:
+        """The statement compiled alone, as a module (kept: a dependent's statement that
+        reads a constant runs on every edit of that constant)."""
+        kept = self.code
+        if kept is not None and kept[0] == filename and kept[1] == flags:
+            return kept[2]
+        code: CodeType = compile(
+            ast.Module([self.located()], []), filename, "exec", flags=flags, dont_inherit=True
+        )
+        self.code = (filename, flags, code)
+        return code
+
     def moved(self, delta: int) -> Statement:
         """The same statement, ``delta`` lines further down."""
         if not delta:
@@ -88,6 +103,7 @@ class Statement:
             end=self.end + delta,
             shift=self.shift + delta,
             body=body,
+            code=None,
         )
 
 
@@ -301,9 +317,32 @@ def _changed_definition(old: Statement, new: Statement) -> Pair:
         return Pair("patch", old, new)
     assert old.body is not None and new.body is not None
     body = diff_statements(old.body, new.body)
-    if all(p.status in ("same", "patch", "class") for p in body):
+    if all(
+        p.status in ("same", "patch", "class") or _lone_method(p, old.body, new.body) for p in body
+    ):
         return Pair("class", old, new, body)
     return Pair("run", old, new)  # a class rebuilt from its new body
+
+
+def _lone_method(pair: Pair, old_body: Sequence[Statement], new_body: Sequence[Statement]) -> bool:
+    """Is ``pair`` a method added, removed, or whose decorators changed, that the class can
+    take or lose as one attribute? Not when another statement of the body binds its name
+    (a property's setter) or reads it (``alias = method``), nor for a ``__dunder__`` or
+    private name (class creation treats those specially, or mangles them)."""
+    stmt = pair.new or pair.old
+    if pair.status not in ("run", "removed") or stmt is None or not stmt.is_def:
+        return False
+    if (pair.new is not None and not pair.new.is_def) or stmt.name is None:
+        return False
+    name = stmt.name
+    if name.startswith("__"):
+        return False
+    for other in (*old_body, *new_body):
+        if other is pair.old or other is pair.new:
+            continue
+        if other.name == name or name in other.loads:
+            return False
+    return True
 
 
 def _kind(s: Statement) -> str:
