@@ -349,7 +349,7 @@ class HotReloader:
                 resolved = Path(p).resolve()
                 name = self.graph.module_for_path(resolved)
                 if name is not None:
-                    before[resolved] = self.running_text(name)
+                    before[resolved] = self.sources.text(name)
                     self.purge_module(name)
             sources: list[Source] = []
             for p in changed:
@@ -358,16 +358,11 @@ class HotReloader:
                 if name is None or not resolved.is_file():
                     continue
                 data, stamp = read_source(resolved)
-                before[resolved] = self.running_text(name)
+                before[resolved] = self.sources.text(name)
                 sources.append(Source(name, resolved, data, full=True, stamp=stamp))
             if not sources:
                 return self._commit_purges_only("watch", before)
             return self._run(sources, started, [], "watch", before)
-
-    def running_text(self, mod: str) -> bytes | None:
-        """The exact source bytes module ``mod`` runs, as far as this reloader knows them
-        (the text it last executed for it), else None."""
-        return self.sources.text(mod)
 
     def purge_module(self, mod: str | ModuleType) -> None:
         """Forget a module: ``sys.modules``, its parent's attribute, its ``.pyc``, the graph;

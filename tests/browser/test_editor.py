@@ -26,42 +26,9 @@ from typing import Any
 import pytest
 
 from tests.browser.harness import ARTIFACTS, JupyterServer, NotebookDriver, write_notebook
+from tests.browser.test_panels import SHAPES, make_project
 
 pytestmark = pytest.mark.browser
-
-SHAPES = '''\
-"""Areas of simple shapes."""
-
-import math
-
-
-def circle(radius: float) -> float:
-    """Area of a circle."""
-    return math.pi * radius**2
-
-
-def square(side: float) -> float:
-    """Area of a square."""
-    return side * side
-
-
-class Shape:
-    """A named shape with an area."""
-
-    def __init__(self, name: str, area: float) -> None:
-        self.name = name
-        self.area = area
-
-    def describe(self) -> str:
-        """One line about the shape."""
-        return f"{self.name}: {self.area:.2f}"
-'''
-
-SCENE = """\
-from demo.shapes import Shape, circle, square
-
-SHAPES = [Shape("coin", circle(1.0)), Shape("tile", square(2.0))]
-"""
 
 DESCRIBE = '''\
 def describe(self) -> str:
@@ -76,13 +43,6 @@ def square(side: float) -> float:
 SQUARE_BROKEN = SQUARE.replace("return side * side", "return (side *")
 SQUARE_NEW = SQUARE.replace("return side * side", "return float(side) ** 2")
 TIMED_SAVES = 5
-
-
-def make_project(root: Path) -> None:
-    (root / "demo").mkdir(parents=True, exist_ok=True)
-    (root / "demo" / "__init__.py").write_text("")
-    (root / "demo" / "shapes.py").write_text(SHAPES)
-    (root / "demo" / "scene.py").write_text(SCENE)
 
 
 def notebook_cells() -> list[str]:
