@@ -144,7 +144,8 @@ class ModuleIndex:
         self._known_reads: dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]] = {}
         known_bodies: dict[str, frozenset[str]] = {}
         if previous is not None and previous.future_flags == self.future_flags:
-            self._known_reads = previous._readings()
+            if not kept:  # (a splice reads only the statements it parsed: new texts)
+                self._known_reads = previous._readings()
             known_bodies = {
                 s.text: previous.function_reads[s.name]
                 for s in previous.statements
