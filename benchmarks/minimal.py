@@ -315,6 +315,23 @@ def _tally(seen: dict[str, int], text: str) -> None:
     seen[text] = seen.get(text, 0) + 1
 
 
+def _required(edit: Edit) -> Callable[[int], None]:
+    """What SPEC 1.1 makes every reload do beside the update itself, and nothing else: write
+    the text atomically (steps 1-2), compile the whole module (3) and save its ``.pyc`` (5),
+    with the engine's own functions, on a scratch file beside the floor's copy."""
+    from ipython_hotreload.core.paths import atomic_write
+    from ipython_hotreload.core.reload.bytecode import write_pyc
+
+    scratch = edit.path.with_name(f"{edit.path.stem}_required.py")
+
+    def apply(e: int) -> None:
+        data = edit.source(e).encode()
+        atomic_write(scratch, data)
+        write_pyc(scratch, data, compile(data, str(scratch), "exec", dont_inherit=True))
+
+    return apply
+
+
 def _repeat(kind: str, args: dict[str, Any]) -> tuple[int, int]:
     return (args["slow_repeat"], 1) if kind == "slow" else (args["repeat"], 3)
 
@@ -357,12 +374,16 @@ def _ours_kind(reloader: Any, args: dict[str, Any], kind: str) -> dict[str, Any]
 
     contenders: dict[str, Callable[[int], object]] = {"floor": edits["floor"].floor}
     contenders.update({name: ours(name) for name in edits if name != "floor"})
+    if kind in ("leaf", "ref"):
+        contenders["required"] = _required(edits["floor"])
 
     def before(name: str, e: int) -> None:
         if name == "floor":
             edits[name].drop_pyc()
 
     def check(name: str, e: int) -> None:
+        if name == "required":
+            return
         edit = edits[name]
         _check(edit.ok(e), f"{kind} {name}")
         if name == "floor":
@@ -639,6 +660,19 @@ def run() -> list[h.Row]:
                 )
             )
         if kind in ("leaf", "ref"):
+            req = med(ours_case.get(kind, {}).get("required"))
+            budget = "" if f is None else f"the mark leaves {limit * f:.2f} ms; "
+            rows.append(
+                h.row(
+                    "the same edit's atomic write, whole compile and .pyc alone (SPEC 1.1)",
+                    N,
+                    req,
+                    f,
+                    compared_with=_FLOOR[kind],
+                    mark="report",
+                    note=budget + "the engine's own functions, on a scratch copy",
+                )
+            )
             m = med(ours_case.get(kind, {}).get("module"))
             rows.append(
                 h.row(
