@@ -504,3 +504,28 @@ def test_a_dependent_calling_a_function_that_reads_a_changed_constant_runs_again
     depc = project.import_("depc")
     result = project.reload("hubc.py", "BASE = 5\n\n\ndef scale(x):\n    return x * BASE\n")
     assert "depc" in mods(result) and depc.SCALED == 15
+
+
+@pytest.mark.parametrize("mode", ["minimal", "module"])
+def test_a_name_passed_on_through_an_export_edge_reaches_what_reads_it(
+    project: Project, mode: str
+) -> None:
+    """``xmid`` only passes ``LIMIT`` on (``from xbase import LIMIT``, read in a function:
+    an export edge); the modules that take it from ``xmid`` must see the new value as a
+    fresh interpreter would: at import time (``DOUBLE``), in functions, through an
+    attribute of the module, and down a second export edge. One that takes something else
+    from ``xmid`` does not follow."""
+    project.write("xbase.py", "LIMIT = 1\n")
+    project.write("xmid.py", "from xbase import LIMIT\n\n\ndef limit():\n    return LIMIT\n")
+    project.write("xread.py", "from xmid import LIMIT\n\nDOUBLE = LIMIT * 2\n")
+    project.write("xpass.py", "from xmid import LIMIT\n\n\ndef get():\n    return LIMIT\n")
+    project.write("xlast.py", "from xpass import LIMIT\n\nQUAD = LIMIT * 4\n")
+    project.write("xattr.py", "import xmid\n\nTRIPLE = xmid.LIMIT * 3\n")
+    project.write("xother.py", "from xmid import limit\n\nF = limit\n")
+    names = ("xbase", "xmid", "xread", "xpass", "xlast", "xattr", "xother")
+    read, passed, last, attr, other = (project.import_(n) for n in names[2:])
+    result = project.reload("xbase.py", "LIMIT = 5\n", reexecute=mode)
+    assert (read.DOUBLE, passed.get(), last.QUAD, attr.TRIPLE) == (10, 5, 20, 15)
+    assert sys.modules["xmid"].limit() == 5
+    assert "xother" not in mods(result) and other.F is sys.modules["xmid"].limit
+    assert {"xread", "xlast", "xattr"} <= set(mods(result))

@@ -348,7 +348,9 @@ class ModuleGraph:
         the changed modules and every loaded module reaching them through compile edges
         (re-executed), each after the modules of the plan it depends on (a cycle in import
         order), and after each re-executed module, the loaded modules with an export edge onto
-        it (one step each: rebind the names taken from it)."""
+        it (one step each: rebind the names taken from it). What takes one of those names from
+        such a module follows it: a compile importer runs (after the re-executed module), an
+        export importer rebinds (right after it), transitively."""
         changed = list(dict.fromkeys(changed))
         if not changed:
             return []
@@ -363,32 +365,51 @@ class ModuleGraph:
                 (m in loaded) == there and import_order.get(m) == at for m, there, at in cached[0]
             ):
                 return list(cached[1])
-            compile_in, export_in, indexed = self._compile_in, self._export_in, self._indexed
+            compile_in, indexed = self._compile_in, self._indexed
             # `after` holds the changed modules from the start, so a module outside it that
             # is loaded is live; sorting the importers keeps the plan independent of set order.
             after: dict[str, str | None] = dict.fromkeys(changed)
+            depends: dict[str, list[str]] = {}
+            # exporter -> the modules that take from it a name it passes on (export steps)
+            passed_on: dict[str, list[str]] = {}
+            read: set[str] = set()
+            followed: set[str] = set()  # exporters already followed
             queue = deque(changed)
             while queue:
                 mod = queue.popleft()
+                read.update(compile_in.get(mod, ()))
                 for importer in sorted(compile_in.get(mod, ())):
                     if importer not in after and importer in loaded:
                         after[importer] = mod
                         queue.append(importer)
-            depends = {m: [e.to for e in indexed.get(m, ())] for m in after}
-            exporters_of = {m: [x for x in export_in.get(m, ()) if x not in after] for m in after}
-            exporters_of_all = [x for xs in exporters_of.values() for x in xs]
+                # A module with an export edge onto one that runs only rebinds the names it
+                # took; the modules taking one of those names from it must follow it as
+                # they would the module itself: run (a compile edge) or rebind in turn.
+                for x in self._exporters(mod, after, loaded, read):
+                    if x not in followed:
+                        followed.add(x)
+                        queue += self._follow_exporter(
+                            x, mod, after, depends, passed_on, loaded, read
+                        )
+            for m in after:
+                depends[m] = [e.to for e in indexed.get(m, ())] + depends.get(m, [])
+            exporters_of = {m: self._exporters(m, after, loaded, read) for m in after}
         # Every module, changed ones included, runs after what it depends on: a saved module
         # that imports a module changed on disk must see that module's new objects.
         order = dependency_order(list(after), depends, import_order)
         steps: list[Step] = []
+
+        def exports(target: str, exporters: list[str]) -> None:
+            # One export step per (importer, target): the importer rebinds the names it
+            # took from that target, right after the target ran (or rebound them).
+            for importer in sorted(exporters, key=lambda m: (import_order.get(m, sys.maxsize), m)):
+                steps.append(Step(importer, target, "export"))
+                exports(importer, passed_on.pop(importer, []))
+
         for mod in order:
             steps.append(Step(mod, after[mod], None if mod in changed else "compile"))
-            # One export step per (importer, re-executed target): the importer rebinds the
-            # names it took from that target, right after the target ran.
-            exporters = [x for x in exporters_of[mod] if x in loaded]
-            for importer in sorted(exporters, key=lambda m: (import_order.get(m, sys.maxsize), m)):
-                steps.append(Step(importer, mod, "export"))
-        read = {*after, *(i for m in after for i in compile_in.get(m, ())), *exporters_of_all}
+            exports(mod, exporters_of[mod])
+        read |= set(after)
         with self._lock:
             if len(self._plans) > 256:
                 self._plans.clear()
@@ -397,6 +418,57 @@ class ModuleGraph:
                 list(steps),
             )
         return steps
+
+    def _exporters(
+        self, target: str, after: Mapping[str, object], loaded: Collection[str], read: set[str]
+    ) -> list[str]:
+        """The loaded modules outside the plan with an export edge onto ``target``."""
+        found = self._export_in.get(target, ())
+        read.update(found)
+        return sorted(x for x in found if x not in after and x in loaded)
+
+    def _follow_exporter(
+        self,
+        x: str,
+        target: str,
+        after: dict[str, str | None],
+        depends: dict[str, list[str]],
+        passed_on: dict[str, list[str]],
+        loaded: Collection[str],
+        read: set[str],
+    ) -> list[str]:
+        """``x`` rebinds the names it took from ``target``: the loaded modules taking one of
+        those names from ``x`` (or ``x`` itself, as a module) follow it, transitively.
+        Returns the modules that now run (through a compile edge)."""
+        added: list[str] = []
+        work = [(x, target)]
+        seen = {x}
+        while work:
+            exporter, source = work.pop()
+            forwarded = {alias for _, alias in self.bound_names(exporter, source)}
+            for importer in sorted(self._compile_in.get(exporter, ())):
+                read.add(importer)
+                if importer in after or importer not in loaded:
+                    continue
+                if self._takes(importer, exporter, forwarded):
+                    after[importer] = exporter
+                    depends.setdefault(importer, []).append(target)  # what runs first
+                    added.append(importer)
+            for importer in sorted(self._export_in.get(exporter, ())):
+                read.add(importer)
+                if importer in after or importer in seen or importer not in loaded:
+                    continue
+                if self._takes(importer, exporter, forwarded):
+                    seen.add(importer)
+                    passed_on.setdefault(exporter, []).append(importer)
+                    work.append((importer, exporter))
+        return added
+
+    def _takes(self, importer: str, exporter: str, names: set[str]) -> bool:
+        """Does ``importer`` take one of ``names`` from ``exporter`` (or the module itself:
+        ``import exporter``, a star import)?"""
+        taken = self.bound_names(importer, exporter)
+        return not taken or any(name in names for name, _ in taken)
 
     # -- internals -------------------------------------------------------------------------
     def _ensure(self) -> None:

@@ -319,6 +319,8 @@ class PlanRun:
         if importer is None or target is None or old_target_ns is None:
             return
         ns = importer.__dict__
+        before = dict(ns)
+        rebound: set[str] = set()
         for name, alias in self.graph.bound_names(step.mod, target.__name__):
             if name not in target.__dict__:
                 src = self.sources.get(step.mod)
@@ -329,6 +331,12 @@ class PlanRun:
             new = target.__dict__[name]
             if alias in ns and ns[alias] is old_target_ns.get(name) and ns[alias] is not new:
                 self.journal.setitem(ns, alias, new)
+                rebound.add(alias)
+        if rebound:
+            # It passes the new objects on: what takes them from it follows (the plan has
+            # those modules after this step, SPEC 3).
+            self.old_namespaces.setdefault(step.mod, before)
+            self.outcomes.setdefault(step.mod, Outcome("patched")).rebound |= rebound
 
 
 def _modules_on_stack() -> set[str]:
