@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, TypedDict
 if TYPE_CHECKING:
     from astroid import nodes
 
+    from ipython_hotreload.core.reload.statements import Statement
+
 # astroid is imported on first analysis, not with the engine: it costs a tenth of a second,
 # which `%load_ext` would otherwise pay before anything needs it (a warm-up thread pays it).
 
@@ -44,30 +46,35 @@ _by_key: dict[str, dict[bytes, tuple[FunctionInfo, ...]]] = {}
 _cache_lock = threading.Lock()
 
 
+#: (first line, last line, qualname prefix) of a definition analysed on its own: a top-level
+#: one (prefix "") or a method of a class whose members can be read one by one ("K.").
+Unit = tuple[int, int, str]
+
+
 def analyse_functions(
     source: str,
     tree: ast.Module | None = None,
     *,
     key: str | None = None,
-    spans: Iterable[tuple[int, int]] | None = None,
+    units: Iterable[Unit] | None = None,
 ) -> list[FunctionInfo]:
     """The functions of a module (top-level functions and methods of top-level and nested
     classes, in source order) as payload entries. ``tree`` is a stdlib parse of ``source``
-    to reuse, or ``spans`` the (first, last) lines of its top-level definitions, decorators
-    included; a source that does not parse gives ``[]``. ``key`` (the file) lets the
-    analysis of unchanged definitions be reused from the file's previous text."""
-    if spans is None:
+    to reuse, or ``units`` its definitions (:func:`statement_units`); a source that does not
+    parse gives ``[]``. ``key`` (the file) lets the analysis of unchanged definitions be
+    reused from the file's previous text."""
+    if units is None:
         if tree is None:
             try:
                 tree = ast.parse(source)
             except (SyntaxError, ValueError):
                 return []
-        spans = _spans(tree)
+        units = _tree_units(tree.body)
     out: list[FunctionInfo] = []
     with _cache_lock:
         previous = _by_key.get(key, {}) if key is not None else {}
     current: dict[bytes, tuple[FunctionInfo, ...]] = {}
-    for first, digest, segment in _definitions(source, spans):
+    for first, digest, segment, prefix in _definitions(source, units):
         entries = previous.get(digest) or current.get(digest)
         if entries is None:
             with _cache_lock:
@@ -75,7 +82,7 @@ def analyse_functions(
                 if entries is not None:
                     _cache.move_to_end(digest)
         if entries is None:
-            entries = tuple(_analyse_segment(segment))
+            entries = tuple(_analyse_segment(segment, prefix))
             if key is None:
                 with _cache_lock:
                     _cache[digest] = entries
@@ -91,21 +98,74 @@ def analyse_functions(
     return out
 
 
-def _spans(tree: ast.Module) -> Iterator[tuple[int, int]]:
-    """(first line, last line) of each top-level definition of a parsed module."""
-    for stmt in tree.body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+def statement_units(statements: Iterable[Statement], prefix: str = "") -> Iterator[Unit]:
+    """The units of an index's statements (their lines are right even where their nodes'
+    are not: a spliced index)."""
+    for st in statements:
+        if st.name is None:
+            continue
+        if st.body is not None and _one_by_one(st.node):
+            yield from statement_units(st.body, f"{prefix}{st.name}.")
+        else:
+            yield st.start, st.end, prefix
+
+
+def _tree_units(body: list[ast.stmt], prefix: str = "") -> Iterator[Unit]:
+    for stmt in body:
+        if isinstance(stmt, ast.ClassDef) and _one_by_one(stmt):
+            yield from _tree_units(stmt.body, f"{prefix}{stmt.name}.")
+        elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
-            yield first, stmt.end_lineno or stmt.lineno
+            yield first, stmt.end_lineno or stmt.lineno, prefix
 
 
-def _definitions(source: str, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, bytes, str]]:
-    """(first line, digest of its text, text) of each top-level definition of ``source``."""
+def _one_by_one(node: ast.stmt) -> bool:
+    """Can a class's members be analysed one by one, each in a bare class, and say what
+    the class as a whole would (an edited method then costs its own analysis, not the
+    class's)? Not when its body makes a method a class or static method by assignment
+    (``f = classmethod(f)``), or decorates one with a name the body binds (astroid infers
+    those in the class)."""
+    if not isinstance(node, ast.ClassDef):
+        return False
+    bound: set[str] = set()
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(stmt.name)
+            continue
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Name):
+                if sub.id in _DESCRIPTORS:
+                    return False
+                if isinstance(sub.ctx, ast.Store):
+                    bound.add(sub.id)
+            elif isinstance(sub, ast.Attribute) and sub.attr in _DESCRIPTORS:
+                return False
+    for stmt in node.body:
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for dec in stmt.decorator_list:
+            if isinstance(dec, ast.Attribute) and dec.attr in ("setter", "getter", "deleter"):
+                continue  # a property's: its kind is read from the name
+            root = dec.func if isinstance(dec, ast.Call) else dec
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in bound:
+                return False
+    return True
+
+
+_DESCRIPTORS = frozenset({"classmethod", "staticmethod"})
+
+
+def _definitions(source: str, units: Iterable[Unit]) -> Iterator[tuple[int, bytes, str, str]]:
+    """(first line, digest, text, qualname prefix) of each unit of ``source``."""
     lines = source.splitlines(keepends=True)
-    for first, last in spans:
+    for first, last, prefix in units:
         segment = "".join(lines[first - 1 : last])
-        digest = hashlib.blake2b(segment.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        yield first, digest, segment
+        digest = hashlib.blake2b(
+            f"{prefix}\0{segment}".encode("utf-8", "surrogatepass"), digest_size=16
+        ).digest()
+        yield first, digest, segment, prefix
 
 
 def definition_entries(source: str) -> dict[bytes, tuple[FunctionInfo, ...]]:
@@ -117,8 +177,8 @@ def definition_entries(source: str) -> dict[bytes, tuple[FunctionInfo, ...]]:
     except (SyntaxError, ValueError):
         return {}
     return {
-        digest: tuple(_analyse_segment(seg))
-        for _, digest, seg in _definitions(source, _spans(tree))
+        digest: tuple(_analyse_segment(seg, prefix))
+        for _, digest, seg, prefix in _definitions(source, _tree_units(tree.body))
     }
 
 
@@ -132,7 +192,9 @@ def seed_file(key: str, entries: dict[bytes, tuple[FunctionInfo, ...]]) -> bool:
         return True
 
 
-def _analyse_segment(segment: str) -> list[FunctionInfo]:
+def _analyse_segment(segment: str, prefix: str = "") -> list[FunctionInfo]:
+    """The entries of one unit, lines relative to it; a class member (``prefix`` set) is
+    read inside a bare class, so astroid sees it as a method."""
     import astroid
     from astroid.builder import AstroidBuilder
 
@@ -141,8 +203,22 @@ def _analyse_segment(segment: str) -> list[FunctionInfo]:
         # No transforms (the brain's plugins): what is read here is the syntax of each def,
         # which they do not change, and they cost a third of the parse.
         builder = AstroidBuilder(astroid.MANAGER, apply_transforms=False)
-        for node in builder.string_build(segment).body:
-            _collect(node, "", in_class=False, out=out)
+        if not prefix:
+            for node in builder.string_build(segment).body:
+                _collect(node, "", in_class=False, out=out)
+            return out
+        first = segment.splitlines()[0] if segment else ""
+        indent = first[: len(first) - len(first.lstrip())]
+        body = "".join(
+            "    " + line[len(indent) :] if line.startswith(indent) else line
+            for line in segment.splitlines(keepends=True)
+        )
+        wrapper = builder.string_build("class _:\n" + body).body[0]
+        for node in wrapper.body:
+            _collect(node, prefix, in_class=True, out=out)
+        for e in out:  # the wrapper's line
+            e["lineno"] -= 1
+            e["end_lineno"] -= 1
     except (astroid.AstroidSyntaxError, SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # Python itself compiled it; astroid's recursive builder may still give up
     return out

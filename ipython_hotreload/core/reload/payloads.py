@@ -17,7 +17,11 @@ from typing import Any, Literal, TypedDict, cast
 
 from ipython_hotreload.core.graph.modulegraph import Step
 from ipython_hotreload.core.labels import Label
-from ipython_hotreload.core.reload.analysis import FunctionInfo, analyse_functions
+from ipython_hotreload.core.reload.analysis import (
+    FunctionInfo,
+    analyse_functions,
+    statement_units,
+)
 from ipython_hotreload.core.reload.execution import PlanRun
 from ipython_hotreload.core.reload.minimal import Mode, Outcome
 
@@ -131,11 +135,11 @@ def build_payloads(
         payload: Payload = {"mod": step.mod, "source_hash": None, "functions": None}
         if is_full and src is not None:
             payload["source_hash"] = hashlib.sha256(src.data).hexdigest()
-            spans = None
+            units = None
             if src.index is not None:  # a spliced parse: the index knows the lines
-                spans = [(st.start, st.end) for st in src.index.statements if st.name]
+                units = statement_units(src.index.statements)
             payload["functions"] = analyse_functions(
-                src.text, src.tree, key=str(src.path), spans=spans
+                src.text, src.tree, key=str(src.path), units=units
             )
             changes = run.changes.get(step.mod) or {"added": [], "changed": [], "removed": []}
             payload["changes"] = cast(Changes, changes)
