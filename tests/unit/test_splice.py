@@ -44,6 +44,15 @@ BASE = [
     "    def p(self):\n",
     "        return g()\n",
     "\n",
+    "    class Inner:\n",
+    "        from os import path\n",
+    "\n",
+    "        def q(self, n=LIMIT):\n",
+    "            return n\n",
+    "\n",
+    "    def last(self):\n",
+    "        return 2\n",
+    "\n",
     "\n",
     "TEXT = '''\n",
     "one\n",
@@ -78,6 +87,12 @@ POOL = [
     "import sys\n",
     "async def a():\n",
     "    await b()\n",
+    "    def n(self, k=LIMIT):\n",
+    "        return k\n",
+    "    @staticmethod\n",
+    "    Z = ATTR + 1\n",
+    "  def bad(self):\n",
+    "class K(Other):\n",
 ]
 
 
@@ -122,7 +137,7 @@ edits = st.lists(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(edits)
 def test_a_spliced_index_is_the_whole_parse(changes: list[tuple[int, int, list[str]]]) -> None:
     lines = list(BASE)

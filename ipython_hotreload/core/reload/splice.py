@@ -23,6 +23,7 @@ shrank: their nodes are shifted only if they run (:meth:`Statement.located`).
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from dataclasses import dataclass
 
@@ -86,6 +87,10 @@ def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
     if j < len(statements) and statements[j].start - 1 < b:
         return None  # a statement after it starts on its last line (`x = 1; y = 2`)
     delta = new_end - old_end
+    if j == i + 1 and statements[i].is_class:
+        inside = _members(old, i, after, p, old_end, delta, filename)
+        if inside is not None:
+            return inside
     new_text = "".join(after[a : b + delta])
     try:  # the blank lines put the chunk at its lines (cheaper than moving the nodes)
         chunk = ast.parse("\n" * a + new_text, filename)
@@ -113,6 +118,70 @@ def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
         new_text,
         frozenset().union(*(st.loads for st in touched)),
         new_loads,
+    )
+
+
+def _members(
+    old: ModuleIndex,
+    k: int,
+    after: list[str],
+    p: int,
+    old_end: int,
+    delta: int,
+    filename: str,
+) -> Spliced | None:
+    """The change lies inside the body of top-level class ``k``: parse only the members it
+    touched, inside a bare class at their lines (the same rules as at the top level, one
+    indentation in), or None."""
+    cls = old.statements[k]
+    members = cls.body or []
+    header_end = cls.start - 1 + cls.header.count("\n")  # 0-based line after the header
+    if not members or p < header_end or old_end > cls.end:
+        return None
+    hit = [m for m, st in enumerate(members) if st.end >= p and st.start - 1 <= old_end]
+    if not hit:
+        return None
+    i, j = hit[0], hit[-1] + 1
+    a = min([p, *(members[m].start - 1 for m in hit)])
+    b = max([old_end, *(members[m].end for m in hit)])
+    if (i > 0 and members[i - 1].end > a) or (j < len(members) and members[j].start - 1 < b):
+        return None  # a line shared with a member outside
+    indent = members[0].node.col_offset
+    new_text = "".join(after[a : b + delta])
+    try:
+        wrapper = ast.parse("\n" * (a - 1) + "class _:\n" + new_text, filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if len(wrapper.body) != 1 or not isinstance(wrapper.body[0], ast.ClassDef):
+        return None  # the new lines end the class: read at the top level
+    fresh = wrapper.body[0].body
+    if any(n.col_offset != indent or _is_future(n) for n in fresh):
+        return None  # another indentation: the class's body would not take it
+    first = min([fresh[0].lineno, *(d.lineno for d in getattr(fresh[0], "decorator_list", []))])
+    if i == 0 and first != members[0].start:
+        return None  # the class's header (its lines up to the first member) changed
+    node = copy.copy(cls.node)
+    assert isinstance(node, ast.ClassDef)
+    kept = {id(m.node): m for m in members[:i]}
+    kept.update({id(m.node): m.moved(delta) for m in members[j:]})
+    node.body = [*(m.node for m in members[:i]), *fresh, *(m.node for m in members[j:])]
+    tree_body = [st.node for st in old.statements]
+    tree_body[k] = node
+    outer = {id(st.node): (st, 0) for st in old.statements[:k]}
+    outer.update({id(st.node): (st, delta) for st in old.statements[k + 1 :]})
+    outer[id(node)] = (cls, 0)  # a stand-in, replaced just below
+    text = "".join(after)
+    index = ModuleIndex(text, ast.Module(tree_body, []), old.package, old, kept=outer)
+    index.statements[k] = index.with_members(cls, node, kept)
+    touched = members[i:j]
+    new_members = index.statements[k].body or []
+    return Spliced(
+        index,
+        wrapper,
+        "".join(old.lines[a:b]),
+        new_text,
+        frozenset().union(*(st.loads for st in touched)),
+        frozenset().union(*(st.loads for st in new_members[i : i + len(fresh)])),
     )
 
 

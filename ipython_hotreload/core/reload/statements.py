@@ -63,6 +63,9 @@ class Statement:
     shift: int = 0  # lines the text moved since ``node`` was parsed (a spliced index)
     # (file name, future flags, code) of the statement compiled alone, once it ran
     code: tuple[str, int, CodeType] | None = field(default=None, repr=False, compare=False)
+    # ``node`` holds nodes of several parses (a class whose members were spliced): the
+    # statement is parsed again from its text when it must compile
+    reparse: bool = False
 
     @property
     def is_def(self) -> bool:
@@ -74,7 +77,10 @@ class Statement:
 
     def located(self) -> ast.stmt:
         """The node with the statement's line numbers as they are now (what compiles)."""
-        if self.shift:
+        if self.reparse:  # a top-level statement: its text parses on its own
+            tree = ast.parse("\n" * (self.start - 1) + self.text)
+            self.node, self.shift, self.reparse = tree.body[0], 0, False
+        elif self.shift:
             node = copy.deepcopy(self.node)
             ast.increment_lineno(node, self.shift)
             self.node, self.shift = node, 0
@@ -175,6 +181,29 @@ class ModuleIndex:
         self.star_imports: set[str] = set()
         for node in tree.body:
             self._imports(node)
+
+    def with_members(
+        self, old: Statement, node: ast.ClassDef, kept: Mapping[int, Statement]
+    ) -> Statement:
+        """``old``, a top-level class of an earlier text, with the body ``node`` holds now:
+        the members in ``kept`` (by ``id`` of their node, already moved) as they were, the
+        others read from this text."""
+        lazy = bool(self.future_flags & _ANNOTATIONS_FLAG)
+        body = [kept.get(id(n)) or self._statement(n, lazy) for n in node.body]
+        end = body[-1].end  # a class ends where its last member does
+        loads, calls = _import_time_reads(node, lazy)
+        return replace(
+            old,
+            node=node,
+            text="".join(self._lines[old.start - 1 : end]),
+            end=end,
+            loads=loads,
+            calls=calls,
+            body=body,
+            shift=0,
+            code=None,
+            reparse=True,
+        )
 
     @property
     def lines(self) -> list[str]:
