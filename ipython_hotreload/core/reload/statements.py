@@ -66,6 +66,7 @@ class Statement:
     # ``node`` holds nodes of several parses (a class whose members were spliced): the
     # statement is parsed again from its text when it must compile
     reparse: bool = False
+    _unsafe: str | bool | None = field(default=False, repr=False, compare=False)
 
     @property
     def is_def(self) -> bool:
@@ -74,6 +75,14 @@ class Statement:
     @property
     def is_class(self) -> bool:
         return isinstance(self.node, ast.ClassDef)
+
+    @property
+    def unsafe(self) -> str | None:
+        """Why running this statement alone could not vouch for the result (SPEC 1.5
+        rule 6), or None; read once per statement (its node does not change)."""
+        if self._unsafe is False:
+            self._unsafe = _unsafe_statement(self.node)
+        return self._unsafe  # type: ignore[return-value]
 
     def located(self) -> ast.stmt:
         """The node with the statement's line numbers as they are now (what compiles)."""
@@ -203,6 +212,7 @@ class ModuleIndex:
             shift=0,
             code=None,
             reparse=True,
+            _unsafe=False,
         )
 
     @property
@@ -388,7 +398,7 @@ def full_reason(old: ModuleIndex, new: ModuleIndex) -> str | None:
         return "a `from __future__` import changed"
     for index in (old, new):
         for s in index.statements:
-            why = _unsafe_statement(s.node)
+            why = s.unsafe
             if why:
                 return why
     return None
