@@ -17,6 +17,7 @@ import ast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ipython_hotreload.core.graph.importscan import scan_source
 from ipython_hotreload.core.reload.splice import splice
 from ipython_hotreload.core.reload.statements import ModuleIndex, Statement
 
@@ -93,6 +94,8 @@ POOL = [
     "    Z = ATTR + 1\n",
     "  def bad(self):\n",
     "class K(Other):\n",
+    "os: int = 1\n",
+    "    W = os.sep\n",
 ]
 
 
@@ -153,6 +156,8 @@ def test_a_spliced_index_is_the_whole_parse(changes: list[tuple[int, int, list[s
             continue
         if got is not None:
             _assert_equal(got.index, full)
+            if got.same_imports:  # then the graph keeps the file's records: they must stand
+                assert scan_source(old.text, "pkg.m", False) == scan_source(text, "pkg.m", False)
         old = full
 
 

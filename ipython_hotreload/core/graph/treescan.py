@@ -390,6 +390,17 @@ def scan_records(tree: ast.Module, source: bytes | None) -> list[RawRecord]:
     return [(*r, r[5] != FUNCTION_SCOPE and r[4] in reads) for r in scanner.records]
 
 
+def import_time_reads(
+    stmts: list[ast.stmt], *, class_body: bool = False, evaluate_annotations: bool = True
+) -> set[str]:
+    """The names the import-time code of some statements (of a module, or of a class body)
+    reads, as a scan of their module counts them for the ``used`` flags of its records."""
+    scanner = _Scanner(b"")  # no text holds an import: function bodies are not walked
+    scanner.evaluate_annotations = evaluate_annotations
+    scanner.body(stmts, CLASS_SCOPE if class_body else MODULE_SCOPE)
+    return scanner.reads
+
+
 def error_text(exc: BaseException) -> str:
     """How a file that could not be read or parsed is reported."""
     if isinstance(exc, SyntaxError):

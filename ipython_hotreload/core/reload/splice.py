@@ -27,9 +27,12 @@ import copy
 import re
 from dataclasses import dataclass
 
+from ipython_hotreload.core.graph.treescan import import_time_reads
 from ipython_hotreload.core.reload.statements import ModuleIndex, Statement
 
 __all__ = ["Spliced", "splice"]
+
+_ANNOTATIONS = getattr(__import__("__future__"), "annotations").compiler_flag
 
 # str.splitlines() also breaks at these; the tokenizer (and so every lineno) does not.
 _ODD_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -41,20 +44,29 @@ class Spliced:
 
     index: ModuleIndex
     chunk: ast.Module  # the new chunk's statements, at their lines in the new text
-    old_text: str  # the chunk's old and new text (the graph's imports stay unless they
-    new_text: str  # change)
-    old_loads: frozenset[str]  # what the chunk's statements read at import time, before
-    new_loads: frozenset[str]  # and after
+    old_text: str  # the chunk's old and new text
+    new_text: str
+    old_nodes: list[ast.stmt]  # the chunk's statements before
+    class_body: bool = False  # the chunk is members of a class
 
     @property
     def same_imports(self) -> bool:
-        """Can the edit have changed what the module imports, or which imported names its
-        import-time code reads? (No ``import`` in either text of the chunk, same reads.)"""
-        return (
-            "import" not in self.old_text
-            and "import" not in self.new_text
-            and self.old_loads == self.new_loads
-        )
+        """Are the module's import records what they were: no ``import`` in either text of
+        the chunk, and the same names read at import time, as the graph's scan counts
+        them (for the records' ``used`` flags)?"""
+        if "import" in self.old_text or "import" in self.new_text:
+            return False
+        lazy = bool(self.index.future_flags & _ANNOTATIONS)
+        kw = {"class_body": self.class_body, "evaluate_annotations": not lazy}
+        return import_time_reads(self.old_nodes, **kw) == import_time_reads(self.chunk_nodes, **kw)
+
+    @property
+    def chunk_nodes(self) -> list[ast.stmt]:
+        """The chunk's statements after (a class member chunk's, out of its bare class)."""
+        body = self.chunk.body
+        if self.class_body and body and isinstance(body[0], ast.ClassDef):
+            return body[0].body
+        return body
 
 
 def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
@@ -110,15 +122,7 @@ def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
         body.append(st.node)
     tree = ast.Module(body, [])
     index = ModuleIndex(text, tree, old.package, old, kept=kept)
-    new_loads = frozenset().union(*(st.loads for st in index.statements[i : i + len(chunk.body)]))
-    return Spliced(
-        index,
-        chunk,
-        "".join(before[a:b]),
-        new_text,
-        frozenset().union(*(st.loads for st in touched)),
-        new_loads,
-    )
+    return Spliced(index, chunk, "".join(before[a:b]), new_text, [t.node for t in touched])
 
 
 def _members(
@@ -173,16 +177,8 @@ def _members(
     text = "".join(after)
     index = ModuleIndex(text, ast.Module(tree_body, []), old.package, old, kept=outer)
     index.statements[k] = index.with_members(cls, node, kept)
-    touched = members[i:j]
-    new_members = index.statements[k].body or []
-    return Spliced(
-        index,
-        wrapper,
-        "".join(old.lines[a:b]),
-        new_text,
-        frozenset().union(*(st.loads for st in touched)),
-        frozenset().union(*(st.loads for st in new_members[i : i + len(fresh)])),
-    )
+    touched = [m.node for m in members[i:j]]
+    return Spliced(index, wrapper, "".join(old.lines[a:b]), new_text, touched, class_body=True)
 
 
 def _first_after(statements: list[Statement], line: int) -> int:
