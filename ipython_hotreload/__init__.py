@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 # loads neither the engine nor astroid. A new public name is one line here, and its import
 # under TYPE_CHECKING below for type checkers (a test keeps the two the same).
 _EXPORTS: dict[str, str] = {
+    "ConflictError": "ipython_hotreload.errors",
     "HotReloadError": "ipython_hotreload.errors",
     "HotReloader": "ipython_hotreload.core.engine",
     "ModuleEvent": "ipython_hotreload.core.events",
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from ipython_hotreload.core.events import subscribe as subscribe
     from ipython_hotreload.distributed import attach_dask as attach_dask
     from ipython_hotreload.distributed import detach_dask as detach_dask
+    from ipython_hotreload.errors import ConflictError as ConflictError
     from ipython_hotreload.errors import HotReloadError as HotReloadError
     from ipython_hotreload.errors import ReloadError as ReloadError
     from ipython_hotreload.errors import SourceWriteError as SourceWriteError

@@ -123,12 +123,20 @@ class HotReloadClient:
         return self.request("source", target=target, timeout=timeout)
 
     def reload_definition(
-        self, target: str, content: str, format: bool = True, timeout: float = 30.0
+        self,
+        target: str,
+        content: str,
+        format: bool = True,
+        timeout: float = 30.0,
+        *,
+        expected_hash: str | None = None,
     ) -> Message:
-        """Replace (or add) one definition in its file and reload it."""
-        return self.request(
-            "reload_definition", target=target, content=content, format=format, timeout=timeout
-        )
+        """Replace (or add) one definition in its file and reload it (``expected_hash``: the
+        ``source_hash`` of the text you opened; a conflict is an error reply)."""
+        fields: dict[str, Any] = {"target": target, "content": content, "format": format}
+        if expected_hash is not None:
+            fields["expected_hash"] = expected_hash
+        return self.request("reload_definition", timeout=timeout, **fields)
 
     def history(self, timeout: float = 30.0) -> Message:
         """The reloads so far in the kernel, newest first."""

@@ -5,6 +5,7 @@
     HotReloadError                 base of everything this package raises
     ├── UnsafePathError            the path is refused; nothing was written
     ├── SourceWriteError           the file could not be written; __cause__ is the OSError
+    ├── ConflictError              a definition changed on disk since the editor read it
     └── ReloadError                compile or execution failed; everything was rolled back
 
 Every error carries the data a user (or a frontend) needs to act on it and pickles cleanly.
@@ -14,7 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HotReloadError", "ReloadError", "SourceWriteError", "UnsafePathError"]
+__all__ = [
+    "ConflictError",
+    "HotReloadError",
+    "ReloadError",
+    "SourceWriteError",
+    "UnsafePathError",
+]
 
 
 class HotReloadError(Exception):
@@ -52,6 +59,33 @@ class SourceWriteError(HotReloadError, OSError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.message))
+
+
+class ConflictError(HotReloadError):
+    """A definition's text on disk is not the one the editor read (``expected_hash``): another
+    editor, the watcher or an undo changed it since. Nothing was written.
+
+    ``current`` is the definition's text on disk now (None: it is gone), so the editor can
+    show it beside the user's text and let them take either.
+    """
+
+    def __init__(self, target: str, path: str | None, current: str | None) -> None:
+        self.target = target
+        self.path = path
+        self.current = current
+        super().__init__(target, path, current)
+
+    def __str__(self) -> str:
+        where = f" in {self.path}" if self.path else ""
+        if self.current is None:
+            return f"{self.target} is gone{where} since you opened it; nothing was written"
+        return (
+            f"{self.target} changed{where} since you opened it (another editor, the watcher "
+            "or an undo); nothing was written: keep your text or take the one on disk"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.target, self.path, self.current))
 
 
 class ReloadError(HotReloadError):

@@ -70,7 +70,7 @@ from ipython_hotreload.core.reload.history import History
 from ipython_hotreload.core.reload.payloads import Payload, build_payloads, describe_failure
 from ipython_hotreload.core.reload.provenance import import_stamp, record_imports
 from ipython_hotreload.core.reload.sources import RunningSources
-from ipython_hotreload.errors import HotReloadError, ReloadError
+from ipython_hotreload.errors import ConflictError, HotReloadError, ReloadError
 
 __all__ = [
     "HotReloader",
@@ -412,24 +412,35 @@ class HotReloader:
             if found is None:
                 raise HotReloadError(f"there is no definition {parsed.qualname} in {path}")
             lines = split_lines(text.removeprefix("\ufeff"))
+            source = "".join(lines[found.start - 1 : found.end])
             return {
                 "mod": mod,
                 "path": str(path),
                 "qualname": parsed.qualname,
                 "lineno": found.start,
                 "end_lineno": found.end,
-                "source": "".join(lines[found.start - 1 : found.end]),
+                "source": source,
+                "source_hash": _text_hash(source),
             }
 
     def reload_definition(
-        self, target: str, content: str, *, format: bool = True
+        self,
+        target: str,
+        content: str,
+        *,
+        format: bool = True,
+        expected_hash: str | None = None,
     ) -> dict[str, Any]:
         """Replace one definition's lines in its file (or add it) and hot-reload the file
         (SPEC §1.6); only the new definition is formatted. The result's ``"definition"``
-        says where it now is and how many of its lines the formatter changed."""
+        says where it now is and how many of its lines the formatter changed.
+        ``expected_hash``: the ``source_hash`` of the text the caller opened; if the text on
+        disk now hashes otherwise, :class:`ConflictError` is raised and nothing is written."""
         with _RELOAD_LOCK:
             parsed, path, _mod = self._definition_file(target)
             text = self._read_text(path)
+            if expected_hash is not None:
+                _check_unchanged(target, parsed.qualname, path, text, expected_hash)
             fmt = None
             if format and self._format_fn is not None:
                 fn = self._format_fn
@@ -1010,6 +1021,24 @@ def _spec_origin(mod: str) -> Path | None:
     return Path(origin) if isinstance(origin, str) and origin.endswith(".py") else None
 
 
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_unchanged(
+    target: str, qualname: str, path: Path, text: str | None, expected_hash: str
+) -> None:
+    """Raise :class:`ConflictError` when the definition's text on disk now does not hash to
+    ``expected_hash`` (a change elsewhere in the file is no conflict)."""
+    found = find_definition(text, qualname, str(path)) if text is not None else None
+    current = None
+    if found is not None and text is not None:
+        lines = split_lines(text.removeprefix("\ufeff"))
+        current = "".join(lines[found.start - 1 : found.end])
+    if current is None or _text_hash(current) != expected_hash:
+        raise ConflictError(target, str(path), current)
+
+
 def _read_if_exists(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -1097,9 +1126,13 @@ def compile_dep_edges(*, labels: Iterable[str] | None = None) -> list[dict[str, 
     return default_reloader().compile_dep_edges(labels=labels)
 
 
-def reload_definition(target: str, content: str, *, format: bool = True) -> dict[str, Any]:
+def reload_definition(
+    target: str, content: str, *, format: bool = True, expected_hash: str | None = None
+) -> dict[str, Any]:
     """:meth:`HotReloader.reload_definition` on the default reloader."""
-    return default_reloader().reload_definition(target, content, format=format)
+    return default_reloader().reload_definition(
+        target, content, format=format, expected_hash=expected_hash
+    )
 
 
 def source_of(target: str) -> dict[str, Any]:

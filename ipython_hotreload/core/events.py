@@ -24,6 +24,8 @@ EventKind = Literal[
     "recompiled",
     "compile_failed",
     "source_removed",
+    # A reload that must wait for the running cell (SPEC 2.5); payload {"reason": ...}.
+    "reload_waiting",
     # A cluster worker applied a reload, or did not (SPEC 2.4); "worker" names it.
     "worker_recompiled",
     "worker_failed",

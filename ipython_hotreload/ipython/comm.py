@@ -16,7 +16,13 @@ import comm as comm_package
 
 from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
-from ipython_hotreload.errors import HotReloadError, ReloadError, SourceWriteError, UnsafePathError
+from ipython_hotreload.errors import (
+    ConflictError,
+    HotReloadError,
+    ReloadError,
+    SourceWriteError,
+    UnsafePathError,
+)
 from ipython_hotreload.ipython.protocol import (
     OPS,
     PROTOCOL_VERSION,
@@ -49,6 +55,8 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
         info.update(path=exc.path, reason=exc.reason)
     elif isinstance(exc, SourceWriteError):
         info.update(path=exc.path)
+    elif isinstance(exc, ConflictError):
+        info.update(path=exc.path, current=exc.current)
     elif isinstance(exc.__cause__, SyntaxError):
         # New text that does not parse (a definition from an editor): its line, to show.
         info.update(lineno=exc.__cause__.lineno, offset=exc.__cause__.offset)
@@ -156,8 +164,12 @@ class CommChannel:
         if request["op"] == "source":
             return reloader.source_of(request["target"])
         if request["op"] == "reload_definition":
-            fmt = request.get("format", True)
-            return reloader.reload_definition(request["target"], request["content"], format=fmt)
+            return reloader.reload_definition(
+                request["target"],
+                request["content"],
+                format=request.get("format", True),
+                expected_hash=request.get("expected_hash"),
+            )
         if request["op"] == "history":
             return reloader.history()
         if request["op"] == "undo":

@@ -155,6 +155,7 @@ class ReloadDefinitionRequest(TypedDict):
     target: str
     content: str
     format: NotRequired[bool]
+    expected_hash: NotRequired[str]  # the source_hash the editor opened (SPEC 1.6)
 
 
 class HistoryRequest(TypedDict):
@@ -286,6 +287,8 @@ def parse_request(data: object) -> Request:
         }
         if "format" in data:
             definition["format"] = _flag(data, "format", request_id)
+        if data.get("expected_hash") is not None:
+            definition["expected_hash"] = _text(data, "expected_hash", request_id, limit=128)
         return definition
     if op == "history":
         return {"id": request_id, "op": "history"}

@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ipython_hotreload.errors import HotReloadError, ReloadError
+from ipython_hotreload.errors import ConflictError, HotReloadError, ReloadError
 
 __all__ = ["EDITOR_OPS", "Editing", "answer", "editor_line"]
 
@@ -34,7 +34,7 @@ class Editing(Protocol):
     def source_of(self, target: str) -> dict[str, Any]: ...
 
     def reload_definition(
-        self, target: str, content: str, *, format: bool = True
+        self, target: str, content: str, *, format: bool = True, expected_hash: str | None = None
     ) -> dict[str, Any]: ...
 
     def history(self) -> list[dict[str, Any]]: ...
@@ -96,8 +96,17 @@ def _start_on_disk(reloader: Editing, target: str) -> int | None:
 def _save(reloader: Editing, request_id: object, request: dict[str, Any]) -> dict[str, Any]:
     target, content = _text(request, "target"), _text(request, "content")
     fmt = request.get("format", True)
+    expected = request.get("expected_hash")
+    if expected is not None and not isinstance(expected, str):
+        raise _BadRequest(f"'expected_hash' must be a string, not {type(expected).__name__}")
     try:
-        result = reloader.reload_definition(target, content, format=bool(fmt))
+        result = reloader.reload_definition(
+            target, content, format=bool(fmt), expected_hash=expected
+        )
+    except ConflictError as exc:
+        return _reply_error(
+            request_id, "ConflictError", str(exc), path=exc.path, current=exc.current
+        )
     except HotReloadError as exc:
         lineno = exc.lineno if isinstance(exc, ReloadError) else getattr(exc, "lineno", None)
         start = _start_on_disk(reloader, target) if isinstance(exc, ReloadError) else None

@@ -357,14 +357,25 @@ def test_source_reload_definition_history_and_undo(kernel: Kernel, client: HotRe
         "lineno": 1,
         "end_lineno": 2,
         "source": MOD_V1,
+        "source_hash": hashlib.sha256(MOD_V1.encode()).hexdigest(),
     }
     client.received.clear()
-    reply = client.reload_definition("kp_edit.mod:f", "def f():\n    return 7\n", format=False)
+    opened = reply["result"]["source_hash"]
+    reply = client.reload_definition(
+        "kp_edit.mod:f", "def f():\n    return 7\n", format=False, expected_hash=opened
+    )
     assert reply["ok"], reply
     assert list(client.received)[-1] == reply
     assert ("recompiled", "kp_edit.mod") in events_of(list(client.received))
     assert reply["result"]["definition"]["qualname"] == "f"
     run(client, "assert held() == 7 and kp_edit.mod.f is held")
+    # A second editor that opened f before that save is told, and writes nothing.
+    stale = client.reload_definition(
+        "kp_edit.mod:f", "def f():\n    return 8\n", format=False, expected_hash=opened
+    )
+    assert stale["ok"] is False and stale["error"]["type"] == "ConflictError", stale
+    assert stale["error"]["current"] == "def f():\n    return 7\n"
+    run(client, "assert held() == 7")
     history = client.history()["result"]
     assert history[0]["origin"] == "definition" and history[0]["mods"][0] == "kp_edit.mod"
     reply = client.undo()

@@ -24,6 +24,7 @@ PUBLIC = {
     "ReloadError",
     "UnsafePathError",
     "SourceWriteError",
+    "ConflictError",
     # SPEC 1.6 and 1.7: one definition at a time, history and undo.
     "reload_definition",
     "source_of",

@@ -47,6 +47,7 @@ def test_source_of_gives_the_exact_text_and_lines_by_module_or_by_file(mod: Proj
         "lineno": 5,
         "end_lineno": 6,
         "source": "    def m(self):\n        return 1\n",
+        "source_hash": sha(b"    def m(self):\n        return 1\n"),
     }
     assert mod.reloader.source_of("pkg.mod:C.m") == expected
     assert mod.reloader.source_of(f"{mod.path('pkg/mod.py')}::C.m") == expected
@@ -99,6 +100,44 @@ def test_a_failing_definition_rolls_back_and_keeps_the_text_on_disk(mod: Project
         mod.reloader.reload_definition("pkg.mod:C", "class C(Missing):\n    pass\n")
     assert sys.modules["pkg.mod"].C().m() == 1
     assert "class C(Missing)" in mod.path("pkg/mod.py").read_text()
+
+
+def test_a_definition_changed_since_it_was_read_is_a_conflict_and_nothing_is_written(
+    mod: Project,
+) -> None:
+    opened = mod.reloader.source_of("pkg.mod:C.m")
+    # Another editor changes the method, and the watcher (or a cell) reloads it.
+    mod.reloader.reload_definition("pkg.mod:C.m", "def m(self):\n    return 'theirs'\n")
+    on_disk = mod.path("pkg/mod.py").read_bytes()
+    with pytest.raises(hr.ConflictError) as caught:
+        mod.reloader.reload_definition(
+            "pkg.mod:C.m", "def m(self):\n    return 'mine'\n", expected_hash=opened["source_hash"]
+        )
+    assert caught.value.current == "    def m(self):\n        return 'theirs'\n"
+    assert mod.path("pkg/mod.py").read_bytes() == on_disk
+    assert sys.modules["pkg.mod"].C().m() == "theirs"
+
+
+def test_a_change_elsewhere_in_the_file_is_no_conflict(mod: Project) -> None:
+    opened = mod.reloader.source_of("pkg.mod:C.m")
+    mod.reloader.reload_definition("pkg.mod:f", "def f():\n    return X + 10\n")
+    mod.reloader.reload_definition(
+        "pkg.mod:C.m", "def m(self):\n    return 3\n", expected_hash=opened["source_hash"]
+    )
+    assert sys.modules["pkg.mod"].C().m() == 3 and sys.modules["pkg.mod"].f() == 11
+
+
+def test_a_definition_removed_since_it_was_read_is_a_conflict_with_no_current_text(
+    mod: Project,
+) -> None:
+    opened = mod.reloader.source_of("pkg.mod:f")
+    mod.reload("pkg/mod.py", MOD.replace("def f():\n    return X\n", ""))
+    with pytest.raises(hr.ConflictError, match="is gone") as caught:
+        mod.reloader.reload_definition(
+            "pkg.mod:f", "def f():\n    return 0\n", expected_hash=opened["source_hash"]
+        )
+    assert caught.value.current is None
+    assert "def f" not in mod.path("pkg/mod.py").read_text()
 
 
 def test_only_the_new_definition_is_formatted(mod: Project) -> None:
