@@ -1,6 +1,6 @@
 """Payload analysis of one module: astroid-based ``functions`` against a stdlib ``ast`` walk.
 
-``ipython_hotreload.core.reload.analysis.analyse_functions`` caches per top-level definition, so it
+``ipython_hotreload.core.report.analysis.analyse_functions`` caches per top-level definition, so it
 is measured twice on the 300-line module: cold (cache cleared before every call) and warm
 after a one-function edit (every call sees a method body it has never seen, the rest is
 cached). The comparison is the stdlib: ``ast.parse`` plus a walk that builds the same entries
@@ -71,7 +71,7 @@ def stdlib_functions(source: str) -> list[dict[str, Any]]:
 
 def case_analysis(args: dict[str, Any]) -> dict[str, Any]:
     """Cold, warm-after-edit, stdlib; the results must agree on names and lines."""
-    from ipython_hotreload.core.reload import analysis
+    from ipython_hotreload.core.report import analysis
 
     source = h.big_source(0)
     ours = analysis.analyse_functions(source)

@@ -319,8 +319,8 @@ def _required(edit: Edit) -> Callable[[int], None]:
     """What SPEC 1.1 makes every reload do beside the update itself, and nothing else: write
     the text atomically (steps 1-2), compile the whole module (3) and save its ``.pyc`` (5),
     with the engine's own functions, on a scratch file beside the floor's copy."""
+    from ipython_hotreload.core.edit.bytecode import write_pyc
     from ipython_hotreload.core.paths import atomic_write
-    from ipython_hotreload.core.reload.bytecode import write_pyc
 
     scratch = edit.path.with_name(f"{edit.path.stem}_required.py")
 
@@ -342,7 +342,7 @@ def _repeat(kind: str, args: dict[str, Any]) -> tuple[int, int]:
 def case_ours(args: dict[str, Any]) -> dict[str, Any]:
     """Per kind: the floor, ours (minimal) and, for ``leaf`` and ``ref``, ours with
     ``reexecute="module"``, in turns in one process, each on its own copy."""
-    from ipython_hotreload.core.engine import HotReloader  # first: it notes what is imported
+    from ipython_hotreload.core.engine import HotReloader
 
     root = load(args)
     reloader = HotReloader(roots=[root], formatter=None)
@@ -404,7 +404,7 @@ def _ours_kind(reloader: Any, args: dict[str, Any], kind: str) -> dict[str, Any]
 def case_autoreload(args: dict[str, Any]) -> dict[str, Any]:
     """``%autoreload 2`` (on the ``floor`` copies) and ours (on the ``min`` copies), in
     turns in one shell; autoreload's reload work timed apart from its per-cell check."""
-    from ipython_hotreload.core.engine import HotReloader  # first: it notes what is imported
+    from ipython_hotreload.core.engine import HotReloader
 
     root = load(args)
     import IPython

@@ -38,31 +38,31 @@ _EXPORTS: dict[str, str] = {
     "SourceWriteError": "ipython_hotreload.errors",
     "Subscription": "ipython_hotreload.core.events",
     "UnsafePathError": "ipython_hotreload.errors",
-    "compile_dep_edges": "ipython_hotreload.core.engine",
+    "compile_dep_edges": "ipython_hotreload.core.defaults",
     "attach_dask": "ipython_hotreload.distributed",
-    "default_reloader": "ipython_hotreload.core.engine",
+    "default_reloader": "ipython_hotreload.core.defaults",
     "detach_dask": "ipython_hotreload.distributed",
-    "history": "ipython_hotreload.core.engine",
-    "reload_definition": "ipython_hotreload.core.engine",
-    "source_of": "ipython_hotreload.core.engine",
-    "undo": "ipython_hotreload.core.engine",
-    "purge_module": "ipython_hotreload.core.engine",
-    "reload": "ipython_hotreload.core.engine",
-    "set_default_reloader": "ipython_hotreload.core.engine",
+    "history": "ipython_hotreload.core.defaults",
+    "reload_definition": "ipython_hotreload.core.defaults",
+    "source_of": "ipython_hotreload.core.defaults",
+    "undo": "ipython_hotreload.core.defaults",
+    "purge_module": "ipython_hotreload.core.defaults",
+    "reload": "ipython_hotreload.core.defaults",
+    "set_default_reloader": "ipython_hotreload.core.defaults",
     "subscribe": "ipython_hotreload.core.events",
 }
 
 if TYPE_CHECKING:
+    from ipython_hotreload.core.defaults import compile_dep_edges as compile_dep_edges
+    from ipython_hotreload.core.defaults import default_reloader as default_reloader
+    from ipython_hotreload.core.defaults import history as history
+    from ipython_hotreload.core.defaults import purge_module as purge_module
+    from ipython_hotreload.core.defaults import reload as reload
+    from ipython_hotreload.core.defaults import reload_definition as reload_definition
+    from ipython_hotreload.core.defaults import set_default_reloader as set_default_reloader
+    from ipython_hotreload.core.defaults import source_of as source_of
+    from ipython_hotreload.core.defaults import undo as undo
     from ipython_hotreload.core.engine import HotReloader as HotReloader
-    from ipython_hotreload.core.engine import compile_dep_edges as compile_dep_edges
-    from ipython_hotreload.core.engine import default_reloader as default_reloader
-    from ipython_hotreload.core.engine import history as history
-    from ipython_hotreload.core.engine import purge_module as purge_module
-    from ipython_hotreload.core.engine import reload as reload
-    from ipython_hotreload.core.engine import reload_definition as reload_definition
-    from ipython_hotreload.core.engine import set_default_reloader as set_default_reloader
-    from ipython_hotreload.core.engine import source_of as source_of
-    from ipython_hotreload.core.engine import undo as undo
     from ipython_hotreload.core.events import ModuleEvent as ModuleEvent
     from ipython_hotreload.core.events import Subscription as Subscription
     from ipython_hotreload.core.events import subscribe as subscribe

@@ -128,7 +128,7 @@ def demo(keep: bool = False) -> int:
         print("\n  saved module payload:")
         shown: dict[str, Any] = {k: saved[k] for k in ("mod", "source_hash", "elapsed_ms")}
         print(textwrap.indent(json.dumps(shown, indent=2), "    "))
-        for fn in saved["functions"]:
+        for fn in saved["functions"] or []:
             print(
                 f"    {fn['kind']:<9} {fn['qualname']}{fn['signature']}  line {fn['lineno']}  {fn['doc'] or ''}"
             )

@@ -8,6 +8,9 @@
     ├── ConflictError              a definition changed on disk since the editor read it
     └── ReloadError                compile or execution failed; everything was rolled back
 
+Inside a reload, :class:`ModuleFailed` carries which module failed from the stage where it
+happened to the one that reports it (it never reaches a caller).
+
 Every error carries the data a user (or a frontend) needs to act on it and pickles cleanly.
 """
 
@@ -111,3 +114,19 @@ class ReloadError(HotReloadError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.mod, self.path, self.lineno, self.message))
+
+
+class ModuleFailed(HotReloadError):
+    """Inside a reload: module ``mod`` (file ``path``) failed to compile or to run; the
+    original exception is ``__cause__``. The pipeline reports it as :class:`ReloadError`."""
+
+    def __init__(self, mod: str, path: str | None) -> None:
+        self.mod = mod
+        self.path = path
+        super().__init__(mod, path)
+
+    def __str__(self) -> str:
+        return f"{self.mod} failed: {self.__cause__!r}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.mod, self.path))

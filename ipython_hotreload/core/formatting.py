@@ -15,7 +15,13 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["FormatterSpec", "apply_formatter", "describe_formatter", "resolve_formatter"]
+__all__ = [
+    "FormatFn",
+    "FormatterSpec",
+    "apply_formatter",
+    "describe_formatter",
+    "resolve_formatter",
+]
 
 log = logging.getLogger(__name__)
 

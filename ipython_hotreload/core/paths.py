@@ -21,6 +21,9 @@ __all__ = [
     "in_skipped_dir",
     "is_within",
     "module_name_for",
+    "read_if_exists",
+    "read_source",
+    "stamp_of",
     "sys_path_dirs",
 ]
 
@@ -28,6 +31,31 @@ __all__ = [
 #: ``(mtime_ns, size)`` of a file, taken with the exact bytes read or written, so a later
 #: edit (even one saved while a reload runs) shows as a different stamp.
 Stamp = tuple[int, int]
+
+
+def read_source(path: Path) -> tuple[bytes, Stamp]:
+    """A file's bytes and the stamp of exactly those bytes."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        return fh.read(), (st.st_mtime_ns, st.st_size)
+
+
+def read_if_exists(path: Path) -> bytes | None:
+    """A file's bytes, or None when it does not exist or cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def stamp_of(path: Path | str) -> Stamp | None:
+    """The stamp of a file as it is now, or None when it cannot be stat-ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
 
 _sys_path_cache: tuple[tuple[object, ...], str, list[Path]] | None = None
 

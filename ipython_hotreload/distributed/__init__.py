@@ -60,7 +60,7 @@ def attach_dask(
     again replaces the previous attachment's settings.
     """
     distributed = _require_distributed()
-    from ipython_hotreload.core.engine import default_reloader
+    from ipython_hotreload.core.defaults import default_reloader
     from ipython_hotreload.distributed._link import ClusterLink
     from ipython_hotreload.distributed._wire import DEFAULT_MAX_BYTES
 

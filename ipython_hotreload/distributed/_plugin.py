@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -301,10 +302,10 @@ def _adopt(module: ModuleType, name: str, target: Path, directory: Path) -> None
 
 
 def _warm_up() -> None:
-    import ipython_hotreload.core.reload.analysis  # noqa: F401
+    import ipython_hotreload.core.report.analysis  # noqa: F401
 
 
-def _mods(result: dict[str, Any]) -> list[str]:
+def _mods(result: Mapping[str, Any]) -> list[str]:
     return [p["mod"] for p in result.get("recompiled", [])]
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from traitlets import Bool, Enum, Int, List, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
-from ipython_hotreload.core.engine import HotReloader, default_reloader
+from ipython_hotreload.core.defaults import default_reloader
+from ipython_hotreload.core.engine import HotReloader
 
 __all__ = ["FORMATTERS", "HotReload"]
 

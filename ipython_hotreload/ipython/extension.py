@@ -13,7 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipython_hotreload.core.engine import HotReloader, peek_default_reloader, set_default_reloader
+from ipython_hotreload.core.defaults import peek_default_reloader, set_default_reloader
+from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.ipython.autoreload import AutoreloadSync
 from ipython_hotreload.ipython.comm import CommChannel
 from ipython_hotreload.ipython.config import HotReload

@@ -22,15 +22,15 @@ from typing import Any, Literal, NoReturn, TypeVar, cast
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from ipython_hotreload.core.engine import HotReloader, Status
-from ipython_hotreload.core.events import subscriber_count
-from ipython_hotreload.core.labels import EDGE_LABELS
-from ipython_hotreload.core.paths import is_within, sys_path_dirs
-from ipython_hotreload.core.reload.definitions import (
+from ipython_hotreload.core.edit.definitions import (
     changed_line_count,
     dedent_definition,
     is_definition_target,
 )
+from ipython_hotreload.core.engine import HotReloader, Status
+from ipython_hotreload.core.events import subscriber_count
+from ipython_hotreload.core.labels import EDGE_LABELS
+from ipython_hotreload.core.paths import is_within, sys_path_dirs
 from ipython_hotreload.errors import HotReloadError
 from ipython_hotreload.ipython.report import (
     display_path,
@@ -361,7 +361,8 @@ class HotReloadMagics(Magics):
                 if args.full:
                     raise UsageError("--full goes with a file path: %%hotreload PATH --full")
                 result = reloader.reload_definition(args.target, content, format=fmt)
-                path = Path(result["recompiled"][0]["path"]) if result["recompiled"] else None
+                saved = result["recompiled"][0].get("path") if result["recompiled"] else None
+                path = Path(saved) if saved else None
                 formatted = int(result.get("definition", {}).get("formatted_lines", 0))
             else:
                 # A relative path stays relative: the reloader takes it from the working

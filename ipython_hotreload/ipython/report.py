@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def describe_mode(payload: dict[str, Any]) -> str | None:
 
 
 def summary_line(
-    path: Path, result: dict[str, Any], elapsed_ms: float, *, formatted_lines: int = 0
+    path: Path, result: Mapping[str, Any], elapsed_ms: float, *, formatted_lines: int = 0
 ) -> str:
     """One line: the saved module and what ran in it, the dependents re-executed, what was
     replaced, the time, whether the formatter changed the text (the cell keeps it as typed,
@@ -100,7 +101,7 @@ def summary_line(
     return f"hotreload: {head} in {elapsed_ms:.1f} ms{tail}"
 
 
-def undo_line(result: dict[str, Any], elapsed_ms: float) -> str:
+def undo_line(result: Mapping[str, Any], elapsed_ms: float) -> str:
     """One line for ``%hotreload undo``: which entries were undone and what was reloaded."""
     undone = [str(i) for i in result.get("undone", [])]
     head = f"undid {'entries' if len(undone) > 1 else 'entry'} {', '.join(undone)}"

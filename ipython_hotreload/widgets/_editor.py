@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import logging
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ipython_hotreload.errors import ConflictError, HotReloadError, ReloadError
@@ -35,11 +35,11 @@ class Editing(Protocol):
 
     def reload_definition(
         self, target: str, content: str, *, format: bool = True, expected_hash: str | None = None
-    ) -> dict[str, Any]: ...
+    ) -> Mapping[str, Any]: ...
 
     def history(self) -> list[dict[str, Any]]: ...
 
-    def undo(self, steps: int = 1, *, force: bool = False) -> dict[str, Any]: ...
+    def undo(self, steps: int = 1, *, force: bool = False) -> Mapping[str, Any]: ...
 
 
 class _BadRequest(Exception):

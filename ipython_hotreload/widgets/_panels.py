@@ -68,7 +68,7 @@ class _ReloaderBound:
 
     def _current_reloader(self) -> HotReloader:
         # Resolved on every call: the default reloader may be replaced after the panel is made.
-        from ipython_hotreload.core.engine import default_reloader
+        from ipython_hotreload.core.defaults import default_reloader
 
         return self._reloader if self._reloader is not None else default_reloader()
 
@@ -239,7 +239,7 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     cluster = traitlets.Dict(help="Dask workers heard from: current, failed").tag(sync=True)
 
     def __init__(self, *, reloader: HotReloader | None = None, **kwargs: Any) -> None:
-        from ipython_hotreload.core.engine import default_reloader
+        from ipython_hotreload.core.defaults import default_reloader
 
         self._reloader = reloader
         self._lock = threading.Lock()

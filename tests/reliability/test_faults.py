@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 import ipython_hotreload as hr
-from ipython_hotreload.core import engine, formatting
-from ipython_hotreload.core.reload import journal, minimal, patching
+from ipython_hotreload.core import formatting, pipeline
+from ipython_hotreload.core.apply import journal, minimal, patching
+from ipython_hotreload.core.source import compiler
 from tests.reliability.conftest import Versioned, WriteDenier, fd_path, os_error
 
 # -- disk and permissions ------------------------------------------------------------------
@@ -323,7 +324,7 @@ def _interrupt(*args: Any, **kw: Any) -> Any:
 
 
 def _stage_write_start(v: Versioned, mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(engine, "atomic_write", _interrupt)
+    mp.setattr(pipeline, "atomic_write", _interrupt)
 
 
 def _stage_write_midway(v: Versioned, mp: pytest.MonkeyPatch) -> None:
@@ -345,8 +346,8 @@ def _stage_format(v: Versioned, mp: pytest.MonkeyPatch) -> None:
 
 
 def _stage_compile(v: Versioned, mp: pytest.MonkeyPatch) -> None:
-    # The engine's own ``compile`` (the builtin, looked up in its module globals).
-    mp.setattr(engine, "compile", _interrupt, raising=False)
+    # The compiler's own ``compile`` (the builtin, looked up in its module globals).
+    mp.setattr(compiler, "compile", _interrupt, raising=False)
 
 
 def _stage_execute_saved(v: Versioned, mp: pytest.MonkeyPatch) -> None:
@@ -436,7 +437,7 @@ def _stage_rollback(v: Versioned, mp: pytest.MonkeyPatch) -> None:
 
 def _stage_bytecode(v: Versioned, mp: pytest.MonkeyPatch) -> None:
     mp.setattr(sys, "dont_write_bytecode", False)  # the CI sets PYTHONDONTWRITEBYTECODE
-    mp.setattr(engine.bytecode, "write_pyc", _interrupt)
+    mp.setattr(pipeline.bytecode, "write_pyc", _interrupt)
 
 
 def _subscriber_interrupts(kind: str) -> Callable[[Versioned, pytest.MonkeyPatch], None]:

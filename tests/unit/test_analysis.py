@@ -11,7 +11,7 @@ from pathlib import Path
 import astroid
 import pytest
 
-from ipython_hotreload.core.reload import analysis
+from ipython_hotreload.core.report import analysis
 
 STDLIB = Path(os.__file__).parent
 CORPUS = [

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipython_hotreload.core.reload.definitions import (
+from ipython_hotreload.core.edit.definitions import (
     changed_line_count,
     dedent_definition,
     find_definition,

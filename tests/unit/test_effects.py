@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from ipython_hotreload.core.reload.effects import (
+from ipython_hotreload.core.apply.effects import (
     describe_outside_calls,
     imported_names,
     outside_calls,

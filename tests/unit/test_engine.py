@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 import ipython_hotreload as hr
+from ipython_hotreload.core.source.compiler import Compiler
+from ipython_hotreload.core.source.texts import Source
 from tests.conftest import Project
 
 
@@ -582,13 +584,13 @@ def test_an_unchanged_dependent_reruns_its_kept_code_instead_of_recompiling(
     kdep = project.import_("kdep")
     project.reload("kbase.py", "N = 2\n")  # kdep compiled once, from its file
     compiled: list[str] = []
-    real = project.reloader._compile
+    real = Compiler.compile
 
-    def counting(src: object) -> None:
-        compiled.append(src.mod)  # type: ignore[attr-defined]
-        real(src)  # type: ignore[arg-type]
+    def counting(self: Compiler, src: Source) -> bool:
+        compiled.append(src.mod)
+        return real(self, src)
 
-    monkeypatch.setattr(project.reloader, "_compile", counting)
+    monkeypatch.setattr(Compiler, "compile", counting)
     project.reload("kbase.py", "N = 3\n")
     assert compiled == ["kbase"] and kdep.M == 4
     project.path("kdep.py").write_text("from kbase import N\nM = N + 100\n")  # now it changed

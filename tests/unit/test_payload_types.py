@@ -12,7 +12,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import pytest
 
 from ipython_hotreload.core.engine import Status
-from ipython_hotreload.core.reload.payloads import Payload, ReloadResult
+from ipython_hotreload.core.results import Payload, ReloadResult
 from tests.conftest import Project
 
 

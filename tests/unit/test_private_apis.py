@@ -18,7 +18,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config, Configurable
 from traitlets.traitlets import Int
 
-from ipython_hotreload.core.reload.bytecode import checked_hash_pyc
+from ipython_hotreload.core.edit.bytecode import checked_hash_pyc
 from ipython_hotreload.ipython.autoreload import autoreload_reloader
 
 

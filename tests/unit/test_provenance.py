@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ipython_hotreload.core.reload import provenance
+from ipython_hotreload.core.source import provenance
 from tests.conftest import Project
 
 

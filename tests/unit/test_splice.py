@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipython_hotreload.core.graph.importscan import scan_source
-from ipython_hotreload.core.reload.splice import splice
-from ipython_hotreload.core.reload.statements import ModuleIndex, Statement
+from ipython_hotreload.core.source.splice import splice
+from ipython_hotreload.core.source.statements import ModuleIndex, Statement
 
 BASE = [
     '"""A module."""\n',

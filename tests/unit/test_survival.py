@@ -360,7 +360,7 @@ def test_rollback_names_an_outside_effect_it_cannot_undo(project: Project, mode:
 def test_the_walk_leaves_huge_containers_alone(project: Project, mode: str) -> None:
     # Data is not a registry: a module-level list longer than the walk's limit is not
     # scanned (the cost stays proportional to what the module defines, not to its data).
-    from ipython_hotreload.core.reload.references import LARGE
+    from ipython_hotreload.core.apply.references import LARGE
 
     text = f"class B:\n    pass\n\nBIG = [B] * {LARGE + 1}\nSMALL = [B]\n"
     m = _load(project, "bigdata", text)
@@ -373,8 +373,8 @@ def test_the_walk_leaves_huge_containers_alone(project: Project, mode: str) -> N
 def test_a_proxy_whose_class_raises_is_left_alone() -> None:
     # The walk only ever asks type(): a module-level proxy whose __class__ raises outside
     # its context (flask's `request`) must not break a reload.
-    from ipython_hotreload.core.reload.journal import Journal
-    from ipython_hotreload.core.reload.references import References
+    from ipython_hotreload.core.apply.journal import Journal
+    from ipython_hotreload.core.apply.references import References
 
     class Proxy:
         @property

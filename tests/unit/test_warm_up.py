@@ -12,7 +12,7 @@ from pathlib import Path
 from IPython.core.interactiveshell import InteractiveShell
 
 import ipython_hotreload as hr
-from ipython_hotreload.core.reload import analysis
+from ipython_hotreload.core.report import analysis
 from ipython_hotreload.ipython import extension
 from tests.conftest import Project
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import ipython_hotreload as hr
-from ipython_hotreload.core import engine
+from ipython_hotreload.core import pipeline
 from ipython_hotreload.core.changes.watch import Batch, Watcher, is_watched_source
 from tests.conftest import Project
 
@@ -385,7 +385,7 @@ def test_stop_waits_for_no_one_while_its_caller_holds_the_reload_lock(setup: Set
         fn()  # in the watcher thread: it now waits for the lock the test holds
 
     watcher = setup.watch(schedule=schedule)
-    with engine._RELOAD_LOCK:
+    with pipeline.RELOAD_LOCK:
         edit(setup.project.path("pkg/a.py"), "X = 2\n\ndef f():\n    return X\n")
         assert reached.wait(TIMEOUT)
         started = time.monotonic()

@@ -35,16 +35,9 @@ from types import ModuleType
 from ipython_hotreload.core.changes.dirfeed import DirectoryFeed
 from ipython_hotreload.core.paths import Stamp, in_skipped_dir, is_within
 
-__all__ = ["LoadedModules", "Stamp", "read_source"]
+__all__ = ["LoadedModules"]
 
 _UNAPPLIED: Stamp = (-1, -1)
-
-
-def read_source(path: Path) -> tuple[bytes, Stamp]:
-    """A file's bytes and the stamp of exactly those bytes."""
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        return fh.read(), (st.st_mtime_ns, st.st_size)
 
 
 class LoadedModules:

@@ -14,27 +14,18 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
+
+from ipython_hotreload.core.results import FunctionInfo
+from ipython_hotreload.core.source.statements import Statement
 
 if TYPE_CHECKING:
     from astroid import nodes
 
-    from ipython_hotreload.core.reload.statements import Statement
-
 # astroid is imported on first analysis, not with the engine: it costs a tenth of a second,
 # which `%load_ext` would otherwise pay before anything needs it (a warm-up thread pays it).
 
-__all__ = ["FunctionInfo", "analyse_functions", "definition_entries", "seed_file"]
-
-
-class FunctionInfo(TypedDict):
-    name: str
-    qualname: str
-    kind: str
-    lineno: int
-    end_lineno: int
-    signature: str
-    doc: str | None
+__all__ = ["analyse_functions", "definition_entries", "seed_file"]
 
 
 # Entries per definition text, for calls without a key (a small LRU) and per key (a file):

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 from ipython_hotreload.core.graph.treescan import import_time_reads
-from ipython_hotreload.core.reload.statements import ModuleIndex, Statement
+from ipython_hotreload.core.source.statements import ModuleIndex, Statement
 
 __all__ = ["Spliced", "splice"]
 

@@ -9,7 +9,7 @@ file; a thread here takes each answer into the per-file cache (``analysis.seed_f
 the file was analysed here meanwhile. The kernel's own thread never runs astroid for it, and
 an answer about a file that changed since only misses (the cache is by definition text).
 
-``python -m ipython_hotreload.core.reload.prefetch`` is the child: paths on stdin, one a line.
+``python -m ipython_hotreload.core.report.prefetch`` is the child: paths on stdin, one a line.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ipython_hotreload.core.reload.analysis import definition_entries, seed_file
+from ipython_hotreload.core.report.analysis import definition_entries, seed_file
 
 __all__ = ["Prefetch"]
 

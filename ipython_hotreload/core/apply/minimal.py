@@ -37,10 +37,11 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType, ModuleType
-from typing import Any, Literal
+from typing import Any
 
-from ipython_hotreload.core.reload.patching import Journal, Patcher
-from ipython_hotreload.core.reload.statements import (
+from ipython_hotreload.core.apply.patching import Journal, Patcher
+from ipython_hotreload.core.results import Mode
+from ipython_hotreload.core.source.statements import (
     ModuleIndex,
     Pair,
     Statement,
@@ -49,15 +50,11 @@ from ipython_hotreload.core.reload.statements import (
     function_texts,
 )
 
-__all__ = ["Mode", "ModuleUpdate", "Outcome", "changes_between"]
+__all__ = ["ModuleUpdate", "Outcome", "changes_between"]
 
 _KEEP = "__hotreload_keep__"
 _SCOPE = "__hotreload_scope{}__"
 _MAX_DEPTH = 5
-
-
-#: What a reload did to a module (SPEC §1.5).
-Mode = Literal["patched", "partial", "full", "unchanged"]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ipython_hotreload.core.paths import atomic_write
+from ipython_hotreload.core.results import ReloadResult
 from ipython_hotreload.errors import HotReloadError
 
 __all__ = ["History", "HistoryEntry", "HistoryFile"]
@@ -56,7 +57,7 @@ class _CommittedBatch(Protocol):
 
 
 #: ``reload_files({path: bytes | None}, origin="undo")`` of a reloader.
-ReloadFiles = Callable[..., dict[str, Any]]
+ReloadFiles = Callable[..., ReloadResult]
 
 
 def _hash(data: bytes | None) -> str | None:
@@ -190,7 +191,7 @@ class History:
 
     def undo(
         self, reload_files: ReloadFiles, steps: int = 1, *, force: bool = False
-    ) -> dict[str, Any]:
+    ) -> ReloadResult:
         """Revert the newest ``steps`` entries not yet undone in one all-or-nothing batch (the
         caller holds the reload lock). Refuses, naming the file, when a file changed on disk
         since; ``force`` writes the old bytes anyway."""
@@ -212,7 +213,7 @@ class History:
         deleted = {p: None for p, data in restore.items() if data is None}
         now = {p: _read(p) for p in written}
         with self._gathered() as batches:
-            result: dict[str, Any] = {"recompiled": []}
+            result: ReloadResult = {"recompiled": []}
             if written:
                 try:
                     result = reload_files(written, origin="undo")
@@ -220,8 +221,9 @@ class History:
                     _put_back(now)
                     raise
             if deleted:
-                purge_result = reload_files(deleted, origin="undo")
-                result.update({k: v for k, v in purge_result.items() if k != "recompiled"})
+                purged = reload_files(deleted, origin="undo")
+                if "workers" in purged:  # (a purge recompiles nothing)
+                    result["workers"] = purged["workers"]
         for e in chosen:
             e.undone = True
         self._add("undo", batches, tuple(e.id for e in chosen))

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from types import FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.reload.journal import MISSING, Journal, cell_value
+from ipython_hotreload.core.apply.journal import MISSING, Journal, cell_value
 
 __all__ = ["BUDGET", "LARGE", "References"]
 

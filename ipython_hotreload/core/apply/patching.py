@@ -41,9 +41,9 @@ from collections.abc import Iterable
 from types import FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.reload.journal import MISSING as _MISSING
-from ipython_hotreload.core.reload.journal import Journal, cell_value
-from ipython_hotreload.core.reload.references import References
+from ipython_hotreload.core.apply.journal import MISSING as _MISSING
+from ipython_hotreload.core.apply.journal import Journal, cell_value
+from ipython_hotreload.core.apply.references import References
 
 __all__ = ["MODULE_KEEP", "Journal", "Patcher"]
 

@@ -11,33 +11,22 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from ipython_hotreload.core.paths import Stamp
-from ipython_hotreload.core.reload.execution import Running, Source
-from ipython_hotreload.core.reload.provenance import PROCESS_STARTED_NS, import_stamp
-from ipython_hotreload.core.reload.splice import Spliced, splice
-from ipython_hotreload.core.reload.statements import ModuleIndex
+from ipython_hotreload.core.paths import Stamp, read_source
+from ipython_hotreload.core.source.provenance import PROCESS_STARTED_NS, import_stamp
+from ipython_hotreload.core.source.splice import Spliced, splice
+from ipython_hotreload.core.source.statements import ModuleIndex
+from ipython_hotreload.core.source.texts import Running, Source, code_filename
 
 __all__ = ["RunningSources"]
-
-ReadSource = Callable[[Path], tuple[bytes, Stamp]]
 
 
 class RunningSources:
     """What each module runs, as far as the reloader knows it (a plan's ``SourceBook``)."""
 
-    def __init__(
-        self,
-        path_of: Callable[[str], Path | None],
-        filename_of: Callable[[str, Path], str],
-        read: ReadSource,
-    ) -> None:
-        self._path_of = path_of  # a loaded project module's file
-        self._filename_of = filename_of  # the file name its code carries
-        self._read = read
+    def __init__(self) -> None:
         self._texts: dict[str, bytes] = {}  # module -> the exact source bytes it runs
         self._stamps: dict[str, Stamp] = {}  # module -> the stamp of those bytes on disk
         self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
@@ -66,16 +55,14 @@ class RunningSources:
         for key in [k for k in self._filenames if k[0] == name]:
             del self._filenames[key]
 
-    def remember(self, name: str, module: ModuleType) -> None:
-        """Note the text ``name`` runs now, if its file vouches for it (before a watcher
-        starts: the edits it reports arrive with the file already replaced)."""
+    def remember(self, name: str, module: ModuleType, path: Path) -> None:
+        """Note the text ``name`` runs now, if its file (``path``) vouches for it (before a
+        watcher starts: the edits it reports arrive with the file already replaced)."""
         if name in self._texts:
             return
-        path = self._path_of(name)
-        if path is not None:
-            found = self._as_imported(module, path)
-            if found is not None:
-                self.ran(name, *found)
+        found = self._as_imported(module, path)
+        if found is not None:
+            self.ran(name, *found)
 
     def expect_write(self, path: Path, before: bytes | None, stamp: Stamp | None) -> None:
         """``path`` is about to be overwritten: it held ``before`` (with ``stamp``)."""
@@ -87,10 +74,10 @@ class RunningSources:
 
     # -- what a plan asks ------------------------------------------------------------------
 
-    def running(self, name: str, module: ModuleType, path: Path | None = None) -> Running:
-        """The source ``name`` runs, or why it is not known exactly (``path``: the file
-        being reloaded for it, which a module that mirrors another's ``__file__`` needs)."""
-        path = path or self._path_of(name) or Path(str(module.__file__))
+    def running(self, name: str, module: ModuleType, path: Path) -> Running:
+        """The source ``name`` runs, or why it is not known exactly (``path``: its file, or
+        the file being reloaded for it, which a module that mirrors another's ``__file__``
+        needs)."""
         filename = self._filename(name, path, module)
         data = self._texts.get(name)
         if data is not None and self._reimported(name, module, path):
@@ -101,14 +88,15 @@ class RunningSources:
                 return Running(None, filename, "the source the module runs is not known exactly")
             data = found[0]
             self.ran(name, *found)
-        return Running(self._index_of(name, data, None, module), filename)
+        return Running(self._index_of(name, data, None, module, filename), filename)
 
     def index(self, src: Source) -> ModuleIndex:
         """The statement index of a new, parsed source."""
         if src.index is not None:
             self._indexes[src.mod] = (src.data, src.index)
             return src.index
-        return self._index_of(src.mod, src.data, src.tree, sys.modules.get(src.mod))
+        module = sys.modules.get(src.mod)
+        return self._index_of(src.mod, src.data, src.tree, module, src.filename)
 
     def splice(self, src: Source) -> Spliced | None:
         """The new source read from the last index of its module, parsing only the
@@ -130,23 +118,27 @@ class RunningSources:
     # -- helpers ---------------------------------------------------------------------------
 
     def _filename(self, name: str, path: Path, module: ModuleType) -> str:
-        """The file name ``name``'s code carries (asked of the engine once per file and
-        ``__file__``: a plan asks it for every dependent, and the answer costs stats)."""
+        """The file name ``name``'s code carries (worked out once per file and ``__file__``:
+        a plan asks it for every dependent, and the answer costs stats)."""
         key = (name, path, getattr(module, "__file__", None))
         known = self._filenames.get(key)
         if known is None:
-            known = self._filenames[key] = self._filename_of(name, path)
+            known = self._filenames[key] = code_filename(name, path)
         return known
 
     def _index_of(
-        self, name: str, data: bytes, tree: ast.Module | None, module: ModuleType | None
+        self,
+        name: str,
+        data: bytes,
+        tree: ast.Module | None,
+        module: ModuleType | None,
+        filename: str,
     ) -> ModuleIndex:
         kept = self._indexes.get(name)
         if kept is not None and kept[0] == data:
             return kept[1]
         if tree is None:
-            path = self._path_of(name) or Path(name)
-            tree = ast.parse(data, self._filename_of(name, path))
+            tree = ast.parse(data, filename or name)
         package = getattr(module, "__package__", None) or name.rpartition(".")[0]
         if module is not None and hasattr(module, "__path__"):
             package = name
@@ -163,7 +155,7 @@ class RunningSources:
             data, stamp = pending
         else:
             try:
-                data, stamp = self._read(path)
+                data, stamp = read_source(path)
             except OSError:
                 return None
         if data is None or stamp is None or not self._vouched(module, path, stamp):

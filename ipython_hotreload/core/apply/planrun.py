@@ -1,93 +1,79 @@
 """Executing a reload plan: update modules in place, patch, rebind, or undo it all.
 
-:class:`PlanRun` walks the steps the graph planned. With a :class:`SourceBook` (the default,
-``reexecute="minimal"``) a changed module is updated statement by statement
-(:mod:`.minimal`): only what changed runs, and a ``"compile"`` dependent runs only its
-statements that read, at import time, what changed in the modules it imports; where the
-comparison cannot vouch (the source a module runs is not known exactly, a ``from __future__``
-change, ...) the module is re-executed whole, and its payload says why. Without one
-(``reexecute="module"``) a changed module or ``"compile"`` dependent is re-executed into its
-own cleared namespace and its old objects are patched in place (:mod:`.patching`); an
-``"export"`` step only points the importer's ``from x import name``
-bindings at the new objects, or re-executes the importer when a name it imports is gone (its
-import then fails, as it would in a fresh interpreter). Every change goes through one
-:class:`~.patching.Journal`; if any step raises (a ``KeyboardInterrupt`` included) the journal
-is rolled back and modules imported meanwhile are dropped from ``sys.modules``, so the
-process is exactly as before. ``__main__`` and modules whose code is on the call stack are
-never re-executed.
+:class:`PlanRun` walks the steps the graph planned. By default (``reexecute="minimal"``) a
+changed module is updated statement by statement (:mod:`.minimal`): only what changed runs,
+and a ``"compile"`` dependent runs only its statements that read, at import time, what
+changed in the modules it imports; where the comparison cannot vouch (the source a module
+runs is not known exactly, a ``from __future__`` change, ...) the module is re-executed
+whole, and its payload says why. With ``reexecute="module"`` a changed module or
+``"compile"`` dependent is re-executed into its own cleared namespace and its old objects
+are patched in place (:mod:`.patching`). An ``"export"`` step only points the importer's
+``from x import name`` bindings at the new objects, or re-executes the importer when a name
+it imports is gone (its import then fails, as it would in a fresh interpreter).
+
+Every change goes through one :class:`~.journal.Journal`; if any step raises (a
+``KeyboardInterrupt`` included) the journal is rolled back, modules imported meanwhile are
+dropped from ``sys.modules``, and :class:`~ipython_hotreload.errors.ModuleFailed` names the
+module that failed, so the process is exactly as before. ``__main__`` and modules whose code
+is on the call stack are never re-executed. A plan that runs to the end returns one
+:class:`ModuleReport` per step (:class:`Applied`), which is all the commit and the payloads
+read.
 """
 
 from __future__ import annotations
 
 import ast
+import enum
 import importlib
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import CodeType, ModuleType
-from typing import Any, Protocol
+from types import ModuleType
+from typing import Any
 
-from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
-from ipython_hotreload.core.paths import Stamp
-from ipython_hotreload.core.reload.effects import (
+from ipython_hotreload.core.apply.effects import (
     describe_outside_calls,
     imported_names,
     outside_calls,
 )
-from ipython_hotreload.core.reload.minimal import ModuleUpdate, Outcome, changes_between
-from ipython_hotreload.core.reload.patching import MODULE_KEEP, Journal, Patcher, defined_in
-from ipython_hotreload.core.reload.statements import ModuleIndex, full_reason, import_marker
+from ipython_hotreload.core.apply.journal import Journal
+from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
+from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
+from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
+from ipython_hotreload.core.source.compiler import Compiler
+from ipython_hotreload.core.source.statements import ModuleIndex, full_reason, import_marker
+from ipython_hotreload.core.source.texts import Source
+from ipython_hotreload.errors import ModuleFailed
 
-__all__ = ["PlanRun", "Running", "Source", "SourceBook"]
+__all__ = ["Applied", "ModuleReport", "PlanRun"]
 
 
 @dataclass
-class Source:
-    """One module's new source, parsed and compiled once."""
+class ModuleReport:
+    """What the plan did to one module it reached, for the commit and the payloads."""
 
-    mod: str
-    path: Path
-    data: bytes
-    full: bool  # carries a full payload (a file the user saved) rather than a bare one
-    stamp: Stamp | None = None  # (mtime_ns, size) of exactly these bytes
-    tree: ast.Module | None = None
-    code: CodeType | None = None
-    text: str = ""
-    reused: bool = False  # the code of an unchanged file, kept from its last execution
-    filename: str = ""  # the code's file name (the module's __file__ when it is this file)
-    index: ModuleIndex | None = None  # its statement index, when made while compiling
-
-    def compiled(self) -> CodeType:
-        """The whole module's code: compiled from the text on first use when only the edited
-        statements were (a spliced parse, :mod:`.splice`)."""
-        if self.code is None:
-            flags = self.index.future_flags if self.index is not None else 0
-            self.code = compile(self.data, self.filename, "exec", flags=flags, dont_inherit=True)
-        return self.code
+    step: Step
+    source: Source | None  # its new text: saved, changed on disk, or read to run it again
+    outcome: Outcome | None  # what ran (None: nothing did)
+    executed: bool  # it counts as updated (it gets a payload when it was not saved)
+    changes: dict[str, list[str]] | None = None  # a changed module's functions
+    replaced: list[str] = field(default_factory=list)
+    ms: float | None = None  # its own share of the reload
+    path: str | None = None  # its file
 
 
-@dataclass(frozen=True)
-class Running:
-    """The source a loaded module runs, read statement by statement, or why it is not
-    known exactly."""
+@dataclass
+class Applied:
+    """A plan that ran to the end: one report per step (in plan order), the modules updated
+    (in the order they ran, each once) with the sources they now run, and the modules left
+    alone because their code is running."""
 
-    index: ModuleIndex | None
-    filename: str
-    why: str | None = None
-
-
-class SourceBook(Protocol):
-    """What the plan needs to update modules statement by statement."""
-
-    def running(self, name: str, module: ModuleType, path: Path | None = None) -> Running:
-        """The source ``name`` runs now (``path``: the file reloaded for it, if any)."""
-        ...
-
-    def index(self, src: Source) -> ModuleIndex:
-        """The statement index of a new source (parsed and compiled already)."""
-        ...
+    reports: list[ModuleReport]
+    executed: list[str]
+    sources: dict[str, Source]
+    skipped: list[str]
 
 
 class PlanRun:
@@ -98,30 +84,31 @@ class PlanRun:
         graph: ModuleGraph,
         loaded: dict[str, ModuleType],
         sources: dict[str, Source],
-        prepare: Callable[[str, ModuleType], Source],
-        book: SourceBook | None = None,
+        compiler: Compiler,
+        path_of: Callable[[str], Path | None],
+        *,
+        minimal: bool = True,
     ) -> None:
         self.graph = graph
         self.loaded = loaded
-        self.sources = sources  # by module; modules read from disk on the way are added
-        self.prepare = prepare  # read and compile a loaded module's file as it is on disk
+        self.sources = dict(sources)  # by module; dependents read from disk are added
+        self.compiler = compiler
+        self.path_of = path_of  # a loaded project module's file
+        self.minimal = minimal  # False: whole modules are re-executed (reexecute="module")
         self.journal = Journal()
         self.old_namespaces: dict[str, dict[str, Any]] = {}
         self.executed: list[str] = []
         self.replaced: dict[str, list[str]] = {}
-        self.skipped: list[str] = []  # planned, but running code (__main__, the call stack)
-        self.book = book  # None: whole modules are re-executed (reexecute="module")
+        self.skipped: list[str] = []
         self.outcomes: dict[str, Outcome] = {}
         self.changes: dict[str, dict[str, list[str]]] = {}  # changed module -> its changes
         self.module_ms: dict[str, float] = {}
         # module -> (its tree, the statements that ran in it): what a rollback cannot undo
         self.ran: dict[str, tuple[ast.Module, list[ast.stmt]]] = {}
-        self.plan: list[Step] = []  # the steps execute() was given
 
-    def execute(self, plan: Sequence[Step]) -> None:
-        """Run every step; on any exception roll back and re-raise it, with the failing
-        module's name in ``exc._hotreload_mod``."""
-        self.plan = list(plan)
+    def execute(self, plan: Sequence[Step]) -> Applied:
+        """Run every step; on any exception roll back and raise :class:`ModuleFailed` for
+        the module that failed (the exception is its ``__cause__``)."""
         on_stack = _modules_on_stack()
         # The names only, as a tuple: cheaper than a set or a copy, and once a collection
         # has seen that it holds only strings, it is no longer tracked (no dict of modules
@@ -134,18 +121,42 @@ class PlanRun:
                     continue
                 try:
                     self._step(step)
-                except BaseException as exc:
-                    if not hasattr(exc, "_hotreload_mod"):
-                        try:
-                            exc._hotreload_mod = step.mod  # type: ignore[attr-defined]
-                        except AttributeError:
-                            pass
+                except ModuleFailed:
                     raise
+                except BaseException as exc:
+                    path = self.path_of(step.mod)
+                    raise ModuleFailed(step.mod, str(path) if path else None) from exc
         except BaseException:
             self.journal.rollback()
             for name in sys.modules.keys() - set(modules_before):
                 sys.modules.pop(name, None)
             raise
+        return self._applied(plan)
+
+    def not_undone(self) -> str:
+        """After a rollback: the calls into other modules' objects among the statements
+        that ran, whose effects the journal could not undo ("" if none)."""
+        calls = []
+        for tree, nodes in self.ran.values():
+            calls += outside_calls(nodes, imported_names(tree))
+        return describe_outside_calls(calls)
+
+    def _applied(self, plan: Sequence[Step]) -> Applied:
+        reports = [
+            ModuleReport(
+                step=step,
+                source=self.sources.get(step.mod),
+                outcome=self.outcomes.get(step.mod),
+                executed=step.mod in self.executed,
+                changes=self.changes.get(step.mod),
+                replaced=self.replaced.get(step.mod, []),
+                ms=self.module_ms.get(step.mod),
+                path=str(path) if (path := self.path_of(step.mod)) else None,
+            )
+            for step in plan
+        ]
+        executed = list(dict.fromkeys(self.executed))
+        return Applied(reports, executed, self.sources, list(self.skipped))
 
     def _step(self, step: Step) -> None:
         name = step.mod
@@ -158,7 +169,7 @@ class PlanRun:
             importlib.import_module(name)
             self.executed.append(name)
             self.outcomes[name] = Outcome("full", full_reason="first import")
-        elif self.book is None:
+        elif not self.minimal:
             self._reexecute(module, self._source(name, module), "reexecute='module'")
         elif name in self.sources:
             self._update_changed(module, self.sources[name])
@@ -166,26 +177,20 @@ class PlanRun:
             self._update_dependent(module)
         self.module_ms[name] = round((time.perf_counter() - started) * 1000, 3)
 
-    def not_undone(self) -> str:
-        """After a rollback: the calls into other modules' objects among the statements
-        that ran, whose effects the journal could not undo ("" if none)."""
-        calls = []
-        for tree, nodes in self.ran.values():
-            calls += outside_calls(nodes, imported_names(tree))
-        return describe_outside_calls(calls)
+    def _path(self, name: str, module: ModuleType) -> Path:
+        return self.path_of(name) or Path(str(module.__file__))
 
     def _source(self, name: str, module: ModuleType) -> Source:
         src = self.sources.get(name)
         if src is None:
-            src = self.sources[name] = self.prepare(name, module)
+            src = self.sources[name] = self.compiler.dependent(name, self._path(name, module))
         return src
 
     def _update_changed(self, module: ModuleType, src: Source) -> None:
         """A module whose text changed: statement by statement where the comparison can
         vouch for the result, else whole."""
-        assert self.book is not None
-        running = self.book.running(src.mod, module, src.path)
-        new = self.book.index(src)
+        running = self.compiler.running.running(src.mod, module, src.path)
+        new = self.compiler.running.index(src)
         old = running.index
         why = running.why if old is None else full_reason(old, new)
         self.changes[src.mod] = changes_between(old, new) if old is not None else _no_changes()
@@ -198,9 +203,8 @@ class PlanRun:
     def _update_dependent(self, module: ModuleType) -> None:
         """A compile dependent whose file did not change: its statements that read what
         changed run, or nothing does."""
-        assert self.book is not None
         name = module.__name__
-        running = self.book.running(name, module)
+        running = self.compiler.running.running(name, module, self._path(name, module))
         if running.index is None:
             self._reexecute(module, self._source(name, module), running.why)
             return
@@ -323,9 +327,7 @@ class PlanRun:
         rebound: set[str] = set()
         for name, alias in self.graph.bound_names(step.mod, target.__name__):
             if name not in target.__dict__:
-                src = self.sources.get(step.mod)
-                if src is None:
-                    src = self.sources[step.mod] = self.prepare(step.mod, importer)
+                src = self._source(step.mod, importer)
                 self._reexecute(importer, src, f"a name it imports from {target.__name__} is gone")
                 return
             new = target.__dict__[name]
@@ -371,8 +373,6 @@ def _full_outcome(module: ModuleType, old_ns: dict[str, Any], why: str) -> Outco
 def _changed_enum(module: ModuleType, old: ModuleIndex, new: ModuleIndex) -> str | None:
     """An Enum class statement whose body changed beyond method bodies: its members may
     have changed, which only a whole re-execution (and a replaced class) can express."""
-    import enum
-
     if old is new:
         return None  # a dependent: its text is the one it runs
     old_by_name = {s.name: s for s in old.statements if s.is_class}

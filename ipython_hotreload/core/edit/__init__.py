@@ -1,0 +1,1 @@
+"""Editing files: one definition of a file, history and undo, bytecode."""

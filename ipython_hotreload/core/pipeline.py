@@ -1,0 +1,476 @@
+"""One reload, stage by stage, over one :class:`Batch`.
+
+Read :meth:`Pipeline.run` top to bottom; each stage is a short method that takes what it
+needs and returns what it adds:
+
+1. (before a batch exists) the path is checked, the text formatted and written atomically
+   (:meth:`Pipeline.write`), ``source_written`` published;
+2. :meth:`~.project.Project.sync`: the loaded project modules, each covered by the graph;
+3. :meth:`Pipeline.stale_sources`: loaded modules whose files changed behind our back;
+4. :meth:`Pipeline.compile_all`: each source parsed and compiled once
+   (:class:`~.source.compiler.Compiler`); the graph re-scans each file from that parse;
+5. :meth:`Pipeline.execute`: the graph plans the batch (the changed modules, then those that
+   must follow), and :class:`~.apply.planrun.PlanRun` runs it under one undo journal: only
+   what changed runs (:mod:`.apply.minimal`), or whole modules; any exception rolls it all
+   back, then ``compile_failed`` and :class:`~ipython_hotreload.errors.ReloadError`;
+6. :meth:`Pipeline.commit`: the texts modules now run, stamps, hashes, ``.pyc`` files;
+7. :meth:`Pipeline.publish`: one ``recompiled`` event per updated module, the saved first;
+8. :meth:`Pipeline.tell_listeners`: history and cluster workers hear of the batch.
+
+All reloads in a process are serialised by one re-entrant lock (:data:`RELOAD_LOCK`): they
+share ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from ipython_hotreload.core.apply.planrun import Applied, ModuleReport, PlanRun
+from ipython_hotreload.core.changes.watch import Watcher
+from ipython_hotreload.core.edit import bytecode
+from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
+from ipython_hotreload.core.formatting import FormatFn, apply_formatter
+from ipython_hotreload.core.graph.modulegraph import Step
+from ipython_hotreload.core.graph.scanpool import gc_paused
+from ipython_hotreload.core.paths import (
+    atomic_write,
+    check_path,
+    is_within,
+    read_if_exists,
+    read_source,
+    stamp_of,
+)
+from ipython_hotreload.core.project import Project
+from ipython_hotreload.core.report.payloads import build_payloads, describe_failure
+from ipython_hotreload.core.results import Payload, ReloadResult
+from ipython_hotreload.core.source.compiler import Compiler
+from ipython_hotreload.core.source.texts import Source, code_filename
+from ipython_hotreload.errors import HotReloadError, ModuleFailed, ReloadError
+
+__all__ = [
+    "RELOAD_LOCK",
+    "Batch",
+    "BatchListener",
+    "CommittedBatch",
+    "CommittedFile",
+    "LastReload",
+    "Origin",
+    "Pipeline",
+    "Reexecute",
+]
+
+log = logging.getLogger(__name__)
+
+#: Every reload of the process holds this lock: all reloaders share ``sys.modules``.
+RELOAD_LOCK = threading.RLock()
+
+#: How much a reload re-executes (SPEC §1.5): only what changed, or whole modules.
+Reexecute = Literal["minimal", "module"]
+
+#: What started a reload: SPEC §1.7's history ``origin``.
+Origin = Literal["reload", "definition", "watch", "undo"]
+
+
+@dataclass
+class Batch:
+    """One reload: what it was given, and what happened on the way."""
+
+    origin: Origin
+    reexecute: Reexecute
+    persist_bytecode: bool
+    sources: list[Source]  # the files given (saved, or changed on disk), in order
+    before: dict[Path, bytes | None] = field(default_factory=dict)  # their bytes before
+    warnings: list[str] = field(default_factory=list)
+    purged: dict[str, Path | None] = field(default_factory=dict)  # module -> its file
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    """One file of a committed reload: its bytes before (None: it did not exist, or they are
+    not known) and after (None: the file was deleted and its module purged)."""
+
+    mod: str
+    path: Path
+    before: bytes | None
+    after: bytes | None
+
+
+@dataclass(frozen=True)
+class CommittedBatch:
+    """What one successful reload changed, for listeners (history, cluster workers): the
+    files whose new text was run (saved, or changed on disk), in the order they were given,
+    and the modules purged on the way."""
+
+    origin: Origin
+    files: tuple[CommittedFile, ...]
+    purged: tuple[str, ...]
+    result: Mapping[str, Any]
+
+
+#: A listener may return extra keys for the reload's result (``{"workers": ...}``).
+BatchListener = Callable[[CommittedBatch], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class LastReload:
+    """The latest successful reload, as ``status()`` reports it."""
+
+    mod: str
+    at: float  # time.time()
+    modules: list[str]  # those with a payload, the saved one first
+    elapsed_ms: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mod": self.mod,
+            "at": self.at,
+            "modules": list(self.modules),
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+class Pipeline:
+    """The stages of a reload, over the long-lived state of one reloader: its project, what
+    its modules run, the hashes of the texts it wrote or loaded, and who listens."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.compiler = Compiler()
+        self.listeners: list[BatchListener] = []
+        self.disk_hashes: dict[Path, str] = {}  # the sha256 of what we last wrote or loaded
+        self.last_reload: LastReload | None = None
+        self.watcher: Watcher | None = None  # its files are its to report, not stale
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def reload_text(
+        self, path: str | os.PathLike[str], text: str, formatter: FormatFn | None, batch: Batch
+    ) -> ReloadResult:
+        """Check ``path``, write ``text`` to it (formatted by ``formatter``, if any) and run
+        the batch on it (a file that is no importable module is only analysed)."""
+        resolved = check_path(path, self.project.allowed_dirs())
+        mod, importable = self.project.module_name(resolved)
+        before = read_if_exists(resolved)
+        self.compiler.running.expect_write(resolved, before, stamp_of(resolved))
+        try:
+            src = self.write(resolved, mod, text, formatter, batch.warnings)
+            batch.before[resolved] = before
+            batch.sources.append(src)
+            if not importable:
+                return self.analyse_only(src, batch)
+            return self.run(batch)
+        finally:
+            self.compiler.running.written()
+
+    def reload_files(self, files: Mapping[Path, bytes | None], batch: Batch) -> ReloadResult:
+        """Write each checked file's exact bytes (None deletes it and purges its module) and
+        run the batch on them."""
+        for resolved in files:
+            batch.before[resolved] = read_if_exists(resolved)
+        for resolved, data in files.items():
+            mod, _ = self.project.module_name(resolved)
+            if data is None:
+                resolved.unlink(missing_ok=True)
+                self.purge(mod, batch)
+                continue
+            src = self._written(resolved, mod, data)
+            mod, importable = self.project.module_name(resolved)
+            if importable:
+                batch.sources.append(Source(mod, resolved, data, full=True, stamp=src.stamp))
+        return self.run(batch) if batch.sources else self.tell_listeners(batch, (), [])
+
+    def reload_from_disk(
+        self, changed: Iterable[Path], deleted: Iterable[Path], batch: Batch
+    ) -> ReloadResult:
+        """Run the batch on files that already hold their new text: ``deleted`` modules are
+        purged, ``changed`` ones run with their dependents."""
+        graph = self.project.graph
+        for resolved in deleted:
+            name = graph.module_for_path(resolved)
+            if name is not None:
+                batch.before[resolved] = self.compiler.running.text(name)
+                self.purge(name, batch)
+        for resolved in changed:
+            name = graph.module_for_path(resolved)
+            if name is None or not resolved.is_file():
+                continue
+            data, stamp = read_source(resolved)
+            batch.before[resolved] = self.compiler.running.text(name)
+            batch.sources.append(Source(name, resolved, data, full=True, stamp=stamp))
+        return self.run(batch) if batch.sources else self.tell_listeners(batch, (), [])
+
+    def purge(self, name: str, batch: Batch | None = None) -> None:
+        """Forget a module: ``sys.modules``, its parent's attribute, its ``.pyc``, the graph;
+        then broadcast ``source_removed`` (also when it was not loaded)."""
+        module = sys.modules.pop(name, None)
+        project = self.project
+        path = project.graph.path_for_module(name)
+        file = getattr(module, "__file__", None)
+        if path is None and isinstance(file, str):
+            path = Path(file)
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None and module is not None and getattr(parent, child, None) is module:
+            delattr(parent, child)
+        if path is not None and any(is_within(path.resolve(), r) for r in project.roots):
+            bytecode.remove_pyc(path)  # never another package's (or the stdlib's) bytecode
+        project.graph.remove_module(name)
+        project.loaded.forget(name)
+        self.compiler.forget(name)
+        if batch is not None:
+            batch.purged[name] = path.resolve() if path is not None else None
+        publish(ModuleEvent("source_removed", name, str(path) if path else None))
+
+    # -- the stages ------------------------------------------------------------------------
+
+    def write(
+        self, resolved: Path, mod: str, text: str, formatter: FormatFn | None, warnings: list[str]
+    ) -> Source:
+        """Format ``text`` in memory and write it atomically; publish ``source_written``. A
+        formatter that fails leaves the text as typed (its reason joins ``warnings``)."""
+        try:
+            if formatter is not None:
+                text, why = apply_formatter(formatter, text, resolved)
+                if why:
+                    warnings.append(why)
+            return self._written(resolved, mod, text.encode("utf-8"))
+        except KeyboardInterrupt as exc:
+            raise HotReloadError(
+                f"saving {resolved} was interrupted: the file holds its old text, or the "
+                "new text complete; nothing was reloaded"
+            ) from exc
+
+    def _written(self, resolved: Path, mod: str, data: bytes) -> Source:
+        stamp = atomic_write(resolved, data)
+        self.disk_hashes[resolved] = hashlib.sha256(data).hexdigest()
+        self.project.adopt_outside_root(resolved, mod)
+        publish(ModuleEvent("source_written", mod, str(resolved)))
+        mod, _ = self.project.module_name(resolved)
+        return Source(mod, resolved, data, full=True, stamp=stamp)
+
+    def run(self, batch: Batch) -> ReloadResult:
+        """The stages of one batch, in order.
+
+        The cyclic collector is paused meanwhile: a reload allocates (trees, code, payloads)
+        and each collection it set off would walk the user's whole heap, so its cost would
+        grow with everything the kernel holds rather than with what the edit touches."""
+        with gc_paused():
+            loaded = self.project.sync()
+            sources = [*batch.sources, *self.stale_sources(loaded, batch)]
+            self.compile_all(sources)
+            applied = self.execute(sources, loaded, batch.reexecute)
+            # Committed: the new code runs. What follows must not turn that into a failure.
+            prior = {s.mod: self.compiler.running.text(s.mod) for s in sources}
+            warnings = [*batch.warnings, *self.commit(applied, batch.persist_bytecode)]
+            payloads = self.publish(applied, batch, warnings)
+            committed = tuple(
+                CommittedFile(s.mod, s.path, batch.before.get(s.path, prior.get(s.mod)), s.data)
+                for s in sources
+            )
+            return self.tell_listeners(batch, committed, payloads)
+
+    def stale_sources(self, loaded: dict[str, ModuleType], batch: Batch) -> list[Source]:
+        """Loaded modules whose files changed behind the reloader's back (those a running
+        watcher covers are its to report); the ones whose file is gone are purged."""
+        watcher = self.watcher
+        watched = list(watcher.paths) if watcher is not None and watcher.alive else []
+        unwatched = self.project.unwatched(loaded, watched)
+        if not unwatched:
+            return []
+        named = {s.mod for s in batch.sources}
+        stale, vanished = self.project.loaded.changed_on_disk(unwatched, named)
+        for name in vanished:  # its file is gone: a stale copy must not outlive it
+            self.purge(name, batch)  # (which takes it out of `loaded` too)
+        path_of = self.project.loaded.path_of
+        return [self.compiler.read(m, path_of(m) or Path(str(loaded[m].__file__))) for m in stale]
+
+    def compile_all(self, sources: list[Source]) -> None:
+        """Parse and compile every source (nothing has run yet); the graph re-scans each
+        from the same parse."""
+        graph = self.project.graph
+        try:
+            for src in sources:
+                if self.compiler.compile(src):  # a SyntaxError raises here
+                    graph.rewritten(src.path)  # the same imports: its records stand
+                else:  # a spliced tree's nodes may not carry their lines: the graph parses
+                    graph.update_file(src.path, src.data, src.tree if src.code else None)
+        except BaseException as exc:  # noqa: BLE001 - any failure (Ctrl-C too) fails the batch
+            self._after_failure(sources)
+            failed = exc if isinstance(exc, ModuleFailed) else None
+            mod, path = (failed.mod, failed.path) if failed else (sources[0].mod, None)
+            cause = exc.__cause__ if failed and exc.__cause__ is not None else exc
+            raise self.failure(mod, cause, path or str(sources[0].path)) from cause
+
+    def execute(
+        self, sources: list[Source], loaded: dict[str, ModuleType], reexecute: Reexecute
+    ) -> Applied:
+        """Plan the batch and run it, all or nothing."""
+        project = self.project
+        plan = project.graph.plan([s.mod for s in sources], loaded, project.loaded.import_order())
+        run = PlanRun(
+            project.graph,
+            loaded,
+            {s.mod: s for s in sources},
+            self.compiler,
+            project.loaded.path_of,
+            minimal=reexecute == "minimal",
+        )
+        try:
+            return run.execute(plan)
+        except ModuleFailed as failed:
+            self._after_failure(sources)
+            cause = failed.__cause__ or failed
+            raise self.failure(failed.mod, cause, failed.path, run.not_undone()) from cause
+        finally:
+            for s in sources:
+                # checkcache() trusts size and mtime, which a same-size rewrite within one
+                # timestamp tick defeats: drop the entry so tracebacks read the new text.
+                linecache.cache.pop(code_filename(s.mod, s.path), None)
+                linecache.cache.pop(str(s.path), None)
+
+    def commit(self, applied: Applied, persist_bytecode: bool) -> list[str]:
+        """Record what each module now runs: stamps, texts, hashes, bytecode. Returns the
+        warnings on the way."""
+        warnings = [
+            f"{name} was not re-executed: its code is running (the call stack or __main__)"
+            for name in applied.skipped
+        ]
+        write_pyc = persist_bytecode and not sys.dont_write_bytecode
+        for name in applied.executed:
+            src = applied.sources.get(name)
+            if src is None:
+                continue  # a dependent that ran some statements: its file is as it was
+            self.project.loaded.executed(name, src.stamp)
+            if src.reused:
+                continue  # its file, hash and bytecode are as they were
+            self.disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
+            if write_pyc:
+                write_pyc = _write_pyc(src, warnings)
+            self.compiler.ran(src)
+        return warnings
+
+    def publish(self, applied: Applied, batch: Batch, warnings: list[str]) -> list[Payload]:
+        """The payloads, saved module first, each broadcast as a ``recompiled`` event."""
+        payloads = self._payloads(applied.reports, batch, warnings)
+        self.last_reload = LastReload(
+            mod=batch.sources[0].mod,
+            at=time.time(),
+            modules=[p["mod"] for p in payloads],
+            elapsed_ms=payloads[0]["elapsed_ms"] if payloads else None,
+        )
+        listened = subscriber_count() > 0
+        for payload in payloads:
+            # Each subscriber-visible payload is a copy: a callback that edits it must not
+            # change what reload() returns (with no subscriber, nobody can).
+            event_payload: dict[str, Any] = _json_copy(payload) if listened else dict(payload)
+            publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), event_payload))
+        return payloads
+
+    def tell_listeners(
+        self, batch: Batch, files: tuple[CommittedFile, ...], payloads: list[Payload]
+    ) -> ReloadResult:
+        """Hand the committed batch to the listeners; merge what they add into the result."""
+        result: ReloadResult = {"recompiled": payloads}
+        gone = tuple(
+            CommittedFile(mod, path, batch.before.get(path), None)
+            for mod, path in batch.purged.items()
+            if path is not None and path in batch.before
+        )
+        if not (files or gone or batch.purged) or not self.listeners:
+            return result
+        committed = CommittedBatch(batch.origin, files + gone, tuple(batch.purged), result)
+        for listener in list(self.listeners):
+            try:
+                extra = listener(committed)
+            except Exception:
+                log.exception("hotreload: a batch listener failed; the reload itself succeeded")
+                continue
+            if extra:
+                result.update(extra)  # type: ignore[typeddict-item]
+        return result
+
+    def analyse_only(self, src: Source, batch: Batch) -> ReloadResult:
+        """A saved file that cannot be imported: compile it (to report syntax errors) and
+        return its payload, executing nothing."""
+        try:
+            self.compiler.compile(src)
+        except ModuleFailed as failed:
+            cause = failed.__cause__ or failed
+            raise self.failure(src.mod, cause, str(src.path)) from cause
+        report = ModuleReport(Step(src.mod, None, None), src, None, executed=False)
+        [payload] = self._payloads([report], batch, [])
+        payload["warnings"] = [
+            *batch.warnings,
+            f"{src.path} is not importable under a module name; saved and analysed only",
+        ]
+        return {"recompiled": [payload]}
+
+    # -- failures --------------------------------------------------------------------------
+
+    def failure(
+        self, mod: str, exc: BaseException, path: str | None = None, note: str = ""
+    ) -> ReloadError:
+        """Publish ``compile_failed`` and make the :class:`ReloadError` to raise (``note``:
+        what the rollback could not undo)."""
+        where = Path(path) if path else self.project.graph.path_for_module(mod)
+        error = describe_failure(exc, where)
+        shown = str(where) if where else None
+        publish(ModuleEvent("compile_failed", mod, shown, error=dict(error)))
+        message = f"{error['message']}; {note}" if note else error["message"]
+        return ReloadError(mod, shown, error["lineno"], message)
+
+    def _after_failure(self, sources: list[Source]) -> None:
+        """The files of a failed reload hold text that does not run: the next reload picks
+        them up again, except those holding the very text their module runs (it failed
+        on its own text, and must not fail every later reload of something else)."""
+        running, loaded = self.compiler.running, self.project.loaded
+        current = [s for s in sources if running.runs_text(s, sys.modules.get(s.mod))]
+        for src in current:
+            running.ran(src.mod, src.data, src.stamp)
+            loaded.executed(src.mod, src.stamp)
+        loaded.unapplied(s.mod for s in sources if s not in current)
+
+    def _payloads(
+        self, reports: list[ModuleReport], batch: Batch, warnings: list[str]
+    ) -> list[Payload]:
+        elapsed_ms = round((time.perf_counter() - batch.started) * 1000, 3)
+        return build_payloads(reports, elapsed_ms, warnings, batch.sources[0].mod)
+
+
+def _write_pyc(src: Source, warnings: list[str]) -> bool:
+    """Persist one module's bytecode; False when the rest should not be tried."""
+    try:
+        try:
+            code = src.compiled()
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            warnings.append(f"no bytecode saved for {src.mod}: {exc}")
+            return True
+        warning = bytecode.write_pyc(src.path, src.data, code)
+    except KeyboardInterrupt:
+        warnings.append("saving bytecode was interrupted; it is only a cache")
+        return False
+    if warning:
+        warnings.append(warning)
+    return True
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (dicts, lists, scalars): several times cheaper than
+    ``copy.deepcopy``, which a reload would otherwise pay per payload."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value

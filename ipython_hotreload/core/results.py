@@ -1,0 +1,140 @@
+r"""The shapes of what a reload returns and publishes (SPEC §1.1, §1.4, §1.5, §1.6, §2.4).
+
+:class:`Payload` is the one description of a payload's keys; every producer (the pipeline)
+and reader (the IPython report, the panels' state, the cluster adapter) annotates with it.
+Payloads travel as plain JSON dicts, so these are ``TypedDict``\ s, not classes with
+behaviour. A leaf: every layer may read these shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from ipython_hotreload.core.labels import Label
+
+__all__ = [
+    "Changes",
+    "Failure",
+    "FunctionInfo",
+    "Mode",
+    "Payload",
+    "Placement",
+    "Reason",
+    "ReloadResult",
+    "Rerun",
+    "WorkerFailure",
+    "Workers",
+]
+
+#: What a reload did to a module (SPEC §1.5).
+Mode = Literal["patched", "partial", "full", "unchanged"]
+
+
+class FunctionInfo(TypedDict):
+    """One entry of a payload's ``functions`` (SPEC §1.1)."""
+
+    name: str
+    qualname: str
+    kind: str
+    lineno: int
+    end_lineno: int
+    signature: str
+    doc: str | None
+
+
+class Failure(TypedDict):
+    """The ``error`` of a ``compile_failed`` event (SPEC §1.4)."""
+
+    type: str
+    message: str
+    lineno: int | None
+    offset: int | None
+
+
+class Reason(TypedDict):
+    """Why a module that was not saved ran: it follows ``after`` by an edge of ``label``,
+    or (``after`` None) its file changed on disk behind the reloader's back."""
+
+    after: str | None
+    label: Label | Literal["changed_on_disk"]
+
+
+class Rerun(TypedDict):
+    """One top-level statement that ran, by its lines."""
+
+    lineno: int
+    end_lineno: int
+
+
+class Changes(TypedDict):
+    """The saved module's functions, by qualname, against the text it ran before."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+class WorkerFailure(TypedDict):
+    """A cluster worker on which a reload failed, and why."""
+
+    worker: str
+    error: dict[str, Any]
+
+
+class Workers(TypedDict):
+    """How a reload fared on a cluster's workers (SPEC §2.4)."""
+
+    ok: int
+    failed: list[WorkerFailure]
+
+
+# The keys every payload has, in a base class rather than marked ``Required``: with
+# postponed annotations Python 3.11 cannot see ``Required`` at run time, and tests and
+# readers ask ``Payload.__required_keys__``.
+class _PayloadKeys(TypedDict):
+    mod: str
+    source_hash: str | None  # sha256 hex of the bytes on disk (saved module only)
+    functions: list[FunctionInfo] | None  # saved module only
+
+
+class Payload(_PayloadKeys, total=False):
+    """One ``recompiled`` payload. ``mod``, ``source_hash`` and ``functions`` are always
+    there (the last two None in a bare payload); the rest only when they say something."""
+
+    path: str | None
+    elapsed_ms: float  # the whole reload's, the same in each payload of it
+    reason: Reason  # modules that were not saved
+    replaced: list[str]  # qualnames that could not be patched in place
+    executed: bool  # present (False) only when the module was not re-executed
+    warnings: list[str]  # on the first payload
+    mode: Mode
+    rerun: list[Rerun]
+    full_reason: str  # when ``mode`` is "full"
+    changes: Changes  # the saved module's
+    workers: Workers
+    module_ms: float  # this module's own share of ``elapsed_ms``
+
+
+class Placement(TypedDict):
+    """Where ``reload_definition`` put the definition, and how many of its lines the
+    formatter changed."""
+
+    qualname: str
+    lineno: int
+    end_lineno: int
+    added: bool
+    formatted_lines: int
+
+
+class _ResultKeys(TypedDict):
+    recompiled: list[Payload]
+
+
+class ReloadResult(_ResultKeys, total=False):
+    """What a reload returns: the payloads, saved module first; with a cluster attached,
+    how its workers fared; for one definition, where it now is; for an undo, the history
+    entries it undid."""
+
+    workers: Workers
+    definition: Placement
+    undone: list[int]
