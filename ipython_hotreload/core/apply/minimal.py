@@ -20,26 +20,23 @@ import made "rebound" or "code-changed" in it, and:
    (:class:`~.patching.Patcher`) so the name keeps its object; a name whose object changed
    is "rebound" and may make later statements, and dependents, run.
 
-Every change goes through the plan's :class:`~.patching.Journal` (the namespace included),
-so a statement that raises leaves the module exactly as it was.
-
-Past 400 lines on purpose: patching a function in place needs to find it (behind
-decorators), compile its new ``def`` as its class would, and shift what moved; running a
-statement needs the triggers and the merge. Both are one module update, on one journal.
+Finding a function behind its decorators and compiling its new ``def`` as its class would
+is :mod:`.functions`' part. Every change goes through the plan's
+:class:`~.journal.Journal` (the namespace included), so a statement that raises leaves the
+module exactly as it was.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
-import os
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import CodeType, FunctionType, ModuleType
+from types import FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.apply.patching import Journal, Patcher
+from ipython_hotreload.core.apply.functions import Site, adopt, shifted
+from ipython_hotreload.core.apply.journal import MISSING, Journal
+from ipython_hotreload.core.apply.patching import Patcher
 from ipython_hotreload.core.results import Mode
 from ipython_hotreload.core.source.statements import (
     ModuleIndex,
@@ -51,10 +48,6 @@ from ipython_hotreload.core.source.statements import (
 )
 
 __all__ = ["ModuleUpdate", "Outcome", "changes_between"]
-
-_KEEP = "__hotreload_keep__"
-_SCOPE = "__hotreload_scope{}__"
-_MAX_DEPTH = 5
 
 
 @dataclass
@@ -127,13 +120,11 @@ class ModuleUpdate:
             pairs = [Pair("same", st, st) for st in self.new.statements]
         else:
             pairs = diff_statements(self.old.statements, self.new.statements)
-        for pair in pairs:
-            self._patch_pair(pair, ())
+        # A def or class whose change cannot be patched in place runs as a statement.
+        runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
         self._remove(pairs)
-        for pair in pairs:
-            if pair.new is None:
-                continue
-            if pair.status == "run" or self._triggered(pair.new):
+        for pair, run in zip(pairs, runs, strict=True):
+            if pair.new is not None and (run or self._triggered(pair.new)):
                 self._execute(pair.new)
         o = self.outcome
         # A function whose code reads what changed computes something else now: for the
@@ -159,32 +150,34 @@ class ModuleUpdate:
         if pair.status == "same":
             if pair.old.start != pair.new.start:
                 self._shift(pair.old, pair.new.start - pair.old.start, path)
-        elif pair.status == "patch":
-            if not self._patch_function(pair.old, pair.new, path):
-                pair.status = "run"  # nothing found to patch: run the def itself
-                return False
-        elif pair.status == "class":
+            return True
+        if pair.status == "patch":
+            return self._patch_function(pair.old, pair.new, path)
+        if pair.status == "class":
             assert pair.new.name is not None
             inner = (*path, pair.new.name)
-            if not all([self._patch_pair(sub, inner) for sub in pair.body]):
-                pair.status = "run"
-                return False
+            return all([self._patch_pair(sub, inner) for sub in pair.body])
         return True
 
+    def _site(self, path: tuple[str, ...]) -> Site:
+        return Site(self.ns, path, self.filename, self.new.future_flags)
+
     def _method_statement(self, pair: Pair, path: tuple[str, ...]) -> bool:
-        """A method added, removed or re-decorated (``statements._lone_method``): its class
-        takes or loses that one attribute, and the rest of its body does not run again."""
-        classes = self._classes(path)
+        """A method added, removed or re-decorated (``diff.lone_method``): its class takes
+        or loses that one attribute, and the rest of its body does not run again."""
+        site = self._site(path)
         stmt = pair.new or pair.old
-        if not classes or stmt is None or stmt.name is None:
+        if not site.classes or stmt is None or stmt.name is None:
             return False
-        cls, name = classes[-1], stmt.name
+        cls, name = site.classes[-1], stmt.name
         if pair.new is None:
             if name in cls.__dict__:
                 self.journal.delattr(cls, name)
         else:
-            obj = self._fresh_function(pair.new, path, decorated=True)
-            if obj is _GONE:
+            node = pair.new.located()
+            assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            obj = site.compile(node, decorated=True)
+            if obj is MISSING:
                 return False
             self.journal.setattr(cls, name, obj)
             set_name = getattr(type(obj), "__set_name__", None)
@@ -196,19 +189,24 @@ class ModuleUpdate:
         return True
 
     def _patch_function(self, old: Statement, new: Statement, path: tuple[str, ...]) -> bool:
+        """The function ``old``'s ``def`` made takes the code of ``new``'s (False: nothing
+        was found to patch, or its closure changed shape: the ``def`` must run)."""
         assert old.name is not None
-        found = self._locate(old, path)
+        site = self._site(path)
+        found = site.find(old.name, old.node, old.start)
         if found is None:
             return False
-        target, caches = found[0], found[1]
+        target: FunctionType = found[0]
         old_doc = target.__doc__
-        fresh = self._fresh_function(new, path)
-        if fresh is None or not self._adopt(target, fresh):
+        node = new.located()
+        assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        fresh = site.compile(node, decorated=False)
+        if fresh is None or not adopt(self.journal, target, fresh):
             return False
-        for cache in caches:
+        for cache in found.caches:
             cache.cache_clear()
             self.journal.on_undo(cache.cache_clear)  # results of the new code must go too
-        for wrapper in found[2]:
+        for wrapper in found.wrappers:
             # functools.wraps copied the docstring onto the wrapper: it follows the new one
             if getattr(wrapper, "__doc__", None) == old_doc and wrapper is not target:
                 try:
@@ -219,111 +217,14 @@ class ModuleUpdate:
         self.outcome.code_changed.add(path[0] if path else old.name)
         return True
 
-    def _adopt(self, old: FunctionType, fresh: FunctionType) -> bool:
-        """``old`` takes ``fresh``'s code, defaults, annotations and docstring; its own
-        attributes (what its decorators put on it) stay."""
-        if old.__code__.co_freevars != fresh.__code__.co_freevars:
-            return False  # a closure of another shape: the def must run instead
-        for old_cell, new_cell in zip(old.__closure__ or (), fresh.__closure__ or (), strict=True):
-            try:
-                value = new_cell.cell_contents
-            except ValueError:
-                continue
-            if _cell_value(old_cell) is not value:
-                self.journal.set_cell(old_cell, value)
-        for attr in _FUNC_ATTRS:
-            value = getattr(fresh, attr)
-            if getattr(old, attr) is not value:
-                self.journal.setattr(old, attr, value)
-        return True
-
-    def _fresh_function(
-        self, stmt: Statement, path: tuple[str, ...], *, decorated: bool = False
-    ) -> Any:
-        """The new ``def`` compiled as its module would, minus its decorators (None if it
-        is not a function then); with ``decorated``, what the whole statement binds
-        (``_GONE`` if nothing)."""
-        node = copy.copy(stmt.located())
-        assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        if not decorated:
-            node.decorator_list = [
-                ast.copy_location(ast.Name(_KEEP, ast.Load()), d) for d in node.decorator_list
-            ]
-        scratch: dict[str, Any] = {_KEEP: _identity}
-        wrapped: ast.stmt = node
-        classes = self._classes(path)
-        if classes is None:
-            return None
-        for depth in range(len(path) - 1, -1, -1):
-            keyword = ast.keyword("metaclass", ast.Name(_SCOPE.format(depth), ast.Load()))
-            wrapped = ast.ClassDef(path[depth], [], [keyword], [wrapped], [])
-            ast.copy_location(wrapped, node)
-            ast.fix_missing_locations(wrapped)
-        scopes = [_ClassScope(cls) for cls in classes]
-        for depth, scope in enumerate(scopes):
-            # Each stand-in is named where its class statement runs: the outer body.
-            outer = scopes[depth - 1].extra if depth else scratch
-            outer[_SCOPE.format(depth)] = scope
-            scope.extra[_KEEP] = _identity
-        code = compile(
-            ast.Module([wrapped], []),
-            self.filename,
-            "exec",
-            flags=self.new.future_flags,
-            dont_inherit=True,
-        )
-        exec(code, self.ns, scratch)
-        holder: Any = scratch
-        for name in path:
-            holder = holder[name]
-        fn = holder.get(stmt.name, _GONE)
-        if decorated:
-            return fn
-        return fn if isinstance(fn, FunctionType) else None
-
-    def _classes(self, path: tuple[str, ...]) -> list[type] | None:
-        out: list[type] = []
-        holder: Any = self.ns
-        for name in path:
-            cls = holder.get(name) if isinstance(holder, dict) else holder.__dict__.get(name)
-            if not isinstance(cls, type):
-                return None
-            out.append(cls)
-            holder = cls
-        return out
-
-    def _locate(
-        self, old: Statement, path: tuple[str, ...]
-    ) -> tuple[FunctionType, list[Any], list[Any]] | None:
-        """The function object made from ``old``'s ``def``, found behind decorators, and the
-        caches wrapping it on the way."""
-        classes = self._classes(path)
-        if classes is None:
-            return None
-        space: Any = classes[-1].__dict__ if classes else self.ns
-        roots = [space.get(old.name)]
-        node = old.node
-        for d in getattr(node, "decorator_list", []):
-            root = d.func if isinstance(d, ast.Call) else d
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if isinstance(root, ast.Name):
-                roots.append(space.get(root.id, self.ns.get(root.id)))
-        assert old.name is not None
-        want = (old.name, old.start, os.path.basename(self.filename))
-        for root in roots:
-            hit = _search(root, want, [], set(), 0)
-            if hit is not None:
-                return hit
-        return None
-
     def _shift(self, old: Statement, delta: int, path: tuple[str, ...]) -> None:
         """An unchanged definition whose lines moved: its code's line numbers follow."""
         if old.is_def:
-            found = self._locate(old, path)
+            assert old.name is not None
+            found = self._site(path).find(old.name, old.node, old.start)
             if found is not None:
-                fn = found[0]
-                self.journal.setattr(fn, "__code__", _shifted(fn.__code__, delta))
+                fn = found.fn
+                self.journal.setattr(fn, "__code__", shifted(fn.__code__, delta))
         elif old.body is not None and old.name is not None:
             for sub in old.body:
                 if sub.name is not None:
@@ -401,110 +302,3 @@ class ModuleUpdate:
 
 
 _GONE: Any = object()
-_FUNC_ATTRS = ("__code__", "__defaults__", "__kwdefaults__", "__annotations__", "__doc__")
-if sys.version_info >= (3, 12):
-    _FUNC_ATTRS = (*_FUNC_ATTRS, "__type_params__")
-
-
-def _cell_value(cell: Any) -> Any:
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return _GONE
-
-
-def _identity(obj: Any) -> Any:
-    return obj
-
-
-class _ClassScope:
-    """Stands in for a class's metaclass while one of its methods is compiled anew: the body
-    runs in a copy of the real class's namespace, and the ``__class__`` cell (``super()``)
-    is the real class."""
-
-    def __init__(self, cls: type) -> None:
-        self.cls = cls
-        self.extra: dict[str, Any] = {}
-
-    def __prepare__(self, name: str, bases: tuple[type, ...], **kw: Any) -> dict[str, Any]:
-        ns = {k: v for k, v in self.cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
-        ns.update(self.extra)
-        return ns
-
-    def __call__(self, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any) -> Any:
-        cell = ns.pop("__classcell__", None)
-        if cell is not None:
-            cell.cell_contents = self.cls
-        return ns
-
-
-def _search(
-    obj: Any, want: tuple[str, int, str], path: list[Any], seen: set[int], depth: int
-) -> tuple[FunctionType, list[Any], list[Any]] | None:
-    if obj is None or id(obj) in seen or depth > _MAX_DEPTH:
-        return None
-    seen.add(id(obj))
-    if isinstance(obj, FunctionType):
-        code = obj.__code__
-        if (
-            code.co_name == want[0]
-            and code.co_firstlineno == want[1]
-            and os.path.basename(code.co_filename) == want[2]
-        ):
-            caches = [w for w in path if callable(getattr(w, "cache_clear", None))]
-            wrappers = [w for w in path if getattr(w, "__wrapped__", None) is not None]
-            return obj, caches, wrappers
-    here = [*path, obj]
-    for child in _children(obj):
-        hit = _search(child, want, here, seen, depth + 1)
-        if hit is not None:
-            return hit
-    return None
-
-
-def _children(obj: Any) -> list[Any]:
-    """What may hold the function a decorator wrapped."""
-    if isinstance(obj, (str, bytes, int, float, bool, ModuleType, type)):
-        return []
-    out: list[Any] = []
-    for attr in ("__wrapped__", "__func__", "fget", "fset", "fdel", "func", "wrapped"):
-        try:
-            value = getattr(obj, attr, None)
-        except Exception:  # noqa: BLE001 - a descriptor's own getattr may raise anything
-            continue
-        if value is not None:
-            out.append(value)
-    if isinstance(obj, FunctionType):
-        for cell in obj.__closure__ or ():
-            try:
-                out.append(cell.cell_contents)
-            except ValueError:
-                pass
-        registry = obj.__dict__.get("registry")
-        if registry is not None:
-            out.extend(_mapping_values(registry))
-        return out
-    if isinstance(obj, dict):
-        return [*out, *list(obj.values())[:64]]
-    if isinstance(obj, (list, tuple)):
-        return [*out, *list(obj)[:64]]
-    d = getattr(obj, "__dict__", None)
-    if isinstance(d, dict):
-        out.extend(
-            v
-            for v in list(d.values())[:64]
-            if callable(v) or isinstance(v, (dict, list, tuple)) or hasattr(v, "__dict__")
-        )
-    return out
-
-
-def _mapping_values(mapping: Any) -> list[Any]:
-    try:
-        return list(mapping.values())
-    except Exception:  # noqa: BLE001 - a foreign mapping may raise anything
-        return []
-
-
-def _shifted(code: CodeType, delta: int) -> CodeType:
-    consts = tuple(_shifted(c, delta) if isinstance(c, CodeType) else c for c in code.co_consts)
-    return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)

@@ -36,11 +36,11 @@ import abc
 import enum
 import functools
 import logging
-import sys
 from collections.abc import Iterable
 from types import FunctionType, ModuleType
 from typing import Any
 
+from ipython_hotreload.core.apply.functions import adopt
 from ipython_hotreload.core.apply.journal import MISSING as _MISSING
 from ipython_hotreload.core.apply.journal import Journal, cell_value
 from ipython_hotreload.core.apply.references import References
@@ -63,9 +63,6 @@ MODULE_KEEP = (
 
 # Attributes of a class that belong to that class object itself and must never move to another.
 _CLASS_OWN = frozenset({"__dict__", "__weakref__", "__qualname__", "__module__", "_abc_impl"})
-_FUNC_ATTRS = ("__code__", "__defaults__", "__kwdefaults__", "__annotations__", "__doc__")
-if sys.version_info >= (3, 12):
-    _FUNC_ATTRS = (*_FUNC_ATTRS, "__type_params__")
 _LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
 # Every functools.singledispatch function runs this one code object.
 _DISPATCH_CODE = getattr(functools.singledispatch(lambda x: x), "__code__")
@@ -215,37 +212,27 @@ class Patcher:
             # merged into it once every class of the module is matched.
             self._dispatchers.append((old, new))
             return True
-        # Closures are positional: the code may change the names of its free variables as
-        # long as their number stays (the cells are refilled below); not their number.
-        if len(old.__code__.co_freevars) != len(new.__code__.co_freevars):
-            return False
         key = id(old)
         if key in self._visiting:
             return True
         self._visiting.add(key)
         try:
-            for old_cell, new_cell in zip(
-                old.__closure__ or (), new.__closure__ or (), strict=True
-            ):
-                ov, nv = cell_value(old_cell), cell_value(new_cell)
-                if ov is nv:
-                    continue
-                if (
-                    isinstance(ov, FunctionType | type)
-                    and type(ov) is type(nv)
-                    and getattr(ov, "__qualname__", None) == getattr(nv, "__qualname__", None)
-                    and self.patch(ov, nv)
-                ):
-                    continue
-                self.journal.set_cell(old_cell, nv)
-            for attr in _FUNC_ATTRS:
-                value = getattr(new, attr)
-                if getattr(old, attr) is not value:
-                    self.journal.setattr(old, attr, value)
+            if not adopt(self.journal, old, new, self._same_definition):
+                return False  # a closure of another shape
             self._patch_func_dict(old, new)
         finally:
             self._visiting.discard(key)
         return True
+
+    def _same_definition(self, old: Any, new: Any) -> bool:
+        """Do two values a closure cell held before and after stand for one definition
+        (kept in place by the patch, so the old cell keeps its value)?"""
+        return (
+            isinstance(old, FunctionType | type)
+            and type(old) is type(new)
+            and getattr(old, "__qualname__", None) == getattr(new, "__qualname__", None)
+            and self.patch(old, new)
+        )
 
     def _merge_dispatch(self, old: FunctionType, new: FunctionType) -> None:
         registry = _dispatch_registry(old)
@@ -309,7 +296,6 @@ class Patcher:
         for name, nv in new.__dict__.items():
             if name in _CLASS_OWN or _is_slot(nv):
                 continue
-            self._point_cells_at(nv, new, old)
             ov = old.__dict__.get(name, _MISSING)
             if ov is nv:
                 continue
@@ -364,10 +350,8 @@ class Patcher:
                 self.refs.keep(n.value, o.value)
         for name, nv in new.__dict__.items():
             ov = old.__dict__.get(name, _MISSING)
-            if isinstance(nv, FunctionType):
-                self._point_cells_at(nv, new, old)
-                if ov is _MISSING or not self._patch_member(ov, nv):
-                    self.journal.setattr(old, name, nv)
+            if isinstance(nv, FunctionType) and (ov is _MISSING or not self._patch_member(ov, nv)):
+                self.journal.setattr(old, name, nv)
         return True
 
     def _patch_member(self, ov: Any, nv: Any) -> bool:
@@ -391,16 +375,6 @@ class Patcher:
             func = self.refs.kept(nv.__func__, None)
             return type(nv)(func) if func is not None else nv
         return self.refs.original(nv)
-
-    def _point_cells_at(self, obj: Any, new_cls: type, old_cls: type) -> None:
-        """Methods of the new class that close over it (``super()``'s ``__class__`` cell, the
-        ``cls`` of a dataclass's generated methods) must see the old class object instead:
-        a method added by the reload lands in the old class, and its ``super()`` is then
-        called with the old class's instances."""
-        for fn in _functions_of(obj):
-            for cell in fn.__closure__ or ():
-                if cell_value(cell) is new_cls:
-                    self.journal.set_cell(cell, old_cls)
 
 
 def _dispatch_registry(fn: FunctionType) -> dict[Any, Any] | None:
@@ -453,28 +427,3 @@ def _user_code(member: Any) -> bool:
 
 def _is_slot(value: Any) -> bool:
     return type(value).__name__ in ("member_descriptor", "getset_descriptor")
-
-
-def _functions_of(obj: Any) -> list[FunctionType]:
-    out: list[FunctionType] = []
-    seen: set[int] = set()
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, classmethod | staticmethod):
-            stack.append(item.__func__)
-        elif isinstance(item, property):
-            stack.extend([item.fget, item.fset, item.fdel])
-        elif isinstance(item, FunctionType):
-            out.append(item)
-            wrapped = item.__dict__.get("__wrapped__")
-            if wrapped is not None:
-                stack.append(wrapped)
-            for cell in item.__closure__ or ():
-                value = cell_value(cell)
-                if isinstance(value, FunctionType):
-                    stack.append(value)
-    return out

@@ -1,0 +1,250 @@
+"""Functions patched in place: the one patcher, and how a function is found and compiled anew.
+
+:func:`adopt` is the only place where a function object takes another's code. Its one rule
+for closures: CPython binds a code object's free variables to the function's cells by
+position, so the new code must close over as many variables as the old; each of the old
+function's cells then takes the new one's value (a renamed variable included), unless both
+hold the same definition, which ``same`` pairs (a kept class for ``super()``'s
+``__class__`` cell, a decorated function the reload patched too). A closure of another
+shape cannot be patched: the caller replaces the function or runs its statement instead.
+
+:class:`Site` is where a ``def`` lives (a module's namespace, the classes around it): it
+finds the function object a ``def`` made, behind decorators (``__wrapped__``, closures,
+descriptors, registries, wrapper objects), and compiles a new ``def`` as its class would
+(defaults that read class attributes, name mangling, the ``__class__`` cell), with its
+decorators left out, so nothing is registered twice.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import os
+import sys
+from collections.abc import Callable
+from types import CodeType, FunctionType, ModuleType
+from typing import Any, NamedTuple
+
+from ipython_hotreload.core.apply.journal import MISSING, Journal, cell_value
+
+__all__ = ["FUNCTION_ATTRS", "Found", "Site", "adopt", "shifted"]
+
+#: What a patched function takes from the new one (its ``__dict__``, what decorators put
+#: there, is the caller's to merge).
+FUNCTION_ATTRS = ("__code__", "__defaults__", "__kwdefaults__", "__annotations__", "__doc__")
+if sys.version_info >= (3, 12):
+    FUNCTION_ATTRS = (*FUNCTION_ATTRS, "__type_params__")
+
+_KEEP = "__hotreload_keep__"
+_SCOPE = "__hotreload_scope{}__"
+_MAX_DEPTH = 5
+
+
+def adopt(
+    journal: Journal,
+    old: FunctionType,
+    new: FunctionType,
+    same: Callable[[Any, Any], bool] = lambda old, new: False,
+) -> bool:
+    """``old`` takes ``new``'s code, defaults, annotations, docstring and closure values
+    (the values ``same`` pairs stay); False, changing nothing, when ``new`` closes over
+    another number of variables."""
+    if len(old.__code__.co_freevars) != len(new.__code__.co_freevars):
+        return False
+    for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or (), strict=True):
+        ov, nv = cell_value(old_cell), cell_value(new_cell)
+        if ov is nv or (ov is not MISSING and nv is not MISSING and same(ov, nv)):
+            continue
+        journal.set_cell(old_cell, nv)
+    for attr in FUNCTION_ATTRS:
+        value = getattr(new, attr)
+        if getattr(old, attr) is not value:
+            journal.setattr(old, attr, value)
+    return True
+
+
+class Found(NamedTuple):
+    """A function a ``def`` made, and what wraps it on the way from its name."""
+
+    fn: FunctionType
+    caches: list[Any]  # wrappers with a ``cache_clear`` (functools.cache, lru_cache)
+    wrappers: list[Any]  # wrappers with a ``__wrapped__`` (functools.wraps)
+
+
+class Site:
+    """Where a ``def`` lives: a module's namespace and the classes around it (``path``,
+    outermost first), compiled under ``filename`` with ``flags``."""
+
+    def __init__(
+        self, ns: dict[str, Any], path: tuple[str, ...], filename: str, flags: int
+    ) -> None:
+        self.ns = ns
+        self.path = path
+        self.filename = filename
+        self.flags = flags
+        self.classes = _classes(ns, path)  # None: one of them is not a class any more
+
+    def find(self, name: str, node: ast.stmt, start: int) -> Found | None:
+        """The function object made by the ``def name`` at line ``start`` (``node`` its
+        statement), found behind its decorators."""
+        if self.classes is None:
+            return None
+        space: Any = self.classes[-1].__dict__ if self.classes else self.ns
+        roots = [space.get(name)]
+        for d in getattr(node, "decorator_list", []):
+            root = d.func if isinstance(d, ast.Call) else d
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name):
+                roots.append(space.get(root.id, self.ns.get(root.id)))
+        want = (name, start, os.path.basename(self.filename))
+        for root in roots:
+            hit = _search(root, want, [], set(), 0)
+            if hit is not None:
+                return hit
+        return None
+
+    def compile(self, node: ast.FunctionDef | ast.AsyncFunctionDef, *, decorated: bool) -> Any:
+        """The ``def`` compiled as its module would: without its decorators (None if it is
+        not a function then), or with them (what the statement binds; ``MISSING`` if
+        nothing)."""
+        if self.classes is None:
+            return None
+        node = copy.copy(node)
+        if not decorated:
+            node.decorator_list = [
+                ast.copy_location(ast.Name(_KEEP, ast.Load()), d) for d in node.decorator_list
+            ]
+        scratch: dict[str, Any] = {_KEEP: _identity}
+        wrapped: ast.stmt = node
+        for depth in range(len(self.path) - 1, -1, -1):
+            keyword = ast.keyword("metaclass", ast.Name(_SCOPE.format(depth), ast.Load()))
+            wrapped = ast.ClassDef(self.path[depth], [], [keyword], [wrapped], [])
+            ast.copy_location(wrapped, node)
+            ast.fix_missing_locations(wrapped)
+        scopes = [_ClassScope(cls) for cls in self.classes]
+        for depth, scope in enumerate(scopes):
+            # Each stand-in is named where its class statement runs: the outer body.
+            outer = scopes[depth - 1].extra if depth else scratch
+            outer[_SCOPE.format(depth)] = scope
+            scope.extra[_KEEP] = _identity
+        module = ast.Module([wrapped], [])
+        code = compile(module, self.filename, "exec", flags=self.flags, dont_inherit=True)
+        exec(code, self.ns, scratch)
+        holder: Any = scratch
+        for name in self.path:
+            holder = holder[name]
+        fn = holder.get(node.name, MISSING)
+        if decorated:
+            return fn
+        return fn if isinstance(fn, FunctionType) else None
+
+
+def _classes(ns: dict[str, Any], path: tuple[str, ...]) -> list[type] | None:
+    out: list[type] = []
+    holder: Any = ns
+    for name in path:
+        cls = holder.get(name) if isinstance(holder, dict) else holder.__dict__.get(name)
+        if not isinstance(cls, type):
+            return None
+        out.append(cls)
+        holder = cls
+    return out
+
+
+def _identity(obj: Any) -> Any:
+    return obj
+
+
+class _ClassScope:
+    """Stands in for a class's metaclass while one of its methods is compiled anew: the body
+    runs in a copy of the real class's namespace, and the ``__class__`` cell (``super()``)
+    is the real class."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.extra: dict[str, Any] = {}
+
+    def __prepare__(self, name: str, bases: tuple[type, ...], **kw: Any) -> dict[str, Any]:
+        ns = {k: v for k, v in self.cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
+        ns.update(self.extra)
+        return ns
+
+    def __call__(self, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any) -> Any:
+        cell = ns.pop("__classcell__", None)
+        if cell is not None:
+            cell.cell_contents = self.cls
+        return ns
+
+
+def _search(
+    obj: Any, want: tuple[str, int, str], path: list[Any], seen: set[int], depth: int
+) -> Found | None:
+    if obj is None or id(obj) in seen or depth > _MAX_DEPTH:
+        return None
+    seen.add(id(obj))
+    if isinstance(obj, FunctionType):
+        code = obj.__code__
+        if (
+            code.co_name == want[0]
+            and code.co_firstlineno == want[1]
+            and os.path.basename(code.co_filename) == want[2]
+        ):
+            caches = [w for w in path if callable(getattr(w, "cache_clear", None))]
+            wrappers = [w for w in path if getattr(w, "__wrapped__", None) is not None]
+            return Found(obj, caches, wrappers)
+    here = [*path, obj]
+    for child in _children(obj):
+        hit = _search(child, want, here, seen, depth + 1)
+        if hit is not None:
+            return hit
+    return None
+
+
+def _children(obj: Any) -> list[Any]:
+    """What may hold the function a decorator wrapped."""
+    if isinstance(obj, (str, bytes, int, float, bool, ModuleType, type)):
+        return []
+    out: list[Any] = []
+    for attr in ("__wrapped__", "__func__", "fget", "fset", "fdel", "func", "wrapped"):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # noqa: BLE001 - a descriptor's own getattr may raise anything
+            continue
+        if value is not None:
+            out.append(value)
+    if isinstance(obj, FunctionType):
+        for cell in obj.__closure__ or ():
+            try:
+                out.append(cell.cell_contents)
+            except ValueError:
+                pass
+        registry = obj.__dict__.get("registry")
+        if registry is not None:
+            out.extend(_mapping_values(registry))
+        return out
+    if isinstance(obj, dict):
+        return [*out, *list(obj.values())[:64]]
+    if isinstance(obj, (list, tuple)):
+        return [*out, *list(obj)[:64]]
+    d = getattr(obj, "__dict__", None)
+    if isinstance(d, dict):
+        out.extend(
+            v
+            for v in list(d.values())[:64]
+            if callable(v) or isinstance(v, (dict, list, tuple)) or hasattr(v, "__dict__")
+        )
+    return out
+
+
+def _mapping_values(mapping: Any) -> list[Any]:
+    try:
+        return list(mapping.values())
+    except Exception:  # noqa: BLE001 - a foreign mapping may raise anything
+        return []
+
+
+def shifted(code: CodeType, delta: int) -> CodeType:
+    """``code`` (and the code nested in it) ``delta`` lines further down."""
+    consts = tuple(shifted(c, delta) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)
