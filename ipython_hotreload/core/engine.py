@@ -13,7 +13,6 @@ Where each capability lives:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -21,9 +20,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypedDict
 
+from ipython_hotreload.core.batch import (
+    Batch,
+    BatchListener,
+    Origin,
+    Reexecute,
+)
 from ipython_hotreload.core.changes.loaded import LoadedModules
 from ipython_hotreload.core.changes.watch import Schedule, Watcher
-from ipython_hotreload.core.edit.definitions import find_definition, splice_definition, split_lines
+from ipython_hotreload.core.edit.definitions import (
+    definition_text,
+    read_module_text,
+    splice_definition,
+    text_hash,
+)
 from ipython_hotreload.core.edit.history import History
 from ipython_hotreload.core.events import subscriber_count
 from ipython_hotreload.core.formatting import (
@@ -35,23 +45,14 @@ from ipython_hotreload.core.formatting import (
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.core.paths import check_path
-from ipython_hotreload.core.pipeline import (
-    RELOAD_LOCK,
-    Batch,
-    BatchListener,
-    CommittedBatch,
-    CommittedFile,
-    Origin,
-    Pipeline,
-    Reexecute,
-)
+from ipython_hotreload.core.pipeline import RELOAD_LOCK, Pipeline
 from ipython_hotreload.core.project import Project, resolve_roots
 from ipython_hotreload.core.report.analysis import analyse_functions
 from ipython_hotreload.core.results import FunctionInfo, ReloadResult
 from ipython_hotreload.core.source.provenance import record_imports
 from ipython_hotreload.errors import ConflictError, HotReloadError
 
-__all__ = ["CommittedBatch", "CommittedFile", "HotReloader", "Reexecute", "Status"]
+__all__ = ["HotReloader", "Status"]
 
 
 class Status(TypedDict):
@@ -208,21 +209,21 @@ class HotReloader:
         "qualname", "lineno", "end_lineno", "source", "source_hash"}``, decorators included."""
         with RELOAD_LOCK:
             parsed, path, mod = self._project.definition_file(target)
-            text = _read_text(path)
+            text = read_module_text(path)
             if text is None:
                 raise HotReloadError(f"{path} does not exist, so it has no {parsed.qualname}")
-            found = _definition(text, parsed.qualname, path)
+            found = definition_text(text, parsed.qualname, str(path))
             if found is None:
                 raise HotReloadError(f"there is no definition {parsed.qualname} in {path}")
-            (start, end), source = found
+            where, source = found
             return {
                 "mod": mod,
                 "path": str(path),
                 "qualname": parsed.qualname,
-                "lineno": start,
-                "end_lineno": end,
+                "lineno": where.start,
+                "end_lineno": where.end,
                 "source": source,
-                "source_hash": _text_hash(source),
+                "source_hash": text_hash(source),
             }
 
     def reload_definition(
@@ -240,11 +241,11 @@ class HotReloader:
         disk now hashes otherwise, :class:`ConflictError` is raised and nothing is written."""
         with RELOAD_LOCK:
             parsed, path, _mod = self._project.definition_file(target)
-            text = _read_text(path)
+            text = read_module_text(path)
             if expected_hash is not None:
-                found = _definition(text, parsed.qualname, path) if text is not None else None
+                found = definition_text(text, parsed.qualname, str(path)) if text else None
                 current = found[1] if found is not None else None
-                if current is None or _text_hash(current) != expected_hash:
+                if current is None or text_hash(current) != expected_hash:
                     raise ConflictError(target, str(path), current)
             fn = self._format_fn if format else None
             fmt = None if fn is None else (lambda block: apply_formatter(fn, block, path))
@@ -403,35 +404,6 @@ class HotReloader:
         prefetch, self._prefetch = self._prefetch, None
         if prefetch is not None:
             prefetch.close()
-
-
-def _text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _definition(text: str, qualname: str, path: Path) -> tuple[tuple[int, int], str] | None:
-    """The lines and exact text of definition ``qualname`` in a module's ``text`` (None:
-    it is not there)."""
-    found = find_definition(text, qualname, str(path))
-    if found is None:
-        return None
-    lines = split_lines(text.removeprefix("\ufeff"))
-    return (found.start, found.end), "".join(lines[found.start - 1 : found.end])
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise HotReloadError(f"cannot read {path}: {exc}") from exc
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HotReloadError(
-            f"{path} is not valid UTF-8 (byte {exc.start}): edit the whole file instead"
-        ) from None
 
 
 def _as_text(content: str | bytes, path: object) -> str:

@@ -30,13 +30,20 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 from ipython_hotreload.core.apply.planrun import Applied, ModuleReport, PlanRun
+from ipython_hotreload.core.batch import (
+    Batch,
+    BatchListener,
+    CommittedBatch,
+    CommittedFile,
+    LastReload,
+    Reexecute,
+)
 from ipython_hotreload.core.changes.watch import Watcher
 from ipython_hotreload.core.edit import bytecode
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
@@ -58,87 +65,12 @@ from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.texts import Source, code_filename
 from ipython_hotreload.errors import HotReloadError, ModuleFailed, ReloadError
 
-__all__ = [
-    "RELOAD_LOCK",
-    "Batch",
-    "BatchListener",
-    "CommittedBatch",
-    "CommittedFile",
-    "LastReload",
-    "Origin",
-    "Pipeline",
-    "Reexecute",
-]
+__all__ = ["RELOAD_LOCK", "Pipeline"]
 
 log = logging.getLogger(__name__)
 
 #: Every reload of the process holds this lock: all reloaders share ``sys.modules``.
 RELOAD_LOCK = threading.RLock()
-
-#: How much a reload re-executes (SPEC §1.5): only what changed, or whole modules.
-Reexecute = Literal["minimal", "module"]
-
-#: What started a reload: SPEC §1.7's history ``origin``.
-Origin = Literal["reload", "definition", "watch", "undo"]
-
-
-@dataclass
-class Batch:
-    """One reload: what it was given, and what happened on the way."""
-
-    origin: Origin
-    reexecute: Reexecute
-    persist_bytecode: bool
-    sources: list[Source]  # the files given (saved, or changed on disk), in order
-    before: dict[Path, bytes | None] = field(default_factory=dict)  # their bytes before
-    warnings: list[str] = field(default_factory=list)
-    purged: dict[str, Path | None] = field(default_factory=dict)  # module -> its file
-    started: float = field(default_factory=time.perf_counter)
-
-
-@dataclass(frozen=True)
-class CommittedFile:
-    """One file of a committed reload: its bytes before (None: it did not exist, or they are
-    not known) and after (None: the file was deleted and its module purged)."""
-
-    mod: str
-    path: Path
-    before: bytes | None
-    after: bytes | None
-
-
-@dataclass(frozen=True)
-class CommittedBatch:
-    """What one successful reload changed, for listeners (history, cluster workers): the
-    files whose new text was run (saved, or changed on disk), in the order they were given,
-    and the modules purged on the way."""
-
-    origin: Origin
-    files: tuple[CommittedFile, ...]
-    purged: tuple[str, ...]
-    result: Mapping[str, Any]
-
-
-#: A listener may return extra keys for the reload's result (``{"workers": ...}``).
-BatchListener = Callable[[CommittedBatch], Mapping[str, Any] | None]
-
-
-@dataclass(frozen=True)
-class LastReload:
-    """The latest successful reload, as ``status()`` reports it."""
-
-    mod: str
-    at: float  # time.time()
-    modules: list[str]  # those with a payload, the saved one first
-    elapsed_ms: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "mod": self.mod,
-            "at": self.at,
-            "modules": list(self.modules),
-            "elapsed_ms": self.elapsed_ms,
-        }
 
 
 class Pipeline:

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from ipython_hotreload.core.changes.loaded import LoadedModules
-from ipython_hotreload.core.edit.definitions import Target, parse_target
+from ipython_hotreload.core.edit.targets import Target, parse_target
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.paths import check_path, is_within, sys_path_dirs
 from ipython_hotreload.core.source.provenance import import_stamp

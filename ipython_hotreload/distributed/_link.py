@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ipython_hotreload.core.engine import CommittedBatch, HotReloader
+from ipython_hotreload.core.batch import CommittedBatch
+from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.core.events import ModuleEvent, publish
 from ipython_hotreload.core.paths import is_within, sys_path_dirs
 from ipython_hotreload.distributed._plugin import (

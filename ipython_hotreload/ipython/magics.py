@@ -22,11 +22,8 @@ from typing import Any, Literal, NoReturn, TypeVar, cast
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from ipython_hotreload.core.edit.definitions import (
-    changed_line_count,
-    dedent_definition,
-    is_definition_target,
-)
+from ipython_hotreload.core.edit.definitions import changed_line_count, dedent_definition
+from ipython_hotreload.core.edit.targets import is_definition_target
 from ipython_hotreload.core.engine import HotReloader, Status
 from ipython_hotreload.core.events import subscriber_count
 from ipython_hotreload.core.labels import EDGE_LABELS

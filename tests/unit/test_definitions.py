@@ -12,10 +12,9 @@ from ipython_hotreload.core.edit.definitions import (
     changed_line_count,
     dedent_definition,
     find_definition,
-    is_definition_target,
-    parse_target,
     splice_definition,
 )
+from ipython_hotreload.core.edit.targets import is_definition_target, parse_target
 from ipython_hotreload.errors import HotReloadError
 
 SOURCE = """\

@@ -38,14 +38,9 @@ from ipython_hotreload.core.apply.functions import Site, adopt, shifted
 from ipython_hotreload.core.apply.journal import MISSING, Journal
 from ipython_hotreload.core.apply.patching import Patcher
 from ipython_hotreload.core.results import Mode
-from ipython_hotreload.core.source.statements import (
-    ModuleIndex,
-    Pair,
-    Statement,
-    bound_names,
-    diff_statements,
-    function_texts,
-)
+from ipython_hotreload.core.source.diff import Pair, diff_statements
+from ipython_hotreload.core.source.reads import bound_names
+from ipython_hotreload.core.source.statements import ModuleIndex, Statement, function_texts
 
 __all__ = ["ModuleUpdate", "Outcome", "changes_between"]
 
@@ -163,7 +158,7 @@ class ModuleUpdate:
         return Site(self.ns, path, self.filename, self.new.future_flags)
 
     def _method_statement(self, pair: Pair, path: tuple[str, ...]) -> bool:
-        """A method added, removed or re-decorated (``diff.lone_method``): its class takes
+        """A method added, removed or re-decorated (:func:`~..source.diff.lone_method`): its class takes
         or loses that one attribute, and the rest of its body does not run again."""
         site = self._site(path)
         stmt = pair.new or pair.old

@@ -43,7 +43,8 @@ from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_
 from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.source.compiler import Compiler
-from ipython_hotreload.core.source.statements import ModuleIndex, full_reason, import_marker
+from ipython_hotreload.core.source.diff import full_reason
+from ipython_hotreload.core.source.statements import ModuleIndex, import_marker
 from ipython_hotreload.core.source.texts import Source
 from ipython_hotreload.errors import ModuleFailed
 

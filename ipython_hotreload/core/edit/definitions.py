@@ -10,34 +10,35 @@ The new text is dedented, checked (exactly one ``def``/``async def``/``class`` o
 name), formatted alone when asked, then re-indented to the definition's level. Lines that
 begin inside a multi-line string are never re-indented: their characters are the string's.
 
-Past 400 lines on purpose: finding a definition's exact lines, splicing a text in and
-re-indenting it are one idea (a definition's place in a file), and each step needs the
-others' view of line endings, indentation and multi-line strings.
+Naming a definition (a target string) is :mod:`.targets`' part.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import io
 import re
 import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from ipython_hotreload.core.edit.targets import Target
 from ipython_hotreload.errors import HotReloadError
 
 __all__ = [
     "Found",
     "Splice",
-    "Target",
     "changed_line_count",
     "dedent_definition",
+    "definition_text",
     "find_definition",
-    "is_definition_target",
-    "parse_target",
+    "read_module_text",
     "splice_definition",
     "split_lines",
+    "text_hash",
 ]
 
 #: ``format(text) -> (text, why it was not formatted or None)``: the reloader's formatter.
@@ -46,68 +47,6 @@ FormatText = Callable[[str], tuple[str, str | None]]
 _DefNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _BOM = "\ufeff"
-_TARGET_HELP = "use 'pkg.mod:func', 'pkg.mod:Class.method' or 'path/to/mod.py::Class.method'"
-
-
-@dataclass(frozen=True)
-class Target:
-    """A definition named by module or by file, and its qualified name in that module."""
-
-    qualname: str
-    module: str | None = None
-    path: str | None = None
-
-    @property
-    def parts(self) -> list[str]:
-        """The qualified name's parts: ``["Class", "method"]``."""
-        return self.qualname.split(".")
-
-    @property
-    def name(self) -> str:
-        """The definition's own name (the last part)."""
-        return self.parts[-1]
-
-    def __str__(self) -> str:
-        if self.path is not None:
-            return f"{self.path}::{self.qualname}"
-        return f"{self.module}:{self.qualname}"
-
-
-def _dotted(text: str) -> bool:
-    return bool(text) and all(part.isidentifier() for part in text.split("."))
-
-
-def is_definition_target(text: str) -> bool:
-    """Does ``text`` name a definition (``mod:qual`` or ``file.py::qual``) rather than a file?"""
-    text = text.strip()
-    if "::" in text:
-        path, _, qual = text.rpartition("::")
-        return path.endswith(".py") and _dotted(qual)
-    mod, sep, qual = text.partition(":")
-    return bool(sep) and _dotted(mod) and _dotted(qual)
-
-
-def parse_target(text: str) -> Target:
-    """Parse a target string; a :class:`HotReloadError` says how to write one otherwise."""
-    if not isinstance(text, str):
-        raise HotReloadError(f"a definition target must be a string; {_TARGET_HELP}")
-    stripped = text.strip()
-    if "::" in stripped:
-        path, _, qual = stripped.rpartition("::")
-        if not path.endswith(".py"):
-            raise HotReloadError(
-                f"{text!r}: the part before '::' must be a .py file; {_TARGET_HELP}"
-            )
-        if not _dotted(qual):
-            raise HotReloadError(f"{text!r}: {qual!r} is not a qualified name; {_TARGET_HELP}")
-        return Target(qual, path=path)
-    mod, sep, qual = stripped.partition(":")
-    if sep and mod.endswith(".py") and _dotted(qual):
-        # More likely a file with one colon too few than a submodule named "py".
-        raise HotReloadError(f"{text!r}: a file's definitions are named {mod}::{qual} (two colons)")
-    if not sep or not _dotted(mod) or not _dotted(qual):
-        raise HotReloadError(f"{text!r} is not a definition target; {_TARGET_HELP}")
-    return Target(qual, module=mod)
 
 
 def split_lines(text: str) -> list[str]:
@@ -209,6 +148,38 @@ def find_definition(text: str, qualname: str, where: str) -> Found | None:
     text = text.removeprefix(_BOM)  # Python skips it; ast.parse of a str would not
     tree = _parse(text, where)
     return _locate(tree, split_lines(text), qualname.split("."), where)
+
+
+def definition_text(text: str, qualname: str, where: str) -> tuple[Found, str] | None:
+    """Where definition ``qualname`` is in a module's ``text`` and its exact text there
+    (None: it is not there)."""
+    found = find_definition(text, qualname, where)
+    if found is None:
+        return None
+    lines = split_lines(text.removeprefix(_BOM))
+    return found, "".join(lines[found.start - 1 : found.end])
+
+
+def text_hash(text: str) -> str:
+    """The ``source_hash`` of a definition's text: sha256 hex of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_module_text(path: Path) -> str | None:
+    """A module file's text (None: it does not exist); unreadable or not UTF-8 is an
+    error that says so."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HotReloadError(f"cannot read {path}: {exc}") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HotReloadError(
+            f"{path} is not valid UTF-8 (byte {exc.start}): edit the whole file instead"
+        ) from None
 
 
 def _locate(tree: ast.Module, lines: list[str], parts: list[str], where: str) -> Found | None:

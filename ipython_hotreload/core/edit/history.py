@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from ipython_hotreload.core.batch import CommittedBatch
 from ipython_hotreload.core.paths import atomic_write
 from ipython_hotreload.core.results import ReloadResult
 from ipython_hotreload.errors import HotReloadError
@@ -32,28 +33,6 @@ from ipython_hotreload.errors import HotReloadError
 __all__ = ["History", "HistoryEntry", "HistoryFile"]
 
 log = logging.getLogger(__name__)
-
-
-class _CommittedFile(Protocol):
-    @property
-    def mod(self) -> str: ...
-    @property
-    def path(self) -> Path: ...
-    @property
-    def before(self) -> bytes | None: ...
-    @property
-    def after(self) -> bytes | None: ...
-
-
-class _CommittedBatch(Protocol):
-    @property
-    def origin(self) -> str: ...
-    @property
-    def files(self) -> Sequence[_CommittedFile]: ...
-    @property
-    def purged(self) -> Sequence[str]: ...
-    @property
-    def result(self) -> Mapping[str, Any]: ...
 
 
 #: ``reload_files({path: bytes | None}, origin="undo")`` of a reloader.
@@ -119,11 +98,11 @@ class History:
         self._next_id = 1
         self._lock = threading.Lock()
         # While an undo runs, its batches are gathered here and recorded as one entry.
-        self._gathering: list[_CommittedBatch] | None = None
+        self._gathering: list[CommittedBatch] | None = None
 
     # -- recording -------------------------------------------------------------------------
 
-    def record(self, batch: _CommittedBatch) -> None:
+    def record(self, batch: CommittedBatch) -> None:
         """A reloader's batch listener: keep ``batch`` as an entry."""
         if self._gathering is not None:
             self._gathering.append(batch)
@@ -131,7 +110,7 @@ class History:
         self._add(batch.origin, [batch])
 
     def _add(
-        self, origin: str, batches: Sequence[_CommittedBatch], undoes: tuple[int, ...] = ()
+        self, origin: str, batches: Sequence[CommittedBatch], undoes: tuple[int, ...] = ()
     ) -> None:
         files: dict[Path, HistoryFile] = {}
         mods: list[str] = []
@@ -167,8 +146,8 @@ class History:
                 self._entries.pop()
 
     @contextmanager
-    def _gathered(self) -> Iterator[list[_CommittedBatch]]:
-        gathered: list[_CommittedBatch] = []
+    def _gathered(self) -> Iterator[list[CommittedBatch]]:
+        gathered: list[CommittedBatch] = []
         self._gathering = gathered
         try:
             yield gathered

@@ -8,13 +8,9 @@ project modules (``from a import b`` is an edge to ``a.b`` only when ``a.b`` is 
 that step is redone for every file whenever the set of modules changes, and only for the
 edited file otherwise. Labels follow section 3 of the spec: compile > export > runtime.
 
-Reload plans walk a reverse index (who imports a module with a compile or an export edge),
-kept beside the per-file edges: an edit that changes one file's records re-indexes that file
-alone, so a plan costs in proportion to the modules it reaches, not to the project.
-
-Past 400 lines on purpose: this is one class, whose per-file edges and reverse index are
-updated incrementally and read by :meth:`ModuleGraph.plan` under one lock. What does not
-need that state already lives beside it (scanning, project files, the worker pool, order).
+The graph keeps the reverse index its reload plans walk up to date beside the per-file
+edges (:mod:`.planning`: an edit that changes one file's records re-indexes that file
+alone).
 """
 
 from __future__ import annotations
@@ -24,18 +20,17 @@ import logging
 import os
 import sys
 import threading
-from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from ipython_hotreload.core.graph.edges import Edge, Step
 from ipython_hotreload.core.graph.importscan import (
     ImportRecord,
     bound_names,
     scan_source,
     strengths,
 )
-from ipython_hotreload.core.graph.ordering import dependency_order
+from ipython_hotreload.core.graph.planning import Planner, ReverseIndex
 from ipython_hotreload.core.graph.projectfiles import (
     FileEntry,
     Namer,
@@ -46,7 +41,7 @@ from ipython_hotreload.core.graph.projectfiles import (
     save_cache,
 )
 from ipython_hotreload.core.graph.scanpool import gc_paused, scan_files
-from ipython_hotreload.core.labels import EDGE_LABELS, LABELS_BY_STRENGTH, Label
+from ipython_hotreload.core.labels import EDGE_LABELS, LABELS_BY_STRENGTH
 from ipython_hotreload.core.paths import is_within, module_name_for, sys_path_dirs
 
 __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
@@ -54,29 +49,6 @@ __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "s
 log = logging.getLogger(__name__)
 
 _LABELS = LABELS_BY_STRENGTH  # index = strength
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """``from_`` imports ``to``; changing ``to`` forces ``label`` work on ``from_``."""
-
-    from_: str
-    to: str
-    label: Label
-
-    def to_json(self) -> dict[str, str]:
-        """The JSON shape of the spec: ``{"from", "to", "label"}``."""
-        return {"from": self.from_, "to": self.to, "label": self.label}
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One module of a reload plan: re-execute it (``"compile"``), only rebind the names it
-    took from re-executed modules (``"export"``), or it is a changed module (``None``)."""
-
-    mod: str
-    after: str | None
-    label: Label | None
 
 
 class _File(FileEntry):
@@ -113,17 +85,12 @@ class ModuleGraph:
         self._sorted_modules: list[str] = []
         self._generation = 0  # bumped whenever the set of modules (or their names) changes
         self._edges: list[Edge] | None = None  # all edges, sorted; made again when asked for
-        # The reverse index for plans: target -> importers by a compile (an export) edge, and
-        # the compile and export edges each module put there. Valid for `_index_gen`; the
-        # modules in `_reindex` had their records changed since.
-        self._compile_in: dict[str, set[str]] = {}
-        self._export_in: dict[str, set[str]] = {}
-        self._indexed: dict[str, list[Edge]] = {}
+        # The reverse index for plans, valid for `_index_gen`; the modules in `_reindex` had
+        # their records changed since.
+        self._index = ReverseIndex()
         self._index_gen = -1
         self._reindex: set[str] = set()
-        # changed modules -> (what the plan read of `loaded` and the import order, its steps)
-        self._plans: dict[tuple[str, ...], tuple[list[tuple[str, bool, int | None]], list[Step]]]
-        self._plans = {}
+        self._planner = Planner(self._index, self.bound_names)
         self._cache_dir = cache_dir
         self._use_cache = use_cache
         self._cache_loaded = False
@@ -310,6 +277,16 @@ class ModuleGraph:
                 self.remove_path(Path(path))
 
     # -- queries ---------------------------------------------------------------------------
+    def plan(
+        self, changed: Sequence[str], loaded: Collection[str], import_order: Mapping[str, int]
+    ) -> list[Step]:
+        """The modules to process after ``changed`` change, restricted to ``loaded``, in
+        the order to process them (see :meth:`.planning.Planner.plan`)."""
+        with self._lock:
+            self._ensure()
+            self._update_index()
+            return self._planner.plan(changed, loaded, import_order)
+
     def edges(self, labels: Iterable[str] | None = None, *, refresh: bool = True) -> list[Edge]:
         """All edges between project modules, one per pair (strongest label), sorted by
         (from, to); ``labels`` keeps only those labels."""
@@ -339,136 +316,6 @@ class ModuleGraph:
                 return []
             f = self._files[path]
             return bound_names(f.records, importer, f.is_package, target, self._by_module)
-
-    def plan(
-        self, changed: Sequence[str], loaded: Collection[str], import_order: Mapping[str, int]
-    ) -> list[Step]:
-        """The modules to process after ``changed`` change, restricted to ``loaded`` (the
-        changed ones always included), in the order to process them (see the spec, section 3):
-        the changed modules and every loaded module reaching them through compile edges
-        (re-executed), each after the modules of the plan it depends on (a cycle in import
-        order), and after each re-executed module, the loaded modules with an export edge onto
-        it (one step each: rebind the names taken from it). What takes one of those names from
-        such a module follows it: a compile importer runs (after the re-executed module), an
-        export importer rebinds (right after it), transitively."""
-        changed = list(dict.fromkeys(changed))
-        if not changed:
-            return []
-        with self._lock:
-            self._ensure()
-            self._update_index()
-            # An edit is planned again and again on the same edges: the last plan for the
-            # same changed modules stands if what it read of `loaded` and of the import
-            # order is as it was.
-            cached = self._plans.get(tuple(changed))
-            if cached is not None and all(
-                (m in loaded) == there and import_order.get(m) == at for m, there, at in cached[0]
-            ):
-                return list(cached[1])
-            compile_in, indexed = self._compile_in, self._indexed
-            # `after` holds the changed modules from the start, so a module outside it that
-            # is loaded is live; sorting the importers keeps the plan independent of set order.
-            after: dict[str, str | None] = dict.fromkeys(changed)
-            depends: dict[str, list[str]] = {}
-            # exporter -> the modules that take from it a name it passes on (export steps)
-            passed_on: dict[str, list[str]] = {}
-            read: set[str] = set()
-            followed: set[str] = set()  # exporters already followed
-            queue = deque(changed)
-            while queue:
-                mod = queue.popleft()
-                read.update(compile_in.get(mod, ()))
-                for importer in sorted(compile_in.get(mod, ())):
-                    if importer not in after and importer in loaded:
-                        after[importer] = mod
-                        queue.append(importer)
-                # A module with an export edge onto one that runs only rebinds the names it
-                # took; the modules taking one of those names from it must follow it as
-                # they would the module itself: run (a compile edge) or rebind in turn.
-                for x in self._exporters(mod, after, loaded, read):
-                    if x not in followed:
-                        followed.add(x)
-                        queue += self._follow_exporter(
-                            x, mod, after, depends, passed_on, loaded, read
-                        )
-            for m in after:
-                depends[m] = [e.to for e in indexed.get(m, ())] + depends.get(m, [])
-            exporters_of = {m: self._exporters(m, after, loaded, read) for m in after}
-        # Every module, changed ones included, runs after what it depends on: a saved module
-        # that imports a module changed on disk must see that module's new objects.
-        order = dependency_order(list(after), depends, import_order)
-        steps: list[Step] = []
-
-        def exports(target: str, exporters: list[str]) -> None:
-            # One export step per (importer, target): the importer rebinds the names it
-            # took from that target, right after the target ran (or rebound them).
-            for importer in sorted(exporters, key=lambda m: (import_order.get(m, sys.maxsize), m)):
-                steps.append(Step(importer, target, "export"))
-                exports(importer, passed_on.pop(importer, []))
-
-        for mod in order:
-            steps.append(Step(mod, after[mod], None if mod in changed else "compile"))
-            exports(mod, exporters_of[mod])
-        read |= set(after)
-        with self._lock:
-            if len(self._plans) > 256:
-                self._plans.clear()
-            self._plans[tuple(changed)] = (
-                [(m, m in loaded, import_order.get(m)) for m in sorted(read)],
-                list(steps),
-            )
-        return steps
-
-    def _exporters(
-        self, target: str, after: Mapping[str, object], loaded: Collection[str], read: set[str]
-    ) -> list[str]:
-        """The loaded modules outside the plan with an export edge onto ``target``."""
-        found = self._export_in.get(target, ())
-        read.update(found)
-        return sorted(x for x in found if x not in after and x in loaded)
-
-    def _follow_exporter(
-        self,
-        x: str,
-        target: str,
-        after: dict[str, str | None],
-        depends: dict[str, list[str]],
-        passed_on: dict[str, list[str]],
-        loaded: Collection[str],
-        read: set[str],
-    ) -> list[str]:
-        """``x`` rebinds the names it took from ``target``: the loaded modules taking one of
-        those names from ``x`` (or ``x`` itself, as a module) follow it, transitively.
-        Returns the modules that now run (through a compile edge)."""
-        added: list[str] = []
-        work = [(x, target)]
-        seen = {x}
-        while work:
-            exporter, source = work.pop()
-            forwarded = {alias for _, alias in self.bound_names(exporter, source)}
-            for importer in sorted(self._compile_in.get(exporter, ())):
-                read.add(importer)
-                if importer in after or importer not in loaded:
-                    continue
-                if self._takes(importer, exporter, forwarded):
-                    after[importer] = exporter
-                    depends.setdefault(importer, []).append(target)  # what runs first
-                    added.append(importer)
-            for importer in sorted(self._export_in.get(exporter, ())):
-                read.add(importer)
-                if importer in after or importer in seen or importer not in loaded:
-                    continue
-                if self._takes(importer, exporter, forwarded):
-                    seen.add(importer)
-                    passed_on.setdefault(exporter, []).append(importer)
-                    work.append((importer, exporter))
-        return added
-
-    def _takes(self, importer: str, exporter: str, names: set[str]) -> bool:
-        """Does ``importer`` take one of ``names`` from ``exporter`` (or the module itself:
-        ``import exporter``, a star import)?"""
-        taken = self.bound_names(importer, exporter)
-        return not taken or any(name in names for name, _ in taken)
 
     # -- internals -------------------------------------------------------------------------
     def _ensure(self) -> None:
@@ -514,30 +361,20 @@ class ModuleGraph:
         """Bring the reverse index up to date: all of it after the module set changed, else
         only the modules whose records changed since."""
         if self._index_gen != self._generation or self._reindex:
-            self._plans.clear()  # planned on edges that may have changed
+            self._planner.forget_plans()  # planned on edges that may have changed
         if self._index_gen != self._generation:
-            self._compile_in, self._export_in, self._indexed = {}, {}, {}
+            self._index.clear()
             files = self._files
             for module, path in self._by_module.items():
-                self._index_module(module, self._file_edges(files[path]))
+                self._index.add(module, self._file_edges(files[path]))
             self._index_gen = self._generation
         else:
             for module in self._reindex:
-                for e in self._indexed.pop(module, ()):
-                    importers = self._compile_in if e.label == "compile" else self._export_in
-                    importers[e.to].discard(module)
+                self._index.drop(module)
                 owner = self._by_module.get(module)
                 if owner is not None:
-                    self._index_module(module, self._file_edges(self._files[owner]))
+                    self._index.add(module, self._file_edges(self._files[owner]))
         self._reindex.clear()
-
-    def _index_module(self, module: str, edges: list[Edge]) -> None:
-        kept = [e for e in edges if e.label != "runtime"]
-        if kept:
-            self._indexed[module] = kept
-            for e in kept:
-                importers = self._compile_in if e.label == "compile" else self._export_in
-                importers.setdefault(e.to, set()).add(module)
 
     def _file_edges(self, f: _File) -> list[Edge]:
         if f.edges is None or f.edge_gen != self._generation:

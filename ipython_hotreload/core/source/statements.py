@@ -1,47 +1,31 @@
-"""What a module's source is made of, statement by statement, and what changed between two
-versions of it (SPEC §1.5).
+"""What a module's source is made of, statement by statement (SPEC §1.5).
 
 :class:`ModuleIndex` reads one source text once: its top-level statements (and, inside each
 class statement, its body, recursively), the exact text of each (decorators included), the
-names each binds, and what each reads *at import time* (decorators, defaults, annotations,
-class bodies, comprehensions; never a function's body). Reads are kept as dotted strings
-("b", "b.SCALE") so a dependent's ``b.SCALE`` can be matched against a change of ``SCALE`` in
-module ``b``. Module-level functions keep the global names their bodies read, for the
-transitive rule ("editing ``def load()`` re-runs ``DATA = load()``").
-
-:func:`diff_statements` pairs the statements of two indexes: unchanged (same text),
-``patch`` (a ``def`` whose decorator lines are the same but whose text is not: only its
-function object is updated), ``class`` (a class whose header is the same and whose body
-changed only in method bodies: recursed into), ``run`` (new or changed: it runs) and
-``removed``. :func:`full_reason` says when a statement-level update cannot vouch for the
-result.
-
-Past 400 lines on purpose: the index (what each statement binds and reads at import time)
-and the diff that pairs two indexes share the one reading of statements they are built on.
+names each binds, and what each reads *at import time* (:mod:`.reads`). Module-level
+functions keep the global names their bodies read, for the transitive rule ("editing
+``def load()`` re-runs ``DATA = load()``"). What changed between two indexes is
+:mod:`.diff`'s part.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
-import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import CodeType
-from typing import Literal
 
-__all__ = [
-    "ModuleIndex",
-    "Pair",
-    "Statement",
-    "bound_names",
-    "diff_statements",
-    "full_reason",
-    "function_texts",
-    "import_marker",
-]
+from ipython_hotreload.core.source.reads import (
+    ANNOTATIONS_FLAG,
+    absolute_module,
+    body_reads,
+    future_flags,
+    import_time_reads,
+    unsafe_reason,
+)
 
-Status = Literal["same", "patch", "class", "run", "removed"]
+__all__ = ["ModuleIndex", "Statement", "function_texts", "import_marker"]
 
 _ReadsKey = tuple[str, bool, int]  # a statement's text, lazy annotations, its column
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -81,7 +65,7 @@ class Statement:
         """Why running this statement alone could not vouch for the result (SPEC 1.5
         rule 6), or None; read once per statement (its node does not change)."""
         if self._unsafe is False:
-            self._unsafe = _unsafe_statement(self.node)
+            self._unsafe = unsafe_reason(self.node)
         return self._unsafe  # type: ignore[return-value]
 
     def located(self) -> ast.stmt:
@@ -122,16 +106,6 @@ class Statement:
         )
 
 
-@dataclass
-class Pair:
-    """An old statement and the new one it became (either may be missing)."""
-
-    status: Status
-    old: Statement | None
-    new: Statement | None
-    body: list[Pair] = field(default_factory=list)  # for "class": the body's pairs
-
-
 class ModuleIndex:
     """One source text of a module, read statement by statement."""
 
@@ -152,8 +126,8 @@ class ModuleIndex:
         self.tree = tree
         self.package = package
         self._lines = text.splitlines(keepends=True)
-        self.future_flags = _future_flags(tree)
-        lazy = bool(self.future_flags & _ANNOTATIONS_FLAG)
+        self.future_flags = future_flags(tree)
+        lazy = bool(self.future_flags & ANNOTATIONS_FLAG)
         # What a statement reads depends on its text alone, and an edit leaves most of them
         # as they were: the previous index of the module lends its readings.
         self._known_reads: dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]] = {}
@@ -180,7 +154,7 @@ class ModuleIndex:
             if isinstance(stmt.node, _DEFS) and stmt.name is not None:
                 reads = known_bodies.get(stmt.text)
                 if reads is None:
-                    reads = frozenset(_body_reads(stmt.node))
+                    reads = frozenset(body_reads(stmt.node))
                 self.function_reads[stmt.name] = reads
         self._known_reads = {}  # lent for the build only
         #: local dotted prefix -> the absolute module name it stands for
@@ -197,10 +171,10 @@ class ModuleIndex:
         """``old``, a top-level class of an earlier text, with the body ``node`` holds now:
         the members in ``kept`` (by ``id`` of their node, already moved) as they were, the
         others read from this text."""
-        lazy = bool(self.future_flags & _ANNOTATIONS_FLAG)
+        lazy = bool(self.future_flags & ANNOTATIONS_FLAG)
         body = [kept.get(id(n)) or self._statement(n, lazy) for n in node.body]
         end = body[-1].end  # a class ends where its last member does
-        loads, calls = _import_time_reads(node, lazy)
+        loads, calls = import_time_reads(node, lazy)
         return replace(
             old,
             node=node,
@@ -222,7 +196,7 @@ class ModuleIndex:
 
     def _readings(self) -> dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]]:
         """Every statement's import-time reads (class bodies too), by its text."""
-        lazy = bool(self.future_flags & _ANNOTATIONS_FLAG)
+        lazy = bool(self.future_flags & ANNOTATIONS_FLAG)
         out: dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]] = {}
         stack = list(self.statements)
         while stack:
@@ -265,10 +239,10 @@ class ModuleIndex:
                 body = [self._statement(s, lazy_annotations) for s in node.body]
         cached = self._known_reads.get((text, lazy_annotations, node.col_offset))
         if cached is None:
-            cached = _import_time_reads(node, lazy_annotations)
+            cached = import_time_reads(node, lazy_annotations)
         loads, calls = cached
         if isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module, node.level, self.package)
+            base = absolute_module(node.module, node.level, self.package)
             if base is not None:
                 loads = loads | {import_marker(base)}
         return Statement(node, text, header, start, end, name, loads, calls, body)
@@ -283,7 +257,7 @@ class ModuleIndex:
                     for i in range(1, len(parts) + 1):
                         self.module_aliases[".".join(parts[:i])] = ".".join(parts[:i])
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module, node.level, self.package)
+            base = absolute_module(node.module, node.level, self.package)
             if base is None:
                 return
             for alias in node.names:
@@ -303,124 +277,6 @@ def import_marker(module: str) -> str:
     return f"<import {module}>"
 
 
-# -- the diff ------------------------------------------------------------------------------
-
-
-def diff_statements(old: Sequence[Statement], new: Sequence[Statement]) -> list[Pair]:
-    """Pair two statement lists: the new ones in source order (each with its old
-    counterpart, if any), then the removed old ones."""
-    # The same texts at both ends pair as they are (an edit is mostly one statement); the
-    # sequence matcher pairs what lies between.
-    limit = min(len(old), len(new))
-    head = 0
-    while head < limit and old[head].text == new[head].text:
-        head += 1
-    tail = 0
-    while tail < limit - head and old[-1 - tail].text == new[-1 - tail].text:
-        tail += 1
-    partner: dict[int, int] = {k: k for k in range(head)}  # new index -> old index
-    partner.update({len(new) - 1 - k: len(old) - 1 - k for k in range(tail)})
-    middle_old, middle_new = old[head : len(old) - tail], new[head : len(new) - tail]
-    if middle_old and middle_new:
-        matcher = difflib.SequenceMatcher(
-            None, [s.text for s in middle_old], [s.text for s in middle_new], autojunk=False
-        )
-        for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
-            if tag == "equal":
-                for k in range(i2 - i1):
-                    partner[head + j1 + k] = head + i1 + k
-    taken = set(partner.values())
-    # Definitions that changed pair by (kind, name), in order of appearance.
-    free_old: dict[tuple[str, str], list[int]] = {}
-    for i, s in enumerate(old):
-        if i not in taken and s.name is not None:
-            free_old.setdefault((_kind(s), s.name), []).append(i)
-    pairs: list[Pair] = []
-    for j, s in enumerate(new):
-        if j in partner:
-            pairs.append(Pair("same", old[partner[j]], s))
-            continue
-        if s.name is not None and free_old.get((_kind(s), s.name)):
-            i = free_old[(_kind(s), s.name)].pop(0)
-            taken.add(i)
-            pairs.append(_changed_definition(old[i], s))
-            continue
-        pairs.append(Pair("run", None, s))
-    pairs += [Pair("removed", s, None) for i, s in enumerate(old) if i not in taken]
-    return pairs
-
-
-def _changed_definition(old: Statement, new: Statement) -> Pair:
-    if old.header != new.header:
-        return Pair("run", old, new)
-    if new.is_def:
-        return Pair("patch", old, new)
-    assert old.body is not None and new.body is not None
-    body = diff_statements(old.body, new.body)
-    if all(
-        p.status in ("same", "patch", "class") or _lone_method(p, old.body, new.body) for p in body
-    ):
-        return Pair("class", old, new, body)
-    return Pair("run", old, new)  # a class rebuilt from its new body
-
-
-def _lone_method(pair: Pair, old_body: Sequence[Statement], new_body: Sequence[Statement]) -> bool:
-    """Is ``pair`` a method added, removed, or whose decorators changed, that the class can
-    take or lose as one attribute? Not when another statement of the body binds its name
-    (a property's setter) or reads it (``alias = method``), nor for a ``__dunder__`` or
-    private name (class creation treats those specially, or mangles them)."""
-    stmt = pair.new or pair.old
-    if pair.status not in ("run", "removed") or stmt is None or not stmt.is_def:
-        return False
-    if (pair.new is not None and not pair.new.is_def) or stmt.name is None:
-        return False
-    name = stmt.name
-    if name.startswith("__"):
-        return False
-    for other in (*old_body, *new_body):
-        if other is pair.old or other is pair.new:
-            continue
-        if other.name == name or name in other.loads:
-            return False
-    return True
-
-
-def _kind(s: Statement) -> str:
-    return "class" if s.is_class else "def"
-
-
-def full_reason(old: ModuleIndex, new: ModuleIndex) -> str | None:
-    """Why a statement-level update cannot vouch for the result, or None (never for the
-    very same text: nothing changed, so nothing needs to run)."""
-    if old.text == new.text:
-        return None
-    if old.future_flags != new.future_flags:
-        return "a `from __future__` import changed"
-    for index in (old, new):
-        for s in index.statements:
-            why = s.unsafe
-            if why:
-                return why
-    return None
-
-
-def _unsafe_statement(node: ast.stmt) -> str | None:
-    if isinstance(node, ast.Global):
-        return "a top-level `global` statement"
-    if isinstance(node, ast.Delete):
-        return "a top-level `del` statement"
-    if isinstance(node, (*_DEFS, ast.ClassDef)):
-        return None  # their bodies do not run at import time (a class body's calls do)
-    for sub in ast.walk(node):
-        if (
-            isinstance(sub, ast.Call)
-            and isinstance(sub.func, ast.Name)
-            and sub.func.id in ("exec", "eval")
-        ):
-            return f"top-level code calls `{sub.func.id}`"
-    return None
-
-
 def function_texts(statements: Sequence[Statement], prefix: str = "") -> dict[str, str]:
     """The source text of every function of the payload's ``functions`` (top-level ones and
     methods of classes at any depth) by qualname; the defs sharing a qualname (a property's
@@ -434,191 +290,4 @@ def function_texts(statements: Sequence[Statement], prefix: str = "") -> dict[st
             out[qualname] = out.get(qualname, "") + s.text
         elif s.body is not None:
             out.update(function_texts(s.body, qualname + "."))
-    return out
-
-
-# -- import-time reads ---------------------------------------------------------------------
-
-
-_ANNOTATIONS_FLAG = getattr(__import__("__future__"), "annotations").compiler_flag
-
-
-def _future_flags(tree: ast.Module) -> int:
-    import __future__
-
-    flags = 0
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            for alias in node.names:
-                feature = getattr(__future__, alias.name, None)
-                if feature is not None:
-                    flags |= feature.compiler_flag
-    return flags
-
-
-def _import_time_reads(node: ast.stmt, lazy: bool) -> tuple[frozenset[str], frozenset[str]]:
-    loads: set[str] = set()
-    calls: set[str] = set()
-    for expr in _import_time_exprs(node, lazy):
-        _collect(expr, loads, calls)
-    for d in _decorators(node):  # a decorator is called
-        chain = _chain(d.func if isinstance(d, ast.Call) else d)
-        if chain:
-            calls.update(_prefixes(chain))
-    return frozenset(loads), frozenset(calls)
-
-
-def _decorators(node: ast.stmt) -> Iterator[ast.expr]:
-    """The decorators a statement applies when it runs: its own, and those of the
-    definitions in a class body (at any depth)."""
-    if isinstance(node, (*_DEFS, ast.ClassDef)):
-        yield from node.decorator_list
-    if isinstance(node, ast.ClassDef):
-        for child in node.body:
-            yield from _decorators(child)
-
-
-def _import_time_exprs(node: ast.AST, lazy: bool) -> Iterator[ast.AST]:
-    """The parts of a statement that are evaluated when it runs."""
-    if isinstance(node, _DEFS):
-        yield from node.decorator_list
-        args = node.args
-        yield from args.defaults
-        yield from (d for d in args.kw_defaults if d is not None)
-        if not lazy:
-            every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-            every += [a for a in (args.vararg, args.kwarg) if a is not None]
-            yield from (a.annotation for a in every if a.annotation is not None)
-            if node.returns is not None:
-                yield node.returns
-        return
-    if isinstance(node, ast.ClassDef):
-        yield from node.decorator_list
-        yield from node.bases
-        yield from (k.value for k in node.keywords)
-        for stmt in node.body:
-            yield from _import_time_exprs(stmt, lazy)
-        return
-    if isinstance(node, ast.AnnAssign) and lazy:
-        yield node.target
-        if node.value is not None:
-            yield node.value
-        return
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.stmt):
-            yield from _import_time_exprs(child, lazy)
-        else:
-            yield child
-
-
-def _collect(expr: ast.AST, loads: set[str], calls: set[str]) -> None:
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Lambda):
-            stack.extend(node.args.defaults)
-            stack.extend(d for d in node.args.kw_defaults if d is not None)
-            continue  # its body runs when called
-        if isinstance(node, ast.Call):
-            chain = _chain(node.func)
-            if chain:
-                calls.update(_prefixes(chain))
-        if isinstance(node, ast.Attribute | ast.Name):
-            chain = _chain(node)
-            if chain and isinstance(getattr(node, "ctx", None), ast.Load):
-                loads.update(_prefixes(chain))
-                continue  # a dotted name holds nothing else to read
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _chain(node: ast.AST) -> list[str] | None:
-    """``a.b.c`` -> ["a", "b", "c"]; None when the expression is not a dotted name."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return parts[::-1]
-    return None
-
-
-def _prefixes(chain: list[str]) -> list[str]:
-    return [".".join(chain[: i + 1]) for i in range(len(chain))]
-
-
-def _body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """The global names (and dotted chains on them) a function's body reads, at any depth
-    (nested functions included: they read the same globals when called)."""
-    local: set[str] = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
-    declared: set[str] = set()  # `global` names: never local
-    chains: list[list[str]] = []
-    stack: list[ast.AST] = list(fn.body)
-    while stack:  # one walk: a name is local wherever in the body it is bound
-        node = stack.pop()
-        cls = type(node)
-        if cls is ast.Name:
-            if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
-                chains.append([node.id])  # type: ignore[attr-defined]
-            else:
-                local.add(node.id)  # type: ignore[attr-defined]
-            continue
-        if cls is ast.Attribute and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
-            chain = _chain(node)
-            if chain:
-                chains.append(chain)
-                continue
-        elif cls is ast.Global:
-            declared.update(node.names)  # type: ignore[attr-defined]
-        stack.extend(ast.iter_child_nodes(node))
-    local -= declared
-    out: set[str] = set()
-    for chain in chains:
-        if chain[0] not in local:
-            out.update(_prefixes(chain))
-    return out
-
-
-def _absolute(module: str | None, level: int, package: str | None) -> str | None:
-    if level == 0:
-        return module
-    if not package:
-        return None
-    parts = package.split(".")
-    if level - 1 >= len(parts):
-        return None
-    base = ".".join(parts[: len(parts) - (level - 1)])
-    return f"{base}.{module}" if module else base
-
-
-def bound_names(node: ast.stmt) -> set[str]:
-    """The names a top-level statement binds in its namespace (not inside nested scopes)."""
-    out: set[str] = set()
-    if isinstance(node, (*_DEFS, ast.ClassDef)):
-        return {node.name}
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        for alias in node.names:
-            if alias.name != "*":
-                out.add(alias.asname or alias.name.split(".")[0])
-        return out
-    stack: list[ast.AST] = [node]
-    while stack:
-        sub = stack.pop()
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
-            out.add(sub.id)
-        elif isinstance(sub, (*_DEFS, ast.ClassDef)):
-            out.add(sub.name)
-            continue
-        elif isinstance(sub, ast.Import | ast.ImportFrom):
-            out |= bound_names(sub)
-            continue
-        elif isinstance(
-            sub, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
-        ):
-            continue
-        elif (isinstance(sub, ast.ExceptHandler) and sub.name) or (
-            isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name
-        ):
-            out.add(sub.name)
-        stack.extend(ast.iter_child_nodes(sub))
     return out

@@ -1,0 +1,232 @@
+"""What a statement reads and binds at import time, from its syntax tree alone.
+
+A statement's *import-time reads* are the names (and dotted attribute chains) evaluated when
+it runs: decorators, defaults, annotations (unless postponed), base classes, class bodies,
+comprehensions; never a function's body. They are kept as dotted strings ("b",
+"b.SCALE") so a dependent's ``b.SCALE`` can be matched against a change of ``SCALE`` in
+module ``b``. A module-level function's *body reads* are the global names its body reads
+(for "editing ``def load()`` re-runs ``DATA = load()``").
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+from collections.abc import Iterator
+
+__all__ = [
+    "ANNOTATIONS_FLAG",
+    "absolute_module",
+    "body_reads",
+    "bound_names",
+    "future_flags",
+    "import_time_reads",
+    "unsafe_reason",
+]
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+#: The compiler flag of ``from __future__ import annotations``.
+ANNOTATIONS_FLAG: int = __future__.annotations.compiler_flag
+
+
+def future_flags(tree: ast.Module) -> int:
+    """The compiler flags of a module's ``from __future__`` imports."""
+    flags = 0
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                feature = getattr(__future__, alias.name, None)
+                if feature is not None:
+                    flags |= feature.compiler_flag
+    return flags
+
+
+def import_time_reads(node: ast.stmt, lazy: bool) -> tuple[frozenset[str], frozenset[str]]:
+    """What ``node`` reads when it runs (``lazy``: annotations are postponed), and which of
+    those it calls."""
+    loads: set[str] = set()
+    calls: set[str] = set()
+    for expr in _import_time_exprs(node, lazy):
+        _collect(expr, loads, calls)
+    for d in _decorators(node):  # a decorator is called
+        chain = _chain(d.func if isinstance(d, ast.Call) else d)
+        if chain:
+            calls.update(_prefixes(chain))
+    return frozenset(loads), frozenset(calls)
+
+
+def _decorators(node: ast.stmt) -> Iterator[ast.expr]:
+    """The decorators a statement applies when it runs: its own, and those of the
+    definitions in a class body (at any depth)."""
+    if isinstance(node, (*_DEFS, ast.ClassDef)):
+        yield from node.decorator_list
+    if isinstance(node, ast.ClassDef):
+        for child in node.body:
+            yield from _decorators(child)
+
+
+def _import_time_exprs(node: ast.AST, lazy: bool) -> Iterator[ast.AST]:
+    """The parts of a statement that are evaluated when it runs."""
+    if isinstance(node, _DEFS):
+        yield from node.decorator_list
+        args = node.args
+        yield from args.defaults
+        yield from (d for d in args.kw_defaults if d is not None)
+        if not lazy:
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+            every += [a for a in (args.vararg, args.kwarg) if a is not None]
+            yield from (a.annotation for a in every if a.annotation is not None)
+            if node.returns is not None:
+                yield node.returns
+        return
+    if isinstance(node, ast.ClassDef):
+        yield from node.decorator_list
+        yield from node.bases
+        yield from (k.value for k in node.keywords)
+        for stmt in node.body:
+            yield from _import_time_exprs(stmt, lazy)
+        return
+    if isinstance(node, ast.AnnAssign) and lazy:
+        yield node.target
+        if node.value is not None:
+            yield node.value
+        return
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.stmt):
+            yield from _import_time_exprs(child, lazy)
+        else:
+            yield child
+
+
+def _collect(expr: ast.AST, loads: set[str], calls: set[str]) -> None:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Lambda):
+            stack.extend(node.args.defaults)
+            stack.extend(d for d in node.args.kw_defaults if d is not None)
+            continue  # its body runs when called
+        if isinstance(node, ast.Call):
+            chain = _chain(node.func)
+            if chain:
+                calls.update(_prefixes(chain))
+        if isinstance(node, ast.Attribute | ast.Name):
+            chain = _chain(node)
+            if chain and isinstance(getattr(node, "ctx", None), ast.Load):
+                loads.update(_prefixes(chain))
+                continue  # a dotted name holds nothing else to read
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _chain(node: ast.AST) -> list[str] | None:
+    """``a.b.c`` -> ["a", "b", "c"]; None when the expression is not a dotted name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return parts[::-1]
+    return None
+
+
+def _prefixes(chain: list[str]) -> list[str]:
+    return [".".join(chain[: i + 1]) for i in range(len(chain))]
+
+
+def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The global names (and dotted chains on them) a function's body reads, at any depth
+    (nested functions included: they read the same globals when called)."""
+    local: set[str] = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    declared: set[str] = set()  # `global` names: never local
+    chains: list[list[str]] = []
+    stack: list[ast.AST] = list(fn.body)
+    while stack:  # one walk: a name is local wherever in the body it is bound
+        node = stack.pop()
+        cls = type(node)
+        if cls is ast.Name:
+            if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                chains.append([node.id])  # type: ignore[attr-defined]
+            else:
+                local.add(node.id)  # type: ignore[attr-defined]
+            continue
+        if cls is ast.Attribute and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+            chain = _chain(node)
+            if chain:
+                chains.append(chain)
+                continue
+        elif cls is ast.Global:
+            declared.update(node.names)  # type: ignore[attr-defined]
+        stack.extend(ast.iter_child_nodes(node))
+    local -= declared
+    out: set[str] = set()
+    for chain in chains:
+        if chain[0] not in local:
+            out.update(_prefixes(chain))
+    return out
+
+
+def absolute_module(module: str | None, level: int, package: str | None) -> str | None:
+    """The absolute name of ``from <level dots><module> import ...`` in ``package``."""
+    if level == 0:
+        return module
+    if not package:
+        return None
+    parts = package.split(".")
+    if level - 1 >= len(parts):
+        return None
+    base = ".".join(parts[: len(parts) - (level - 1)])
+    return f"{base}.{module}" if module else base
+
+
+def bound_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds in its namespace (not inside nested scopes)."""
+    out: set[str] = set()
+    if isinstance(node, (*_DEFS, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        for alias in node.names:
+            if alias.name != "*":
+                out.add(alias.asname or alias.name.split(".")[0])
+        return out
+    stack: list[ast.AST] = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+            out.add(sub.id)
+        elif isinstance(sub, (*_DEFS, ast.ClassDef)):
+            out.add(sub.name)
+            continue
+        elif isinstance(sub, ast.Import | ast.ImportFrom):
+            out |= bound_names(sub)
+            continue
+        elif isinstance(
+            sub, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
+            continue
+        elif (isinstance(sub, ast.ExceptHandler) and sub.name) or (
+            isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name
+        ):
+            out.add(sub.name)
+        stack.extend(ast.iter_child_nodes(sub))
+    return out
+
+
+def unsafe_reason(node: ast.stmt) -> str | None:
+    """Why running this top-level statement alone could not vouch for the result (SPEC
+    §1.5 rule 6), or None."""
+    if isinstance(node, ast.Global):
+        return "a top-level `global` statement"
+    if isinstance(node, ast.Delete):
+        return "a top-level `del` statement"
+    if isinstance(node, (*_DEFS, ast.ClassDef)):
+        return None  # their bodies do not run at import time (a class body's calls do)
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Name)
+            and sub.func.id in ("exec", "eval")
+        ):
+            return f"top-level code calls `{sub.func.id}`"
+    return None
