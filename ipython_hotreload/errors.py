@@ -6,6 +6,7 @@
     ├── UnsafePathError            the path is refused; nothing was written
     ├── SourceWriteError           the file could not be written; __cause__ is the OSError
     ├── ConflictError              a definition changed on disk since the editor read it
+    ├── BadRequest                 a frontend's request (comm channel, panel) is malformed
     └── ReloadError                compile or execution failed; everything was rolled back
 
 Inside a reload, :class:`ModuleFailed` carries which module failed from the stage where it
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BadRequest",
     "ConflictError",
     "HotReloadError",
     "ReloadError",
@@ -89,6 +91,23 @@ class ConflictError(HotReloadError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.target, self.path, self.current))
+
+
+class BadRequest(HotReloadError):
+    """A frontend's request (a comm message, a panel's request) that cannot even be tried: a
+    missing or mistyped field, an unknown op. It never leaves the channel: it becomes an
+    error reply, with ``id`` None when the request had none."""
+
+    def __init__(self, request_id: Any, message: str) -> None:
+        self.request_id = request_id
+        self.message = message
+        super().__init__(request_id, message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.request_id, self.message))
 
 
 class ReloadError(HotReloadError):

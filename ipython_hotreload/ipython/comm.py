@@ -17,6 +17,7 @@ import comm as comm_package
 from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
 from ipython_hotreload.errors import (
+    BadRequest,
     ConflictError,
     HotReloadError,
     ReloadError,
@@ -27,7 +28,6 @@ from ipython_hotreload.ipython.protocol import (
     OPS,
     PROTOCOL_VERSION,
     TARGET_NAME,
-    BadRequest,
     EventMessage,
     HelloMessage,
     KernelMessage,

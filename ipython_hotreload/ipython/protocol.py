@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypedDict
 
 from ipython_hotreload.core.labels import EDGE_LABELS
+from ipython_hotreload.errors import BadRequest
 
 __all__ = [
     "EDGE_LABELS",
@@ -22,7 +23,6 @@ __all__ = [
     "OPS",
     "PROTOCOL_VERSION",
     "TARGET_NAME",
-    "BadRequest",
     "EdgesRequest",
     "ErrorInfo",
     "EventMessage",
@@ -184,16 +184,6 @@ Request = (
     | HistoryRequest
     | UndoRequest
 )
-
-
-class BadRequest(ValueError):
-    """A comm message that is not a valid request. Never leaves the comm channel: it becomes
-    an error reply, with ``id`` None when the message had none."""
-
-    def __init__(self, request_id: Any, message: str) -> None:
-        self.request_id = request_id
-        self.message = message
-        super().__init__(message)
 
 
 def ok_reply(request_id: Any, result: Any) -> ReplyOk:

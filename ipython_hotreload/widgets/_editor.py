@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ipython_hotreload.errors import ConflictError, HotReloadError, ReloadError
+from ipython_hotreload.errors import BadRequest, ConflictError, HotReloadError, ReloadError
 
 __all__ = ["EDITOR_OPS", "Editing", "answer", "editor_line"]
 
@@ -42,10 +42,6 @@ class Editing(Protocol):
     def undo(self, steps: int = 1, *, force: bool = False) -> Mapping[str, Any]: ...
 
 
-class _BadRequest(Exception):
-    """A request the editor cannot even try (a missing field, an unknown op)."""
-
-
 def _reply_ok(request_id: object, result: Any) -> dict[str, Any]:
     return {"type": "reply", "id": request_id, "ok": True, "result": result}
 
@@ -62,7 +58,7 @@ def _reply_error(request_id: object, kind: str, message: str, **data: Any) -> di
 def _text(request: dict[str, Any], key: str) -> str:
     value = request.get(key)
     if not isinstance(value, str) or (key == "target" and not value):
-        raise _BadRequest(f"the {request.get('op')!r} request needs a string {key!r}")
+        raise BadRequest(None, f"the {request.get('op')!r} request needs a string {key!r}")
     return value
 
 
@@ -98,7 +94,7 @@ def _save(reloader: Editing, request_id: object, request: dict[str, Any]) -> dic
     fmt = request.get("format", True)
     expected = request.get("expected_hash")
     if expected is not None and not isinstance(expected, str):
-        raise _BadRequest(f"'expected_hash' must be a string, not {type(expected).__name__}")
+        raise BadRequest(None, f"'expected_hash' must be a string, not {type(expected).__name__}")
     try:
         result = reloader.reload_definition(
             target, content, format=bool(fmt), expected_hash=expected
@@ -134,9 +130,9 @@ def _perform(reloader: Editing, request_id: object, request: dict[str, Any]) -> 
     if op == "undo":
         steps, force = request.get("steps", 1), request.get("force", False)
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise _BadRequest(f"undo takes a positive number of steps, not {steps!r}")
+            raise BadRequest(None, f"undo takes a positive number of steps, not {steps!r}")
         return _reply_ok(request_id, reloader.undo(steps, force=bool(force)))
-    raise _BadRequest(f"unknown editor op {op!r}; the panel knows {', '.join(EDITOR_OPS)}")
+    raise BadRequest(None, f"unknown editor op {op!r}; the panel knows {', '.join(EDITOR_OPS)}")
 
 
 def answer(get_reloader: Callable[[], Editing], request: object) -> dict[str, Any]:
@@ -146,7 +142,7 @@ def answer(get_reloader: Callable[[], Editing], request: object) -> dict[str, An
     request_id = request.get("id")
     try:
         return _perform(get_reloader(), request_id, request)
-    except _BadRequest as exc:
+    except BadRequest as exc:
         return _reply_error(request_id, "BadRequest", str(exc))
     except HotReloadError as exc:
         return _reply_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import subprocess
 import sys
@@ -68,8 +69,56 @@ def test_nothing_public_is_left_out_of_all() -> None:
 
 
 def test_errors_share_one_base() -> None:
-    for name in ("ReloadError", "UnsafePathError", "SourceWriteError"):
+    for name in ("ReloadError", "UnsafePathError", "SourceWriteError", "ConflictError"):
         assert issubclass(getattr(hr, name), hr.HotReloadError)
+
+
+def test_every_exception_the_package_defines_derives_from_the_one_base() -> None:
+    # Every module of the package (adapters too: they import IPython, widgets, dask).
+    root = Path(hr.__file__).parent
+    names = sorted(
+        "ipython_hotreload." + ".".join(p.relative_to(root).with_suffix("").parts)
+        for p in root.rglob("*.py")
+        if p.name != "__main__.py"
+    )
+    defined = []
+    for name in names:
+        module = importlib.import_module(name.removesuffix(".__init__"))
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == module.__name__
+            ):
+                defined.append(value)
+    assert hr.HotReloadError in defined and len(defined) > 5
+    outside = [c.__qualname__ for c in defined if not issubclass(c, hr.HotReloadError)]
+    assert outside == []
+
+
+def test_importing_the_engine_changes_nothing_in_the_process(tmp_path: Path) -> None:
+    # No audit hook (every open() would pay for it) and no watcher library until a reloader
+    # needs them: a module imported after the engine is not noted; after a reloader is made,
+    # the next one is, and watchfiles (with anyio) waits for watch() to start.
+    (tmp_path / "before_reloader.py").write_text("X = 1\n")
+    (tmp_path / "after_reloader.py").write_text("X = 2\n")
+    code = f"""
+import sys, json
+sys.path.insert(0, {str(tmp_path)!r})
+from ipython_hotreload.core.engine import HotReloader
+from ipython_hotreload.core.source.provenance import import_stamp
+import before_reloader
+out = {{"noted_before": import_stamp(before_reloader.__file__) is not None}}
+reloader = HotReloader(roots=[{str(tmp_path)!r}], formatter=None)
+import after_reloader
+out["noted_after"] = import_stamp(after_reloader.__file__) is not None
+out["watchfiles"] = "watchfiles" in sys.modules or "anyio" in sys.modules
+print(json.dumps(out))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert json.loads(out) == {"noted_before": False, "noted_after": True, "watchfiles": False}
 
 
 def test_importing_the_package_leaves_the_ipython_adapter_unloaded() -> None:

@@ -46,13 +46,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-from watchfiles._rust_notify import RustNotify
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.paths import SKIP_DIRS, in_skipped_dir, is_within
 from ipython_hotreload.errors import HotReloadError, ReloadError
+
+if TYPE_CHECKING:
+    from watchfiles._rust_notify import RustNotify
 
 __all__ = ["Batch", "Reloads", "Schedule", "Watcher", "is_watched_source"]
 
@@ -229,6 +230,9 @@ class Watcher:
         if missing:
             raise HotReloadError(f"cannot watch {', '.join(missing)}: no such file or directory")
         self._files = {p for p in self.paths if not p.is_dir()}
+        # Imported when watching starts, not with the engine: the package brings anyio.
+        from watchfiles._rust_notify import RustNotify
+
         try:
             # Built here, not in the thread, so the OS watches are in place when start()
             # returns: an edit made right after is never missed.
