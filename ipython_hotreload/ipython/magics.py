@@ -21,6 +21,12 @@ from typing import Any, Literal, NoReturn, TypeVar, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import (
+    MagicArgumentParser,
+    argument,
+    kwds,
+    magic_arguments,
+)
 
 from ipython_hotreload.core.edit.definitions import changed_line_count, dedent_definition
 from ipython_hotreload.core.edit.targets import is_definition_target
@@ -56,6 +62,36 @@ def named_magic(kind: str, name: str) -> Callable[[_F], _F]:
     return cast(Callable[[_F], _F], marker(name))
 
 
+def declared(usage_line: str, *arguments: Argument) -> Callable[[_F], _F]:
+    """IPython's ``@magic_arguments()`` with one ``@argument`` per entry, typed: the magic's
+    parser, and its help as its docstring (``%hotreload?``)."""
+
+    def decorate(fn: _F) -> _F:
+        for flags, kwargs in reversed(arguments):
+            fn = argument(*flags, **kwargs)(fn)  # type: ignore[no-untyped-call]
+        # IPython's help puts a "%" before the usage, and argparse %-formats it.
+        usage = usage_line.removeprefix("%").replace("%", "%%")
+        fn = kwds(usage=usage)(fn)  # type: ignore[no-untyped-call]
+        return cast(_F, magic_arguments()(fn))  # type: ignore[no-untyped-call]
+
+    return decorate
+
+
+def parsed(magic: Callable[..., Any], line: str, *, intermixed: bool = True) -> argparse.Namespace:
+    """The arguments of a ``declared`` magic, parsed from its line (``intermixed``: options
+    may come after positionals; not with a positional that takes the rest of the line); a
+    mistake is a one-line ``UsageError`` that shows the usage."""
+    parser: MagicArgumentParser = getattr(magic, "parser")
+    argv = _split(line)
+    try:
+        if not intermixed:
+            return parser.parse_args(argv)
+        return parser.parse_intermixed_args(argv)
+    except UsageError as exc:
+        usage_line = "%" + str(parser.usage).replace("%%", "%")
+        raise UsageError(f"{exc} (usage: {usage_line})") from None
+
+
 @dataclass(frozen=True)
 class Action:
     """One ``%hotreload`` action: ``run(magics, args)`` with ``args`` parsed from
@@ -67,17 +103,18 @@ class Action:
     arguments: tuple[Argument, ...] = ()
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises IPython's ``UsageError`` (one line, the cell fails) instead of
-    exiting the kernel's process."""
+class _Parser(MagicArgumentParser):
+    """IPython's magic parser (its errors are one-line ``UsageError``s: the cell fails
+    instead of the kernel's process exiting), saying which action and its usage."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (usage: {self.format_usage().strip()[7:]})")
 
 
-def _parser(prog: str, usage_line: str, arguments: tuple[Argument, ...]) -> _Parser:
+def _parser(prog: str, usage_line: str, arguments: tuple[Argument, ...]) -> MagicArgumentParser:
+    """An action's parser."""
     # argparse %-formats the usage (for %(prog)s): the magics' own % signs are escaped.
-    parser = _Parser(prog=prog, usage=usage_line.replace("%", "%%"), add_help=False)
+    parser = _Parser(prog=prog, usage=usage_line.replace("%", "%%"))  # type: ignore[no-untyped-call]
     for flags, kwargs in arguments:
         parser.add_argument(*flags, **kwargs)
     return parser
@@ -306,19 +343,6 @@ ACTIONS: dict[str, Action] = {
 # -- the magics --------------------------------------------------------------------------------
 
 
-def _cell_parser() -> _Parser:
-    return _parser(
-        "%%hotreload",
-        "%%hotreload PATH|TARGET [--no-format] [--quiet] [--full]",
-        (
-            (("target",), {"metavar": "PATH|TARGET", "help": "a module file or a definition"}),
-            (("--no-format",), {"action": "store_true", "help": "write the text as typed"}),
-            (("--quiet",), {"action": "store_true", "help": "print nothing on success"}),
-            (("--full",), {"action": "store_true", "help": "re-execute the whole module"}),
-        ),
-    )
-
-
 @magics_class
 class HotReloadMagics(Magics):
     """The ``hotreload`` line and cell magics, acting on the configured default reloader."""
@@ -335,6 +359,13 @@ class HotReloadMagics(Magics):
         return self._get_reloader()
 
     @named_magic("cell", "hotreload")
+    @declared(
+        "%%hotreload PATH|TARGET [--no-format] [--quiet] [--full]",
+        (("target",), {"metavar": "PATH|TARGET", "help": "a module file or a definition"}),
+        (("--no-format",), {"action": "store_true", "help": "write the text as typed"}),
+        (("--quiet",), {"action": "store_true", "help": "print nothing on success"}),
+        (("--full",), {"action": "store_true", "help": "re-execute the whole module"}),
+    )
     def hotreload_cell(self, line: str, cell: str) -> None:
         """%%hotreload PATH|TARGET [--no-format] [--quiet] [--full]: the cell is the new text
         of PATH, or of one definition (pkg.mod:Class.method, path.py::func).
@@ -344,11 +375,10 @@ class HotReloadMagics(Magics):
         functions and classes sees the new code. On failure nothing changes, the text of a
         whole file stays on disk, and the cell fails.
         """
-        argv = _split(line)
-        if _wants_help(argv):
+        if _wants_help(_split(line)):
             print(CELL_USAGE)
             return
-        args = _cell_parser().parse_intermixed_args(argv)
+        args = parsed(self.hotreload_cell, line)
         content = cell if not cell or cell.endswith("\n") else cell + "\n"
         started = time.perf_counter()
         reloader = self.reloader()
@@ -376,14 +406,20 @@ class HotReloadMagics(Magics):
             print(summary_line(shown, result, elapsed, formatted_lines=formatted))
 
     @named_magic("line", "hotreload")
+    @declared(
+        "%hotreload [ACTION] [ARGUMENTS ...]",
+        (("action",), {"nargs": "?", "default": "status", "help": "what to do (default: status)"}),
+        (("rest",), {"nargs": argparse.REMAINDER, "help": "its arguments (ACTION --help)"}),
+    )
     def hotreload_line(self, line: str) -> None:
-        """%hotreload [ACTION]: status (the default), edges, purge, panel, watch, history,
-        undo, edit; %hotreload --help lists them."""
+        """%hotreload [ACTION]: status (the default), edges, purge, panel, watch, workers,
+        history, undo, edit; %hotreload --help lists them."""
         argv = _split(line)
         if argv and argv[0] in ("-h", "--help", "help"):
             print(usage())
             return
-        name = argv[0] if argv else "status"
+        given = parsed(self.hotreload_line, line, intermixed=False)
+        name: str = given.action
         action = ACTIONS.get(name)
         if action is None:
             raise UsageError(
@@ -391,10 +427,10 @@ class HotReloadMagics(Magics):
                 "(%hotreload --help says what each does)"
             )
         parser = _parser(f"%hotreload {name}", f"%hotreload {action.usage}", action.arguments)
-        if _wants_help(argv[1:]):
+        if _wants_help(given.rest):
             print(f"%hotreload {action.usage}: {action.summary}\n{parser.format_help()}".rstrip())
             return
-        args = parser.parse_intermixed_args(argv[1:])
+        args = parser.parse_intermixed_args(given.rest)
         try:
             action.run(self, args)
         except HotReloadError as err:
