@@ -112,3 +112,58 @@ def test_autoreload_keeps_the_bookkeeping_we_update(shell: Any) -> None:
     deduper = getattr(reloader, "deduper_reloader", None)
     assert deduper is not None, "IPython's deduperreload is gone"
     assert isinstance(deduper.source_by_modname, dict)
+
+
+def test_abc_dump_lists_the_registered_virtual_subclasses_and_caches_clear() -> None:
+    # apply/patching.py: a kept ABC takes the virtual subclasses its new text registers.
+    import abc
+
+    class Base(abc.ABC):  # noqa: B024 - an ABC used only for register()
+        pass
+
+    class Other:
+        pass
+
+    Base.register(Other)
+    registered = abc._get_dump(Base)[0]  # type: ignore[attr-defined]
+    assert [ref() for ref in registered] == [Other]
+    assert callable(Base._abc_caches_clear)  # type: ignore[attr-defined]
+    assert issubclass(Other, Base)
+
+
+def test_singledispatch_keeps_its_registry_dict_in_the_register_closure() -> None:
+    # apply/patching.py: the registry behind the read-only `registry` mapping is the dict
+    # `register` closes over; registrations made at run time are merged through it.
+    import functools
+
+    from ipython_hotreload.core.apply.patching import _dispatch_registry
+
+    @functools.singledispatch
+    def show(x: object) -> str:
+        return "object"
+
+    registry = _dispatch_registry(show)  # type: ignore[arg-type]
+    assert registry is not None and registry.keys() == show.registry.keys()
+    registry[int] = lambda x: "int"
+    show._clear_cache()  # type: ignore[attr-defined]
+    assert show(1) == "int" and show.registry[int] is registry[int]
+
+
+def test_getframe_shows_the_import_system_three_frames_above_an_audit_hook(
+    tmp_path: Path,
+) -> None:
+    # source/provenance.py: the audit hook asks sys._getframe(3) whether the frozen import
+    # machinery opened a file; if CPython adds or removes a frame there, this fails.
+    import sys
+
+    from ipython_hotreload.core.source import provenance
+
+    provenance.record_imports()
+    (tmp_path / "framed_import.py").write_text("X = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import framed_import  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("framed_import", None)
+    assert provenance.import_stamp(framed_import.__file__) is not None
