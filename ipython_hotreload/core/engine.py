@@ -66,6 +66,7 @@ class Status(TypedDict):
     subscribers: int
     last_reload: dict[str, Any] | None  # {"mod", "at", "modules", "elapsed_ms"}
     watching: list[str]  # empty when no watcher runs
+    pending: list[dict[str, Any]]  # failed edits still on disk: {"mod", "path", "error", "at"}
 
 
 class HotReloader:
@@ -319,6 +320,7 @@ class HotReloader:
             "subscribers": subscriber_count(),
             "last_reload": last.to_json() if last is not None else None,
             "watching": [str(p) for p in watching],
+            "pending": [p.to_json() for p in self._pipeline.pending.values()],
         }
 
     # -- background work -------------------------------------------------------------------

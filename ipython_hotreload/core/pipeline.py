@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from ipython_hotreload.core.apply.planrun import Applied, ModuleReport, PlanRun
 from ipython_hotreload.core.batch import (
@@ -42,6 +42,7 @@ from ipython_hotreload.core.batch import (
     CommittedBatch,
     CommittedFile,
     LastReload,
+    PendingEdit,
     Reexecute,
 )
 from ipython_hotreload.core.changes.watch import Watcher
@@ -60,7 +61,7 @@ from ipython_hotreload.core.paths import (
 )
 from ipython_hotreload.core.project import Project
 from ipython_hotreload.core.report.payloads import build_payloads, describe_failure
-from ipython_hotreload.core.results import Payload, ReloadResult
+from ipython_hotreload.core.results import Payload, PendingBrief, ReloadResult
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.texts import Source, code_filename
 from ipython_hotreload.errors import HotReloadError, ModuleFailed, ReloadError
@@ -84,6 +85,8 @@ class Pipeline:
         self.disk_hashes: dict[Path, str] = {}  # the sha256 of what we last wrote or loaded
         self.last_reload: LastReload | None = None
         self.watcher: Watcher | None = None  # its files are its to report, not stale
+        # Modules whose last reload failed while their file keeps that text (SPEC §1.8).
+        self.pending: dict[str, PendingEdit] = {}
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -161,6 +164,7 @@ class Pipeline:
         project.graph.remove_module(name)
         project.loaded.forget(name)
         self.compiler.forget(name)
+        self.pending.pop(name, None)
         if batch is not None:
             batch.purged[name] = path.resolve() if path is not None else None
         publish(ModuleEvent("source_removed", name, str(path) if path else None))
@@ -239,11 +243,10 @@ class Pipeline:
                 else:  # a spliced tree's nodes may not carry their lines: the graph parses
                     graph.update_file(src.path, src.data, src.tree if src.code else None)
         except BaseException as exc:  # noqa: BLE001 - any failure (Ctrl-C too) fails the batch
-            self._after_failure(sources)
             failed = exc if isinstance(exc, ModuleFailed) else None
             mod, path = (failed.mod, failed.path) if failed else (sources[0].mod, None)
             cause = exc.__cause__ if failed and exc.__cause__ is not None else exc
-            raise self.failure(mod, cause, path or str(sources[0].path)) from cause
+            raise self.failure(sources, mod, cause, path or str(sources[0].path)) from cause
 
     def execute(
         self, sources: list[Source], loaded: dict[str, ModuleType], reexecute: Reexecute
@@ -258,13 +261,14 @@ class Pipeline:
             self.compiler,
             project.loaded.path_of,
             minimal=reexecute == "minimal",
+            pending=self.pending.keys() - {s.mod for s in sources},
         )
         try:
             return run.execute(plan)
         except ModuleFailed as failed:
-            self._after_failure(sources)
             cause = failed.__cause__ or failed
-            raise self.failure(failed.mod, cause, failed.path, run.not_undone()) from cause
+            note = run.not_undone()
+            raise self.failure(sources, failed.mod, cause, failed.path, note) from cause
         finally:
             for s in sources:
                 # checkcache() trusts size and mtime, which a same-size rewrite within one
@@ -282,8 +286,9 @@ class Pipeline:
         write_pyc = persist_bytecode and not sys.dont_write_bytecode
         for name in applied.executed:
             src = applied.sources.get(name)
-            if src is None:
-                continue  # a dependent that ran some statements: its file is as it was
+            if src is None or src.kept:
+                continue  # a dependent that ran the text it runs: its file is as it was
+            self.pending.pop(name, None)
             self.project.loaded.executed(name, src.stamp)
             if src.reused:
                 continue  # its file, hash and bytecode are as they were
@@ -313,8 +318,11 @@ class Pipeline:
     def tell_listeners(
         self, batch: Batch, files: tuple[CommittedFile, ...], payloads: list[Payload]
     ) -> ReloadResult:
-        """Hand the committed batch to the listeners; merge what they add into the result."""
+        """Hand the committed batch to the listeners; merge what they add into the result,
+        which names the modules still holding a failed edit."""
         result: ReloadResult = {"recompiled": payloads}
+        if self.pending:
+            result["pending"] = [cast(PendingBrief, p.brief()) for p in self.pending.values()]
         gone = tuple(
             CommittedFile(mod, path, batch.before.get(path), None)
             for mod, path in batch.purged.items()
@@ -340,7 +348,7 @@ class Pipeline:
             self.compiler.compile(src)
         except ModuleFailed as failed:
             cause = failed.__cause__ or failed
-            raise self.failure(src.mod, cause, str(src.path)) from cause
+            raise self.failure([], src.mod, cause, str(src.path)) from cause
         report = ModuleReport(Step(src.mod, None, None), src, None, executed=False)
         [payload] = self._payloads([report], batch, [])
         payload["warnings"] = [
@@ -352,27 +360,44 @@ class Pipeline:
     # -- failures --------------------------------------------------------------------------
 
     def failure(
-        self, mod: str, exc: BaseException, path: str | None = None, note: str = ""
+        self,
+        sources: list[Source],
+        mod: str,
+        exc: BaseException,
+        path: str | None = None,
+        note: str = "",
     ) -> ReloadError:
-        """Publish ``compile_failed`` and make the :class:`ReloadError` to raise (``note``:
-        what the rollback could not undo)."""
+        """The batch of ``sources`` failed in module ``mod``: its files keep their new text
+        and their modules are pending; publish ``compile_failed`` and make the
+        :class:`ReloadError` to raise (``note``: what the rollback could not undo)."""
         where = Path(path) if path else self.project.graph.path_for_module(mod)
         error = describe_failure(exc, where)
+        self._after_failure(sources, mod, dict(error))
         shown = str(where) if where else None
         publish(ModuleEvent("compile_failed", mod, shown, error=dict(error)))
         message = f"{error['message']}; {note}" if note else error["message"]
         return ReloadError(mod, shown, error["lineno"], message)
 
-    def _after_failure(self, sources: list[Source]) -> None:
-        """The files of a failed reload hold text that does not run: the next reload picks
-        them up again, except those holding the very text their module runs (it failed
-        on its own text, and must not fail every later reload of something else)."""
+    def _after_failure(self, sources: list[Source], failed_in: str, error: dict[str, Any]) -> None:
+        """The files of a failed batch keep their new text. A module whose file holds the
+        very text it runs (it failed on its own text) is as it was; every other loaded one
+        is pending (SPEC §1.8): left out of later reloads' stale sweep until its file
+        changes again, so it never fails a reload of something else."""
         running, loaded = self.compiler.running, self.project.loaded
-        current = [s for s in sources if running.runs_text(s, sys.modules.get(s.mod))]
-        for src in current:
-            running.ran(src.mod, src.data, src.stamp)
-            loaded.executed(src.mod, src.stamp)
-        loaded.unapplied(s.mod for s in sources if s not in current)
+        now = time.time()
+        for src in sources:
+            if running.runs_text(src, sys.modules.get(src.mod)):
+                running.ran(src.mod, src.data, src.stamp)
+                loaded.executed(src.mod, src.stamp)
+                self.pending.pop(src.mod, None)
+            elif src.mod in sys.modules:
+                loaded.failed(src.mod, src.stamp)
+                # The text the watcher last saw there: putting the file back to the text the
+                # module runs is a change it reports, and the reload that clears this.
+                self.disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
+                self.pending[src.mod] = PendingEdit(
+                    src.mod, src.path, error, now, src.stamp, failed_in
+                )
 
     def _payloads(
         self, reports: list[ModuleReport], batch: Batch, warnings: list[str]

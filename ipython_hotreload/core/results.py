@@ -18,6 +18,7 @@ __all__ = [
     "FunctionInfo",
     "Mode",
     "Payload",
+    "PendingBrief",
     "Placement",
     "Reason",
     "ReloadResult",
@@ -126,6 +127,16 @@ class Placement(TypedDict):
     formatted_lines: int
 
 
+class PendingBrief(TypedDict):
+    """A module whose last reload failed and whose file still holds that text (SPEC §1.8):
+    a reload result names each one."""
+
+    mod: str
+    path: str
+    lineno: int | None
+    message: str
+
+
 class _ResultKeys(TypedDict):
     recompiled: list[Payload]
 
@@ -138,3 +149,4 @@ class ReloadResult(_ResultKeys, total=False):
     workers: Workers
     definition: Placement
     undone: list[int]
+    pending: list[PendingBrief]

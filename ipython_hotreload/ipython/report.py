@@ -37,39 +37,45 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def describe_mode(payload: dict[str, Any]) -> str | None:
-    """What ran in a module, from its payload's ``mode`` (SPEC §1.5): ``patched 1 function``,
-    ``re-ran 2 statements``, ``re-executed: <reason>``; None when the payload has no mode."""
+def describe_mode(payload: Mapping[str, Any]) -> str | None:
+    """What ran in a module, in the panel's words (SPEC §1.5's ``mode``): ``patched``
+    (with the functions it changed), ``partial: 2 statements``, ``full: <reason>``,
+    ``unchanged``; None when the payload has no mode."""
     mode = payload.get("mode")
     if mode == "patched":
         changes = payload.get("changes")
         changed = changes.get("changed") if isinstance(changes, dict) else None
         if isinstance(changed, list) and changed:
-            return f"patched {_plural(len(changed), 'function')}"
-        return "patched in place"
+            return f"patched: {_names(changed)}"
+        return "patched"
     if mode == "partial":
         rerun = payload.get("rerun")
         count = len(rerun) if isinstance(rerun, list) else 0
-        return f"re-ran {_plural(count, 'statement')}"
+        return f"partial: {_plural(count, 'statement')}"
     if mode == "full":
         reason = payload.get("full_reason")
-        if reason == "first import":
-            return "imported"
-        return f"re-executed: {reason}" if reason else "re-executed the whole module"
+        return f"full: {reason}" if reason else "full"
     if mode == "unchanged":
-        return "unchanged, nothing ran"
+        return "unchanged"
     return None
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:_MAX_NAMED]) + (", ..." if len(names) > _MAX_NAMED else "")
 
 
 def summary_line(
     path: Path, result: Mapping[str, Any], elapsed_ms: float, *, formatted_lines: int = 0
 ) -> str:
-    """One line: the saved module and what ran in it, the dependents re-executed, what was
-    replaced, the time, whether the formatter changed the text (the cell keeps it as typed,
-    so its line numbers and the file's may differ), and any warning."""
-    recompiled: list[dict[str, Any]] = list(result.get("recompiled", []))
+    """One line: the saved module and what ran in it, then each dependent that ran and what
+    ran in it (the panel's words), what was replaced, the reload's time (the payloads'
+    ``elapsed_ms``: writing, formatting, reloading and analysing; ``elapsed_ms`` here only
+    when they carry none), the modules still holding a failed edit, whether the formatter
+    changed the text beyond blank lines (the cell keeps it as typed, so its line numbers and
+    the file's may differ), and any warning."""
+    recompiled: list[Mapping[str, Any]] = list(result.get("recompiled", []))
     saved = next((p for p in recompiled if p.get("functions") is not None), None)
-    others = [p["mod"] for p in recompiled if p is not saved and p.get("executed", True)]
+    others = [p for p in recompiled if p is not saved and p.get("executed", True)]
     if saved is not None and saved.get("executed", True):
         head = f"reloaded {saved['mod']}"
         mode = describe_mode(saved)
@@ -79,18 +85,15 @@ def summary_line(
         # Written and analysed only: __main__, a module on the call stack, a path that is no
         # importable module name. The engine's warnings say which.
         head = f"saved {display_path(path)} (not re-executed)"
-    noun = "dependent" if len(others) == 1 else "dependents"
-    if others or (saved is not None and saved.get("executed", True)):
-        head += f", re-executed {len(others)} {noun}"
     if others:
-        named = ", ".join(others[:_MAX_NAMED]) + (", ..." if len(others) > _MAX_NAMED else "")
-        head += f" ({named})"
+        shown = [f"{p['mod']} ({describe_mode(p) or 'updated'})" for p in others[:_MAX_NAMED]]
+        more = f", and {len(others) - _MAX_NAMED} more" if len(others) > _MAX_NAMED else ""
+        head += f"; then {', '.join(shown)}{more}"
     replaced = [q for p in recompiled for q in p.get("replaced") or ()]
     if replaced:
-        head += f"; replaced (not patched in place): {', '.join(replaced[:_MAX_NAMED])}"
-        if len(replaced) > _MAX_NAMED:
-            head += ", ..."
-    notes = []
+        head += f"; replaced (not patched in place): {_names(replaced)}"
+    took = next((p["elapsed_ms"] for p in recompiled if "elapsed_ms" in p), elapsed_ms)
+    notes = [_pending(p) for p in result.get("pending") or ()]
     if formatted_lines:
         notes.append(
             f"the formatter changed {_plural(formatted_lines, 'line')} in the file "
@@ -98,7 +101,13 @@ def summary_line(
         )
     notes += [w for p in recompiled for w in p.get("warnings") or ()]
     tail = f"; {'; '.join(notes)}" if notes else ""
-    return f"hotreload: {head} in {elapsed_ms:.1f} ms{tail}"
+    return f"hotreload: {head} in {took:.1f} ms{tail}"
+
+
+def _pending(entry: Mapping[str, Any]) -> str:
+    """``shop.prices still has a failed edit (line 2)`` (SPEC §1.8)."""
+    where = f"line {entry['lineno']}" if entry.get("lineno") else entry.get("message", "")
+    return f"{entry['mod']} still has a failed edit ({where})"
 
 
 def undo_line(result: Mapping[str, Any], elapsed_ms: float) -> str:

@@ -195,6 +195,10 @@ def test_only_the_new_definition_goes_through_the_formatter() -> None:
 def test_changed_line_count() -> None:
     assert changed_line_count("a\nb\nc\n", "a\nB\nc\nd\n") == 2
     assert changed_line_count("a\n", "a\n") == 0
+    assert (
+        changed_line_count("def a(): pass\ndef b(): pass\n", "def a(): pass\n\n\ndef b(): pass\n")
+        == 0
+    )
 
 
 # -- property: splicing never changes a byte outside the definition --------------------------

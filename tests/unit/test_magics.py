@@ -144,8 +144,8 @@ def pkg(project: Project) -> Project:
 
 
 SUMMARY = re.compile(
-    r"^hotreload: reloaded pkg\.mod \(patched 2 functions\), re-executed 1 dependent "
-    r"\(pkg\.user\) in \d+\.\d ms$"
+    r"^hotreload: reloaded pkg\.mod \(patched: f, C\.m\); then pkg\.user "
+    r"\(partial: 1 statement\) in \d+\.\d ms$"
 )
 
 
@@ -182,7 +182,8 @@ def test_no_format_writes_the_text_as_typed(shell: Shell, pkg: Project) -> None:
 
 def test_a_new_module_is_created_and_imported(shell: Shell, pkg: Project) -> None:
     out = shell.ok("%%hotreload pkg/fresh.py\ndef hello():\n    return 'hi'")
-    assert out.startswith("hotreload: reloaded pkg.fresh (imported), re-executed 0 dependents in ")
+    assert out.startswith("hotreload: reloaded pkg.fresh (full: first import) in ")
+    assert "dependent" not in out
     # A missing final newline is added: the file is a normal text file.
     assert pkg.path("pkg/fresh.py").read_text() == "def hello():\n    return 'hi'\n"
     assert sys.modules["pkg.fresh"].hello() == "hi"
@@ -580,7 +581,7 @@ def test_edit_fills_the_next_cell_with_the_definition(shell: Shell, pkg: Project
 def test_a_definition_cell_reloads_that_definition_only(shell: Shell, pkg: Project) -> None:
     shell.ok("import pkg.mod\nc = pkg.mod.C()")
     out = shell.ok("%%hotreload pkg.mod:C.m\ndef m(self):\n    return 20\n")
-    assert re.match(r"^hotreload: reloaded pkg\.mod.*, re-executed 0 dependents in \d", out), out
+    assert re.match(r"^hotreload: reloaded pkg\.mod \(patched: C\.m\) in \d", out), out
     assert shell.ip.user_ns["c"].m() == 20
     text = pkg.path("pkg/mod.py").read_text()
     assert text == MOD_V1[: MOD_V1.rindex("return 1")] + "return 20\n"
@@ -599,6 +600,9 @@ def test_a_definition_cell_says_how_many_lines_the_formatter_changed(
     out = shell.ok("%%hotreload pkg/mod.py\nx=1\n")
     assert "the formatter changed 1 line in the file" in out
     out = shell.ok("%%hotreload pkg/mod.py\nx = 1\n")
+    assert "formatter" not in out
+    # The blank lines ruff puts between definitions change no line worth a note.
+    out = shell.ok("%%hotreload pkg/mod.py\ndef a():\n    pass\ndef b():\n    pass\n")
     assert "formatter" not in out
 
 
@@ -712,14 +716,14 @@ def _saved(**keys: Any) -> dict[str, Any]:
 def test_the_summary_line_says_what_ran_from_the_payloads_mode() -> None:
     changes = {"added": [], "changed": ["f"], "removed": []}
     cases = [
-        (_saved(mode="patched", changes=changes), "reloaded pkg.mod (patched 1 function)"),
+        (_saved(mode="patched", changes=changes), "reloaded pkg.mod (patched: f) in 1.0 ms"),
         (
             _saved(mode="partial", rerun=[{"lineno": 1, "end_lineno": 1}] * 2),
-            "(re-ran 2 statements)",
+            "(partial: 2 statements)",
         ),
-        (_saved(mode="full", full_reason="a top-level del"), "(re-executed: a top-level del)"),
-        (_saved(mode="unchanged"), "(unchanged, nothing ran)"),
-        (_saved(), "reloaded pkg.mod, re-executed 0 dependents"),
+        (_saved(mode="full", full_reason="a top-level del"), "(full: a top-level del)"),
+        (_saved(mode="unchanged"), "(unchanged)"),
+        (_saved(), "hotreload: reloaded pkg.mod in 1.0 ms"),
     ]
     for payload, expected in cases:
         line = summary_line(Path("pkg/mod.py"), {"recompiled": [payload]}, 1.0)
@@ -729,6 +733,18 @@ def test_the_summary_line_says_what_ran_from_the_payloads_mode() -> None:
         "; the formatter changed 3 lines in the file (the cell keeps your text: "
         "line numbers may differ)"
     )
+    # The reload's own time (what the panels show), and the modules still failing.
+    payload = _saved(mode="unchanged", elapsed_ms=4.25)
+    pending = [{"mod": "shop.prices", "path": "p.py", "lineno": 2, "message": "boom"}]
+    line = summary_line(Path("pkg/mod.py"), {"recompiled": [payload], "pending": pending}, 90.0)
+    assert line == (
+        "hotreload: reloaded pkg.mod (unchanged) in 4.2 ms; "
+        "shop.prices still has a failed edit (line 2)"
+    )
+    dependent = {"mod": "pkg.user", "source_hash": None, "functions": None, "mode": "partial"}
+    dependent["rerun"] = [{"lineno": 3, "end_lineno": 3}]
+    line = summary_line(Path("pkg/mod.py"), {"recompiled": [_saved(), dependent]}, 1.0)
+    assert line == "hotreload: reloaded pkg.mod; then pkg.user (partial: 1 statement) in 1.0 ms"
 
 
 def test_a_module_is_described_as_loaded_not_imported_or_unknown(pkg: Project) -> None:
@@ -743,3 +759,19 @@ def test_a_module_is_described_as_loaded_not_imported_or_unknown(pkg: Project) -
     assert [f["qualname"] for f in reloader.functions("pkg.later")] == ["g"]
     unknown = reloader.describe_module("pkg.usr")
     assert unknown["state"] == "unknown" and "check the spelling" in unknown["note"]
+
+
+def test_a_failed_cell_leaves_its_module_pending_and_the_next_cells_say_so(
+    shell: Shell, pkg: Project
+) -> None:
+    shell.ok("import pkg.mod")
+    pkg.write("pkg/other.py", "Z = 1\n")
+    shell.ok("import pkg.other")
+    error, out = shell.failed("%%hotreload pkg/mod.py\n" + MOD_V1 + "1 / 0\n")
+    assert isinstance(error, hr.ReloadError) and "ZeroDivisionError" in out
+    # Another module reloads (the failed edit does not block it), and the line says so.
+    out = shell.ok("%%hotreload pkg/other.py\nZ = 2\n")
+    assert out.startswith("hotreload: reloaded pkg.other (partial: 1 statement) in ")
+    assert out.rstrip().endswith("; pkg.mod still has a failed edit (line 8)"), out
+    out = shell.ok("%%hotreload pkg/mod.py\n" + MOD_V1)
+    assert "reloaded pkg.mod (unchanged)" in out and "failed edit" not in out

@@ -27,7 +27,7 @@ import enum
 import importlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -89,6 +89,7 @@ class PlanRun:
         path_of: Callable[[str], Path | None],
         *,
         minimal: bool = True,
+        pending: Collection[str] = (),
     ) -> None:
         self.graph = graph
         self.loaded = loaded
@@ -96,6 +97,7 @@ class PlanRun:
         self.compiler = compiler
         self.path_of = path_of  # a loaded project module's file
         self.minimal = minimal  # False: whole modules are re-executed (reexecute="module")
+        self.pending = pending  # modules whose file holds a failed edit: run what they run
         self.journal = Journal()
         self.old_namespaces: dict[str, dict[str, Any]] = {}
         self.executed: list[str] = []
@@ -184,7 +186,12 @@ class PlanRun:
     def _source(self, name: str, module: ModuleType) -> Source:
         src = self.sources.get(name)
         if src is None:
-            src = self.sources[name] = self.compiler.dependent(name, self._path(name, module))
+            path = self._path(name, module)
+            if name in self.pending:
+                src = self.compiler.running_text(name, path)
+            else:
+                src = self.compiler.dependent(name, path)
+            self.sources[name] = src
         return src
 
     def _update_changed(self, module: ModuleType, src: Source) -> None:

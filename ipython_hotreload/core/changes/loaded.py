@@ -206,6 +206,11 @@ class LoadedModules:
         else:
             self._stamps.pop(name, None)
 
+    def failed(self, name: str, stamp: Stamp | None) -> None:
+        """The bytes with ``stamp`` failed to reload: ``name`` runs its old text, and its
+        file is not stale again until it changes (SPEC §1.8: a failed edit never blocks)."""
+        self.executed(name, stamp)
+
     def unapplied(self, names: Iterable[str]) -> None:
         """The text on disk of these modules is not what runs: the next reload must pick
         their files up again."""

@@ -316,8 +316,10 @@ def _describe(stmt: ast.stmt) -> str:
 
 
 def changed_line_count(before: str, after: str) -> int:
-    """How many lines differ between two texts (a replaced run counts its longer side)."""
-    a, b = before.splitlines(), after.splitlines()
+    """How many lines with text differ between two texts (a replaced run counts its longer
+    side); blank lines a formatter adds or removes between definitions do not count."""
+    a = [line for line in before.splitlines() if line.strip()]
+    b = [line for line in after.splitlines() if line.strip()]
     ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
 

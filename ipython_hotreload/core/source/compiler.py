@@ -69,6 +69,16 @@ class Compiler:
         self.compile(src)
         return src
 
+    def running_text(self, mod: str, path: Path) -> Source:
+        """A module's source as it runs now, compiled: a module whose file holds a failed
+        edit follows a change as the text it runs (SPEC §1.8)."""
+        data = self.running.text(mod)
+        if data is None:
+            return self.dependent(mod, path)
+        src = Source(mod, path, data, full=False, kept=True)
+        self.compile(src)
+        return src
+
     def ran(self, src: Source) -> None:
         """``src``'s module now runs exactly its bytes."""
         self.running.ran(src.mod, src.data, src.stamp)

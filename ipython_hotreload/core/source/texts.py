@@ -32,6 +32,7 @@ class Source:
     code: CodeType | None = None
     text: str = ""
     reused: bool = False  # the code of an unchanged file, kept from its last execution
+    kept: bool = False  # the text the module runs, not its file's (which holds a failed edit)
     filename: str = ""  # the code's file name (the module's __file__ when it is this file)
     index: ModuleIndex | None = None  # its statement index, when made while compiling
 
