@@ -30,12 +30,12 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["MAX_WAITING", "RequestServer", "on_main_thread", "serve_beside_cells"]
+__all__ = ["MAX_WAITING", "RequestServer", "message_data", "on_main_thread", "serve_beside_cells"]
 
 log = logging.getLogger(__name__)
 
-#: Requests that change code may be in flight at once per channel; more are refused (a
-#: runaway client must not make the kernel start threads without end).
+#: How many requests that change code may be in flight at once on one channel; more are
+#: refused (a runaway client must not make the kernel start threads without end).
 MAX_WAITING = 8
 
 Message = dict[str, Any]
