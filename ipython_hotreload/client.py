@@ -21,6 +21,11 @@ The client speaks protocol 1 (see :mod:`ipython_hotreload.ipython.protocol`) ove
 blocking ``jupyter_client`` kernel client, from one thread. It reads the IOPub channel itself
 while it waits; IOPub messages that are not its own go to ``on_other`` (dropped by default).
 
+A kernel answers the comm between cells, unless the client has a subshell of its own
+(``HotReloadClient(kc, subshell=True)``, ipykernel 7): it then sends every comm message there,
+and the kernel answers beside a running cell (SPEC §2.5), requests that change nothing at
+once. Against a kernel without subshells the flag changes nothing (``subshell_id`` stays None).
+
 One fact of the Jupyter protocol matters here: comm messages sent while a cell runs carry that
 cell's ``execute_request`` as their parent. ``KernelClient.execute_interactive`` hands such
 messages to its ``output_hook`` and silently drops IOPub messages of other parents, so pass
@@ -54,10 +59,15 @@ class HotReloadClient:
         *,
         on_other: Callable[[Message], object] | None = None,
         history: int = 1000,
+        subshell: bool = False,
     ) -> None:
         self.kernel_client = kernel_client
         self.comm_id = uuid.uuid4().hex
         self.on_other = on_other
+        self.subshell = subshell
+        #: The kernel subshell the comm's messages go to (``subshell=True``, once open; None
+        #: when the kernel has no subshells).
+        self.subshell_id: str | None = None
         self.hello: Message | None = None
         self.closed = False
         #: The last ``history`` messages received on this comm, oldest first (for debugging
@@ -71,6 +81,8 @@ class HotReloadClient:
 
     def open(self, timeout: float = 10.0) -> Message:
         """Open the comm and wait for the kernel's hello; returns it."""
+        if self.subshell and self.subshell_id is None:
+            self.subshell_id = self._create_subshell(timeout)
         self._send_shell(
             "comm_open", {"comm_id": self.comm_id, "target_name": TARGET_NAME, "data": {}}
         )
@@ -81,11 +93,18 @@ class HotReloadClient:
             )
         return self.hello
 
-    def close(self) -> None:
-        """Close the comm; the kernel stops sending events to it."""
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the comm; the kernel stops sending events to it. A subshell of the client's
+        own is deleted once the kernel has taken the close (a subshell deleted first would
+        drop it)."""
         if not self.closed:
             self.closed = True
-            self._send_shell("comm_close", {"comm_id": self.comm_id, "data": {}})
+            msg_id = self._send_shell("comm_close", {"comm_id": self.comm_id, "data": {}})
+            if self.subshell_id is not None:
+                self._pump_until(lambda: False, timeout, "the end of the close", stop_at=msg_id)
+        if self.subshell_id is not None:
+            subshell_id, self.subshell_id = self.subshell_id, None
+            self._control("delete_subshell_request", {"subshell_id": subshell_id}, timeout)
 
     def send(self, data: Any) -> None:
         """Send ``data`` as a comm message as it is (any JSON, valid request or not)."""
@@ -275,7 +294,11 @@ class HotReloadClient:
         timeout: float,
         what: str,
         watch: Callable[[Message], None] | None = None,
+        *,
+        stop_at: str | None = None,
     ) -> None:
+        """Read IOPub until ``done()``, or (``stop_at``) until the kernel is idle after the
+        message with that id."""
         kc = self.kernel_client
         deadline = time.monotonic() + timeout
         while not done():
@@ -289,7 +312,53 @@ class HotReloadClient:
             if watch is not None:
                 watch(msg)
             self._dispatch(msg)
+            if (
+                stop_at is not None
+                and msg.get("msg_type") == "status"
+                and msg.get("parent_header", {}).get("msg_id") == stop_at
+                and msg.get("content", {}).get("execution_state") == "idle"
+            ):
+                return
 
-    def _send_shell(self, msg_type: str, content: Message) -> None:
+    def _send_shell(self, msg_type: str, content: Message) -> str:
+        """Send a comm message (to the client's subshell, if it has one); returns its id."""
         kc = self.kernel_client
-        kc.shell_channel.send(kc.session.msg(msg_type, content))
+        msg = kc.session.msg(msg_type, content)
+        if self.subshell_id is not None:
+            msg["header"]["subshell_id"] = self.subshell_id
+        kc.shell_channel.send(msg)
+        msg_id: str = msg["header"]["msg_id"]
+        return msg_id
+
+    # -- subshells (ipykernel 7) ----------------------------------------------------------
+
+    def _create_subshell(self, timeout: float) -> str | None:
+        """A new subshell of the kernel, or None when it has none. Asked on the control
+        channel, which the kernel answers while a cell runs."""
+        info = self._control("kernel_info_request", {}, timeout)
+        if "kernel subshells" not in info.get("supported_features", []):
+            return None
+        reply = self._control("create_subshell_request", {}, timeout)
+        if reply.get("status") != "ok":
+            raise ConnectionError(f"the kernel made no subshell: {reply.get('evalue', reply)}")
+        subshell_id: str = reply["subshell_id"]
+        return subshell_id
+
+    def _control(self, msg_type: str, content: Message, timeout: float) -> Message:
+        """Send a control request and return its reply's content (other replies are dropped:
+        the client owns its kernel client's control channel)."""
+        kc = self.kernel_client
+        msg = kc.session.msg(msg_type, content)
+        kc.control_channel.send(msg)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {msg_type[: -len('_request')]} reply within {timeout} s")
+            try:
+                reply = kc.get_control_msg(timeout=left)
+            except queue.Empty:
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg["header"]["msg_id"]:
+                answer: Message = reply["content"]
+                return answer

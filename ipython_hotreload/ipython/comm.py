@@ -3,13 +3,18 @@
 One :class:`CommChannel` per loaded extension owns the comm target, the open comms and a
 single event subscription that fans every event out to every open comm, in order. Requests
 are answered on the comm they came from, after the events they caused.
+
+A frontend that sends a comm's messages to a kernel subshell gets them answered there,
+beside a running cell (:mod:`ipython_hotreload.subshells`): requests that change nothing at
+once, reloads on a thread of their own. Events and replies may so be sent from several
+threads; one lock keeps each send whole.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import comm as comm_package
@@ -30,17 +35,20 @@ from ipython_hotreload.ipython.protocol import (
     TARGET_NAME,
     EventMessage,
     HelloMessage,
-    KernelMessage,
     Reply,
     Request,
     error_reply,
     ok_reply,
     parse_request,
 )
+from ipython_hotreload.subshells import RequestServer, message_data, serve_beside_cells
 
 __all__ = ["CommChannel", "describe_error"]
 
 log = logging.getLogger(__name__)
+
+#: The ops that change code: beside a running cell, each is answered on a thread of its own.
+CHANGING_OPS = frozenset({"purge", "reload", "reload_definition", "undo"})
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:
@@ -68,7 +76,11 @@ class CommChannel:
 
     def __init__(self, get_reloader: Callable[[], HotReloader]) -> None:
         self._get_reloader = get_reloader
-        self._comms: list[Any] = []
+        # Each open comm with the server of its requests. Comms open and close on the main
+        # shell or on a subshell, and events fan out from any thread: the list is swapped
+        # whole under its lock and read as a snapshot.
+        self._comms: list[tuple[Any, RequestServer]] = []
+        self._comms_lock = threading.Lock()
         # Sends to one comm must not interleave: an event from a watcher thread could
         # otherwise land between the events and the reply of a request.
         self._send_lock = threading.Lock()
@@ -77,7 +89,7 @@ class CommChannel:
     @property
     def comms(self) -> list[Any]:
         """The comms open right now (a copy)."""
-        return list(self._comms)
+        return [c for c, _server in self._comms]
 
     def open(self) -> None:
         """Register the comm target and start forwarding events."""
@@ -93,8 +105,11 @@ class CommChannel:
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
-        comms, self._comms = self._comms, []
-        for c in comms:
+        with self._comms_lock:
+            comms, self._comms = self._comms, []
+        for c, server in comms:
+            # A reload still being applied finishes on its own; its reply has no comm left.
+            server.close()
             try:
                 c.close()
             except Exception:
@@ -103,26 +118,34 @@ class CommChannel:
     # -- comm callbacks -----------------------------------------------------------------
 
     def _on_comm_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
-        self._comms.append(comm)
-        comm.on_msg(lambda msg: self._on_comm_msg(comm, msg))
+        server = RequestServer(
+            self.handle,
+            lambda reply: self._send(comm, reply),
+            changes=_changes_code,
+            name="comm-request",
+        )
+        with self._comms_lock:
+            self._comms = [*self._comms, (comm, server)]
+        # Every message of this comm is a request: each is answered on the subshell the
+        # frontend sent it to (the main shell when it names none).
+        serve_beside_cells(comm, _every_message, lambda msg: server.submit(message_data(msg)))
         comm.on_close(lambda msg: self._forget(comm))
         hello: HelloMessage = {"type": "hello", "protocol": PROTOCOL_VERSION, "ops": list(OPS)}
         self._send(comm, hello)
 
     def _forget(self, comm: Any) -> None:
-        self._comms = [c for c in self._comms if c is not comm]
-
-    def _on_comm_msg(self, comm: Any, msg: Any) -> None:
-        content = msg.get("content") if isinstance(msg, dict) else None
-        data = content.get("data") if isinstance(content, dict) else None
-        self._send(comm, self.handle(data))
+        with self._comms_lock:
+            gone = [server for c, server in self._comms if c is comm]
+            self._comms = [(c, server) for c, server in self._comms if c is not comm]
+        for server in gone:
+            server.close()
 
     def _forward_event(self, event: ModuleEvent) -> None:
         message: EventMessage = {"type": "event", "event": event.to_json()}
-        for c in list(self._comms):
+        for c, _server in self._comms:
             self._send(c, message)
 
-    def _send(self, comm: Any, message: KernelMessage) -> None:
+    def _send(self, comm: Any, message: Mapping[str, Any]) -> None:
         with self._send_lock:
             try:
                 comm.send(dict(message))
@@ -175,3 +198,11 @@ class CommChannel:
         if request["op"] == "undo":
             return reloader.undo(request.get("steps", 1), force=request.get("force", False))
         return reloader.compile_dep_edges(labels=request.get("labels"))
+
+
+def _every_message(data: object) -> bool:
+    return True
+
+
+def _changes_code(request: object) -> bool:
+    return isinstance(request, dict) and request.get("op") in CHANGING_OPS

@@ -22,6 +22,12 @@ import ipywidgets
 import traitlets
 
 from ipython_hotreload.core.events import ModuleEvent, Subscription, subscribe
+from ipython_hotreload.subshells import (
+    RequestServer,
+    message_data,
+    on_main_thread,
+    serve_beside_cells,
+)
 from ipython_hotreload.widgets._editor import Editing, answer
 from ipython_hotreload.widgets._state import (
     WORKER_KINDS,
@@ -42,7 +48,8 @@ __all__ = ["EventLog", "FunctionsPanel", "ProjectOverview", "ProjectPanel"]
 
 _HERE = Path(__file__).parent
 # Read once at import: the ES module and its styles ship as plain strings (no build step).
-_ESM = (_HERE / "panel.js").read_text(encoding="utf-8")
+# requests.js (the editor's requests and their waiting notice) goes first: panel.js uses it.
+_ESM = "\n".join((_HERE / name).read_text(encoding="utf-8") for name in ("requests.js", "panel.js"))
 _CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
 
 _MODULE_KINDS = ("recompiled", "compile_failed", "source_removed")
@@ -132,7 +139,7 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
         name = _module_name(mod)
         super().__init__(**initial_state(name, self._fetch), cwd=os.getcwd(), **kwargs)
         self._subscription: Subscription | None = subscribe(self._on_event, kinds=_MODULE_KINDS)
-        self.on_msg(self._on_request)
+        self._requests = self._serve_requests()
 
     @property
     def state(self) -> ModuleState:
@@ -156,10 +163,29 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
             own_ms=self.own_ms,
         )
 
-    def _on_request(self, widget: object, content: object, buffers: object) -> None:
-        # The editor's custom messages (see _editor.py); anything else is not ours.
-        if isinstance(content, dict) and content.get("type") == "request":
-            self.send(answer(self._editing, content))
+    # -- the editor's requests, beside a running cell (SPEC §2.5) ---------------------------
+    # The editor's custom messages {"type": "request", ...} (see _editor.py and requests.js)
+    # are handled on the kernel subshell the frontend sent them to, when it names one:
+    # reads at once, saves and undos on a thread of their own (ipython_hotreload.subshells).
+    # Every reply says whether it was served beside the cells ("beside_cells"); the op
+    # "ping" asks only that, for the page to tell a slow request from a waiting channel.
+
+    def _serve_requests(self) -> RequestServer:
+        server = RequestServer(
+            self._answer_request, self.send, changes=_changes_code, name="panel-request"
+        )
+        if self.comm is not None:
+            serve_beside_cells(
+                self.comm, _is_editor_request, lambda msg: server.submit(_editor_request(msg))
+            )
+        return server
+
+    def _answer_request(self, request: object) -> dict[str, Any]:
+        if isinstance(request, dict) and request.get("op") == "ping":
+            reply = {"type": "reply", "id": request.get("id"), "ok": True, "result": None}
+        else:
+            reply = answer(self._editing, request)
+        return {**reply, "beside_cells": not on_main_thread()}
 
     def _on_event(self, event: ModuleEvent) -> None:
         if event.mod != self.mod:
@@ -169,6 +195,25 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
             with self.hold_sync():
                 for key, value in new.items():
                     setattr(self, key, value)
+
+
+def _is_editor_request(data: object) -> bool:
+    content = data.get("content") if isinstance(data, dict) else None
+    return (
+        isinstance(data, dict)
+        and data.get("method") == "custom"
+        and isinstance(content, dict)
+        and content.get("type") == "request"
+    )
+
+
+def _editor_request(msg: dict[str, Any]) -> object:
+    data = message_data(msg)
+    return data.get("content") if isinstance(data, dict) else None
+
+
+def _changes_code(request: object) -> bool:
+    return isinstance(request, dict) and request.get("op") in ("reload_definition", "undo")
 
 
 class EventLog(_Subscribed, anywidget.AnyWidget):

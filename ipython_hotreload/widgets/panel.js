@@ -364,27 +364,6 @@ function selectLine(area, lineno) {
   area.setSelectionRange(start, start + lines[lineno - 1].length);
 }
 
-/** Send ``{type: "request", id, op, ...}`` on the widget and resolve with its one reply. */
-function requester(model) {
-  let next = 1;
-  const waiting = new Map();
-  const onMessage = (msg) => {
-    if (msg?.type !== "reply" || !waiting.has(msg.id)) return;
-    const resolve = waiting.get(msg.id);
-    waiting.delete(msg.id);
-    resolve(msg);
-  };
-  model.on("msg:custom", onMessage);
-  const request = (op, fields = {}) =>
-    new Promise((resolve) => {
-      const id = next++;
-      waiting.set(id, resolve);
-      model.send({ type: "request", id, op, ...fields });
-    });
-  request.close = () => model.off("msg:custom", onMessage);
-  return request;
-}
-
 function savedText(result) {
   const saved = result?.recompiled?.[0];
   if (!saved) return "saved";
@@ -412,7 +391,8 @@ function failureText(error) {
  * panel's view, for the render count a save is timed against.
  */
 function makeEditor(model, root, view) {
-  const request = requester(model);
+  // requester() and waitingText() come from requests.js, shipped in front of this file.
+  const request = requester(model, { onWaiting: (op) => say(waitingText(op), "waiting") });
   const title = h("span", { class: "hr-editor-title" });
   const outcome = h("div", { class: "hr-outcome", role: "status", "aria-live": "polite" });
   const area = h("textarea", {

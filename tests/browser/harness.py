@@ -39,6 +39,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 30_000
+#: The kernelspec whose kernel says it has no subshells (kernel_without_subshells.py).
+NO_SUBSHELLS_KERNEL = "python3-no-subshells"
 
 
 def find_chromium() -> Path | None:
@@ -142,18 +144,24 @@ def isolated_env(home: Path, *, dark: bool) -> tuple[dict[str, str], Path]:
     }
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    # A python3 kernelspec that runs this interpreter, whatever else is installed.
-    spec = dirs["JUPYTER_DATA_DIR"] / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Python 3 (ipykernel)",
-                "language": "python",
-            }
+    # A python3 kernelspec that runs this interpreter, whatever else is installed, and one
+    # whose kernel tells the page it has no subshells (as ipykernel 6 does).
+    without_subshells = Path(__file__).with_name("kernel_without_subshells.py")
+    for name, program in (
+        ("python3", ["-m", "ipykernel_launcher"]),
+        (NO_SUBSHELLS_KERNEL, [str(without_subshells)]),
+    ):
+        spec = dirs["JUPYTER_DATA_DIR"] / "kernels" / name
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, *program, "-f", "{connection_file}"],
+                    "display_name": "Python 3 (ipykernel)",
+                    "language": "python",
+                }
+            )
         )
-    )
     settings = dirs["JUPYTER_CONFIG_DIR"] / "lab" / "user-settings" / "@jupyterlab"
     # No "get notified about Jupyter news?" toast over the panels (LabApp.news_url=None
     # does not stop JupyterLab 4.6 from asking).
@@ -203,11 +211,11 @@ def launch_server(app: str, root: Path, home: Path, *, dark: bool = False) -> Ju
     )
 
 
-def write_notebook(path: Path, cells: list[str]) -> None:
+def write_notebook(path: Path, cells: list[str], kernel: str = "python3") -> None:
     """A notebook of code cells, with the kernelspec metadata that avoids "Select Kernel"."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
-        "name": "python3",
+        "name": kernel,
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
     }

@@ -1,7 +1,8 @@
 """The private APIs of other packages that the project still uses (README, "Private APIs"),
 each checked against the installed version, so an upgrade that removes or changes one
 fails here, by name, instead of quietly degrading a feature. The kernel's lock is checked
-in a real kernel (``tests/kernel/test_watch_kernel.py``)."""
+in a real kernel (``tests/kernel/test_watch_kernel.py``), and so is ipykernel's comm routing
+(``tests/kernel/test_beside_cells.py``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from traitlets.traitlets import Int
 
 from ipython_hotreload.core.edit.bytecode import checked_hash_pyc
 from ipython_hotreload.ipython.autoreload import autoreload_reloader
+from ipython_hotreload.subshells import serve_beside_cells
 
 
 def test_our_pyc_is_byte_for_byte_what_py_compile_writes(tmp_path: Path) -> None:
@@ -167,3 +169,35 @@ def test_getframe_shows_the_import_system_three_frames_above_an_audit_hook(
         sys.path.remove(str(tmp_path))
         sys.modules.pop("framed_import", None)
     assert provenance.import_stamp(framed_import.__file__) is not None
+
+
+def test_ipykernel_still_asks_each_comm_where_its_messages_go(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # ipykernel 7.4's shell channel thread hands a comm_msg to the subshell its comm last
+    # published from (BaseComm._reply_subshell_for), whatever subshell the frontend named;
+    # subshells.serve_beside_cells overrides that per comm. If the hook goes, the panel's
+    # requests wait for the running cell again, with no error anywhere.
+    from ipykernel.comm.comm import Comm
+    from ipykernel.kernelbase import Kernel
+
+    assert "_reply_subshell_for" in inspect.getsource(Kernel.shell_channel_thread_main)
+    params = list(inspect.signature(Comm._reply_subshell_for).parameters)
+    assert params == ["self", "data", "default"]
+    comm = Comm(primary=False, show_warning=False)
+    comm._reply_subshell_id = None  # what a publish from the main shell records
+    assert comm._reply_subshell_for({"other": 1}, "sub-1") is None  # the kernel's choice
+
+    handled: list[object] = []
+    assert serve_beside_cells(comm, lambda data: data == {"ours": 1}, handled.append) is True
+    assert comm._reply_subshell_for({"ours": 1}, "sub-1") == "sub-1"  # the sender's
+    assert comm._reply_subshell_for({"other": 1}, "sub-1") is None
+
+    def broken(data: object) -> bool:
+        raise ValueError("no")
+
+    fresh = Comm(primary=False, show_warning=False)
+    fresh._reply_subshell_id = None
+    serve_beside_cells(fresh, broken, handled.append)  # on the shell channel thread: no raise
+    assert fresh._reply_subshell_for({"ours": 1}, "sub-1") is None
+    assert "could not tell where a comm message goes" in caplog.text

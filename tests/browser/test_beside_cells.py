@@ -1,0 +1,162 @@
+"""The panel while a cell runs (SPEC §2.5), in JupyterLab 4 and Notebook 7.
+
+A cell prints ``tick N`` until the test lets it stop (a file appears), or for a minute. While
+it runs, a user clicks a function in the panel. By default (ipykernel 7, comms over kernel
+subshells) the editor opens with the function's source while the cell is still running.
+Where the page sends the panel's messages to the main shell (a kernel that has no
+subshells, as ipykernel 6; or, in JupyterLab, comms over subshells turned off in the
+settings: Notebook 7.6 does not load that setting), the panel says that opening waits for
+the running cell, and the editor opens once the cell has ended.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.harness import (
+    NO_SUBSHELLS_KERNEL,
+    JupyterServer,
+    NotebookDriver,
+    write_notebook,
+)
+from tests.browser.test_editor import SQUARE, editor_text, output
+from tests.browser.test_panels import make_project
+
+pytestmark = pytest.mark.browser
+
+CELL_GIVES_UP = 60  # seconds the looping cell runs when nobody stops it
+KERNELS_SETTINGS = "@jupyterlab/apputils-extension:kernels-settings"
+
+
+def notebook_cells(stop: Path) -> list[str]:
+    return [
+        "%load_ext ipython_hotreload\n"
+        "import demo.scene\n"
+        "from ipython_hotreload.widgets import FunctionsPanel",
+        'panel = FunctionsPanel("demo.shapes")\npanel',
+        "import os, time\n"
+        f"for i in range({CELL_GIVES_UP * 10}):\n"
+        "    print('tick', i, flush=True)\n"
+        f"    if os.path.exists({str(stop)!r}):\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        "print('done')",
+    ]
+
+
+def put_setting(server: JupyterServer, plugin: str, values: dict[str, Any]) -> None:
+    """Save a user setting through the server's settings API (what the Settings editor does)."""
+    request = urllib.request.Request(
+        f"{server.base}/lab/api/settings/{plugin}",
+        data=json.dumps({"raw": json.dumps(values)}).encode(),
+        method="PUT",
+        headers={"Authorization": f"token {server.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 204, response.status
+
+
+@contextmanager
+def comms_over_subshells_off(server: JupyterServer) -> Iterator[None]:
+    """JupyterLab's *Kernel Comms over subshells: Disabled*, for the pages opened meanwhile."""
+    put_setting(server, KERNELS_SETTINGS, {"commsOverSubshells": "disabled"})
+    try:
+        yield
+    finally:
+        put_setting(server, KERNELS_SETTINGS, {})
+
+
+def open_panel_and_start_the_loop(
+    browser: Any, server: JupyterServer, name: str, kernel: str = "python3"
+) -> tuple[NotebookDriver, Any, Path]:
+    """A notebook with the panel shown and the looping cell running (its first ticks out)."""
+    from playwright.sync_api import expect
+
+    root = server.root / name
+    root.mkdir()
+    make_project(root)
+    stop = root / "stop"
+    write_notebook(root / "loop.ipynb", notebook_cells(stop), kernel=kernel)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(30_000)
+    nb = NotebookDriver(page, server, f"{name}/loop.ipynb")
+    nb.open()
+    nb.select_first()
+    nb.run(0, 1)
+    nb.run(1, 2)
+    panel = nb.cell(1).locator(".hr-root[data-panel=functions]")
+    expect(panel).to_have_attribute("data-status", "ok")
+    page.keyboard.press("Shift+Enter")  # the loop: it runs until the test stops it
+    expect(output(nb, 2)).to_contain_text("tick 1")
+    return nb, panel, stop
+
+
+def still_running(nb: NotebookDriver) -> None:
+    from playwright.sync_api import expect
+
+    expect(nb.prompt(2)).to_have_text("[*]:")
+    assert "done" not in output(nb, 2).inner_text()
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_the_panel_opens_a_function_while_a_cell_runs(
+    app: str, browser: Any, jupyter_servers: dict[str, JupyterServer]
+) -> None:
+    from playwright.sync_api import expect
+
+    nb, panel, stop = open_panel_and_start_the_loop(browser, jupyter_servers[app], "beside")
+    try:
+        panel.locator("tr[data-qualname=square]").click()
+        editor = panel.locator(".hr-editor")
+        expect(editor).to_be_visible()
+        assert editor_text(panel) == SQUARE
+        still_running(nb)
+        stop.touch()
+        expect(nb.prompt(2)).to_have_text("[3]:", timeout=CELL_GIVES_UP * 1000)
+    except BaseException:
+        nb.screenshot(f"beside-cells-{app}-failure.png")
+        raise
+    finally:
+        stop.touch()
+        nb.page.close()
+
+
+@pytest.mark.parametrize(
+    ("app", "without"), [("lab", "kernel"), ("notebook", "kernel"), ("lab", "setting")]
+)
+def test_without_subshells_the_panel_says_it_waits_for_the_cell(
+    app: str, without: str, browser: Any, jupyter_servers: dict[str, JupyterServer]
+) -> None:
+    from playwright.sync_api import expect
+
+    server = jupyter_servers[app]
+    with ExitStack() as stack:
+        if without == "setting":
+            stack.enter_context(comms_over_subshells_off(server))
+        kernel = NO_SUBSHELLS_KERNEL if without == "kernel" else "python3"
+        nb, panel, stop = open_panel_and_start_the_loop(browser, server, f"waits-{without}", kernel)
+        stack.callback(nb.page.close)
+        stack.callback(stop.touch)
+        try:
+            panel.locator("tr[data-qualname=square]").click()
+            outcome = panel.locator(".hr-outcome")
+            expect(outcome).to_have_attribute("data-kind", "waiting")
+            expect(outcome).to_contain_text("Opening waits for the running cell to finish")
+            still_running(nb)
+            assert panel.locator(".hr-editor").is_hidden()
+            nb.screenshot(f"waits-for-the-cell-{app}-{without}.png")
+            stop.touch()
+            expect(nb.prompt(2)).to_have_text("[3]:")
+            expect(panel.locator(".hr-editor")).to_be_visible()
+            assert editor_text(panel) == SQUARE
+            expect(outcome).to_be_hidden()
+        except BaseException:
+            nb.screenshot(f"waits-for-the-cell-{app}-{without}-failure.png")
+            raise
