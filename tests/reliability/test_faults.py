@@ -23,7 +23,7 @@ import pytest
 
 import ipython_hotreload as hr
 from ipython_hotreload.core import formatting, pipeline
-from ipython_hotreload.core.apply import journal, minimal, patching
+from ipython_hotreload.core.apply import functions, journal, minimal, patching
 from ipython_hotreload.core.source import compiler
 from tests.reliability.conftest import Versioned, WriteDenier, fd_path, os_error
 
@@ -372,27 +372,19 @@ def _stage_patching_start(v: Versioned, mp: pytest.MonkeyPatch) -> None:
 
 
 def _stage_patching_midway(v: Versioned, mp: pytest.MonkeyPatch) -> None:
-    real = patching.Patcher.patch_function
+    # The one function patcher, as the minimal update and the class merge call it.
+    real = functions.adopt
     calls = {"n": 0}
 
-    def patch_then_interrupt(self: patching.Patcher, old: Any, new: Any) -> bool:
+    def adopt_then_interrupt(*args: Any, **kw: Any) -> bool:
         calls["n"] += 1
         if calls["n"] == 2:  # one function was already patched in place
-            FIRED.append("patch_function")
-            raise KeyboardInterrupt
-        return real(self, old, new)
-
-    mp.setattr(patching.Patcher, "patch_function", patch_then_interrupt)
-    real_adopt = minimal.ModuleUpdate._adopt
-
-    def adopt_then_interrupt(self: minimal.ModuleUpdate, old: Any, fresh: Any) -> bool:
-        calls["n"] += 1
-        if calls["n"] == 2:
             FIRED.append("adopt")
             raise KeyboardInterrupt
-        return real_adopt(self, old, fresh)
+        return real(*args, **kw)
 
-    mp.setattr(minimal.ModuleUpdate, "_adopt", adopt_then_interrupt)
+    mp.setattr(minimal, "adopt", adopt_then_interrupt)
+    mp.setattr(patching, "adopt", adopt_then_interrupt)
 
 
 def _stage_patching_after_a_mutation(v: Versioned, mp: pytest.MonkeyPatch) -> None:
