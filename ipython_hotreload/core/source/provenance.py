@@ -9,9 +9,7 @@ reloader ran it, the file vouches for itself when:
   (:func:`record_imports`, installed once) notes the stamp of every source file the import
   system opens (or whose cached bytecode it opens) from then on.
 
-Otherwise the module is re-executed whole. :func:`same_code` is a weaker check, used only to
-find files edited after their import: if the file compiles to other code than the module's
-functions run, it changed.
+Otherwise the module is re-executed whole.
 """
 
 from __future__ import annotations
@@ -20,10 +18,9 @@ import importlib.util
 import os
 import sys
 import threading
-from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
-__all__ = ["PROCESS_STARTED_NS", "import_stamp", "record_imports", "same_code"]
+__all__ = ["PROCESS_STARTED_NS", "import_stamp", "record_imports"]
 
 Stamp = tuple[int, int]
 
@@ -116,61 +113,3 @@ def _process_started_ns() -> int:
 
 #: Files last modified before this instant were imported as they are now.
 PROCESS_STARTED_NS = _process_started_ns()
-
-
-def same_code(module: ModuleType, data: bytes, filename: str) -> bool:
-    """Does ``data`` compile to the code the module's functions and methods run? False if
-    any differs, or if the module defines none to compare (nothing vouches then)."""
-    try:
-        code = compile(data, filename, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return False
-    compared = 0
-    consts = _codes_by_key(code)
-    name = module.__name__
-    for value in list(vars(module).values()):
-        if getattr(value, "__module__", None) != name:
-            continue
-        if isinstance(value, FunctionType) and "." not in value.__qualname__:
-            if not _matches(value.__code__, consts):
-                return False
-            compared += 1
-        elif isinstance(value, type) and "." not in value.__qualname__:
-            body = consts.get((value.__name__, _firstline(value, consts)))
-            for fn in _methods(value):
-                if body is None or not _matches(fn.__code__, _codes_by_key(body)):
-                    return False
-                compared += 1
-    return compared > 0
-
-
-def _codes_by_key(code: CodeType) -> dict[tuple[str, int], CodeType]:
-    return {(c.co_name, c.co_firstlineno): c for c in code.co_consts if isinstance(c, CodeType)}
-
-
-def _matches(code: CodeType, consts: dict[tuple[str, int], CodeType]) -> bool:
-    return consts.get((code.co_name, code.co_firstlineno)) == code
-
-
-def _firstline(cls: type, consts: dict[tuple[str, int], CodeType]) -> int:
-    """The line of the class body's code object named like ``cls`` (the only one, or the
-    first of several classes of that name)."""
-    lines = sorted(line for (n, line) in consts if n == cls.__name__)
-    return lines[0] if lines else -1
-
-
-def _methods(cls: type) -> list[FunctionType]:
-    out: list[FunctionType] = []
-    for member in vars(cls).values():
-        fn: Any = member
-        if isinstance(member, classmethod | staticmethod):
-            fn = member.__func__
-        elif isinstance(member, property):
-            fn = member.fget
-        if (
-            isinstance(fn, FunctionType)
-            and fn.__module__ == cls.__module__
-            and fn.__qualname__ == f"{cls.__qualname__}.{fn.__name__}"
-        ):
-            out.append(fn)
-    return out
