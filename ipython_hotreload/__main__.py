@@ -89,7 +89,12 @@ def _show_event(event: hr.ModuleEvent) -> None:
         reason = event.payload["reason"]
         extra = f"  (followed {reason['after']} over a {reason['label']} edge)"
     if event.error:
-        extra = f"  {event.error['type']} at line {event.error['lineno']}: {event.error['message']}"
+        error = event.error
+        message = str(error["message"])
+        if not message.startswith(str(error["type"])):  # a SyntaxError's is its text alone
+            message = f"{error['type']}: {message}"
+        where = f"line {error['lineno']}: " if error.get("lineno") else ""
+        extra = f"  {where}{message}"
     print(f"  event {event.kind:<15} {event.mod}{extra}")
 
 

@@ -27,7 +27,7 @@ from ipython_hotreload.core.batch import (
     Reexecute,
 )
 from ipython_hotreload.core.changes.loaded import LoadedModules
-from ipython_hotreload.core.changes.watch import Schedule, Watcher
+from ipython_hotreload.core.changes.watch import Report, Schedule, Watcher
 from ipython_hotreload.core.edit.definitions import (
     definition_text,
     read_module_text,
@@ -373,10 +373,12 @@ class HotReloader:
         *,
         schedule: Schedule | None = None,
         debounce_ms: int = 50,
+        report: Report | None = None,
     ) -> Watcher:
         """Watch ``paths`` (default: the roots) for edits made elsewhere and hot-reload them;
         ``schedule(fn)`` runs each batch where executing user code is safe (default: in the
-        watcher thread, under the reload lock). Returns the running watcher."""
+        watcher thread, under the reload lock); ``report(text)`` shows why an edit did not
+        reload (default: stderr). Returns the running watcher."""
         with RELOAD_LOCK:
             self.stop_watching()
             targets = [Path(p).resolve() for p in paths] if paths else self.roots
@@ -388,7 +390,9 @@ class HotReloader:
                 path = loaded.path_of(name)
                 if path is not None:
                     self._pipeline.compiler.running.remember(name, module, path)
-            watcher = Watcher(self, targets, schedule=schedule, debounce_ms=debounce_ms)
+            watcher = Watcher(
+                self, targets, schedule=schedule, debounce_ms=debounce_ms, report=report
+            )
             self._pipeline.watcher = watcher
             watcher.start()
             return watcher

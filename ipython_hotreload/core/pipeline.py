@@ -392,9 +392,11 @@ class Pipeline:
                 self.pending.pop(src.mod, None)
             elif src.mod in sys.modules:
                 loaded.failed(src.mod, src.stamp)
-                # The text the watcher last saw there: putting the file back to the text the
-                # module runs is a change it reports, and the reload that clears this.
-                self.disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
+                # The file holds text that does not run: unless we wrote it ourselves, no
+                # text there is known any more, so whatever the watcher sees next (the text
+                # the module runs put back, a retry) is a change to reload.
+                if self.disk_hashes.get(src.path) != hashlib.sha256(src.data).hexdigest():
+                    self.disk_hashes.pop(src.path, None)
                 self.pending[src.mod] = PendingEdit(
                     src.mod, src.path, error, now, src.stamp, failed_in
                 )

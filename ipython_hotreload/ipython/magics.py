@@ -482,25 +482,43 @@ def _check_watchable(reloader: HotReloader, path: Path) -> Path:
 
 def watch(reloader: HotReloader, paths: list[Path], *, stop: bool, shell: Any = None) -> None:
     """``%hotreload watch [PATH ...]`` / ``watch --stop``: start or stop watching files. In a
-    kernel, batches run on its main loop between cells (``kernel_scheduler``)."""
+    kernel, batches run on its main loop between cells (``kernel_scheduler``), and the cell
+    shows one line that the watcher updates when an edit does not reload."""
     if stop:
         reloader.stop_watching()
+        line = _WATCH_LINES.pop(id(reloader), None)
+        if line is not None:
+            line.stopped()
         print("hotreload: stopped watching")
         return
     resolved = [_check_watchable(reloader, p) for p in paths]
     from ipython_hotreload.ipython.watch import kernel_scheduler
+    from ipython_hotreload.ipython.watchline import WatchLine
 
     # Outside a kernel (terminal IPython) there is no loop to hand batches to: None makes the
     # watcher run them in its own thread.
     schedule = kernel_scheduler(shell) if shell is not None else None
-    try:
-        reloader.watch(resolved or None, schedule=schedule)
-    except (HotReloadError, OSError, ValueError, RuntimeError) as exc:
-        raise UsageError(f"cannot watch: {exc}") from None
     if not paths:
-        print("hotreload: watching the project roots for changes made by other editors")
-        return
-    shown = ", ".join(display_path(p) for p in paths)
-    covered = all(any(is_within(root, w) for w in resolved) for root in reloader.roots)
-    rest = "" if covered else " (only these; `%hotreload watch` alone watches the whole project)"
-    print(f"hotreload: watching {shown} for changes made by other editors{rest}")
+        watching = "watching the project roots for changes made by other editors"
+    else:
+        shown = ", ".join(display_path(p) for p in paths)
+        covered = all(any(is_within(root, w) for w in resolved) for root in reloader.roots)
+        rest = (
+            "" if covered else " (only these; `%hotreload watch` alone watches the whole project)"
+        )
+        watching = f"watching {shown} for changes made by other editors{rest}"
+    line = WatchLine.show(watching, shell) if shell is not None else None
+    try:
+        reloader.watch(resolved or None, schedule=schedule, report=line)
+    except (HotReloadError, OSError, ValueError, RuntimeError) as exc:
+        if line is not None:
+            line.stopped()
+        raise UsageError(f"cannot watch: {exc}") from None
+    if line is None:
+        print(f"hotreload: {watching}")
+    else:
+        _WATCH_LINES[id(reloader)] = line
+
+
+# The line each reloader's watcher writes to, so `watch --stop` can say so there too.
+_WATCH_LINES: dict[int, Any] = {}

@@ -42,17 +42,27 @@ def make_package(kernel: Kernel, name: str) -> None:
 
 
 class Streams:
-    """Collects the kernel's stdout/stderr stream messages (``on_other`` of the client)."""
+    """Collects the kernel's stdout/stderr stream messages (``on_other`` of the client), and
+    the values the kernel gives its HTML widgets (the ``%hotreload watch`` line)."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.widget_values: list[str] = []  # every value any HTML widget took, in order
 
     def __call__(self, msg: dict[str, Any]) -> None:
-        if msg.get("msg_type") == "stream":
+        kind = msg.get("msg_type")
+        if kind == "stream":
             self.messages.append(msg["content"])
+        elif kind in ("comm_open", "comm_msg"):
+            state = msg["content"].get("data", {}).get("state", {})
+            if isinstance(state.get("value"), str):
+                self.widget_values.append(state["value"])
 
     def text(self, name: str) -> str:
         return "".join(m["text"] for m in self.messages if m["name"] == name)
+
+    def widget_text(self) -> str:
+        return "\n".join(self.widget_values)
 
 
 @pytest.fixture
@@ -82,7 +92,9 @@ def test_an_outside_edit_reaches_the_comm_and_the_next_cell(
     make_package(kernel, "kw_edit")
     run(client, "import kw_edit.mod, kw_edit.user\nheld = kw_edit.mod.f")
     run(client, "%hotreload watch")
-    assert "watching the project roots" in streams.text("stdout")
+    # The watch cell shows one line (a widget), not a print.
+    assert "watching the project roots" in streams.widget_text()
+    assert "watching" not in streams.text("stdout")
 
     kernel.write("kw_edit/mod.py", MOD_V2)  # from this process, like another editor
 
@@ -108,17 +120,49 @@ def test_a_broken_outside_edit_is_reported_once_and_fails_no_cell(
     kernel.write("kw_broken/other.py", "Y = 1\n")
     run(client, "import kw_broken.mod, kw_broken.user, kw_broken.other")
     run(client, "%hotreload watch")
+    run(client, "print('a later cell')")  # the cell that ran last when the edit comes
 
     kernel.write("kw_broken/mod.py", "def f(:\n    return 3\n")
     failed = wait_for(client, "compile_failed", "kw_broken.mod")
     assert failed["error"]["type"] == "SyntaxError" and failed["error"]["lineno"] == 1
     run(client, "assert kw_broken.mod.f() == 1 and kw_broken.user.X == 1")
-    # An edit elsewhere reloads; the broken file is neither retried nor reported again.
+    # The failure shows on the watch line, once, and in no cell's output.
+    assert [v for v in streams.widget_values if "did not reload" in v] != []
+    assert "kw_broken/mod.py:1" in streams.widget_text()
+    assert "did not reload" not in streams.text("stderr") + streams.text("stdout")
+    # An edit elsewhere reloads; the broken file is neither retried nor reported again,
+    # and the line's message is over.
+    shown = len(streams.widget_values)
     kernel.write("kw_broken/other.py", "Y = 2\n")
     wait_for(client, "recompiled", "kw_broken.other")
     run(client, "assert kw_broken.other.Y == 2 and kw_broken.mod.f() == 1")
-    assert streams.text("stderr").count("did not reload") == 1, streams.messages
-    assert "kw_broken/mod.py:1" in streams.text("stderr")
+    later = streams.widget_values[shown:]
+    assert later and "did not reload" not in later[-1], later
+    assert "watching the project roots" in later[-1]
+
+
+def test_a_typo_put_back_in_another_editor_ends_the_failure_through_the_watcher(
+    kernel: Kernel, client: HotReloadClient, streams: Streams
+) -> None:
+    make_package(kernel, "kw_typo")
+    run(client, "import kw_typo.mod, kw_typo.user")
+    run(client, "%%hotreload kw_typo/mod.py --quiet\n" + MOD_V1)  # a text we wrote
+    wait_for(client, "recompiled", "kw_typo.mod")  # (the cell's own event, taken out)
+    run(client, "%hotreload watch")
+    kernel.write("kw_typo/mod.py", MOD_V1.replace("return 1", "return 1 +"))
+    wait_for(client, "compile_failed", "kw_typo.mod")
+    kernel.write("kw_typo/mod.py", MOD_V1)  # put back: the text the module runs
+    event = wait_for(client, "recompiled", "kw_typo.mod")
+    assert event["payload"]["mode"] == "unchanged"
+    run(
+        client,
+        """
+        import ipython_hotreload as hr
+        _pending = [p["mod"] for p in hr.default_reloader().status()["pending"]]
+        assert "kw_typo.mod" not in _pending, _pending  # (other tests' files may be)
+        assert kw_typo.mod.f() == 1, kw_typo.mod.f()
+        """,
+    )
 
 
 SYNC_CELL = """

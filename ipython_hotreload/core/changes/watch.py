@@ -55,13 +55,17 @@ from ipython_hotreload.errors import HotReloadError, ReloadError
 if TYPE_CHECKING:
     from watchfiles._rust_notify import RustNotify
 
-__all__ = ["Batch", "Reloads", "Schedule", "Watcher", "is_watched_source"]
+__all__ = ["Batch", "Reloads", "Report", "Schedule", "Watcher", "is_watched_source"]
 
 log = logging.getLogger(__name__)
 
 Schedule = Callable[[Callable[[], None]], object]
 """``schedule(fn)`` arranges for ``fn()`` to run later on the right thread. It may have a
 ``close()`` method, called once when the watcher stops."""
+
+Report = Callable[[str | None], object]
+"""``report(text)``: one line saying why an edit made elsewhere did not reload, or ``None``
+once a batch has reloaded again (the line's message is over). Default: printed to stderr."""
 
 # How often the thread wakes while nothing is pending: the delay before a change is first
 # seen. It sleeps inside Rust with the GIL released and holds the GIL for microseconds per
@@ -172,6 +176,7 @@ class Watcher:
         *,
         schedule: Schedule | None = None,
         debounce_ms: int = 50,
+        report: Report | None = None,
     ) -> None:
         if debounce_ms < 0:
             raise ValueError(f"debounce_ms must be >= 0, not {debounce_ms}")
@@ -182,6 +187,7 @@ class Watcher:
             if resolved not in self.paths:
                 self.paths.append(resolved)
         self.schedule = schedule
+        self.report = report or _print_report
         self.debounce_ms = int(debounce_ms)
         self.batches = 0
         self.last_batch: Batch | None = None
@@ -457,7 +463,9 @@ class Watcher:
                 error=str(err),
             )
         self._retry.clear()
-        self._last_report = None
+        if self._last_report is not None:
+            self._last_report = None
+            self._tell(None)
         return Batch(
             changed=tuple(plan.changed),
             deleted=tuple(plan.deleted),
@@ -547,12 +555,21 @@ class Watcher:
         if key == self._last_report:
             return
         self._last_report = key
-        print(
-            f"hotreload: a file changed by another editor did not reload: {err}\n"
-            "hotreload: fix the file and save it again.",
-            file=sys.stderr,
-            flush=True,
+        self._tell(
+            f"a file changed by another editor did not reload: {err}; "
+            "fix the file and save it again"
         )
+
+    def _tell(self, text: str | None) -> None:
+        try:
+            self.report(text)
+        except Exception:  # the watcher outlives a broken display
+            log.exception("hotreload: the watcher's report failed")
+
+
+def _print_report(text: str | None) -> None:
+    if text is not None:
+        print(f"hotreload: {text}", file=sys.stderr, flush=True)
 
 
 def _module_file(module: object) -> Path | None:
