@@ -15,6 +15,7 @@ from benchmarks import run_all as h
 from benchmarks.realprojects import codebases, driver, report
 
 KINDS = ("body", "method", "constant", "export", "first")
+HEADING = "## Real code bases (`python -m benchmarks.realprojects`)"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +33,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cache-dir", type=Path, help=f"where wheels are kept ({codebases.default_cache()})"
     )
-    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not update RESULTS.md (a full run does)"
+    )
+    parser.add_argument("--write", action="store_true", help="update RESULTS.md all the same")
     parser.add_argument("--save", type=Path, help="also write the raw data, as JSON, there")
     parser.add_argument("--load", type=Path, help="print the report of saved data; no run")
     parser.add_argument("--profile", choices=KINDS, help="profile our reloads of one edit")
@@ -62,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return profile(ns, opts)
     if ns.load:
         saved = json.loads(ns.load.read_text())
-        print(render(saved["results"], saved["info"], saved["elapsed_s"]))
+        text = render(saved["results"], saved["info"], saved["elapsed_s"])
+        print(text)
+        if ns.write:
+            h.write_results(text, block="realprojects", heading=HEADING)
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="hr-real-"))
     started = time.perf_counter()
@@ -79,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results, info, elapsed)
     print(text)
     full = not (ns.quick or ns.rounds or ns.codebase or ns.no_ruff)
-    if full and not ns.no_write:
-        h.write_results(text, block="realprojects", heading="## Real code bases")
+    if ns.write or (full and not ns.no_write):
+        h.write_results(text, block="realprojects", heading=HEADING)
     return 0
 
 

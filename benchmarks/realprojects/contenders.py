@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import importlib.util
 import io
 import os
@@ -27,6 +28,10 @@ class Contender:
 
     name = "nothing"
     needs_engine = False  # ours: the engine is imported before the project (it notes imports)
+    distribution = ""  # whose version the report names
+
+    def version(self) -> str:
+        return importlib.metadata.version(self.distribution) if self.distribution else ""
 
     def setup(self, root: Path, files: dict[str, Path]) -> None:
         """Called once, after the project's modules are imported; ``files`` maps each
@@ -45,6 +50,7 @@ class Ours(Contender):
     """``HotReloader(roots=[root], formatter=...).reload(path, text)``."""
 
     needs_engine = True
+    distribution = "ipython_hotreload"
 
     def __init__(self, formatter: str | None = None, warm_up: bool = False) -> None:
         self.name = "ours" if formatter is None else f"ours-{formatter}"
@@ -89,10 +95,9 @@ class Autoreload(Contender):
     check makes for the changed module: ``maybe_reload_module``, ``superreload``)."""
 
     name = "autoreload"
+    distribution = "ipython"
 
     def setup(self, root: Path, files: dict[str, Path]) -> None:
-        import IPython
-
         from benchmarks import run_all as h
         from benchmarks.minimal import _AutoreloadTimer, _shell
 
@@ -106,7 +111,6 @@ class Autoreload(Contender):
         self.autoreloader = dict.get(registry, "AutoreloadMagics")._reloader
         deduper = getattr(self.autoreloader, "deduper_reloader", None)
         self.timer = _AutoreloadTimer(deduper)
-        self.version = IPython.__version__
         self.deduper = deduper is not None and bool(getattr(deduper, "enabled", False))
         self.last = {str(p): p.stat().st_mtime_ns for p in files.values()}
 
@@ -141,6 +145,7 @@ class Jurigged(Contender):
     """jurigged: each edited file registered up front, then write + ``CodeFile.refresh()``."""
 
     name = "jurigged"
+    distribution = "jurigged"
 
     def setup(self, root: Path, files: dict[str, Path]) -> None:
         from jurigged.register import registry

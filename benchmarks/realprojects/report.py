@@ -115,11 +115,14 @@ def _edit_rows(cb: CodeBase, spec: EditSpec, n: Any, steady: dict[str, Any]) -> 
     cell = compare("autoreload", label + "): whole triggering cell", None)
     cell["note"] = "; ".join(filter(None, [cell["note"], _bare_cell(auto)]))
     out.append(cell)
-    out.append(compare("jurigged", "jurigged 0.6: write + CodeFile.refresh", 1.0, True))
+    version = steady["ready"].get("jurigged", {}).get("version", "?")
+    out.append(compare("jurigged", f"jurigged {version}: write + CodeFile.refresh", 1.0, True))
     if "ours-ruff" in applies:
         out.append(compare("ours-ruff", "ours, formatter ruff (the default)", None))
+    # Every reload of this module's edit counts: applies, reverts, the reloads up to 100.
     extra = steady.get("extra", {}).get("ours", []) if spec.kind == "body" else []
-    out.append(_worst_row(what, n, Series(ours.replies + extra)))
+    reverts = steady["reverts"].get("ours", {}).get(spec.kind, [])
+    out.append(_worst_row(what, n, Series(ours.replies + reverts + extra)))
     return out
 
 

@@ -93,6 +93,7 @@ class Session:
     def ready(self) -> dict[str, Any]:
         out = {
             "ready": True,
+            "version": self.contender.version(),
             "loaded": self.loaded,
             "failed": self.failed,
             "setup_ms": self.setup_ms,
@@ -100,7 +101,7 @@ class Session:
         }
         if isinstance(self.contender, contenders.Autoreload):
             out.update(
-                ipython=self.contender.version,
+                ipython=self.contender.version(),
                 deduper=self.contender.deduper,
                 bare_cell=self.contender.bare,
             )
