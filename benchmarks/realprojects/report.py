@@ -191,6 +191,9 @@ def _first_rows(
         s = Series(first.get(scenario, []))
         what = f"{cb.key}: first reload in a fresh process, {label}"
         note = "; ".join(filter(None, [f"{len(s.times)} fresh processes", _failures(s)]))
+        if s.ok and "gc_ms" in s.ok[0]:
+            gc_ms = h.median([r["gc_ms"] for r in s.ok])
+            note += f"; of which {gc_ms:.0f} ms in the collector"
         later = [x for r in s.ok for x in r.get("later", [])]
         if later:
             note += f"; reloads 2-8 there: median {h.median(later):.1f} ms"

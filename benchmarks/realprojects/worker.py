@@ -156,6 +156,16 @@ def import_project(
             loaded += 1
         except Exception as exc:
             failed.append(f"{name} ({type(exc).__name__})")
+    # Something imported before (IPython imports pygments) would have put the installed
+    # copy's modules in the project's place.
+    elsewhere = [
+        name
+        for name, module in list(sys.modules.items())
+        if name.partition(".")[0] == codebase.package
+        and not str(getattr(module, "__file__", None) or root).startswith(str(root))
+    ]
+    if elsewhere:
+        raise RuntimeError(f"not the project's copy: {', '.join(sorted(elsewhere)[:5])}")
     return loaded, failed
 
 
@@ -196,9 +206,6 @@ def kernel_first(spec: dict[str, Any]) -> dict[str, Any]:
     """``%load_ext ipython_hotreload`` in a fresh shell (the working directory the project's
     root, formatter None), then at once the ``%%hotreload`` cell of the body edit: it waits
     for whatever the extension's background warm-up has not finished."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
     import ipython_hotreload as hr
 
     hr.HotReloader  # noqa: B018 - the engine first: it notes what the project imports
@@ -206,6 +213,10 @@ def kernel_first(spec: dict[str, Any]) -> dict[str, Any]:
     root = Path(spec["root"])
     sys.dont_write_bytecode = False
     import_project(codebase, root)
+    # IPython only now: it imports pygments, which must be the project's copy.
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
     os.chdir(root)
     config = Config()
     config.HistoryManager.enabled = False
