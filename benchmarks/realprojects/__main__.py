@@ -24,7 +24,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description="Hot reload on real code bases against the floor, %autoreload 2 and "
         "jurigged; prints medians, ratios and stale counts.",
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 rounds, no ruff")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 3 rounds, 40 reloads, no ruff, first reloads on one code base",
+    )
     parser.add_argument("--rounds", type=int, help="timed rounds per edit (default 15)")
     parser.add_argument(
         "--codebase", action="append", choices=sorted(codebases.CODEBASES), help="(repeatable)"

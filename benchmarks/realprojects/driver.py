@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import run_all as h
-from benchmarks.realprojects.codebases import CodeBase, copy_project, path_of
+from benchmarks.realprojects.codebases import CODEBASES, CodeBase, copy_project, path_of
 
 STEADY = ("ours", "ours-ruff", "floor", "autoreload", "jurigged")
 SCENARIOS = ("cold", "disk", "warm")
@@ -38,10 +38,19 @@ class Options:
     first_samples: int = 3
     ruff: bool = True
     codebases: list[str] = field(default_factory=lambda: ["pygments", "networkx"])
+    first_codebases: int = 2  # how many of them get the fresh processes' first reloads
 
     @classmethod
     def quick(cls, cache: Path) -> Options:
-        return cls(cache=cache, rounds=3, warmup=1, reloads=100, first_samples=1, ruff=False)
+        return cls(
+            cache=cache,
+            rounds=3,
+            warmup=1,
+            reloads=40,
+            first_samples=1,
+            ruff=False,
+            first_codebases=1,
+        )
 
 
 class Worker:
@@ -240,12 +249,9 @@ def first_reloads(codebase: CodeBase, opts: Options, workdir: Path) -> dict[str,
 def run(opts: Options, workdir: Path) -> dict[str, Any]:
     """Every code base's measurements, as JSON-friendly data (``report.py`` reads it)."""
     results: dict[str, Any] = {"options": {"rounds": opts.rounds, "warmup": opts.warmup}}
-    for key in opts.codebases:
-        from benchmarks.realprojects.codebases import CODEBASES
-
+    for k, key in enumerate(opts.codebases):
         codebase = CODEBASES[key]
-        results[key] = {
-            "steady": steady(codebase, opts, workdir),
-            "first": first_reloads(codebase, opts, workdir),
-        }
+        results[key] = {"steady": steady(codebase, opts, workdir), "first": {}}
+        if k < opts.first_codebases:
+            results[key]["first"] = first_reloads(codebase, opts, workdir)
     return results
