@@ -2,7 +2,7 @@
 
 Each :class:`CodeBase` names its release, the package the wheel holds and the edits that
 exist naturally in it (:class:`EditSpec`; the text of an edit and its checks are
-``edits.py``'s). A wheel is fetched with ``pip download --no-deps`` into the cache directory
+``edits.py``'s). A wheel is downloaded with ``pip download --no-deps`` into the cache directory
 the first time and unpacked beside it; every contender gets a copy of its own.
 """
 

@@ -21,7 +21,7 @@ from benchmarks.realprojects.codebases import EditSpec, path_of
 CORE = '''\
 """The hub."""
 
-__all__ = ["helper", "Base"]
+__all__ = ["tally", "Base"]
 
 WORDS = "abc"
 
@@ -34,7 +34,7 @@ class Base:
         return x
 
 
-def helper():
+def tally():
     return 1
 '''
 
@@ -98,7 +98,7 @@ def test_the_body_edit_lands_in_the_named_method() -> None:
     base = namespace["Base"]
     assert edits.runs(base.run, 7)  # type: ignore[attr-defined]
     assert base.run.__doc__ == "Runs."  # type: ignore[attr-defined]
-    assert not edits.runs(namespace["helper"], 7)
+    assert not edits.runs(namespace["tally"], 7)
 
 
 @pytest.mark.parametrize("kind", sorted(SPECS))
