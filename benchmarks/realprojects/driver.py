@@ -53,20 +53,36 @@ class Options:
         )
 
 
+def _command(spec: dict[str, Any]) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.realprojects", "--worker", json.dumps(spec)]
+
+
+def _env(xdg: Path) -> dict[str, str]:
+    """A worker's environment: the repository importable, its own graph cache (``xdg``),
+    bytecode written as in a user's kernel."""
+    env = h.child_env()
+    env["XDG_CACHE_HOME"] = str(xdg)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _log(workdir: Path, spec: dict[str, Any], name: str) -> Path:
+    """Where a worker's stderr goes (the driver quotes its tail when the worker dies)."""
+    log = workdir / "logs" / f"{spec['codebase']}-{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return log
+
+
 class Worker:
     """A worker process and its JSON-lines channel; its stderr goes to a log file."""
 
     def __init__(self, name: str, spec: dict[str, Any], workdir: Path) -> None:
         self.name = name
-        self.log = workdir / "logs" / f"{spec['codebase']}-{name}.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = h.child_env()
-        env["XDG_CACHE_HOME"] = str(workdir / "xdg" / f"{spec['codebase']}-{name}")
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        cmd = [sys.executable, "-m", "benchmarks.realprojects", "--worker", json.dumps(spec)]
+        self.log = _log(workdir, spec, name)
+        env = _env(workdir / "xdg" / f"{spec['codebase']}-{name}")
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(
-                cmd,
+                _command(spec),
                 cwd=h.REPO,
                 env=env,
                 stdin=subprocess.PIPE,
@@ -115,15 +131,16 @@ class Worker:
 
 def one_shot(name: str, spec: dict[str, Any], workdir: Path, xdg: Path) -> dict[str, Any]:
     """A fresh worker that answers once (``first``, ``kernel``) with its own graph cache."""
-    env = h.child_env()
-    env["XDG_CACHE_HOME"] = str(xdg)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    log = workdir / "logs" / f"{spec['codebase']}-{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "benchmarks.realprojects", "--worker", json.dumps(spec)]
+    log = _log(workdir, spec, name)
     with log.open("w") as err:
         proc = subprocess.run(
-            cmd, cwd=h.REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True, timeout=600
+            _command(spec),
+            cwd=h.REPO,
+            env=_env(xdg),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=600,
         )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:

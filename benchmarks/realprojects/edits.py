@@ -160,6 +160,7 @@ def resolve(path: str) -> Any:
 
 
 def all_subclasses(cls: type) -> Iterator[type]:
+    """Every class that inherits from ``cls``, however deep."""
     seen: set[type] = set()
     todo = list(cls.__subclasses__())
     while todo:
@@ -178,6 +179,7 @@ def _code_of(obj: Any) -> Any:
 
 
 def runs(obj: Any, edit: int) -> bool:
+    """Whether calling ``obj`` (a function, a bound method) runs the code of edit ``edit``."""
     code = _code_of(obj)
     return code is not None and marker(edit) in code.co_consts
 

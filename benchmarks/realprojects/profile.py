@@ -22,7 +22,7 @@ TOP_OWN = 25
 
 def profile_edits(session: Any, kind: str, rounds: int) -> str:
     """The report for ``rounds`` reloads of edit ``kind`` (and its reverts, unprofiled)."""
-    spec = next(e for e in session.edits if e.kind == kind)
+    spec = next(e for e in session.specs if e.kind == kind)
     edit = 50_000
     for _ in range(2):
         session.apply(kind, edit)
@@ -45,7 +45,7 @@ def profile_edits(session: Any, kind: str, rounds: int) -> str:
 
 def profile_first(session: Any, kind: str) -> str:
     """The report for the first reload of this fresh process."""
-    spec = next(e for e in session.edits if e.kind == kind)
+    spec = next(e for e in session.specs if e.kind == kind)
     text = edits.edit_text(spec, session.originals[spec.module], 1)
     profiler = cProfile.Profile()
     profiler.runcall(session.contender.apply, spec.module, session.files[spec.module], text)

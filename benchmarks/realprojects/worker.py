@@ -79,14 +79,14 @@ class Session:
             import ipython_hotreload as hr
 
             hr.HotReloader  # noqa: B018 - imports the engine, which notes what is imported next
-        self.edits = [e for e in self.codebase.edits if e.kind in spec.get("edits", ["body"])]
+        self.specs = [e for e in self.codebase.edits if e.kind in spec.get("edits", ["body"])]
         self.loaded, self.failed = import_project(self.codebase, self.root, spec.get("only"))
-        self.files = {e.module: path_of(self.root, e.module) for e in self.edits}
+        self.files = {e.module: path_of(self.root, e.module) for e in self.specs}
         self.originals = {m: p.read_text() for m, p in self.files.items()}
         t0 = time.perf_counter()
         self.contender.setup(self.root, self.files)
         self.setup_ms = (time.perf_counter() - t0) * 1000
-        self.probes = {e.kind: edits.Probe(e) for e in self.edits}
+        self.probes = {e.kind: edits.Probe(e) for e in self.specs}
         self.gc = GcWatch()
         self.reloads = 0
 
@@ -118,13 +118,13 @@ class Session:
         return {**measures, **self.gc.report()}
 
     def apply(self, kind: str, edit: int) -> dict[str, Any]:
-        spec = next(e for e in self.edits if e.kind == kind)
+        spec = next(e for e in self.specs if e.kind == kind)
         text = edits.edit_text(spec, self.originals[spec.module], edit)
         out = self.timed(spec.module, text)
         return {**out, **self.probes[kind].check(edit).to_json()}
 
     def revert(self, kind: str) -> dict[str, Any]:
-        spec = next(e for e in self.edits if e.kind == kind)
+        spec = next(e for e in self.specs if e.kind == kind)
         return self.timed(spec.module, self.originals[spec.module])
 
     def handle(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +189,7 @@ def first_reload(spec: dict[str, Any]) -> dict[str, Any]:
     """The first reload (the body edit) of this fresh process, its scenario's way."""
     scenario = spec["scenario"]
     session = Session({**spec, "contender": "ours-warm" if scenario == "warm" else "ours"})
-    kind = session.edits[0].kind
+    kind = session.specs[0].kind
     if spec.get("profile"):
         from benchmarks.realprojects import profile
 
