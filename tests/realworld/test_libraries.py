@@ -4,11 +4,14 @@ For each library (pinned; its source distribution ships its tests), the sdist is
 once into a cache directory with ``pip download --no-binary :all: --no-deps`` and unpacked
 three times. In one copy the library's tests run as they are; in each of the others, every
 module of the library is imported, reloaded with its own text (with ``reexecute="module"``
-the whole module runs again; by default nothing does, as nothing changed), one function gets
-a real body edit (checked live through the reference taken before), and then the same tests
-run in that same process. No test that passed in the first run may fail in the others. The
-runs go in parallel subprocesses (``suite_driver.py``): the library's ``tests`` package must not meet
-ours, and a broken reload must not take this process down.
+the whole module runs again; by default nothing does, as nothing changed), a function or two
+get a real body edit (checked live through the reference taken before; one in a module
+holding a top-level ``del`` must re-execute that module whole, so the full path runs on real
+code in the default mode too), and then the same tests run in that same process. No test
+that passed in the first run may fail in the others. The runs go in parallel subprocesses
+(``suite_driver.py``): the library's ``tests`` package must not meet ours, and a broken
+reload must not take this process down. Each mode is a test of its own over the same runs,
+so an engine fault met in one mode is marked on that mode alone.
 
 The cache is ``$HOTRELOAD_REALWORLD_CACHE`` or ``~/.cache/ipython_hotreload/realworld``.
 """
@@ -286,6 +289,8 @@ def _outcomes(lib: Library, into: Path) -> dict[str | None, dict[str, Any]]:
             label = mode or "plain"
             out = into / f"{label}.json"
             started[mode] = (_start(lib, _unpack(sdist, into / label), mode, out), out)
+        for run, _ in started.values():  # all three end before any is judged
+            run.wait(timeout=540)
         _runs[lib.name] = {mode: _finish(run, out) for mode, (run, out) in started.items()}
     return _runs[lib.name]
 
