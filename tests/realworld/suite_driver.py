@@ -5,14 +5,16 @@ directory, never imported by pytest: the library's ``tests`` package must not me
 JSON spec names the import root, the packages, the tests directory, the edit, the mode and
 the file to write the outcome to:
 
-    {"root": ".../src", "packages": ["attr", "attrs"], "tests": "tests",
-     "skip": ["toolz.tests"], "edit": "attr._make:fields", "reload": "module" | null,
+    {"root": ".../src", "packages": ["attr", "attrs"], "tests": ["tests"],
+     "skip": ["toolz.tests"], "edits": ["attr._make:fields"], "reload": "module" | null,
      "pytest_args": [...], "out": ".../outcome.json"}
 
 With ``reload`` set, every module of the packages is reloaded with its own text (a no-op
-reload), one at a time, through ``HotReloader`` with that ``reexecute`` mode; then the
-function named by ``edit`` gets one real body edit, checked live through the reference taken
-before; then the library's tests run in this same process, with ``pytest.main``.
+reload), one at a time, through ``HotReloader`` with that ``reexecute`` mode; then each
+function named by ``edits`` gets one real body edit, checked live through the reference
+taken before (the payload's ``mode`` is recorded: an edit in a module holding a top-level
+``del`` re-executes it whole); then the library's tests run in this same process, with
+``pytest.main``.
 """
 
 from __future__ import annotations
@@ -43,19 +45,23 @@ def main(spec_path: str) -> int:
     root = Path(spec["root"]).resolve()
     sys.path.insert(0, str(root))
     modules = _import_all(root, spec["packages"], spec.get("skip", []))
-    outcome: dict[str, Any] = {"modules": len(modules), "reload_ms": [], "edit": None}
+    outcome: dict[str, Any] = {"modules": len(modules), "reload_ms": [], "edits": []}
     if spec.get("reload"):
         reloader = HotReloader(
             roots=[root], formatter=None, persist_bytecode=False, reexecute=spec["reload"]
         )
+        outcome["reload_errors"] = []
         for name, path in modules:
             if name in spec.get("not_reexecuted", []):
                 continue
             text = path.read_text(encoding="utf-8")
             started = time.perf_counter()
-            reloader.reload(path, text)
+            try:
+                reloader.reload(path, text)
+            except Exception as exc:  # reported, then the suite shows what it broke
+                outcome["reload_errors"].append(f"{name}: {exc!r} from {exc.__cause__!r}")
             outcome["reload_ms"].append((time.perf_counter() - started) * 1000)
-        outcome["edit"] = _edit(reloader, spec["edit"], dict(modules))
+        outcome["edits"] = [_edit(reloader, target, dict(modules)) for target in spec["edits"]]
         reloader.close()
     outcome["tests"] = _run_tests(spec["tests"], spec.get("pytest_args", []))
     times = outcome["reload_ms"]
@@ -105,8 +111,12 @@ def _edit(reloader: Any, target: str, modules: dict[str, Path]) -> dict[str, Any
     indent = " " * first.col_offset
     lines.insert(first.lineno - 1, f"{indent}{EDIT_MARK} = None\n")
     started = time.perf_counter()
-    reloader.reload(path, "".join(lines))
+    try:
+        result = reloader.reload(path, "".join(lines))
+    except Exception as exc:  # reported as the edit's outcome
+        return {"target": target, "error": f"{exc!r} from {exc.__cause__!r}"}
     elapsed = (time.perf_counter() - started) * 1000
+    saved = result["recompiled"][0]
     now = sys.modules[modname]
     for part in qualname.split("."):
         now = getattr(now, part)
@@ -116,6 +126,8 @@ def _edit(reloader: Any, target: str, modules: dict[str, Path]) -> dict[str, Any
         "ms": elapsed,
         "same_object": now is held,
         "live": code is not None and EDIT_MARK in code.co_varnames,
+        "mode": saved.get("mode"),
+        "full_reason": saved.get("full_reason"),
     }
 
 
@@ -162,11 +174,15 @@ class _Outcomes:
             self.by_id[f"collect:{report.nodeid}"] = "failed"
 
 
-def _run_tests(tests: str, args: list[str]) -> dict[str, str]:
+def _run_tests(tests: list[str], args: list[str]) -> dict[str, str]:
     import pytest
 
     outcomes = _Outcomes()
-    pytest.main([tests, "-q", "-p", "no:cacheprovider", *args], plugins=[outcomes])
+    # Our engine imported watchfiles, and so anyio, before pytest started: pytest then
+    # warns that it cannot rewrite the asserts of anyio's plugin, which suites that turn
+    # every warning into an error would take for a failure of theirs.
+    quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    pytest.main([*tests, "-q", "-p", "no:cacheprovider", *quiet, *args], plugins=[outcomes])
     return outcomes.by_id
 
 

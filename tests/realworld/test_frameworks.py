@@ -11,9 +11,7 @@ README lists them); until minimal re-execution lands, those fail in the default 
 
 from __future__ import annotations
 
-import itertools
 import sys
-from typing import Any
 
 # Import the frameworks before any test: the fixture that restores sys.modules after a test
 # would otherwise drop them, and the next test would import a second copy beside the C
@@ -26,33 +24,9 @@ import pytest
 import sqlalchemy.orm  # noqa: F401
 
 from tests.conftest import Project
+from tests.realworld.scenarios import load, modes, reload_with, unique
 
 pytestmark = pytest.mark.slow
-
-
-def modes(module_cannot: str | None = None) -> Any:
-    """Both modes; ``module_cannot`` says why a whole-module re-execution cannot pass."""
-    if module_cannot is None:
-        return pytest.mark.parametrize("mode", ["minimal", "module"])
-    return pytest.mark.parametrize(
-        "mode",
-        [
-            "minimal",
-            pytest.param("module", marks=pytest.mark.xfail(strict=True, reason=module_cannot)),
-        ],
-    )
-
-
-def _reload(project: Project, mode: str, rel: str, text: str) -> dict[str, Any]:
-    return project.reload(rel, text, reexecute=mode)  # type: ignore[arg-type]
-
-
-_unique = itertools.count()
-
-
-def _load(project: Project, files: dict[str, str], name: str) -> Any:
-    project.files(files)
-    return project.import_(name)
 
 
 # -- SQLAlchemy 2 declarative ------------------------------------------------------------------
@@ -90,13 +64,13 @@ def test_sqlalchemy_model_with_base_in_the_same_module(project: Project, mode: s
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    m = _load(project, {"sa_one.py": SA_ONE}, "sa_one")
+    m = load(project, {"sa_one.py": SA_ONE}, "sa_one")
     User, Base, engine = m.User, m.Base, m.engine
     with Session(engine) as session:
         session.add(User(name="ann"))
         session.commit()
     held = User(name="bob")
-    _reload(project, mode, "sa_one.py", SA_ONE.replace('"hi "', '"hello "'))
+    reload_with(project, mode, "sa_one.py", SA_ONE.replace('"hi "', '"hello "'))
     assert m.User is User and m.Base is Base
     assert held.greet() == "hello bob"
     with Session(engine) as session:  # the engine held before: its database has the row
@@ -139,12 +113,12 @@ def test_sqlalchemy_model_with_base_elsewhere(project: Project, mode: str) -> No
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
-    m = _load(project, {"sa_base.py": SA_BASE, "sa_models.py": SA_MODELS}, "sa_models")
+    m = load(project, {"sa_base.py": SA_BASE, "sa_models.py": SA_MODELS}, "sa_models")
     Item, Base = m.Item, sys.modules["sa_base"].Base
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     held = Item(name="pen")
-    _reload(project, mode, "sa_models.py", SA_MODELS.replace('"item "', '"ITEM "'))
+    reload_with(project, mode, "sa_models.py", SA_MODELS.replace('"item "', '"ITEM "'))
     assert m.Item is Item and held.label() == "ITEM pen"
     with Session(engine) as session:
         session.add(Item(name="cup"))
@@ -169,11 +143,11 @@ def index():
 
 @modes()
 def test_flask_app_and_routes_in_one_module(project: Project, mode: str) -> None:
-    m = _load(project, {"flask_one.py": FLASK_ONE}, "flask_one")
+    m = load(project, {"flask_one.py": FLASK_ONE}, "flask_one")
     app, index = m.app, m.index
     client = app.test_client()
     assert client.get("/").text == "v1"
-    _reload(project, mode, "flask_one.py", FLASK_ONE.replace('"v1"', '"v2"'))
+    reload_with(project, mode, "flask_one.py", FLASK_ONE.replace('"v1"', '"v2"'))
     assert client.get("/").text == "v2" and index() == "v2" and m.index is index
     assert m.app.test_client().get("/").text == "v2"
     for each in {id(app): app, id(m.app): m.app}.values():
@@ -203,10 +177,10 @@ def index():
 )
 def test_flask_app_in_init_with_routes_in_a_views_module(project: Project, mode: str) -> None:
     files = {"flaskpkg/__init__.py": FLASK_PKG_INIT, "flaskpkg/views.py": FLASK_PKG_VIEWS}
-    pkg = _load(project, files, "flaskpkg")
+    pkg = load(project, files, "flaskpkg")
     client = pkg.app.test_client()
     assert client.get("/").text == "v1"
-    _reload(project, mode, "flaskpkg/views.py", FLASK_PKG_VIEWS.replace('"v1"', '"v2"'))
+    reload_with(project, mode, "flaskpkg/views.py", FLASK_PKG_VIEWS.replace('"v1"', '"v2"'))
     assert client.get("/").text == "v2"
     assert [r.rule for r in pkg.app.url_map.iter_rules()].count("/") == 1
 
@@ -236,13 +210,13 @@ def create_app():
 
 @modes()
 def test_flask_blueprint_and_factory(project: Project, mode: str) -> None:
-    factory = _load(
+    factory = load(
         project, {"flask_bp.py": FLASK_BP, "flask_factory.py": FLASK_FACTORY}, "flask_factory"
     )
     app = factory.create_app()
     client = app.test_client()
     assert client.get("/").text == "v1"
-    _reload(project, mode, "flask_bp.py", FLASK_BP.replace('"v1"', '"v2"'))
+    reload_with(project, mode, "flask_bp.py", FLASK_BP.replace('"v1"', '"v2"'))
     assert client.get("/").text == "v2"
     assert factory.create_app().test_client().get("/").text == "v2"
     assert [r.rule for r in app.url_map.iter_rules()].count("/") == 1
@@ -269,10 +243,10 @@ class Item(BaseModel):
 
 @modes()
 def test_pydantic_model_with_a_validator(project: Project, mode: str) -> None:
-    m = _load(project, {"pyd.py": PYDANTIC}, "pyd")
+    m = load(project, {"pyd.py": PYDANTIC}, "pyd")
     Item = m.Item
     held = Item(name=" pen ")
-    _reload(
+    reload_with(
         project,
         mode,
         "pyd.py",
@@ -306,11 +280,11 @@ def hello(name):
 def test_click_group_runs_the_new_body(project: Project, mode: str) -> None:
     from click.testing import CliRunner
 
-    m = _load(project, {"cli_mod.py": CLICK}, "cli_mod")
+    m = load(project, {"cli_mod.py": CLICK}, "cli_mod")
     group, command = m.cli, m.hello
     runner = CliRunner()
     assert runner.invoke(group, ["hello"]).output == "v1 you\n"
-    _reload(project, mode, "cli_mod.py", CLICK.replace('"v1 "', '"v2 "'))
+    reload_with(project, mode, "cli_mod.py", CLICK.replace('"v1 "', '"v2 "'))
     assert runner.invoke(group, ["hello", "--name", "x"]).output == "v2 x\n"
     assert runner.invoke(command, []).output == "v2 you\n"
     assert runner.invoke(m.cli, ["hello"]).output == "v2 you\n"
@@ -337,11 +311,11 @@ def handle():
     "count starts again (that is what re-running the module means)"
 )
 def test_prometheus_counter_in_the_same_module(project: Project, mode: str) -> None:
-    m = _load(project, {"prom_one.py": PROM_ONE}, "prom_one")
+    m = load(project, {"prom_one.py": PROM_ONE}, "prom_one")
     handle, registry = m.handle, m.REGISTRY
     handle()
     handle()
-    _reload(project, mode, "prom_one.py", PROM_ONE.replace('"v1"', '"v2"'))
+    reload_with(project, mode, "prom_one.py", PROM_ONE.replace('"v1"', '"v2"'))
     assert handle() == "v2" and m.REGISTRY is registry
     assert registry.get_sample_value("requests_total") == 3.0
 
@@ -365,13 +339,13 @@ def handle():
 def test_prometheus_counter_in_a_separate_module(project: Project, mode: str) -> None:
     from prometheus_client import REGISTRY
 
-    name = f"hotreload_test_requests_{next(_unique)}_{mode}"
+    name = f"hotreload_test_requests_{next(unique)}_{mode}"
     files = {"prom_metrics.py": PROM_METRICS.format(name=name), "prom_handlers.py": PROM_HANDLERS}
-    m = _load(project, files, "prom_handlers")
+    m = load(project, files, "prom_handlers")
     counter = sys.modules["prom_metrics"].REQUESTS
     try:
         m.handle()
-        _reload(project, mode, "prom_handlers.py", PROM_HANDLERS.replace('"v1"', '"v2"'))
+        reload_with(project, mode, "prom_handlers.py", PROM_HANDLERS.replace('"v1"', '"v2"'))
         assert m.handle() == "v2"
         assert sys.modules["prom_metrics"].REQUESTS is counter
         assert REGISTRY.get_sample_value(f"{name}_total") == 2.0
@@ -400,9 +374,9 @@ def paint(color=Color.RED):
 
 @modes()
 def test_enum_with_a_method_used_as_a_default(project: Project, mode: str) -> None:
-    m = _load(project, {"colors.py": ENUM_DEFAULT}, "colors")
+    m = load(project, {"colors.py": ENUM_DEFAULT}, "colors")
     Color, paint, red = m.Color, m.paint, m.Color.RED
-    _reload(project, mode, "colors.py", ENUM_DEFAULT.replace('"red1"', '"red2"'))
+    reload_with(project, mode, "colors.py", ENUM_DEFAULT.replace('"red1"', '"red2"'))
     assert m.Color is Color and Color.RED is red and paint.__defaults__ == (red,)
     assert paint() == "red2" and red.label() == "red2"
 
@@ -440,11 +414,11 @@ def install():
 @modes()
 def test_singledispatch_and_abc_registrations_made_at_run_time(project: Project, mode: str) -> None:
     files = {"dispatch_core.py": DISPATCH_CORE, "dispatch_plugin.py": DISPATCH_PLUGIN}
-    plugin = _load(project, files, "dispatch_plugin")
+    plugin = load(project, files, "dispatch_plugin")
     core = sys.modules["dispatch_core"]
     plugin.install()  # at run time, after every import
     describe, Shape = core.describe, core.Shape
-    _reload(project, mode, "dispatch_core.py", DISPATCH_CORE.replace("object v1", "object v2"))
+    reload_with(project, mode, "dispatch_core.py", DISPATCH_CORE.replace("object v1", "object v2"))
     assert core.describe is describe and core.Shape is Shape
     assert describe(1) == "int from plugin" and describe("s") == "object v2"
     assert issubclass(plugin.Tile, core.Shape) and isinstance(plugin.Tile(), Shape)
@@ -474,12 +448,12 @@ def is_point(value):
 def test_class_used_as_a_dict_key_and_isinstance_target_elsewhere(
     project: Project, mode: str
 ) -> None:
-    users = _load(
+    users = load(
         project, {"class_models.py": CLASS_MODELS, "class_users.py": CLASS_USERS}, "class_users"
     )
     models = sys.modules["class_models"]
     Point, held = models.Point, models.Point(-3)
-    _reload(
+    reload_with(
         project, mode, "class_models.py", CLASS_MODELS.replace("abs(self.x)", "abs(self.x) * 10")
     )
     assert models.Point is Point and users.Point is Point
@@ -515,9 +489,9 @@ def unrelated():
 def test_module_level_sqlite_connection_survives_an_unrelated_edit(
     project: Project, mode: str
 ) -> None:
-    m = _load(project, {"db_mod.py": SQLITE}, "db_mod")
+    m = load(project, {"db_mod.py": SQLITE}, "db_mod")
     conn = m.CONN
     m.add(1)
     m.add(2)
-    _reload(project, mode, "db_mod.py", SQLITE.replace('"v1"', '"v2"'))
+    reload_with(project, mode, "db_mod.py", SQLITE.replace('"v1"', '"v2"'))
     assert m.unrelated() == "v2" and m.CONN is conn and m.count() == 2
