@@ -28,6 +28,7 @@ from ipython_hotreload.core.batch import (
 )
 from ipython_hotreload.core.changes.loaded import LoadedModules
 from ipython_hotreload.core.changes.watch import Report, Schedule, Watcher
+from ipython_hotreload.core.edit import bytecode
 from ipython_hotreload.core.edit.definitions import (
     definition_text,
     read_module_text,
@@ -271,6 +272,7 @@ class HotReloader:
         """Write back the files of the newest ``steps`` entries not yet undone and reload them,
         all or nothing (SPEC §1.7); the undo is itself an entry, so undoing it redoes."""
         with RELOAD_LOCK:
+            bytecode.flush()  # the .pyc writes behind of the files it touches are done first
             return self._history.undo(self.reload_files, steps, force=force)
 
     # -- reading ---------------------------------------------------------------------------

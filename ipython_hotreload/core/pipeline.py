@@ -160,6 +160,7 @@ class Pipeline:
         if parent is not None and module is not None and getattr(parent, child, None) is module:
             delattr(parent, child)
         if path is not None and any(is_within(path.resolve(), r) for r in project.roots):
+            bytecode.flush([path.resolve(), path])  # a write behind must not bring it back
             bytecode.remove_pyc(path)  # never another package's (or the stdlib's) bytecode
         project.graph.remove_module(name)
         project.loaded.forget(name)
@@ -277,8 +278,8 @@ class Pipeline:
                 linecache.cache.pop(str(s.path), None)
 
     def commit(self, applied: Applied, persist_bytecode: bool) -> list[str]:
-        """Record what each module now runs: stamps, texts, hashes, bytecode. Returns the
-        warnings on the way."""
+        """Record what each module now runs: stamps, texts, hashes; its bytecode is written
+        behind (SPEC §1.1 step 5). Returns the warnings on the way."""
         warnings = [
             f"{name} was not re-executed: its code is running (the call stack or __main__)"
             for name in applied.skipped
@@ -294,7 +295,8 @@ class Pipeline:
                 continue  # its file, hash and bytecode are as they were
             self.disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
             if write_pyc:
-                write_pyc = _write_pyc(src, warnings)
+                flags = src.index.future_flags if src.index is not None else 0
+                bytecode.writer().submit(src.path, src.data, src.filename, flags, src.code)
             self.compiler.ran(src)
         return warnings
 
@@ -406,23 +408,6 @@ class Pipeline:
     ) -> list[Payload]:
         elapsed_ms = round((time.perf_counter() - batch.started) * 1000, 3)
         return build_payloads(reports, elapsed_ms, warnings, batch.sources[0].mod)
-
-
-def _write_pyc(src: Source, warnings: list[str]) -> bool:
-    """Persist one module's bytecode; False when the rest should not be tried."""
-    try:
-        try:
-            code = src.compiled()
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            warnings.append(f"no bytecode saved for {src.mod}: {exc}")
-            return True
-        warning = bytecode.write_pyc(src.path, src.data, code)
-    except KeyboardInterrupt:
-        warnings.append("saving bytecode was interrupted; it is only a cache")
-        return False
-    if warning:
-        warnings.append(warning)
-    return True
 
 
 def _json_copy(value: Any) -> Any:

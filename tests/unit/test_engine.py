@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import ipython_hotreload as hr
+from ipython_hotreload.core.edit import bytecode
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.texts import Source
 from tests.conftest import Project
@@ -245,6 +246,7 @@ def test_bytecode_is_a_checked_hash_pyc_that_a_fresh_interpreter_loads(
     project.write("bc.py", "X = 1\n")
     project.import_("bc")
     project.reload("bc.py", "X = 2\n")
+    assert bytecode.flush()  # written behind (SPEC 1.1 step 5)
     import importlib.util
 
     pyc = Path(importlib.util.cache_from_source(str(project.path("bc.py"))))
@@ -279,14 +281,14 @@ def test_bytecode_respects_dont_write_bytecode_and_the_option(
     pyc = Path(importlib.util.cache_from_source(str(project.path("nb.py"))))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     project.reload("nb.py", "X = 2\n")
-    assert not pyc.exists()
+    assert bytecode.flush() and not pyc.exists()
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     project.reloader.persist_bytecode = False
     project.reload("nb.py", "X = 3\n")
-    assert not pyc.exists()
+    assert bytecode.flush() and not pyc.exists()
     project.reloader.persist_bytecode = True
     project.reload("nb.py", "X = 4\n")
-    assert pyc.exists()
+    assert bytecode.flush() and pyc.exists()
 
 
 def test_purge_module_loaded_and_unloaded(

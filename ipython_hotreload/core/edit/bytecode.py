@@ -1,4 +1,4 @@
-"""Persist compiled modules as checked hash-based ``.pyc`` files (PEP 552).
+"""Persist compiled modules as checked hash-based ``.pyc`` files (PEP 552), written behind.
 
 A timestamp ``.pyc`` is stale when a file is rewritten within the same second at the same
 size, which is exactly what a live editor does; a checked hash ``.pyc`` carries the source's
@@ -6,21 +6,33 @@ hash and is validated against it on import, so it can never run stale code.
 
 The file is the PEP 552 layout, built from public parts: the magic number, the flags word
 (hash-based, checked), the source hash, then the marshalled code.
+
+SPEC §1.1 step 5 lets the ``.pyc`` (and the whole-module compile it needs) be written after
+a reload returns: the process has one :class:`BytecodeWriter`, a daemon thread. A later
+reload of the same file supersedes a job still waiting; :func:`flush` finishes the jobs of
+some files (before a purge or an undo touches them) or all of them (at interpreter exit);
+and a job writes nothing unless the file on disk holds exactly the bytes it was given,
+checked just before writing (a later change makes a checked-hash ``.pyc`` that imports
+reject, never a stale one).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import logging
 import marshal
 import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
 
-from ipython_hotreload.core.paths import open_temporary
+from ipython_hotreload.core.paths import open_temporary, read_if_exists
 
-__all__ = ["checked_hash_pyc", "remove_pyc", "write_pyc"]
+__all__ = ["BytecodeWriter", "checked_hash_pyc", "flush", "remove_pyc", "write_pyc", "writer"]
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +86,99 @@ def remove_pyc(source_path: Path) -> None:
         pass
     except (OSError, NotImplementedError, ValueError) as exc:
         log.info("hotreload: could not remove the bytecode of %s: %s", source_path, exc)
+
+
+@dataclass(frozen=True)
+class _Job:
+    data: bytes  # the source bytes the .pyc is for
+    filename: str  # the file name its code carries
+    flags: int  # its future flags
+    code: CodeType | None  # the whole module's code, if the reload compiled it
+
+
+class BytecodeWriter:
+    """The process's background writer of ``.pyc`` files (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[Path, _Job] = {}  # waiting, oldest first
+        self._writing: Path | None = None
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.written = 0  # jobs that wrote a file (for tests and benchmarks)
+
+    def submit(
+        self, path: Path, data: bytes, filename: str, flags: int, code: CodeType | None
+    ) -> None:
+        """Write ``path``'s ``.pyc`` for ``data`` soon (superseding a job still waiting)."""
+        with self._cond:
+            self._jobs.pop(path, None)
+            self._jobs[path] = _Job(data, filename, flags, code)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="hotreload-bytecode", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, paths: Iterable[Path] | None = None, timeout: float | None = 30.0) -> bool:
+        """Wait until the jobs of ``paths`` (None: all) are done; False on timeout."""
+        wanted = None if paths is None else set(paths)
+
+        def done() -> bool:
+            busy = set(self._jobs) | ({self._writing} if self._writing else set())
+            return not busy if wanted is None else not (busy & wanted)
+
+        with self._cond:
+            return self._cond.wait_for(done, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._jobs))
+                path = next(iter(self._jobs))
+                job = self._jobs.pop(path)
+                self._writing = path
+            try:
+                self._write(path, job)
+            except BaseException:  # a Ctrl-C or a broken file must not stop the writer
+                log.exception("hotreload: writing the bytecode of %s failed", path)
+            finally:
+                with self._cond:
+                    self._writing = None
+                    self._cond.notify_all()
+
+    def _write(self, path: Path, job: _Job) -> None:
+        if read_if_exists(path) != job.data:
+            return  # the file changed since: its own reload writes its bytecode
+        code = job.code
+        if code is None:
+            try:
+                code = compile(job.data, job.filename, "exec", flags=job.flags, dont_inherit=True)
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                log.info("hotreload: no bytecode saved for %s: %s", path, exc)
+                return
+        warning = write_pyc(path, job.data, code)  # (which logs a write that failed)
+        if warning is None:
+            self.written += 1
+        else:
+            log.info("hotreload: %s", warning)
+
+
+_writer: BytecodeWriter | None = None
+_writer_lock = threading.Lock()
+
+
+def writer() -> BytecodeWriter:
+    """The process's one background writer (made on first use; flushed at exit)."""
+    global _writer
+    with _writer_lock:
+        if _writer is None:
+            _writer = BytecodeWriter()
+            atexit.register(_writer.flush)
+        return _writer
+
+
+def flush(paths: Iterable[Path] | None = None, timeout: float | None = 30.0) -> bool:
+    """Finish the pending ``.pyc`` writes of ``paths`` (None: all); False on timeout."""
+    current = _writer
+    return True if current is None else current.flush(paths, timeout)
