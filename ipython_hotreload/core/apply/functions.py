@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Callable
 from types import CodeType, FunctionType, ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ipython_hotreload.core.apply.journal import MISSING, Journal, cell_value
 
@@ -118,10 +118,11 @@ class Site:
         scratch: dict[str, Any] = {_KEEP: _identity}
         wrapped: ast.stmt = node
         for depth in range(len(self.path) - 1, -1, -1):
-            keyword = ast.keyword("metaclass", ast.Name(_SCOPE.format(depth), ast.Load()))
-            wrapped = ast.ClassDef(self.path[depth], [], [keyword], [wrapped], [])
-            ast.copy_location(wrapped, node)
-            ast.fix_missing_locations(wrapped)
+            # Only the new nodes take the def's location (fix_missing_locations would walk
+            # the whole body, which has its own).
+            stand_in = _at(ast.Name(_SCOPE.format(depth), ast.Load()), node)
+            keyword = _at(ast.keyword("metaclass", stand_in), node)
+            wrapped = _at(ast.ClassDef(self.path[depth], [], [keyword], [wrapped], []), node)
         scopes = [_ClassScope(cls) for cls in self.classes]
         for depth, scope in enumerate(scopes):
             # Each stand-in is named where its class statement runs: the outer body.
@@ -150,6 +151,13 @@ def _classes(ns: dict[str, Any], path: tuple[str, ...]) -> list[type] | None:
         out.append(cls)
         holder = cls
     return out
+
+
+_Node = TypeVar("_Node", bound=ast.AST)
+
+
+def _at(new: _Node, old: ast.AST) -> _Node:
+    return ast.copy_location(new, old)
 
 
 def _identity(obj: Any) -> Any:
