@@ -296,7 +296,8 @@ class Pipeline:
             self.disk_hashes[src.path] = hashlib.sha256(src.data).hexdigest()
             if write_pyc:
                 flags = src.index.future_flags if src.index is not None else 0
-                bytecode.writer().submit(src.path, src.data, src.filename, flags, src.code)
+                writer = bytecode.writer()
+                writer.submit(src.path, src.data, src.filename, flags, src.code, after=RELOAD_LOCK)
             self.compiler.ran(src)
         return warnings
 

@@ -26,6 +26,7 @@ import marshal
 import os
 import threading
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
@@ -94,6 +95,7 @@ class _Job:
     filename: str  # the file name its code carries
     flags: int  # its future flags
     code: CodeType | None  # the whole module's code, if the reload compiled it
+    after: AbstractContextManager[object] | None  # held while writing (the reload lock)
 
 
 class BytecodeWriter:
@@ -107,12 +109,21 @@ class BytecodeWriter:
         self.written = 0  # jobs that wrote a file (for tests and benchmarks)
 
     def submit(
-        self, path: Path, data: bytes, filename: str, flags: int, code: CodeType | None
+        self,
+        path: Path,
+        data: bytes,
+        filename: str,
+        flags: int,
+        code: CodeType | None,
+        *,
+        after: AbstractContextManager[object] | None = None,
     ) -> None:
-        """Write ``path``'s ``.pyc`` for ``data`` soon (superseding a job still waiting)."""
+        """Write ``path``'s ``.pyc`` for ``data`` soon (superseding a job still waiting),
+        holding ``after`` meanwhile: the reload lock, so the compile and the write wait for
+        the reload that asked for them to return instead of taking its time."""
         with self._cond:
             self._jobs.pop(path, None)
-            self._jobs[path] = _Job(data, filename, flags, code)
+            self._jobs[path] = _Job(data, filename, flags, code, after)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="hotreload-bytecode", daemon=True
@@ -121,31 +132,49 @@ class BytecodeWriter:
             self._cond.notify_all()
 
     def flush(self, paths: Iterable[Path] | None = None, timeout: float | None = 30.0) -> bool:
-        """Wait until the jobs of ``paths`` (None: all) are done; False on timeout."""
+        """Finish the jobs of ``paths`` (None: all): the waiting ones here, in this thread
+        (which may hold the reload lock a job waits for), then wait for the one being
+        written, if it is one of them; False on timeout."""
         wanted = None if paths is None else set(paths)
-
-        def done() -> bool:
-            busy = set(self._jobs) | ({self._writing} if self._writing else set())
-            return not busy if wanted is None else not (busy & wanted)
-
         with self._cond:
-            return self._cond.wait_for(done, timeout)
+            mine = [p for p in self._jobs if wanted is None or p in wanted]
+            jobs = [(p, self._jobs.pop(p)) for p in mine]
+        for path, job in jobs:
+            try:
+                with job.after or contextlib.nullcontext():
+                    self._write(path, job)
+            except Exception:
+                log.exception("hotreload: writing the bytecode of %s failed", path)
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: (
+                    self._writing is None or (wanted is not None and self._writing not in wanted)
+                ),
+                timeout,
+            )
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._jobs))
-                path = next(iter(self._jobs))
-                job = self._jobs.pop(path)
-                self._writing = path
-            try:
-                self._write(path, job)
-            except BaseException:  # a Ctrl-C or a broken file must not stop the writer
-                log.exception("hotreload: writing the bytecode of %s failed", path)
-            finally:
+                gate = next(iter(self._jobs.values())).after
+            # The gate (the reload lock) first, then a job: a flush by the thread holding
+            # the gate finds every job still waiting, and writes them itself.
+            with gate or contextlib.nullcontext():
                 with self._cond:
-                    self._writing = None
-                    self._cond.notify_all()
+                    if not self._jobs:
+                        continue
+                    path = next(iter(self._jobs))
+                    job = self._jobs.pop(path)
+                    self._writing = path
+                try:
+                    self._write(path, job)
+                except BaseException:  # a Ctrl-C or a broken file must not stop the writer
+                    log.exception("hotreload: writing the bytecode of %s failed", path)
+                finally:
+                    with self._cond:
+                        self._writing = None
+                        self._cond.notify_all()
 
     def _write(self, path: Path, job: _Job) -> None:
         if read_if_exists(path) != job.data:
