@@ -433,11 +433,6 @@ def _stage_rollback(v: Versioned, mp: pytest.MonkeyPatch) -> None:
     mp.setattr(journal, "setattr", setattr_interrupted_during_undo, raising=False)
 
 
-def _stage_bytecode(v: Versioned, mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(sys, "dont_write_bytecode", False)  # the CI sets PYTHONDONTWRITEBYTECODE
-    mp.setattr(pipeline.bytecode, "write_pyc", _interrupt)
-
-
 def _subscriber_interrupts(kind: str) -> Callable[[Versioned, pytest.MonkeyPatch], None]:
     def stage(v: Versioned, mp: pytest.MonkeyPatch) -> None:
         fired = {"done": False}
@@ -466,7 +461,6 @@ STAGES: dict[str, Callable[[Versioned, pytest.MonkeyPatch], None]] = {
     "patching-midway": _stage_patching_midway,
     "patching-after-a-mutation": _stage_patching_after_a_mutation,
     "rollback": _stage_rollback,
-    "bytecode": _stage_bytecode,
     "events-source_written": _subscriber_interrupts("source_written"),
     "events-recompiled": _subscriber_interrupts("recompiled"),
 }
@@ -550,7 +544,31 @@ def test_bytecode_is_written_and_valid_after_faults_elsewhere(
     pyc.unlink(missing_ok=True)
     outcome = versioned.attempt(2)
     assert outcome.result is not None and "warnings" not in outcome.result["recompiled"][0]
-    assert pyc.is_file()
+    assert bytecode.flush() and pyc.is_file()
+
+
+def test_an_interrupt_while_bytecode_is_written_behind_stops_nothing(
+    versioned: Versioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The .pyc is written after the reload returns (SPEC 1.1 step 5): a Ctrl-C landing in
+    the writer loses that one .pyc, and the writer goes on with the next."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    pyc = _pyc(versioned.path)
+    pyc.unlink(missing_ok=True)
+    real = bytecode.write_pyc
+    calls: list[int] = []
+
+    def interrupt_once(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(bytecode, "write_pyc", interrupt_once)
+    assert versioned.attempt(2).error is None
+    assert bytecode.flush() and not pyc.exists() and calls == [1]
+    assert versioned.attempt(3).error is None
+    assert bytecode.flush() and pyc.is_file() and len(calls) == 2
 
 
 def test_interpreter_without_bytecode_writing_leaves_no_pyc(

@@ -143,7 +143,7 @@ class BytecodeWriter:
             try:
                 with job.after or contextlib.nullcontext():
                     self._write(path, job)
-            except Exception:
+            except BaseException:  # a .pyc is only a cache: a Ctrl-C loses this one
                 log.exception("hotreload: writing the bytecode of %s failed", path)
         with self._cond:
             return self._cond.wait_for(
