@@ -196,3 +196,20 @@ def test_the_splice_declines_what_it_cannot_vouch_for() -> None:
         text.replace("LIMIT = 3\n", "LIMIT = (\n"),  # opens a bracket: parse it whole
     ):
         assert splice(old, new, "<test>") is None
+
+
+def test_a_method_added_after_a_blank_line_below_its_class_is_spliced_into_it() -> None:
+    # Indented lines after the blank line that ends a class go on with the class's body: the
+    # class is parsed again, not the whole module (the whole parse agrees).
+    text = "".join(BASE)
+    old = _full(text)
+    assert old is not None
+    end = text.index("    def last(self):\n        return 2\n\n") + len("    def last(self):\n")
+    end += len("        return 2\n\n")
+    new = text[:end] + "    def added(self):\n        return 3\n" + text[end:]
+    got = splice(old, new, "<test>")
+    assert got is not None
+    assert [type(n).__name__ for n in got.chunk.body] == ["ClassDef"]
+    full = _full(new)
+    assert full is not None
+    _assert_equal(got.index, full)

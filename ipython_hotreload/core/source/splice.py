@@ -89,6 +89,9 @@ def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
     statements = old.statements
     # The statements the change overlaps or touches (0-based lines [start - 1, end)).
     hit = [k for k, st in enumerate(statements) if st.end >= p and st.start - 1 <= old_end]
+    first = hit[0] if hit else _first_after(statements, p)
+    if first > 0 and _continues(statements[first - 1], before, after[p:new_end], p):
+        hit.insert(0, first - 1)  # indented lines after blank ones: its body goes on
     i, j = (hit[0], hit[-1] + 1) if hit else (_first_after(statements, p), None)
     if j is None:
         j = i
@@ -179,6 +182,19 @@ def _members(
     index.statements[k] = index.with_members(cls, node, kept)
     touched = [m.node for m in members[i:j]]
     return Spliced(index, wrapper, "".join(old.lines[a:b]), new_text, touched, class_body=True)
+
+
+def _continues(prev: Statement, before: list[str], added: list[str], p: int) -> bool:
+    """Do the changed lines (``added``, from 0-based line ``p``) go on with ``prev``'s body:
+    they start with an indented line and only blank or comment lines lie between ``prev``'s
+    last line and them (``class K:`` ... a blank line ... ``    def new(self):``)?"""
+    if prev.body is None and not prev.is_def:
+        return False
+    code = next((line for line in added if line.strip() and not line.lstrip().startswith("#")), "")
+    if not code[:1].isspace():
+        return False
+    between = before[prev.end : p]
+    return all(not line.strip() or line.lstrip().startswith("#") for line in between)
 
 
 def _first_after(statements: list[Statement], line: int) -> int:
