@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import ipython_hotreload as hr
+from ipython_hotreload.core.edit import bytecode
 
 if TYPE_CHECKING:
     from conftest import Project
@@ -251,7 +252,9 @@ def test_change_decorator(project: Project, variants: list[str], expected: int) 
 
 
 def check_pyc(source: Path) -> None:
-    """The ``.pyc`` next to ``source`` is valid for the bytes now on disk."""
+    """The ``.pyc`` next to ``source`` is valid for the bytes now on disk (once the writes
+    behind the reload are done, SPEC 1.1 step 5)."""
+    assert bytecode.flush()
     pyc = Path(importlib.util.cache_from_source(str(source)))
     data = pyc.read_bytes()
     assert data[:4] == importlib.util.MAGIC_NUMBER

@@ -210,9 +210,13 @@ class PlanRun:
 
     def _update_dependent(self, module: ModuleType) -> None:
         """A compile dependent whose file did not change: its statements that read what
-        changed run, or nothing does."""
+        changed run, or nothing does. One whose text does not even mention what changed is
+        left alone before its text is parsed (:mod:`..source.mentions`)."""
         name = module.__name__
-        running = self.compiler.running.running(name, module, self._path(name, module))
+        path = self._path(name, module)
+        if not self.compiler.running.mentions(name, path).may_read_any(self._hot_names()):
+            return
+        running = self.compiler.running.running(name, module, path)
         if running.index is None:
             self._reexecute(module, self._source(name, module), running.why)
             return
@@ -222,6 +226,14 @@ class PlanRun:
             why = self._minimal(module, idx, idx, running.filename, rebound, changed)
             if why is not None:
                 self._reexecute(module, self._source(name, module), why)
+
+    def _hot_names(self) -> set[str]:
+        """Every name that changed so far in the plan: rebound, or whose code changed."""
+        hot: set[str] = set()
+        for outcome in self.outcomes.values():
+            hot |= outcome.rebound
+            hot |= outcome.code_changed
+        return hot
 
     def _minimal(
         self,

@@ -15,12 +15,15 @@ from pathlib import Path
 from types import ModuleType
 
 from ipython_hotreload.core.paths import Stamp, read_source
+from ipython_hotreload.core.source.mentions import Mentions, mentions_of
 from ipython_hotreload.core.source.provenance import PROCESS_STARTED_NS, import_stamp
 from ipython_hotreload.core.source.splice import Spliced, splice
 from ipython_hotreload.core.source.statements import ModuleIndex
 from ipython_hotreload.core.source.texts import Running, Source, code_filename
 
 __all__ = ["RunningSources"]
+
+_UNKNOWN = Mentions(-1, True)  # a text that cannot be read: it may mention anything
 
 
 class RunningSources:
@@ -31,6 +34,9 @@ class RunningSources:
         self._stamps: dict[str, Stamp] = {}  # module -> the stamp of those bytes on disk
         self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
         self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
+        # module -> (the text it was read from: the one it runs, or None for its file as it
+        # was on disk), and what that text mentions
+        self._mentions: dict[str, tuple[bytes | None, Mentions]] = {}
         self._filenames: dict[tuple[str, Path, object], str] = {}
 
     # -- what the engine tells it ----------------------------------------------------------
@@ -52,6 +58,7 @@ class RunningSources:
         self._texts.pop(name, None)
         self._stamps.pop(name, None)
         self._indexes.pop(name, None)
+        self._mentions.pop(name, None)
         for key in [k for k in self._filenames if k[0] == name]:
             del self._filenames[key]
 
@@ -89,6 +96,24 @@ class RunningSources:
             data = found[0]
             self.ran(name, *found)
         return Running(self._index_of(name, data, None, module, filename), filename)
+
+    def mentions(self, name: str, path: Path) -> Mentions:
+        """What the text ``name`` runs mentions (its file's, when that text is not known
+        yet), summarised once per text: a cheap first answer to whether it can read a name."""
+        data = self._texts.get(name)
+        kept = self._mentions.get(name)
+        if kept is not None and kept[0] is data:
+            return kept[1]
+        if data is None:
+            try:
+                found = read_source(path)[0]
+            except OSError:
+                return _UNKNOWN
+            summary = mentions_of(found)
+        else:
+            summary = mentions_of(data)
+        self._mentions[name] = (data, summary)
+        return summary
 
     def index(self, src: Source) -> ModuleIndex:
         """The statement index of a new, parsed source."""
