@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ipython_hotreload.core.graph.edges import Edge
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
+from ipython_hotreload.core.graph.planning import Planner, ReverseIndex
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -218,3 +220,90 @@ def test_plans_after_a_sequence_of_edits_equal_those_of_a_fresh_graph(
                     assert g.plan([m], loaded, {}) == fresh.plan([m], loaded, {})
         finally:
             sys.path.remove(tmp)
+
+
+# -- the reverse index and the planner on their own ------------------------------------------
+
+
+def test_the_reverse_index_holds_compile_and_export_importers_and_forgets_dropped_ones() -> None:
+    index = ReverseIndex()
+    index.add("a", [Edge("a", "b", "compile"), Edge("a", "c", "export"), Edge("a", "d", "runtime")])
+    index.add("e", [Edge("e", "b", "export")])
+    index.add("f", [Edge("f", "b", "runtime")])  # runtime edges force nothing
+    assert index.compile_in == {"b": {"a"}}
+    assert index.export_in == {"c": {"a"}, "b": {"e"}}
+    assert set(index.edges_of) == {"a", "e"} and len(index.edges_of["a"]) == 2
+    index.drop("a")
+    index.drop("never-added")
+    assert index.compile_in == {"b": set()} and index.export_in == {"c": set(), "b": {"e"}}
+    assert set(index.edges_of) == {"e"}
+    index.clear()
+    assert (index.compile_in, index.export_in, index.edges_of) == ({}, {}, {})
+
+
+def planner(edges: list[Edge], names: dict[tuple[str, str], list[tuple[str, str]]]) -> Planner:
+    index = ReverseIndex()
+    for module in sorted({e.from_ for e in edges}):
+        index.add(module, [e for e in edges if e.from_ == module])
+    return Planner(index, lambda importer, target: names.get((importer, target), []))
+
+
+def test_a_plan_runs_the_compile_importers_after_the_changed_module() -> None:
+    p = planner(
+        [Edge("b", "a", "compile"), Edge("c", "b", "compile"), Edge("x", "a", "export")], {}
+    )
+    assert p.plan(["a"], {"a", "b", "c", "x"}, {}) == [
+        Step("a", None, None),
+        Step("x", "a", "export"),
+        Step("b", "a", "compile"),
+        Step("c", "b", "compile"),
+    ]
+    assert p.plan(["a"], {"c"}, {}) == [Step("a", None, None)]  # b is not loaded: nor is c
+    assert p.plan(["a", "a"], set(), {}) == [Step("a", None, None)]
+    assert p.plan([], {"a"}, {}) == []
+
+
+def test_what_takes_a_passed_on_name_follows_the_exporter_that_passes_it() -> None:
+    edges = [Edge("x", "a", "export"), Edge("y", "x", "compile"), Edge("z", "x", "compile")]
+    # x takes V from a; y takes V from x (it follows), z takes W from x (it does not).
+    names = {("x", "a"): [("V", "V")], ("y", "x"): [("V", "V")], ("z", "x"): [("W", "W")]}
+    p = planner(edges, names)
+    assert p.plan(["a"], {"x", "y", "z"}, {}) == [
+        Step("a", None, None),
+        Step("x", "a", "export"),
+        Step("y", "x", "compile"),
+    ]
+
+
+def test_a_kept_plan_stands_until_the_edges_are_said_to_change() -> None:
+    index = ReverseIndex()
+    index.add("b", [Edge("b", "a", "compile")])
+    p = Planner(index, lambda importer, target: [])
+    first = p.plan(["a"], {"b"}, {})
+    assert first == [Step("a", None, None), Step("b", "a", "compile")]
+    first.clear()  # the caller's copy: the kept plan is not changed through it
+    again = p.plan(["a"], {"b"}, {})
+    assert again == [Step("a", None, None), Step("b", "a", "compile")]
+    again.clear()
+    assert p.plan(["a"], {"b"}, {}) == [Step("a", None, None), Step("b", "a", "compile")]
+    index.drop("b")  # the owner of the index changes it ...
+    assert p.plan(["a"], {"b"}, {}) == [Step("a", None, None), Step("b", "a", "compile")]
+    p.forget_plans()  # ... and says so: the plan is made again
+    assert p.plan(["a"], {"b"}, {}) == [Step("a", None, None)]
+
+
+def test_a_kept_plan_is_made_again_when_a_module_it_read_is_loaded_or_moves() -> None:
+    index = ReverseIndex()
+    index.add("b", [Edge("b", "a", "compile")])
+    index.add("c", [Edge("c", "a", "compile")])
+    p = Planner(index, lambda importer, target: [])
+    assert p.plan(["a"], {"b"}, {"b": 0, "c": 1}) == [
+        Step("a", None, None),
+        Step("b", "a", "compile"),
+    ]
+    assert p.plan(["a"], {"b", "c"}, {"b": 0, "c": 1}) == [
+        Step("a", None, None),
+        Step("b", "a", "compile"),
+        Step("c", "a", "compile"),
+    ]
+    assert [s.mod for s in p.plan(["a"], {"b", "c"}, {"b": 1, "c": 0})] == ["a", "c", "b"]
