@@ -403,6 +403,25 @@ def test_dependents_calling_a_changed_function_at_import_time_run_that_statement
     assert payload(result, "caller")["rerun"] == [{"lineno": 4, "end_lineno": 4}]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a name imported in an except handler (the fallback of try/except ImportError) is "
+    "not among the module's from-imports: a compile dependent neither reruns the statement "
+    "calling it nor rebinds it when the fallback module rebinds the name",
+)
+def test_a_name_imported_by_an_import_error_fallback_reaches_its_readers(project: Project) -> None:
+    project.write("slow.py", "def f():\n    return 1\n")
+    project.write(
+        "fallback.py",
+        "try:\n    from fast_missing import f\nexcept ImportError:\n    from slow import f\nX = f()\n",
+    )
+    fallback = project.import_("fallback")
+    result = project.reload("slow.py", "def f():\n    return 2\n")
+    assert mods(result) == ["slow", "fallback"] and fallback.X == 2
+    project.reload("slow.py", "def g():\n    return 3\n\n\nf = g\n")
+    assert fallback.f() == 3 and fallback.X == 3
+
+
 # -- all or nothing ------------------------------------------------------------------------------
 
 PARTIAL = textwrap.dedent(
