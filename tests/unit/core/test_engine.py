@@ -156,6 +156,42 @@ def test_failures_roll_back_and_report(
     assert f() == 3
 
 
+TIMES = """\
+def times(n):
+    def decorate(fn):
+        def wrapper(x):
+            return n * fn(x)
+
+        return wrapper
+
+    return decorate
+
+
+@times(3)
+def f(x):
+    return x
+"""
+
+
+@pytest.mark.parametrize("mode", ["minimal", "module"])
+def test_a_failure_after_a_decorator_argument_changed_puts_the_closure_back(
+    project: Project, mode: str
+) -> None:
+    # "minimal": the changed decorator line runs, and the wrapper kept in place takes the new
+    # one's closure (n: 3 -> 5) cell by cell before a later statement fails: the rollback must
+    # put every cell back. "module": the module fails before anything is patched.
+    project.reloader.reexecute = mode  # type: ignore[assignment]
+    project.write("deco.py", TIMES)
+    deco = project.import_("deco")
+    held = deco.f
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("deco.py", TIMES.replace("@times(3)", "@times(5)") + "\nBOOM = 1 / 0\n")
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert held(1) == 3 and deco.f is held and deco.f(2) == 6
+    project.reload("deco.py", TIMES.replace("@times(3)", "@times(5)"))
+    assert held(1) == 5 and deco.f(1) == 5
+
+
 def test_failure_in_a_dependent_rolls_back_the_saved_module_too(project: Project) -> None:
     project.files(
         {
