@@ -1,4 +1,5 @@
-"""The reload pipeline of SPEC §1.1: order, payloads, propagation, rollback, bytecode."""
+"""The engine through HotReloader (SPEC §1.1): order, payloads, propagation, rollback,
+bytecode, and the facade's own contract (content, listeners, hashes, roots, status)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import ipython_hotreload as hr
+from ipython_hotreload.core.engine import HotReloader, Status
 from tests.conftest import Project
 
 
@@ -452,3 +454,71 @@ def test_installed_packages_inside_a_root_are_not_project_modules(project: Proje
     assert "vendored" not in project.reloader.loaded.project_modules()
     result = project.reload("app_core.py", "K = 2\n")
     assert project.mods(result) == ["app_core"] and vendored.COPY == 1
+
+
+# -- the facade's own contract ---------------------------------------------------------------
+
+
+def test_content_is_text_or_utf8_bytes_and_nothing_else(project: Project) -> None:
+    project.write("c.py", "X = 1\n")
+    project.import_("c")
+    project.reloader.reload(project.path("c.py"), "X = 'é'\n".encode())
+    assert sys.modules["c"].X == "é"
+    with pytest.raises(TypeError, match="content must be str or bytes, not int"):
+        project.reloader.reload(project.path("c.py"), 3)  # type: ignore[arg-type]
+    with pytest.raises(hr.HotReloadError, match="cannot be encoded as UTF-8"):
+        project.reloader.reload(project.path("c.py"), "X = '\udcff'\n")
+    assert project.path("c.py").read_text() == "X = 'é'\n"
+
+
+def test_a_batch_listener_can_be_removed(project: Project) -> None:
+    heard: list[str] = []
+    remove = project.reloader.add_batch_listener(lambda batch: heard.append(batch.origin))
+    project.write("l.py", "X = 1\n")
+    project.reload("l.py", "X = 2\n")
+    remove()
+    remove()  # twice is fine
+    project.reload("l.py", "X = 3\n")
+    assert heard == ["reload"]
+
+
+def test_the_reloader_knows_the_hash_of_what_it_wrote(project: Project) -> None:
+    project.write("h.py", "X = 1\n")
+    assert project.reloader.known_hash(project.path("h.py")) is None
+    project.reload("h.py", "X = 2\n")
+    digest = hashlib.sha256(b"X = 2\n").hexdigest()
+    assert project.reloader.known_hash(project.path("h.py")) == digest
+    assert project.reloader.known_hash(str(project.path("h.py"))) == digest
+
+
+def test_roots_set_are_resolved_and_the_graph_follows(project: Project, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    (other / "pkg").mkdir(parents=True)
+    (other / "pkg" / "__init__.py").write_text("")
+    project.reloader.roots = [str(other / "pkg" / "..")]
+    assert project.reloader.roots == [other.resolve()]
+    assert project.reloader.graph.modules() == {"pkg"}
+
+
+def test_functions_are_read_from_a_modules_file(project: Project) -> None:
+    project.write("fn.py", "def f(a: int) -> int:\n    return a\n")
+    [info] = project.reloader.functions("fn")
+    assert (info["qualname"], info["signature"]) == ("f", "(a: int) -> int")
+    with pytest.raises(hr.HotReloadError, match="no source file is known for module 'nope'"):
+        project.reloader.functions("nope")
+
+
+def test_status_says_what_the_reloader_is_and_did(project: Project) -> None:
+    status: Status = project.reloader.status()
+    assert set(status) == set(Status.__annotations__)
+    assert status["roots"] == [str(project.root.resolve())] and status["formatter"] is None
+    assert status["last_reload"] is None and status["watching"] == []
+    project.write("st.py", "X = 1\n")
+    project.reload("st.py", "X = 2\n")
+    last = project.reloader.status()["last_reload"]
+    assert last is not None and last["mod"] == "st" and last["modules"] == ["st"]
+    assert project.reloader.compile_dep_edges(labels="compile") == []
+
+
+def test_the_engine_is_the_one_the_package_hands_out() -> None:
+    assert hr.HotReloader is HotReloader
