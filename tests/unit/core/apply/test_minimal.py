@@ -1,5 +1,6 @@
 """Minimal re-execution (SPEC §1.5): the normative examples, the full-re-execution cases,
-functions behind decorators, dependents at name granularity, and all or nothing."""
+functions behind decorators, dependents at name granularity, and all or nothing; and
+ModuleUpdate on its own, on a module and two indexes."""
 
 from __future__ import annotations
 

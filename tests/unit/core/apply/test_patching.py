@@ -1,4 +1,5 @@
-"""In-place patching (SPEC §1.1): identity kept, new code seen through old references."""
+"""In-place patching (SPEC §1.1): identity kept, new code seen through old references; and
+the Patcher on its own, after a whole re-execution."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Import records of one module: relative imports made absolute, kinds and scopes named."""
+"""Import records of one module and what they mean against the project's modules: relative
+imports made absolute, kinds and scopes named, strengths, relative bases, bound names."""
 
 from __future__ import annotations
 

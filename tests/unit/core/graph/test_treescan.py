@@ -1,4 +1,5 @@
-"""The import scan of one file: the text search for call-time imports, and the scan worker's
+"""The import scan of one file: scans from text or disk and why one fails, chunks, reads,
+the worker's message frames, the text search for call-time imports, and the worker's
 standard-library-only start."""
 
 from __future__ import annotations
