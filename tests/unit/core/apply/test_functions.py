@@ -56,9 +56,9 @@ def test_adopt_refuses_a_closure_of_another_shape_and_changes_nothing() -> None:
 
 
 def test_adopt_keeps_the_cells_that_same_pairs() -> None:
-    def holder(helper: Any) -> FunctionType:
+    def holder(held: Any) -> FunctionType:
         def use() -> Any:
-            return helper
+            return held
 
         return use  # type: ignore[return-value]
 

@@ -145,20 +145,20 @@ def test_a_reload_importing_a_new_project_module_then_failing_leaves_it_unimport
         {
             "probe.py": "RUNS = []\nMODULES = []\n\ndef hit(module):\n"
             "    RUNS.append(module.__name__)\n    MODULES.append(module)\n",
-            "helper.py": "import sys\nimport probe\n\nprobe.hit(sys.modules[__name__])\nY = 1\n",
+            "extra.py": "import sys\nimport probe\n\nprobe.hit(sys.modules[__name__])\nY = 1\n",
             "app.py": "X = 0\n",
         }
     )
     probe = project.import_("probe")
     app = project.import_("app")
     with pytest.raises(hr.ReloadError):
-        project.reload("app.py", "import helper\n\nX = helper.Y\nZ = 1 / 0\n")
-    assert probe.RUNS == ["helper"] and app.X == 0
-    assert "helper" not in sys.modules  # the failed reload's import is undone too
-    project.reload("app.py", "import helper\n\nX = helper.Y\n")
-    assert app.X == 1 and probe.RUNS == ["helper", "helper"]  # imported afresh ...
-    assert sys.modules["helper"] is probe.MODULES[1] is not probe.MODULES[0]  # ... as a new module
-    assert app.helper is sys.modules["helper"]
+        project.reload("app.py", "import extra\n\nX = extra.Y\nZ = 1 / 0\n")
+    assert probe.RUNS == ["extra"] and app.X == 0
+    assert "extra" not in sys.modules  # the failed reload's import is undone too
+    project.reload("app.py", "import extra\n\nX = extra.Y\n")
+    assert app.X == 1 and probe.RUNS == ["extra", "extra"]  # imported afresh ...
+    assert sys.modules["extra"] is probe.MODULES[1] is not probe.MODULES[0]  # ... as a new module
+    assert app.extra is sys.modules["extra"]
 
 
 def test_a_saved_module_never_imported_is_imported_by_its_step(planned: Plan) -> None:

@@ -17,7 +17,7 @@ SOURCE = textwrap.dedent(
     import numpy as np
     from . import sibling
     from .consts import SIZE, LIMIT as MAX
-    from helpers import *
+    from tools import *
 
     # a comment
     @register
@@ -33,7 +33,7 @@ SOURCE = textwrap.dedent(
         scale = SIZE
 
         def fit(self):
-            return helper()
+            return other()
 
         @property
         def size(self):
@@ -88,7 +88,7 @@ def test_the_imports_of_a_module_resolved_against_its_package() -> None:
         ("pkg.consts", "SIZE", "SIZE"),
         ("pkg.consts", "LIMIT", "MAX"),
     ]
-    assert idx.star_imports == {"helpers"}
+    assert idx.star_imports == {"tools"}
     guarded = index("if FAST:\n    from fast import f\nelse:\n    from slow import f\n")
     assert guarded.from_imports == [("fast", "f", "f"), ("slow", "f", "f")]
 
@@ -115,7 +115,7 @@ def test_reads_any_follows_calls_through_module_level_functions() -> None:
     # DATA = load() calls load, whose body reads MAX: a change of MAX's code reaches it.
     assert idx.reads_any(set(), {"MAX"})
     assert idx.reads_any(set(), {"read"})
-    assert not idx.reads_any(set(), {"helper"})  # only a method's body reads it
+    assert not idx.reads_any(set(), {"other"})  # only a method's body reads it
 
 
 def test_future_annotations_postpone_what_annotations_read() -> None:
@@ -131,7 +131,7 @@ def test_function_texts_are_by_qualname_with_a_propertys_defs_joined() -> None:
     texts = function_texts(index().statements)
     assert set(texts) == {"load", "Model.fit", "Model.size"}
     assert texts["Model.size"].count("def size") == 2
-    assert texts["Model.fit"] == "    def fit(self):\n        return helper()\n"
+    assert texts["Model.fit"] == "    def fit(self):\n        return other()\n"
 
 
 def test_a_moved_statement_keeps_its_text_and_compiles_at_its_new_lines() -> None:
