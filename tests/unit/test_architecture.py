@@ -1,7 +1,8 @@
 """The core's import structure, read statically from its files: no two modules import each
 other, and no longer cycle either (import-linter holds the layers; this holds the cycles,
 including imports made inside functions or under ``TYPE_CHECKING``, which a layer contract
-between siblings of one layer does not see)."""
+between siblings of one layer does not see). And the unit tests mirror the core: every
+module has a test file of its own, at the mirrored path, that imports it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import ipython_hotreload
 
 PACKAGE_DIR = Path(ipython_hotreload.__file__).parent
 CORE = "ipython_hotreload.core"
+UNIT_TESTS = Path(__file__).parent
 
 
 def module_files(package_dir: Path, package: str) -> dict[str, Path]:
@@ -134,3 +136,71 @@ def test_the_checks_find_a_cycle_hidden_in_a_function(tmp_path: Path) -> None:
     assert graph["pkg.a"] == {"pkg.sub", "pkg.sub.b"}  # ``from pkg.sub import b`` runs both
     assert graph["pkg.sub.b"] == {"pkg.a", "pkg.c"}  # a module's own parents are no edge
     assert cycles(graph) == [["pkg.a", "pkg.c", "pkg.sub.b"]]
+
+
+# -- the unit tests mirror the core ----------------------------------------------------------
+
+
+def mirrored_test_file(module: str, package: str, tests_dir: Path) -> Path:
+    """``package.a.b`` is tested in ``tests_dir/a/test_b.py``."""
+    parts = module[len(package) + 1 :].split(".")
+    return tests_dir.joinpath(*parts[:-1], f"test_{parts[-1]}.py")
+
+
+def imports_module(test_file: Path, module: str) -> bool:
+    """Does ``test_file`` import ``module`` (``import m``, ``from m import x`` or
+    ``from parent import m``), anywhere in the file?"""
+    parent, _, last = module.rpartition(".")
+    tree = ast.parse(test_file.read_text(encoding="utf-8"), str(test_file))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name == module for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            if node.module == module:
+                return True
+            if node.module == parent and any(a.name == last for a in node.names):
+                return True
+    return False
+
+
+def mirror_problems(package_dir: Path, package: str, tests_dir: Path) -> list[str]:
+    """What keeps ``tests_dir`` from mirroring ``package_dir``: a module with no test file at
+    its mirrored path, a test file that does not import its module, a test file that is the
+    mirror of no module."""
+    problems: list[str] = []
+    expected: set[Path] = set()
+    for name, file in module_files(package_dir, package).items():
+        if file.name == "__init__.py":
+            continue  # a package: its modules are tested, not the folder
+        test_file = mirrored_test_file(name, package, tests_dir)
+        expected.add(test_file)
+        if not test_file.is_file():
+            problems.append(f"{name} has no {test_file.relative_to(tests_dir)}")
+        elif not imports_module(test_file, name):
+            problems.append(f"{test_file.relative_to(tests_dir)} does not import {name}")
+    for test_file in sorted(tests_dir.rglob("test_*.py")):
+        if test_file not in expected:
+            problems.append(f"{test_file.relative_to(tests_dir)} mirrors no module")
+    return problems
+
+
+def test_every_core_module_has_its_own_test_file_that_imports_it() -> None:
+    assert mirror_problems(PACKAGE_DIR / "core", CORE, UNIT_TESTS / "core") == []
+
+
+def test_the_mirror_check_finds_a_module_without_its_test_file(tmp_path: Path) -> None:
+    pkg, tests = tmp_path / "pkg", tmp_path / "tests"
+    for rel in ("__init__.py", "a.py", "sub/__init__.py", "sub/b.py", "sub/c.py"):
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text("")
+    (tests / "sub").mkdir(parents=True)
+    (tests / "test_a.py").write_text("from pkg.a import thing\n")
+    (tests / "sub" / "test_b.py").write_text("def test():\n    from pkg.sub import b\n")
+    (tests / "sub" / "test_c.py").write_text("import pkg.sub\n")  # not pkg.sub.c
+    (tests / "test_gone.py").write_text("import pkg.gone\n")
+    assert mirror_problems(pkg, "pkg", tests) == [
+        "sub/test_c.py does not import pkg.sub.c",
+        "test_gone.py mirrors no module",
+    ]
+    (pkg / "new.py").write_text("")
+    assert "pkg.new has no test_new.py" in mirror_problems(pkg, "pkg", tests)

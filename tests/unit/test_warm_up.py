@@ -83,13 +83,6 @@ def test_the_prefetch_analyses_loaded_files_in_a_child_as_a_reload_would(
     assert project.reloader.wait_for_prefetch(0)
 
 
-def test_a_prefetch_answer_never_replaces_an_analysis_made_here(project: Project) -> None:
-    analysis._clear_cache()
-    analysis.analyse_functions("def g():\n    pass\n", key="k")
-    assert not analysis.seed_file("k", {})
-    assert analysis.seed_file("other", {})
-
-
 def test_load_ext_warms_up_in_a_thread_and_unload_leaves_no_thread(project: Project) -> None:
     ip = InteractiveShell.instance()
     hr.set_default_reloader(project.reloader)

@@ -247,7 +247,7 @@ class ModuleIndex:
                 loads = loads | {import_marker(base)}
         return Statement(node, text, header, start, end, name, loads, calls, body)
 
-    def _imports(self, node: ast.stmt) -> None:
+    def _imports(self, node: ast.stmt | ast.ExceptHandler) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -265,9 +265,10 @@ class ModuleIndex:
                     self.star_imports.add(base)
                 else:
                     self.from_imports.append((base, alias.name, alias.asname or alias.name))
-        elif isinstance(node, ast.If | ast.Try):
+        elif isinstance(node, ast.If | ast.Try | ast.ExceptHandler):
+            # (an ImportError fallback's import is one of the module's imports too)
             for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.stmt):
+                if isinstance(child, ast.stmt | ast.ExceptHandler):
                     self._imports(child)
 
 

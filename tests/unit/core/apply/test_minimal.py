@@ -1,15 +1,21 @@
 """Minimal re-execution (SPEC §1.5): the normative examples, the full-re-execution cases,
-functions behind decorators, dependents at name granularity, and all or nothing."""
+functions behind decorators, dependents at name granularity, and all or nothing; and
+ModuleUpdate on its own, on a module and two indexes."""
 
 from __future__ import annotations
 
+import ast
 import sys
 import textwrap
+import types
 from typing import Any
 
 import pytest
 
 import ipython_hotreload as hr
+from ipython_hotreload.core.apply.journal import Journal
+from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
+from ipython_hotreload.core.source.statements import ModuleIndex
 from tests.conftest import Project
 
 PROBE = "RUNS = []\n\ndef hit(name):\n    RUNS.append(name)\n    return len(RUNS)\n"
@@ -403,6 +409,19 @@ def test_dependents_calling_a_changed_function_at_import_time_run_that_statement
     assert payload(result, "caller")["rerun"] == [{"lineno": 4, "end_lineno": 4}]
 
 
+def test_a_name_imported_by_an_import_error_fallback_reaches_its_readers(project: Project) -> None:
+    project.write("slow.py", "def f():\n    return 1\n")
+    project.write(
+        "fallback.py",
+        "try:\n    from fast_missing import f\nexcept ImportError:\n    from slow import f\nX = f()\n",
+    )
+    fallback = project.import_("fallback")
+    result = project.reload("slow.py", "def f():\n    return 2\n")
+    assert mods(result) == ["slow", "fallback"] and fallback.X == 2
+    project.reload("slow.py", "def g():\n    return 3\n\n\nf = g\n")
+    assert fallback.f() == 3 and fallback.X == 3
+
+
 # -- all or nothing ------------------------------------------------------------------------------
 
 PARTIAL = textwrap.dedent(
@@ -529,3 +548,78 @@ def test_a_name_passed_on_through_an_export_edge_reaches_what_reads_it(
     assert sys.modules["xmid"].limit() == 5
     assert "xother" not in mods(result) and other.F is sys.modules["xmid"].limit
     assert {"xread", "xlast", "xattr"} <= set(mods(result))
+
+
+# -- the update on its own ---------------------------------------------------------------------
+
+FILENAME = "/project/_hr_minimal_mod.py"
+
+
+def update(old: str, new: str | None = None, **kw: Any) -> tuple[types.ModuleType, ModuleUpdate]:
+    """A module run from ``old``, and the update of it to ``new`` (None: a dependent, whose
+    text is the one it runs, told what changed in what it imports)."""
+    module = types.ModuleType("_hr_minimal_mod")
+    module.__file__ = FILENAME
+    exec(compile(old, FILENAME, "exec"), module.__dict__)
+    old_index = ModuleIndex(old, ast.parse(old), None)
+    new_index = old_index if new is None else ModuleIndex(new, ast.parse(new), None)
+    return module, ModuleUpdate(Journal(), module, FILENAME, old_index, new_index, **kw)
+
+
+def test_an_edited_body_is_patched_in_place_and_nothing_runs() -> None:
+    old = "X = 1\n\n\ndef f():\n    return X\n"
+    module, up = update(old, old.replace("return X", "return X + 1"))
+    f = module.f
+    outcome = up.run()
+    assert (outcome.mode, outcome.rerun, outcome.patched) == ("patched", [], 1)
+    assert outcome.code_changed == {"f"} and outcome.rebound == set() and outcome.touched
+    assert module.f is f and f() == 2
+    up.journal.rollback()
+    assert f() == 1
+
+
+def test_a_changed_constant_runs_with_what_reads_it_and_taints_its_readers() -> None:
+    old = "X = 1\nY = X * 2\nZ = 7\n\n\ndef g():\n    return X\n\n\nW = g()\n"
+    module, up = update(old, old.replace("X = 1", "X = 5"))
+    outcome = up.run()
+    assert outcome.mode == "partial"
+    assert outcome.rerun == [(1, 1), (2, 2), (10, 10)]  # X, Y reading it, W calling g
+    assert outcome.rebound == {"X", "Y", "W"} and "g" in outcome.code_changed
+    assert (module.Y, module.W, module.Z) == (10, 5, 7)
+
+
+def test_names_bound_only_by_removed_statements_leave_the_module() -> None:
+    module, up = update("A = 1\nB = 2\n\n\ndef gone():\n    pass\n", "A = 1\n")
+    outcome = up.run()
+    assert not hasattr(module, "B") and not hasattr(module, "gone") and module.A == 1
+    assert outcome.rebound == {"B", "gone"} and outcome.mode == "patched"
+
+
+def test_a_dependent_runs_only_the_statements_reading_what_changed_elsewhere() -> None:
+    module, up = update("B = 1\nA = B + 1\nC = 5\n", rebound={"B"})
+    module.B = 10  # what a rebinding of an import did before the update
+    outcome = up.run()
+    assert outcome.rerun == [(2, 2)] and module.A == 11 and module.C == 5
+    assert outcome.rebound == {"B", "A"}
+
+
+def test_a_statement_that_raises_leaves_the_module_to_the_rollback() -> None:
+    old = "A = 1\nB = [A]\n"
+    module, up = update(old, "A = 2\nB = [A]\nC = 1 / 0\n")
+    before = dict(module.__dict__)
+    with pytest.raises(ZeroDivisionError):
+        up.run()
+    assert [n.lineno for n in up.ran_nodes] == [1, 2, 3]  # the failing one too
+    up.journal.rollback()
+    assert module.__dict__ == before and all(module.__dict__[k] is v for k, v in before.items())
+
+
+def test_changes_between_two_texts_are_function_qualnames() -> None:
+    def index(text: str) -> ModuleIndex:
+        return ModuleIndex(text, ast.parse(text), None)
+
+    old = index("def f():\n    pass\n\n\nclass C:\n    def m(self):\n        pass\n")
+    new = index("def f():\n    return 1\n\n\nclass C:\n    def n(self):\n        pass\n")
+    assert changes_between(old, new) == {"added": ["C.n"], "changed": ["f"], "removed": ["C.m"]}
+    assert changes_between(None, new) == {"added": ["f", "C.n"], "changed": [], "removed": []}
+    assert not Outcome("unchanged").touched

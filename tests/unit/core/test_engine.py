@@ -1,13 +1,11 @@
-"""The reload pipeline of SPEC §1.1: order, payloads, propagation, rollback, bytecode."""
+"""The engine through HotReloader (SPEC §1.1): order, payloads, propagation, rollback,
+bytecode, and the facade's own contract (content, listeners, hashes, roots, status)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -15,8 +13,7 @@ import pytest
 
 import ipython_hotreload as hr
 from ipython_hotreload.core.edit import bytecode
-from ipython_hotreload.core.source.compiler import Compiler
-from ipython_hotreload.core.source.texts import Source
+from ipython_hotreload.core.engine import HotReloader, Status
 from tests.conftest import Project
 
 
@@ -162,6 +159,42 @@ def test_failures_roll_back_and_report(
     assert f() == 3
 
 
+TIMES = """\
+def times(n):
+    def decorate(fn):
+        def wrapper(x):
+            return n * fn(x)
+
+        return wrapper
+
+    return decorate
+
+
+@times(3)
+def f(x):
+    return x
+"""
+
+
+@pytest.mark.parametrize("mode", ["minimal", "module"])
+def test_a_failure_after_a_decorator_argument_changed_puts_the_closure_back(
+    project: Project, mode: str
+) -> None:
+    # "minimal": the changed decorator line runs, and the wrapper kept in place takes the new
+    # one's closure (n: 3 -> 5) cell by cell before a later statement fails: the rollback must
+    # put every cell back. "module": the module fails before anything is patched.
+    project.reloader.reexecute = mode  # type: ignore[assignment]
+    project.write("deco.py", TIMES)
+    deco = project.import_("deco")
+    held = deco.f
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("deco.py", TIMES.replace("@times(3)", "@times(5)") + "\nBOOM = 1 / 0\n")
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert held(1) == 3 and deco.f is held and deco.f(2) == 6
+    project.reload("deco.py", TIMES.replace("@times(3)", "@times(5)"))
+    assert held(1) == 5 and deco.f(1) == 5
+
+
 def test_failure_in_a_dependent_rolls_back_the_saved_module_too(project: Project) -> None:
     project.files(
         {
@@ -237,38 +270,6 @@ def test_reload_from_the_module_itself_does_not_reexecute_it(project: Project) -
     ]
     assert [f["name"] for f in payload["functions"]] == ["save"]
     assert project.path("selfish.py").read_text() == new
-
-
-def test_bytecode_is_a_checked_hash_pyc_that_a_fresh_interpreter_loads(
-    project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    project.write("bc.py", "X = 1\n")
-    project.import_("bc")
-    project.reload("bc.py", "X = 2\n")
-    assert bytecode.flush()  # written behind (SPEC 1.1 step 5)
-    import importlib.util
-
-    pyc = Path(importlib.util.cache_from_source(str(project.path("bc.py"))))
-    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
-    assert flags == 0b11  # hash-based, checked
-    probe = textwrap.dedent(
-        """
-        import importlib.machinery as m, sys
-        def refuse(self, data, path, *, _optimize=-1):
-            raise SystemExit("recompiled from source")
-        m.SourceFileLoader.source_to_code = refuse
-        import bc
-        print(bc.X)
-        """
-    )
-    env = {**os.environ, "PYTHONPATH": str(project.root)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "2"
 
 
 def test_bytecode_respects_dont_write_bytecode_and_the_option(
@@ -355,19 +356,6 @@ def test_formatter_callable_and_failure_keep_the_text(project: Project) -> None:
     assert "formatter exploded" in result["recompiled"][0]["warnings"][0]
 
 
-@pytest.mark.parametrize("name", ["ruff", "black"])
-def test_named_formatters(project: Project, name: str) -> None:
-    project.write("nf.py", "X = 1\n")
-    project.import_("nf")
-    project.reloader.formatter = name
-    project.reload("nf.py", "def  f( a,b ):\n  return {'a':a}\n")
-    assert project.path("nf.py").read_text() == 'def f(a, b):\n    return {"a": a}\n'
-    # unparsable text is written unformatted, then fails to compile
-    with pytest.raises(hr.ReloadError):
-        project.reload("nf.py", "def  f( :\n")
-    assert project.path("nf.py").read_text() == "def  f( :\n"
-
-
 def test_default_formatter_is_ruff() -> None:
     assert hr.HotReloader(roots=[Path.cwd()]).formatter == "ruff"
 
@@ -417,50 +405,6 @@ def test_invalid_utf8_content_is_refused(project: Project) -> None:
     assert project.path("u.py").read_text() == "X = 1\n"
 
 
-def test_atomic_write_keeps_mode_and_makes_parents(project: Project) -> None:
-    p = project.write("mode.py", "X = 1\n")
-    p.chmod(0o640)
-    project.reload("mode.py", "X = 2\n")
-    assert (p.stat().st_mode & 0o777) == 0o640
-    project.reload("deep/er/new_mod.py", "Z = 1\n")
-    assert project.path("deep/er/new_mod.py").read_text() == "Z = 1\n"
-    assert not [n for n in os.listdir(project.root) if n.endswith(".tmp")]
-
-
-def test_subscribe_kinds_and_failing_callback(
-    project: Project, caplog: pytest.LogCaptureFixture
-) -> None:
-    seen: list[str] = []
-
-    def bad(event: hr.ModuleEvent) -> None:
-        raise ValueError("callback bug")
-
-    with (
-        hr.subscribe(bad),
-        hr.subscribe(lambda e: seen.append(e.kind), kinds=["recompiled"]) as sub,
-    ):
-        project.write("ev.py", "X = 1\n")
-        project.reload("ev.py", "X = 2\n")
-        assert seen == ["recompiled"]
-    assert sub.closed
-    project.reload("ev.py", "X = 3\n")
-    assert seen == ["recompiled"]
-    assert "callback bug" in caplog.text
-    with pytest.raises(ValueError, match="unknown event kinds"):
-        hr.subscribe(print, kinds=["nope"])
-
-
-def test_module_event_is_frozen_and_json(project: Project) -> None:
-    project.write("fj.py", "X = 1\n")
-    project.reload("fj.py", "X = 2\n")
-    event = project.events[-1]
-    with pytest.raises(AttributeError):
-        event.kind = "x"  # type: ignore[misc]
-    data = json.loads(json.dumps(event.to_json()))
-    assert set(data) == {"kind", "mod", "path", "payload", "error", "at"}
-    assert data["payload"]["mod"] == "fj"
-
-
 def test_compile_dep_edges_rejects_unknown_labels(project: Project) -> None:
     with pytest.raises(ValueError, match="unknown edge labels"):
         project.reloader.compile_dep_edges(labels=["strong"])
@@ -475,16 +419,6 @@ def test_a_file_with_no_importable_name_is_saved_and_analysed_only(project: Proj
     assert project.kinds() == [("source_written", "my dir.bad-name")]
     with pytest.raises(hr.ReloadError):
         project.reload("my dir/bad-name.py", "def f(:\n")
-
-
-def test_a_module_created_after_the_first_scan_is_planned_as_a_dependent(project: Project) -> None:
-    project.write("early.py", "X = 1\n")
-    project.reloader.compile_dep_edges()  # the graph's first scan
-    project.files({"b/__init__.py": "", "b/mod.py": "def f():\n    return 1\n"})
-    project.write("b/user.py", "from b.mod import f\nX = f()\n")
-    user = project.import_("b.user")
-    result = project.reload("b/mod.py", "def f():\n    return 2\n")
-    assert project.mods(result) == ["b.mod", "b.user"] and user.X == 2
 
 
 def test_saved_module_runs_after_a_dependency_that_changed_on_disk(project: Project) -> None:
@@ -511,46 +445,6 @@ def test_a_batch_from_disk_runs_in_dependency_order_whatever_the_order_given(
     assert a_top.Y == 2000
 
 
-def test_reloading_a_package_outside_the_roots_adopts_its_top_directory(
-    project: Project, tmp_path: Path
-) -> None:
-    site = tmp_path / "site"
-    (site / "extlib" / "sub").mkdir(parents=True)
-    (site / "extlib" / "__init__.py").write_text("")
-    (site / "extlib" / "sub" / "__init__.py").write_text("")
-    (site / "extlib" / "sub" / "core.py").write_text("V = 1\n")
-    (site / "extlib" / "user.py").write_text("from extlib.sub.core import V\nW = V + 1\n")
-    sys.path.insert(0, str(site))
-    project.import_("extlib.user")
-    result = project.reload(str(site / "extlib" / "sub" / "core.py"), "V = 10\n")
-    assert (site / "extlib").resolve() in project.reloader.roots
-    assert project.mods(result) == ["extlib.sub.core", "extlib.user"]
-    assert sys.modules["extlib.user"].W == 11
-
-
-def test_module_level_functions_use_a_default_reloader_rooted_at_the_cwd(
-    tmp_path: Path, clean_modules: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    hr.set_default_reloader(None)
-    try:
-        (tmp_path / "dmod.py").write_text("X = 1\n")
-        (tmp_path / "duser.py").write_text("from dmod import X\nY = X\n")
-        import importlib
-
-        duser = importlib.import_module("duser")
-        assert hr.default_reloader().roots == [tmp_path.resolve()]
-        assert hr.compile_dep_edges() == [{"from": "duser", "to": "dmod", "label": "compile"}]
-        hr.default_reloader().formatter = None
-        result = hr.reload("dmod.py", "X = 2\n")
-        assert [p["mod"] for p in result["recompiled"]] == ["dmod", "duser"] and duser.Y == 2
-        hr.purge_module("duser")
-        assert "duser" not in sys.modules
-    finally:
-        hr.set_default_reloader(None)
-
-
 def test_installed_packages_inside_a_root_are_not_project_modules(project: Project) -> None:
     site = project.root / ".venv" / "lib" / "site-packages"
     site.mkdir(parents=True)
@@ -563,38 +457,69 @@ def test_installed_packages_inside_a_root_are_not_project_modules(project: Proje
     assert project.mods(result) == ["app_core"] and vendored.COPY == 1
 
 
-def test_a_subscriber_editing_its_payload_does_not_change_the_result(project: Project) -> None:
-    project.write("mut.py", "def f():\n    pass\n")
-    project.import_("mut")
-
-    def vandal(event: hr.ModuleEvent) -> None:
-        assert event.payload is not None
-        event.payload["functions"].clear()
-        event.payload["mod"] = "vandalised"
-
-    with hr.subscribe(vandal, kinds=["recompiled"]):
-        result = project.reload("mut.py", "def f():\n    pass\ndef g():\n    pass\n")
-    [payload] = result["recompiled"]
-    assert payload["mod"] == "mut" and [f["name"] for f in payload["functions"]] == ["f", "g"]
+# -- the facade's own contract ---------------------------------------------------------------
 
 
-def test_an_unchanged_dependent_reruns_its_kept_code_instead_of_recompiling(
-    project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project.files({"kbase.py": "N = 1\n", "kdep.py": "from kbase import N\nM = N + 1\n"})
-    project.import_("kbase")
-    kdep = project.import_("kdep")
-    project.reload("kbase.py", "N = 2\n")  # kdep compiled once, from its file
-    compiled: list[str] = []
-    real = Compiler.compile
+def test_content_is_text_or_utf8_bytes_and_nothing_else(project: Project) -> None:
+    project.write("c.py", "X = 1\n")
+    project.import_("c")
+    project.reloader.reload(project.path("c.py"), "X = 'é'\n".encode())
+    assert sys.modules["c"].X == "é"
+    with pytest.raises(TypeError, match="content must be str or bytes, not int"):
+        project.reloader.reload(project.path("c.py"), 3)  # type: ignore[arg-type]
+    with pytest.raises(hr.HotReloadError, match="cannot be encoded as UTF-8"):
+        project.reloader.reload(project.path("c.py"), "X = '\udcff'\n")
+    assert project.path("c.py").read_text() == "X = 'é'\n"
 
-    def counting(self: Compiler, src: Source) -> bool:
-        compiled.append(src.mod)
-        return real(self, src)
 
-    monkeypatch.setattr(Compiler, "compile", counting)
-    project.reload("kbase.py", "N = 3\n")
-    assert compiled == ["kbase"] and kdep.M == 4
-    project.path("kdep.py").write_text("from kbase import N\nM = N + 100\n")  # now it changed
-    project.reload("kbase.py", "N = 4\n")
-    assert "kdep" in compiled and kdep.M == 104
+def test_a_batch_listener_can_be_removed(project: Project) -> None:
+    heard: list[str] = []
+    remove = project.reloader.add_batch_listener(lambda batch: heard.append(batch.origin))
+    project.write("l.py", "X = 1\n")
+    project.reload("l.py", "X = 2\n")
+    remove()
+    remove()  # twice is fine
+    project.reload("l.py", "X = 3\n")
+    assert heard == ["reload"]
+
+
+def test_the_reloader_knows_the_hash_of_what_it_wrote(project: Project) -> None:
+    project.write("h.py", "X = 1\n")
+    assert project.reloader.known_hash(project.path("h.py")) is None
+    project.reload("h.py", "X = 2\n")
+    digest = hashlib.sha256(b"X = 2\n").hexdigest()
+    assert project.reloader.known_hash(project.path("h.py")) == digest
+    assert project.reloader.known_hash(str(project.path("h.py"))) == digest
+
+
+def test_roots_set_are_resolved_and_the_graph_follows(project: Project, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    (other / "pkg").mkdir(parents=True)
+    (other / "pkg" / "__init__.py").write_text("")
+    project.reloader.roots = [str(other / "pkg" / "..")]
+    assert project.reloader.roots == [other.resolve()]
+    assert project.reloader.graph.modules() == {"pkg"}
+
+
+def test_functions_are_read_from_a_modules_file(project: Project) -> None:
+    project.write("fn.py", "def f(a: int) -> int:\n    return a\n")
+    [info] = project.reloader.functions("fn")
+    assert (info["qualname"], info["signature"]) == ("f", "(a: int) -> int")
+    with pytest.raises(hr.HotReloadError, match="no source file is known for module 'nope'"):
+        project.reloader.functions("nope")
+
+
+def test_status_says_what_the_reloader_is_and_did(project: Project) -> None:
+    status: Status = project.reloader.status()
+    assert set(status) == set(Status.__annotations__)
+    assert status["roots"] == [str(project.root.resolve())] and status["formatter"] is None
+    assert status["last_reload"] is None and status["watching"] == []
+    project.write("st.py", "X = 1\n")
+    project.reload("st.py", "X = 2\n")
+    last = project.reloader.status()["last_reload"]
+    assert last is not None and last["mod"] == "st" and last["modules"] == ["st"]
+    assert project.reloader.compile_dep_edges(labels="compile") == []
+
+
+def test_the_engine_is_the_one_the_package_hands_out() -> None:
+    assert hr.HotReloader is HotReloader

@@ -1,4 +1,4 @@
-"""What a rollback cannot undo, named (``core/reload/effects.py``, issue 15 item 8)."""
+"""What a rollback cannot undo, named (``core/apply/effects.py``, issue 15 item 8)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The payload's analysis of a class member by member (so that editing one method sends one
 method through astroid, not its class) says exactly what the analysis of the whole class
-says, on real code: this package, the standard library's modules and astroid's own."""
+says, on real code: this package, the standard library's modules and astroid's own; and a
+file's cached analysis is never replaced by a prefetched one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import astroid
 import pytest
 
 from ipython_hotreload.core.report import analysis
+from tests.conftest import Project
 
 STDLIB = Path(os.__file__).parent
 CORPUS = [
@@ -81,3 +83,10 @@ def test_an_edited_method_is_analysed_alone() -> None:
         ("K.a", 2, 3),
         ("K.b", 5, 6),
     ]
+
+
+def test_a_prefetch_answer_never_replaces_an_analysis_made_here(project: Project) -> None:
+    analysis._clear_cache()
+    analysis.analyse_functions("def g():\n    pass\n", key="k")
+    assert not analysis.seed_file("k", {})
+    assert analysis.seed_file("other", {})

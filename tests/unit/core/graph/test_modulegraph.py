@@ -1,5 +1,5 @@
-"""The module dependency graph: the label rules of SPEC §3, incremental updates, the cache,
-and reload plans, on throw-away packages."""
+"""The module dependency graph: the label rules of SPEC §3, resolution, incremental updates
+and bound names, on throw-away packages."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipython_hotreload.core.graph.importscan import FROM, IMPORT, scan_source, scan_tree
-from ipython_hotreload.core.graph.modulegraph import Edge, ModuleGraph, Step
-from ipython_hotreload.core.paths import module_name_for
+from ipython_hotreload.core.graph.modulegraph import Edge, ModuleGraph
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -375,65 +373,6 @@ def test_a_cycle_is_fine(root: Path) -> None:
     assert labels(g) == {("pkg.a", "pkg.b"): "runtime", ("pkg.b", "pkg.a"): "compile"}
 
 
-def test_discovery_skips_hidden_cache_vendor_and_virtualenv_dirs(root: Path) -> None:
-    write(
-        root,
-        {
-            "pkg/__init__.py": "",
-            "pkg/.hidden/x.py": "",
-            "pkg/__pycache__/y.py": "",
-            "node_modules/z.py": "",
-            "venv/pyvenv.cfg": "home = /usr\n",
-            "venv/lib/w.py": "",
-            "lib/site-packages/v.py": "",
-            "build/made.py": "",
-            "pkg/not-a-name.py": "",
-            "pkg/.pkg.py.1234.tmp": "",
-        },
-    )
-    assert ModuleGraph([root], use_cache=False).modules() == {"pkg", "build.made"}
-
-
-def test_names_follow_sys_path_with_the_longest_entry_winning(
-    root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write(
-        root,
-        {
-            "pkg/__init__.py": "",
-            "pkg/mod.py": "",
-            "src/__init__.py": "",
-            "src/inner/__init__.py": "",
-            "src/inner/leaf.py": "",
-            "src/top.py": "",
-            "tools/run.py": "",
-        },
-    )
-    monkeypatch.syspath_prepend(str(root / "src"))
-    g = ModuleGraph([root], use_cache=False)
-    assert g.modules() == {"pkg", "pkg.mod", "src", "inner", "inner.leaf", "top", "tools.run"}
-    for name in g.modules():
-        path = g.path_for_module(name)
-        assert path is not None
-        assert g.module_for_path(path) == name
-        assert module_name_for(path.resolve()) == name  # the same rule as the paths module
-
-
-def test_names_fall_back_to_the_root_when_off_sys_path(tmp_path: Path) -> None:
-    r = tmp_path / "offpath"
-    write(
-        r,
-        {
-            "app/__init__.py": "",
-            "app/main.py": "from app import util\nX = util.Y\n",
-            "app/util.py": "",
-        },
-    )
-    g = ModuleGraph([r], use_cache=False)
-    assert labels(g) == {("app.main", "app.util"): "compile"}
-    assert g.module_for_path(r / "app" / "main.py") == "app.main"
-
-
 # -- tolerance and incremental updates -----------------------------------------------------
 
 
@@ -530,48 +469,6 @@ def test_roots_are_resolved_and_can_grow(
     assert "extra" not in g.modules()
 
 
-# -- the on-disk cache -----------------------------------------------------------------------
-
-
-def test_a_warm_cache_gives_the_same_edges_and_rescans_only_changed_files(
-    root: Path, tmp_path: Path
-) -> None:
-    write(root, {"pkg/__init__.py": "", **HELPERS, "pkg/a.py": "from pkg.helpers import X\n"})
-    cache = tmp_path / "cache"
-    cold = ModuleGraph([root], cache_dir=cache)
-    edges = cold.edges()
-    assert cold.files_scanned == 3 and list(cache.iterdir())
-    warm = ModuleGraph([root], cache_dir=cache)
-    assert warm.edges() == edges
-    assert warm.files_scanned == 0
-    a = root / "pkg" / "a.py"
-    a.write_text("from pkg.helpers import X\nY = X\n")
-    again = ModuleGraph([root], cache_dir=cache)
-    assert labels(again) == {("pkg.a", "pkg.helpers"): "compile"}
-    assert again.files_scanned == 1
-    assert ModuleGraph([root], cache_dir=cache, use_cache=False).edges() == again.edges()
-
-
-def test_a_corrupt_cache_is_ignored(root: Path, tmp_path: Path) -> None:
-    write(root, {"pkg/__init__.py": "", **HELPERS})
-    cache = tmp_path / "cache"
-    ModuleGraph([root], cache_dir=cache).edges()
-    [cache_file] = cache.iterdir()
-    cache_file.write_bytes(b"\x00garbage")
-    g = ModuleGraph([root], cache_dir=cache)
-    assert g.modules() == {"pkg", "pkg.helpers"}
-    assert g.files_scanned == 2
-
-
-def test_the_default_cache_dir_follows_xdg(
-    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    write(root, {"pkg/__init__.py": ""})
-    ModuleGraph([root]).edges()
-    assert len(list((tmp_path / "xdg" / "ipython_hotreload").iterdir())) == 1
-
-
 # -- bound names -----------------------------------------------------------------------------
 
 
@@ -596,206 +493,6 @@ def test_bound_names_lists_from_imported_names_that_are_not_submodules(root: Pat
     assert g.bound_names("pkg.a", "pkg") == [("CONST", "CONST")]
     assert g.bound_names("pkg.a", "pkg.sub") == []
     assert g.bound_names("pkg.nothing", "pkg") == []
-
-
-# -- reload plans ----------------------------------------------------------------------------
-
-CHAIN = {
-    "pkg/base.py": "X = 1\n",
-    "pkg/mid.py": "from pkg.base import X\nY = X\n",
-    "pkg/top.py": "from pkg.mid import Y\nZ = Y\n",
-    "pkg/side.py": "from pkg.base import X\nW = X\n",
-    "pkg/exporter.py": "from pkg.mid import Y\ndef f():\n    return Y\n",
-    "pkg/lazy.py": "import pkg.base\ndef f():\n    return pkg.base.X\n",
-}
-
-
-def test_plan_follows_compile_edges_transitively_in_dependency_order(root: Path) -> None:
-    g = graph(root, CHAIN)
-    order = {m: i for i, m in enumerate(["pkg", "pkg.base", "pkg.side", "pkg.mid", "pkg.top"])}
-    plan = g.plan(
-        ["pkg.base"], {"pkg.mid", "pkg.top", "pkg.side", "pkg.exporter", "pkg.lazy"}, order
-    )
-    assert plan == [
-        Step("pkg.base", None, None),
-        Step("pkg.side", "pkg.base", "compile"),
-        Step("pkg.mid", "pkg.base", "compile"),
-        Step("pkg.exporter", "pkg.mid", "export"),  # one step, right after what it follows
-        Step("pkg.top", "pkg.mid", "compile"),
-    ]  # pkg.lazy (runtime) is not there
-
-
-def test_a_repeated_plan_follows_what_changed_since(root: Path) -> None:
-    """Plans are kept per changed modules: one asked again must still follow the loaded
-    modules, the import order and the edges of the moment."""
-    g = graph(root, CHAIN)
-    every = {"pkg.mid", "pkg.top", "pkg.side", "pkg.exporter"}
-    order = {m: i for i, m in enumerate(["pkg", "pkg.base", "pkg.side", "pkg.mid", "pkg.top"])}
-    first = g.plan(["pkg.base"], every, order)
-    assert g.plan(["pkg.base"], every, order) == first
-    assert [s.mod for s in g.plan(["pkg.base"], every - {"pkg.top"}, order)] == [
-        "pkg.base",
-        "pkg.side",
-        "pkg.mid",
-        "pkg.exporter",
-    ]
-    swapped = {**order, "pkg.side": 9}
-    mods = [s.mod for s in g.plan(["pkg.base"], every, swapped)]
-    assert mods.index("pkg.mid") < mods.index("pkg.side")  # side now comes after mid
-    (root / "pkg" / "side.py").write_text("X = 1\n")  # no longer imports pkg.base
-    g.update_file(root / "pkg" / "side.py")
-    assert "pkg.side" not in [s.mod for s in g.plan(["pkg.base"], every, order)]
-
-
-def test_plan_only_includes_loaded_modules_but_always_the_changed_ones(root: Path) -> None:
-    g = graph(root, CHAIN)
-    plan = g.plan(["pkg.base"], {"pkg.top", "pkg.exporter"}, {})
-    assert plan == [Step("pkg.base", None, None)]
-
-
-def test_plan_export_steps_are_one_step_only(root: Path) -> None:
-    g = graph(
-        root,
-        {
-            "pkg/base.py": "X = 1\n",
-            "pkg/e1.py": "from pkg.base import X\ndef f():\n    return X\n",
-            "pkg/e2.py": "from pkg.e1 import f\ndef g():\n    return f\n",
-            "pkg/c.py": "from pkg.e1 import f\nF = f\n",
-        },
-    )
-    plan = g.plan(["pkg.base"], {"pkg.e1", "pkg.e2", "pkg.c"}, {})
-    assert plan == [Step("pkg.base", None, None), Step("pkg.e1", "pkg.base", "export")]
-
-
-def test_plan_runs_changed_modules_in_dependency_order_and_a_cycle_by_import_order(
-    root: Path,
-) -> None:
-    g = graph(
-        root,
-        {
-            "pkg/base.py": "X = 1\n",
-            "pkg/a.py": "from pkg.base import X\nimport pkg.b\nA = X\nB = pkg.b\n",
-            "pkg/b.py": "import pkg.a\nA = pkg.a\n",
-            "pkg/other.py": "from pkg.a import A\nO = A\n",
-        },
-    )
-    loaded = {"pkg.a", "pkg.b", "pkg.other", "pkg.base"}
-    for first, second in (("pkg.b", "pkg.a"), ("pkg.a", "pkg.b")):
-        order = {"pkg.base": 0, first: 1, second: 2, "pkg.other": 3}
-        plan = g.plan(["pkg.base"], loaded, order)
-        assert [s.mod for s in plan] == ["pkg.base", first, second, "pkg.other"]
-        assert all(s.label == "compile" for s in plan[1:])
-    # A saved module that imports another changed module runs after it (and after what
-    # follows that one), so it never binds the old objects.
-    plan = g.plan(["pkg.other", "pkg.base"], loaded, {"pkg.base": 0, "pkg.a": 1, "pkg.b": 2})
-    assert [(s.mod, s.label) for s in plan] == [
-        ("pkg.base", None),
-        ("pkg.a", "compile"),
-        ("pkg.b", "compile"),
-        ("pkg.other", None),
-    ]
-    assert g.plan([], loaded, {}) == []
-
-
-def test_plan_rebinds_an_exporter_after_each_reexecuted_target(root: Path) -> None:
-    g = graph(
-        root,
-        {
-            "pkg/base.py": "X = 1\n",
-            "pkg/mid.py": "from pkg.base import X\nY = X\n",
-            "pkg/both.py": "from pkg.base import X\nfrom pkg.mid import Y\ndef f():\n    return X, Y\n",
-        },
-    )
-    plan = g.plan(["pkg.base"], {"pkg.mid", "pkg.both"}, {})
-    assert plan == [
-        Step("pkg.base", None, None),
-        Step("pkg.both", "pkg.base", "export"),
-        Step("pkg.mid", "pkg.base", "compile"),
-        Step("pkg.both", "pkg.mid", "export"),
-    ]
-
-
-def test_plans_follow_edits_new_files_and_removals_without_a_rebuild(root: Path) -> None:
-    g = graph(root, CHAIN)
-    loaded = {"pkg.base", "pkg.mid", "pkg.top", "pkg.side", "pkg.exporter", "pkg.lazy"}
-    g.plan(["pkg.base"], loaded, {})  # builds the reverse index
-    lazy = root / "pkg" / "lazy.py"
-    # runtime -> compile: pkg.lazy joins the plan
-    g.update_file(lazy, b"import pkg.base\nL = pkg.base.X\n")
-    assert Step("pkg.lazy", "pkg.base", "compile") in g.plan(["pkg.base"], loaded, {})
-    # compile -> nothing: pkg.side leaves it
-    g.update_file(root / "pkg" / "side.py", b"W = 1\n")
-    assert "pkg.side" not in {s.mod for s in g.plan(["pkg.base"], loaded, {})}
-    # a new module (the module set changes) and a removed one
-    new = root / "pkg" / "new.py"
-    new.write_text("from pkg.top import Z\ndef f():\n    return Z\n")
-    g.update_file(new)
-    steps = g.plan(["pkg.base"], {*loaded, "pkg.new"}, {})
-    assert Step("pkg.new", "pkg.top", "export") in steps
-    g.remove_module("pkg.mid")
-    assert [s.mod for s in g.plan(["pkg.base"], {*loaded, "pkg.new"}, {})] == [
-        "pkg.base",
-        "pkg.lazy",
-    ]
-
-
-EDIT_STYLES = {
-    "compile": "from pkg.m{j} import V as v{j}\nU{j} = v{j}\n",
-    "export": "from pkg.m{j} import V as e{j}\ndef g{j}():\n    return e{j}\n",
-    "runtime": "import pkg.m{j}\ndef c{j}():\n    return pkg.m{j}\n",
-}
-
-
-@settings(max_examples=20, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.integers(0, 4),
-            st.lists(st.tuples(st.integers(0, 4), st.sampled_from(sorted(EDIT_STYLES)))),
-        ),
-        min_size=1,
-        max_size=8,
-    )
-)
-def test_plans_after_a_sequence_of_edits_equal_those_of_a_fresh_graph(
-    edits: list[tuple[int, list[tuple[int, str]]]],
-) -> None:
-    def body(i: int, imports: list[tuple[int, str]]) -> str:
-        return "V = 1\n" + "".join(EDIT_STYLES[s].format(j=j) for j, s in imports if j != i)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        write(root, {"pkg/__init__.py": "", **{f"pkg/m{i}.py": body(i, []) for i in range(5)}})
-        sys.path.insert(0, tmp)
-        try:
-            g = ModuleGraph([root], use_cache=False)
-            modules = [f"pkg.m{i}" for i in range(5)]
-            loaded = set(modules)
-            g.plan(modules[:1], loaded, {})
-            for i, imports in edits:
-                text = body(i, imports)
-                (root / "pkg" / f"m{i}.py").write_text(text)
-                g.update_file(root / "pkg" / f"m{i}.py", text.encode())
-                fresh = ModuleGraph([root], use_cache=False)
-                for m in modules:
-                    assert g.plan([m], loaded, {}) == fresh.plan([m], loaded, {})
-        finally:
-            sys.path.remove(tmp)
-
-
-# -- the scanner on its own ----------------------------------------------------------------
-
-
-def test_scan_source_makes_relative_imports_absolute() -> None:
-    records = scan_source("from ..a import b as c\nimport x.y\nZ = c\n", "p.q.m", False)
-    assert [(r.kind, r.level, r.module, r.name, r.bound, r.used) for r in records] == [
-        (FROM, 0, "p.a", "b", "c", True),
-        (IMPORT, 0, "x.y", "", "x", False),
-    ]
-    [pkg_record] = scan_source("from . import m\n", "p.q", True)
-    assert pkg_record.module == "p.q"
-    with pytest.raises(SyntaxError):
-        scan_source("def (:", "m", False)
 
 
 # -- a property: random import graphs give exactly the expected edges ------------------------
@@ -845,24 +542,6 @@ def test_random_import_graphs_give_sorted_unique_strongest_edges(
     assert {(e.from_, e.to): e.label for e in edges} == expected
 
 
-def test_finding_call_time_imports_by_text_misses_none_in_the_stdlib() -> None:
-    # The scanner walks only the functions whose lines look like they hold an import; over
-    # real code that must find exactly what walking every function body finds.
-    stdlib = Path(ast.__file__).parent
-    checked = 0
-    for path in sorted(stdlib.glob("*.py")):
-        source = path.read_bytes()
-        if checked == 40 or len(source) > 40_000 or b"\n    " not in source:
-            continue
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        assert scan_tree(tree, source) == scan_tree(tree, None), path
-        checked += 1
-    assert checked == 40
-
-
 def test_update_file_with_a_tree_only_and_forgetting_a_deleted_file(root: Path) -> None:
     g = graph(root, {**HELPERS, "pkg/a.py": ""})
     g.edges()
@@ -873,62 +552,3 @@ def test_update_file_with_a_tree_only_and_forgetting_a_deleted_file(root: Path) 
     assert g.edges(refresh=False) == [Edge("pkg.a", "pkg.helpers", "runtime")]
     g.update_file(a)  # no text and no file: the module is gone
     assert "pkg.a" not in g.modules()
-
-
-def test_the_cache_dir_keeps_only_the_most_recent_root_sets(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    for k in range(35):
-        r = tmp_path / f"root{k}"
-        write(r, {f"m{k}.py": ""})
-        ModuleGraph([r], cache_dir=cache).edges()
-        newest = max(cache.glob("graph-*.marshal"), key=lambda p: p.stat().st_mtime_ns)
-        os.utime(newest, ns=(k * 10**9, k * 10**9))  # distinct ages whatever the clock
-    assert len(list(cache.glob("graph-*.marshal"))) == 32
-    recent = ModuleGraph([tmp_path / "root34"], cache_dir=cache, use_cache=True)
-    recent.edges()
-    assert recent.files_scanned == 0  # its cache file was kept
-    oldest = ModuleGraph([tmp_path / "root0"], cache_dir=cache)
-    oldest.edges()
-    assert oldest.files_scanned == 1  # its cache file was pruned
-
-
-def test_record_kinds_and_scopes_are_named_by_the_enums() -> None:
-    from ipython_hotreload.core.graph.importscan import ImportKind, Scope
-
-    records = scan_source(
-        "import a\nfrom b import c\nfrom d import *\nclass K:\n    from e import f\n"
-        "def g():\n    import h\n",
-        "m",
-        False,
-    )
-    named = [(ImportKind(r.kind).name, Scope(r.scope).name, r.module) for r in records]
-    assert named == [
-        ("IMPORT", "MODULE", "a"),
-        ("FROM", "MODULE", "b"),
-        ("STAR", "MODULE", "d"),
-        ("FROM", "CLASS", "e"),
-        ("IMPORT", "FUNCTION", "h"),
-    ]
-
-
-def test_the_scan_worker_runs_without_enum() -> None:
-    # The worker starts treescan.py with -I -S -B; its kinds stay bare ints so it never pays
-    # for importing enum (README "Layout"; importscan names them).
-    import subprocess
-    import sys
-
-    from ipython_hotreload.core.graph import treescan
-
-    code = (
-        f"import sys; path = {treescan.__file__!r}; "
-        "exec(compile(open(path, 'rb').read(), path, 'exec'), {'__name__': 'treescan', '__file__': path}); "
-        "print('enum' in sys.modules, 'typing' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
-    assert out == ["False", "False"]

@@ -1,13 +1,17 @@
-"""Editing one definition through the engine (SPEC §1.6), the history and undo (SPEC §1.7)."""
+"""Editing one definition through the engine (SPEC §1.6), the history and undo (SPEC §1.7),
+through the engine and on its own."""
 
 from __future__ import annotations
 
 import hashlib
 import sys
+from pathlib import Path
 
 import pytest
 
 import ipython_hotreload as hr
+from ipython_hotreload.core.batch import CommittedBatch, CommittedFile, Origin
+from ipython_hotreload.core.edit.history import History
 from tests.conftest import Project
 
 MOD = """\
@@ -261,3 +265,80 @@ def test_nothing_to_undo() -> None:
             reloader.undo()
     finally:
         reloader.close()
+
+
+# -- the history on its own ------------------------------------------------------------------
+
+
+def committed(
+    origin: Origin,
+    *files: tuple[str, Path, bytes | None, bytes | None],
+    purged: tuple[str, ...] = (),
+) -> CommittedBatch:
+    return CommittedBatch(
+        origin,
+        tuple(CommittedFile(*f) for f in files),
+        purged,
+        {"recompiled": [{"mod": f[0]} for f in files]},
+    )
+
+
+def test_entries_are_newest_first_as_json_and_bounded_by_the_limit_of_the_moment(
+    tmp_path: Path,
+) -> None:
+    limit = [10]
+    history = History(lambda: limit[0])
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    history.record(committed("reload", ("a", a, b"A0", b"A1")))
+    history.record(committed("definition", ("b", b, None, b"B1"), purged=("gone",)))
+    history.record(committed("reload"))  # no file: nothing to put back, no entry
+    first, second = history.entries()[1], history.entries()[0]
+    assert first["files"] == [{"path": str(a), "before_hash": sha(b"A0"), "after_hash": sha(b"A1")}]
+    assert (second["origin"], second["mods"], second["undoes"], second["undone"]) == (
+        "definition",
+        ["b", "gone"],
+        [],
+        False,
+    )
+    assert second["id"] == first["id"] + 1 and second["files"][0]["before_hash"] is None
+    entry = history.entry(first["id"])
+    assert entry is not None and entry.files[0].before == b"A0" and history.entry(999) is None
+    limit[0] = 1
+    history.record(committed("reload", ("a", a, b"A1", b"A2")))
+    assert [e["origin"] for e in history.entries()] == ["reload"]
+
+
+def test_a_change_first_made_by_another_editor_cannot_be_undone(tmp_path: Path) -> None:
+    history = History(lambda: 10)
+    a = tmp_path / "a.py"
+    a.write_bytes(b"A1")
+    history.record(committed("watch", ("a", a, None, b"A1")))  # its text before: unknown
+    [entry] = history.entries()
+    with pytest.raises(hr.HotReloadError, match=f"cannot undo entry {entry['id']}: the text of"):
+        history.undo(lambda files, origin: {"recompiled": []})
+    assert a.read_bytes() == b"A1"
+
+
+@pytest.mark.parametrize("steps", [0, -1, True, 1.5, "1"])
+def test_undo_takes_a_positive_whole_number_of_steps(steps: object) -> None:
+    with pytest.raises(hr.HotReloadError, match="positive number of steps"):
+        History(lambda: 10).undo(lambda files, origin: {"recompiled": []}, steps)  # type: ignore[arg-type]
+
+
+def test_an_undo_of_several_entries_writes_back_the_oldest_text_and_is_one_entry(
+    mod: Project,
+) -> None:
+    history = History(lambda: 10)
+    mod.reloader.add_batch_listener(history.record)
+    path = mod.path("pkg/mod.py")
+    v0 = path.read_bytes()
+    mod.reload("pkg/mod.py", MOD.replace("X = 1", "X = 2"))
+    mod.reload("pkg/new.py", "Y = 1\n")
+    ids = [e["id"] for e in history.entries()]
+    result = history.undo(mod.reloader.reload_files, 2)
+    assert result["undone"] == ids and path.read_bytes() == v0
+    assert not mod.path("pkg/new.py").exists() and "pkg.new" not in sys.modules
+    newest = history.entries()[0]
+    assert newest["origin"] == "undo" and newest["undoes"] == ids
+    assert {f["path"] for f in newest["files"]} == {str(path), str(mod.path("pkg/new.py"))}
+    assert all(e["undone"] for e in history.entries()[1:])

@@ -1,9 +1,13 @@
-"""In-place patching (SPEC §1.1): identity kept, new code seen through old references."""
+"""In-place patching (SPEC §1.1): identity kept, new code seen through old references; and
+the Patcher on its own, after a whole re-execution."""
 
 from __future__ import annotations
 
 import pickle
+import types
 
+from ipython_hotreload.core.apply.journal import Journal
+from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
 from tests.conftest import Project
 
 
@@ -192,3 +196,78 @@ def test_stale_line_numbers_are_updated(project: Project) -> None:
     except ValueError as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         assert (frame.lineno, frame.line) == (6, "raise ValueError('x')")
+
+
+# -- the patcher on its own ------------------------------------------------------------------
+
+
+MODNAME = "_hr_patching_mod"
+
+
+def loaded(text: str) -> types.ModuleType:
+    module = types.ModuleType(MODNAME)
+    module.__file__ = f"/project/{MODNAME}.py"
+    exec(compile(text, module.__file__, "exec"), module.__dict__)
+    return module
+
+
+def reexecute(module: types.ModuleType, text: str) -> tuple[Journal, list[str]]:
+    """Run ``text`` in the module's cleared namespace and merge, as a whole re-execution does."""
+    journal = Journal()
+    ns = module.__dict__
+    old_ns = journal.replace_namespace(ns, {k: ns[k] for k in MODULE_KEEP if k in ns})
+    exec(compile(text, str(module.__file__), "exec"), ns)
+    return journal, Patcher(journal, module, old_ns).merge()
+
+
+def test_functions_and_classes_keep_their_objects_and_take_the_new_code() -> None:
+    module = loaded("def f():\n    return 1\n\n\nclass C:\n    def m(self):\n        return 1\n")
+    f, cls = module.f, module.C
+    instance = cls()
+    journal, replaced = reexecute(
+        module,
+        "def f():\n    return 2\n\n\nclass C:\n    def m(self):\n        return 2\n\n"
+        "    def extra(self):\n        return 3\n",
+    )
+    assert replaced == [] and module.f is f and module.C is cls
+    assert (f(), instance.m(), instance.extra()) == (2, 2, 3)
+    journal.rollback()
+    assert (f(), instance.m(), hasattr(instance, "extra")) == (1, 1, False)
+
+
+def test_what_cannot_be_patched_in_place_is_replaced_and_named() -> None:
+    module = loaded(
+        "def make(n):\n    def inner():\n        return n\n    return inner\n\n\nf = make(1)\n\n\n"
+        "class S:\n    __slots__ = ('a',)\n"
+    )
+    f, s = module.f, module.S
+    _, replaced = reexecute(
+        module,
+        "def make(n, m=2):\n    def inner():\n        return n + m\n    return inner\n\n\n"
+        "f = make(1)\n\n\nclass S:\n    __slots__ = ('a', 'b')\n",
+    )
+    assert module.S is not s and module.f is not f
+    assert "S" in replaced and "f" in replaced
+
+
+def test_only_this_modules_functions_and_classes_are_its_definitions() -> None:
+    module = loaded(
+        "import os\n\n\ndef f():\n    pass\n\n\nclass C:\n    pass\n\n\nL = lambda: 1\n"
+    )
+    assert defined_in(module.f, MODNAME) and defined_in(module.C, MODNAME)
+    assert defined_in(module.L, MODNAME)
+    assert not defined_in(module.os.path.join, MODNAME) and not defined_in(1, MODNAME)
+    assert not defined_in(module.f, "another")
+    assert {"__name__", "__file__", "__spec__", "__path__", "__builtins__"} <= set(MODULE_KEEP)
+
+
+def test_a_packages_loaded_submodules_stay_bound_after_a_re_execution() -> None:
+    package = loaded("X = 1\n")
+    package.__path__ = []
+    sub = types.ModuleType(f"{MODNAME}.sub")
+    package.sub = sub  # type: ignore[attr-defined]
+    other = types.ModuleType("elsewhere")
+    package.other = other  # type: ignore[attr-defined]
+    reexecute(package, "X = 2\n")
+    assert package.sub is sub and package.X == 2
+    assert not hasattr(package, "other")  # not its submodule: the new text does not bind it

@@ -1,0 +1,80 @@
+"""What a module's text mentions: a Bloom filter whose "no" is certain."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from ipython_hotreload.core.source import statements
+from ipython_hotreload.core.source.mentions import Mentions, mentions_of
+from tests.conftest import Project
+
+TEXT = b"""\
+from hub import RegexLexer, bygroups
+import hub as h
+
+class PyLexer(RegexLexer):
+    tokens = {"root": [(r"x", bygroups(1))]}
+
+def helper():
+    return h.CONSTANT
+"""
+
+
+def test_every_identifier_of_the_text_may_be_mentioned_and_dotted_names_need_each_part() -> None:
+    found = mentions_of(TEXT)
+    for name in ("RegexLexer", "bygroups", "hub", "h", "PyLexer", "tokens", "helper"):
+        assert found.may_mention(name), name
+    assert found.may_mention("h.CONSTANT") and found.may_mention("RegexLexer.tokens")
+    assert not found.star
+
+
+def test_a_name_the_text_does_not_spell_is_never_read() -> None:
+    found = mentions_of(TEXT)
+    # 200 names the text does not spell: a Bloom filter may say "maybe" for a few, but a
+    # name it rules out is certainly absent.
+    absent = [f"absent_name_{i}" for i in range(200)]
+    maybes = [n for n in absent if found.may_mention(n)]
+    assert len(maybes) < 20, maybes
+    assert not found.may_read_any(n for n in absent if n not in maybes)
+    # A dotted name whose last part is not spelt is not read, whatever its first part.
+    misses = [n for n in absent if not found.may_mention(n)]
+    assert not found.may_mention(f"RegexLexer.{misses[0]}")
+
+
+def test_a_star_import_or_an_unreadable_text_may_read_anything() -> None:
+    assert mentions_of(b"from hub import *\n").may_read_any(["anything"])
+    assert Mentions(-1, True).may_read_any(["x"])
+    # Markers of the engine's own (``<import m>``) are not names a text spells.
+    assert not mentions_of(b"x = 1\n").may_read_any(["<import hub>"])
+
+
+def test_a_dependent_that_does_not_mention_what_changed_is_not_parsed(
+    project: Project,
+) -> None:
+    project.files(
+        {
+            "hub.py": "SCALE = 2\n\ndef unit():\n    return 1\n",
+            "reader.py": "import hub\nDOUBLE = hub.SCALE * 2\n",
+            "bystander.py": "import hub\nUNIT = hub.unit()\n",
+        }
+    )
+    project.import_("hub")
+    reader, bystander = project.import_("reader"), project.import_("bystander")
+    parsed: list[str] = []
+    real_init = statements.ModuleIndex.__init__
+
+    def counting(self: statements.ModuleIndex, text: str, *args: object, **kw: object) -> None:
+        parsed.append(text)
+        real_init(self, text, *args, **kw)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(statements.ModuleIndex, "__init__", counting)
+        result = project.reload("hub.py", "SCALE = 5\n\ndef unit():\n    return 1\n")
+    assert reader.DOUBLE == 10 and bystander.UNIT == 1
+    assert [p["mod"] for p in result["recompiled"]] == ["hub", "reader"]
+    # bystander spells `unit`, not `SCALE`: never parsed; reader was.
+    assert not any("UNIT = hub.unit()" in t for t in parsed)
+    assert any("DOUBLE = hub.SCALE" in t for t in parsed)
+    assert sys.modules["bystander"] is bystander

@@ -1,0 +1,120 @@
+"""What a statement reads and binds at import time, from its syntax tree alone."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from ipython_hotreload.core.source.reads import (
+    ANNOTATIONS_FLAG,
+    absolute_module,
+    body_reads,
+    bound_names,
+    future_flags,
+    import_time_reads,
+    unsafe_reason,
+)
+
+
+def stmt(source: str) -> ast.stmt:
+    [node] = ast.parse(source).body
+    return node
+
+
+def test_future_flags_are_those_of_the_modules_future_imports() -> None:
+    assert future_flags(ast.parse("from __future__ import annotations\n")) == ANNOTATIONS_FLAG
+    assert future_flags(ast.parse("import __future__\nX = 1\n")) == 0
+
+
+def test_a_def_reads_its_decorators_defaults_and_eager_annotations_not_its_body() -> None:
+    node = stmt("@deco.wrap(opt)\ndef f(x: A = b.c, *, y=d) -> R:\n    return hidden\n")
+    loads, calls = import_time_reads(node, lazy=False)
+    assert loads == {"deco", "deco.wrap", "opt", "A", "b", "b.c", "d", "R"}
+    assert calls == {"deco", "deco.wrap"}
+    lazy_loads, _ = import_time_reads(node, lazy=True)
+    assert lazy_loads == {"deco", "deco.wrap", "opt", "b", "b.c", "d"}
+
+
+def test_a_class_reads_its_bases_keywords_body_and_its_methods_decorators() -> None:
+    node = stmt(
+        "class C(Base, metaclass=Meta):\n    size = SIZE\n    @prop\n    def m(self):\n"
+        "        return hidden\n"
+    )
+    loads, calls = import_time_reads(node, lazy=False)
+    assert loads == {"Base", "Meta", "SIZE", "prop"}
+    assert calls == {"prop"}
+
+
+def test_a_lambda_reads_its_defaults_now_and_its_body_later() -> None:
+    loads, calls = import_time_reads(stmt("key = lambda v=DEFAULT: v + LATER\n"), lazy=False)
+    assert loads == {"DEFAULT"} and calls == set()
+    loads, calls = import_time_reads(stmt("X = load(path.join(a, b))\n"), lazy=False)
+    assert loads == {"load", "path", "path.join", "a", "b"}
+    assert calls == {"load", "path", "path.join"}
+
+
+def test_a_lazy_annotated_assignment_reads_its_value_and_what_its_target_reads() -> None:
+    loads, _ = import_time_reads(stmt("obj.x: Hidden = value\n"), lazy=True)
+    assert loads == {"obj", "value"}
+    loads, _ = import_time_reads(stmt("x: Shown = value\n"), lazy=False)
+    assert loads == {"Shown", "value"}
+
+
+def test_body_reads_are_the_globals_a_functions_body_reads() -> None:
+    node = stmt(
+        "def f(arg):\n"
+        "    local = CONST + arg\n"
+        "    global G\n"
+        "    G = mod.sub.attr\n"
+        "    def inner():\n"
+        "        return OUTER_NAME\n"
+        "    return local, G\n"
+    )
+    assert isinstance(node, ast.FunctionDef)
+    assert body_reads(node) == {"CONST", "mod", "mod.sub", "mod.sub.attr", "OUTER_NAME", "G"}
+
+
+def test_absolute_module_of_a_relative_import() -> None:
+    assert absolute_module("x", 0, "p.q") == "x"
+    assert absolute_module("x", 1, "p.q") == "p.q.x"
+    assert absolute_module(None, 2, "p.q") == "p"
+    assert absolute_module("x", 3, "p.q") is None
+    assert absolute_module("x", 1, None) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "names"),
+    [
+        ("def f():\n    inner = 1\n", {"f"}),
+        ("class C:\n    attr = 1\n", {"C"}),
+        ("import a.b.c, d as e\n", {"a", "e"}),
+        ("from m import *\n", set()),
+        ("a, (b, *c) = x = f()\n", {"a", "b", "c", "x"}),
+        ("for i in range(3):\n    j = i\nelse:\n    k = 1\n", {"i", "j", "k"}),
+        ("with open(p) as fh:\n    data = fh.read()\n", {"fh", "data"}),
+        ("try:\n    import fast\nexcept ImportError as e:\n    fast = None\n", {"fast", "e"}),
+        ("if X:\n    def g(): ...\nelse:\n    from m import g\n", {"g"}),
+        ("squares = [n * n for n in range(3)]\n", {"squares"}),
+        ("del gone\n", {"gone"}),
+        ("match v:\n    case [first, *rest]:\n        pass\n", {"first", "rest"}),
+    ],
+)
+def test_the_names_a_top_level_statement_binds(source: str, names: set[str]) -> None:
+    assert bound_names(stmt(source)) == names
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("global X\n", "a top-level `global` statement"),
+        ("del X\n", "a top-level `del` statement"),
+        ("exec(code)\n", "top-level code calls `exec`"),
+        ("X = [eval(s) for s in T]\n", "top-level code calls `eval`"),
+        ("def f():\n    exec(code)\n", None),
+        ("class C:\n    def m(self):\n        del self.x\n", None),
+        ("X = obj.exec(code)\n", None),
+    ],
+)
+def test_what_a_statement_level_update_cannot_vouch_for(source: str, reason: str | None) -> None:
+    assert unsafe_reason(stmt(source)) == reason

@@ -1,0 +1,147 @@
+"""What each loaded module runs (SPEC §1.5): the text the reloader ran, or the file, when it
+vouches for being the text the module was imported from; and, while a file is saved, the
+bytes it held just before."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from ipython_hotreload.core.paths import read_source
+from ipython_hotreload.core.source import provenance
+from ipython_hotreload.core.source.running import RunningSources
+from ipython_hotreload.core.source.texts import Source
+
+UNKNOWN = "the source the module runs is not known exactly"
+
+
+@pytest.fixture
+def root(tmp_path: Path, clean_modules: None) -> Path:
+    provenance.record_imports()
+    sys.path.insert(0, str(tmp_path))
+    return tmp_path
+
+
+def imported(root: Path, name: str, text: str) -> tuple[types.ModuleType, Path]:
+    path = root / f"{name}.py"
+    path.write_text(text)
+    importlib.invalidate_caches()
+    return importlib.import_module(name), path
+
+
+def runs(sources: RunningSources, name: str, module: types.ModuleType, path: Path) -> str | None:
+    """The text ``name`` runs, as a plan reads it (None: not known)."""
+    running = sources.running(name, module, path)
+    assert (running.index is None) == (running.why is not None)
+    return running.index.text if running.index is not None else None
+
+
+def test_a_file_read_by_the_import_system_vouches_for_its_module(root: Path) -> None:
+    module, path = imported(root, "fresh", "X = 1\n")
+    sources = RunningSources()
+    assert sources.text("fresh") is None
+    assert runs(sources, "fresh", module, path) == "X = 1\n"
+    assert sources.text("fresh") == b"X = 1\n"  # noted: the next edit is compared with it
+
+
+def test_a_file_edited_since_its_import_vouches_for_nothing(root: Path) -> None:
+    module, path = imported(root, "edited", "X = 1\n")
+    path.write_text("X = 100\n")
+    sources = RunningSources()
+    running = sources.running("edited", module, path)
+    assert running.index is None and running.why == UNKNOWN
+    assert sources.text("edited") is None
+
+
+def test_a_file_older_than_the_process_vouches_for_itself(root: Path) -> None:
+    path = root / "old.py"
+    path.write_text("X = 1\n")
+    module = types.ModuleType("old")  # made, not imported: no import stamp
+    module.__file__ = str(path)
+    sources = RunningSources()
+    assert runs(sources, "old", module, path) is None  # written since the process started
+    os.utime(path, ns=(10**9, 10**9))
+    assert provenance.PROCESS_STARTED_NS > 10**9
+    assert runs(sources, "old", module, path) == "X = 1\n"
+
+
+def test_what_the_reloader_ran_is_what_the_module_runs(root: Path) -> None:
+    module, path = imported(root, "ran", "X = 1\n")
+    sources = RunningSources()
+    sources.ran("ran", b"X = 2\n", read_source(path)[1])
+    assert runs(sources, "ran", module, path) == "X = 2\n"
+    sources.forget("ran")
+    assert sources.text("ran") is None
+    assert runs(sources, "ran", module, path) == "X = 1\n"  # the file vouches again
+
+
+def test_a_module_the_import_system_ran_again_runs_that_text(root: Path) -> None:
+    module, path = imported(root, "again", "X = 1\n")
+    sources = RunningSources()
+    sources.ran("again", b"X = 2\n", (1, 6))  # run by the reloader, from an older stamp
+    path.write_text("X = 33\n")
+    importlib.reload(module)  # e.g. %autoreload: the import system read the file since
+    assert module.X == 33
+    assert runs(sources, "again", module, path) == "X = 33\n"
+
+
+def test_the_bytes_before_a_write_are_what_the_saved_file_runs(root: Path) -> None:
+    module, path = imported(root, "saved", "X = 1\n")
+    before, stamp = read_source(path)
+    sources = RunningSources()
+    sources.expect_write(path, before, stamp)
+    path.write_text("X = 2  # the new text, written\n")
+    new = Source("saved", path, path.read_bytes(), full=True)
+    assert not sources.runs_text(new, module)
+    assert sources.runs_text(Source("saved", path, before, full=True), module)
+    assert runs(sources, "saved", module, path) == "X = 1\n"
+    after_write = RunningSources()
+    after_write.expect_write(path, before, stamp)
+    after_write.written()  # the reload is over: the bytes before say nothing any more
+    assert runs(after_write, "saved", module, path) is None
+    assert not after_write.runs_text(Source("saved", path, before, full=True), module)
+
+
+def test_the_bytes_before_a_write_count_only_when_their_stamp_vouches(root: Path) -> None:
+    module, path = imported(root, "unvouched", "X = 1\n")
+    sources = RunningSources()
+    future = time.time_ns() + 10**12  # not older than the process, nor the stamp the import read
+    sources.expect_write(path, b"X = 1\n", (future, 6))
+    assert runs(sources, "unvouched", module, path) is None
+    assert not sources.runs_text(Source("unvouched", path, b"X = 1\n", full=True), module)
+
+
+def test_remember_notes_a_vouched_text_and_never_replaces_a_known_one(root: Path) -> None:
+    module, path = imported(root, "noted", "X = 1\n")
+    sources = RunningSources()
+    sources.remember("noted", module, path)
+    assert sources.text("noted") == b"X = 1\n"
+    sources.ran("noted", b"X = 5\n")
+    sources.remember("noted", module, path)
+    assert sources.text("noted") == b"X = 5\n"
+    other, other_path = imported(root, "noted_edited", "Y = 1\n")
+    other_path.write_text("Y = 22\n")
+    sources.remember("noted_edited", other, other_path)
+    assert sources.text("noted_edited") is None
+
+
+def test_a_new_text_is_spliced_from_the_last_index_of_its_module(root: Path) -> None:
+    path = root / "spliced.py"
+    sources = RunningSources()
+    first = Source("spliced", path, b"X = 1\n\n\ndef f():\n    return 1\n", full=True)
+    first.text = first.data.decode()
+    assert sources.splice(first) is None  # no index of the module yet
+    index = sources.index(first)
+    assert [s.name for s in index.statements] == [None, "f"]
+    second = Source("spliced", path, b"X = 1\n\n\ndef f():\n    return 2\n", full=True)
+    second.text = second.data.decode()
+    spliced = sources.splice(second)
+    assert spliced is not None and spliced.index.text == second.text
+    sources.forget("spliced")
+    assert sources.splice(second) is None
