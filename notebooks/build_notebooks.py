@@ -24,10 +24,11 @@ TOUR: list[tuple[str, str]] = [
         """\
 # A tour of `ipython_hotreload`
 
-Edit a module from a notebook cell and the running kernel picks it up at once: the module is
-re-executed, so is every module that used it at import time, and functions and classes keep
-their identity, so objects you already hold run the new code. A live panel shows each module's
-functions as they change.
+Edit a module from a notebook cell and the running kernel picks it up at once: only what
+changed runs (an edited function is patched in place; a changed statement runs again, and so
+does a statement of another module that reads what changed while it is imported), and
+functions and classes keep their identity, so objects you already hold run the new code. A
+live panel shows each module's functions as they change.
 
 This notebook builds a tiny package in a temporary directory, hot-reloads it, breaks it, mends
 it, and cleans up after itself. Run it top to bottom.""",
@@ -198,11 +199,12 @@ class Shape:
     (
         "md",
         """\
-The summary line names the saved module and how many dependents were re-executed. The panel
-above now lists `hexagon` and the new docstring of `describe`, and the event log shows the
-saved module's `recompiled` event (carrying the function list) and one for `geometry.scene`,
-which was re-executed because it calls `circle` at import time (its payload is bare, so the
-panel of a dependent asks for its analysis itself).
+The summary line says what ran in the saved module and in each module that followed it, in
+the panel's words. The panel above now lists `hexagon` and the new docstring of `describe`,
+and the event log shows the saved module's `recompiled` event (carrying the function list)
+and one for `geometry.scene`, whose `SHAPES = [...]` statement ran again because it calls
+`square` while it is imported (its payload is bare, so the panel of a dependent asks for its
+analysis itself).
 
 The objects held before the reload run the new code:""",
     ),
@@ -222,7 +224,8 @@ print("scene re-executed:", [s.describe() for s in scene.SHAPES])""",
 
 A reload that fails (a syntax error, an exception while the module runs, a dependent that
 can no longer import a name) changes nothing: every module is put back as it was and the old
-code keeps running. The new text stays on disk, so nothing typed is lost.
+code keeps running. The new text stays on disk, so nothing typed is lost, and the module is
+*pending*: other edits go on as if its file still held the text it runs, until you fix it.
 
 A failing `%%hotreload` cell shows a short error with `file:line`, the line and a caret, and
 counts as a failed cell, so **"Run all" stops there**. To keep this notebook runnable top to
@@ -382,20 +385,21 @@ for edge in hr.compile_dep_edges():
         """\
 ## Clean up
 
-Stop the event log, unload the extension, drop the tour's modules and delete its files.""",
+Forget the tour's modules (the panels show them as gone), stop the event log, unload the
+extension and delete the files.""",
     ),
     (
         "code",
         """\
 import shutil
 
+for name in [m for m in sys.modules if m == "geometry" or m.startswith("geometry.")]:
+    hr.purge_module(name)  # panels hear `source_removed`
 log.close()
 editor_panel.close()
 %unload_ext ipython_hotreload
 os.chdir(previous_cwd)
 sys.path.remove(str(workdir))
-for name in [m for m in sys.modules if m == "geometry" or m.startswith("geometry.")]:
-    del sys.modules[name]
 shutil.rmtree(workdir)
 print("removed", workdir)""",
     ),
