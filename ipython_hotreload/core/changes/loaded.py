@@ -20,7 +20,7 @@ Both questions are asked before every reload, so neither walks everything each t
   and matched the stamp of the code it runs; it is stat-ed again only when the feed reports its
   path (or its directory lost). Anything else (no feed, a directory that could not be watched,
   a hard-linked file, a file on another device than its directory, a module just executed or
-  left unapplied, a queue overflow) is stat-ed on every check, exactly as without a feed.
+  left pending after a failed reload, a queue overflow) is stat-ed on every check, exactly as without a feed.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from ipython_hotreload.core.paths import Stamp, in_skipped_dir, is_within
 
 __all__ = ["LoadedModules"]
 
-_UNAPPLIED: Stamp = (-1, -1)
 
 
 class LoadedModules:
@@ -210,14 +209,6 @@ class LoadedModules:
         """The bytes with ``stamp`` failed to reload: ``name`` runs its old text, and its
         file is not stale again until it changes (SPEC §1.8: a failed edit never blocks)."""
         self.executed(name, stamp)
-
-    def unapplied(self, names: Iterable[str]) -> None:
-        """The text on disk of these modules is not what runs: the next reload must pick
-        their files up again."""
-        for name in names:
-            if name in sys.modules:
-                self._unverify(name)
-                self._stamps[name] = _UNAPPLIED
 
     def forget(self, name: str) -> None:
         """Drop everything known about a module (it was purged)."""
