@@ -264,7 +264,9 @@ class Pipeline:
         except ModuleFailed as failed:
             self._after_failure(sources)
             cause = failed.__cause__ or failed
-            raise self.failure(failed.mod, cause, failed.path, run.not_undone()) from cause
+            raise self.failure(
+                failed.mod, cause, failed.path, run.not_undone(), tuple(run.not_restored)
+            ) from cause
         finally:
             for s in sources:
                 # checkcache() trusts size and mtime, which a same-size rewrite within one
@@ -352,16 +354,21 @@ class Pipeline:
     # -- failures --------------------------------------------------------------------------
 
     def failure(
-        self, mod: str, exc: BaseException, path: str | None = None, note: str = ""
+        self,
+        mod: str,
+        exc: BaseException,
+        path: str | None = None,
+        note: str = "",
+        not_restored: tuple[str, ...] = (),
     ) -> ReloadError:
         """Publish ``compile_failed`` and make the :class:`ReloadError` to raise (``note``:
-        what the rollback could not undo)."""
+        what the rollback could not undo; ``not_restored``: the objects it left changed)."""
         where = Path(path) if path else self.project.graph.path_for_module(mod)
         error = describe_failure(exc, where)
         shown = str(where) if where else None
         publish(ModuleEvent("compile_failed", mod, shown, error=dict(error)))
         message = f"{error['message']}; {note}" if note else error["message"]
-        return ReloadError(mod, shown, error["lineno"], message)
+        return ReloadError(mod, shown, error["lineno"], message, not_restored)
 
     def _after_failure(self, sources: list[Source]) -> None:
         """The files of a failed reload hold text that does not run: the next reload picks

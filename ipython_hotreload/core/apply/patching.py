@@ -286,7 +286,7 @@ class Patcher:
         if old.__dict__.get("__slots__", ()) != new.__dict__.get("__slots__", ()):
             return False
         self.refs.keep(new, old)
-        bases = tuple(self.refs.original(b) for b in new.__bases__)
+        bases = self._kept_bases(old, new)
         if bases != old.__bases__:
             try:
                 self.journal.setattr(old, "__bases__", bases)
@@ -312,6 +312,24 @@ class Patcher:
         if isinstance(old, abc.ABCMeta):
             self._merge_abc(old, new)
         return True
+
+    def _kept_bases(self, old: type, new: type) -> tuple[type, ...]:
+        """The bases ``old`` takes: each new base of this module that stands for one of the
+        old bases (same qualified name) is merged into it first, whatever order the names
+        come in (a base reached through a class attribute before its own name), so a kept
+        class never ends up with a freshly built base under it."""
+        old_bases = {
+            (b.__module__, b.__qualname__): b for b in old.__bases__ if defined_in(b, self.modname)
+        }
+        bases = []
+        for base in new.__bases__:
+            kept = self.refs.kept(base)
+            if kept is _MISSING and defined_in(base, self.modname):
+                match = old_bases.get((base.__module__, base.__qualname__))
+                if match is not None and self.patch(match, base):
+                    kept = match
+            bases.append(base if kept is _MISSING else kept)
+        return tuple(bases)
 
     def _patch_metaclass(self, old_meta: type, new_meta: type) -> bool:
         """A metaclass defined in this module is patched like any class, and then the

@@ -106,6 +106,7 @@ class PlanRun:
         self.module_ms: dict[str, float] = {}
         # module -> (its tree, the statements that ran in it): what a rollback cannot undo
         self.ran: dict[str, tuple[ast.Module, list[ast.stmt]]] = {}
+        self.not_restored: list[str] = []  # after a rollback: the undo steps that failed
 
     def execute(self, plan: Sequence[Step]) -> Applied:
         """Run every step; on any exception roll back and raise :class:`ModuleFailed` for
@@ -128,7 +129,7 @@ class PlanRun:
                     path = self.path_of(step.mod)
                     raise ModuleFailed(step.mod, str(path) if path else None) from exc
         except BaseException:
-            self.journal.rollback()
+            self.not_restored = self.journal.rollback() or []
             for name in sys.modules.keys() - set(modules_before):
                 sys.modules.pop(name, None)
             raise

@@ -1,0 +1,156 @@
+"""Real code survives a reload: class hierarchies re-executed whole, implicit calls, closures
+made by factories, decorators that read signatures (SPEC 1.1 in-place patching, 1.5 rules
+1 to 3 and 5).
+
+Each test is a minimal module (and, where it matters, a dependent) edited once; the checks go
+through references taken before the reload.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import ipython_hotreload as hr
+from tests.conftest import Project
+
+# -- a module re-executed whole whose classes are bases of others --------------------------
+
+TOKENS = """
+_f = 1
+del _f
+
+K = 1
+
+
+class Base:
+    def __init__(self):
+        self.ready = True
+
+
+class Token(Base):
+    def __init__(self):
+        super().__init__()
+
+
+class Literal(Token):
+    def __init__(self):
+        super().__init__()
+
+    def f(self):
+        return K
+
+
+Base.default_cls = Literal
+"""
+
+
+@pytest.mark.parametrize("mode", ["minimal", "module"])
+@pytest.mark.parametrize("dependent", [False, True])
+def test_kept_subclasses_keep_their_kept_bases(
+    project: Project, mode: str, dependent: bool
+) -> None:
+    project.reloader.reexecute = mode
+    project.write("tokens.py", TOKENS)
+    if dependent:
+        project.write("uses_tokens.py", "from tokens import *\n\nX = Literal()\n")
+        project.import_("uses_tokens")
+    m = project.import_("tokens")
+    base, token, literal = m.Base, m.Token, m.Literal
+    result = project.reload("tokens.py", TOKENS.replace("return K", "return K + 1"))
+    assert result["recompiled"][0]["mode"] == "full"
+    assert literal.__bases__ == (token,) and token.__bases__ == (base,)
+    assert literal.__mro__ == (literal, token, base, object)
+    assert m.Literal is literal and base.default_cls is literal
+    obj = literal()
+    assert obj.ready and obj.f() == 2 and isinstance(obj, token)
+
+
+MIXED = """
+_f = 1
+del _f
+
+
+class Mixin:
+    pass
+
+
+class Base:
+    pass
+
+
+class Token(Base):
+    pass
+"""
+
+
+def test_a_rollback_restores_changed_bases(project: Project) -> None:
+    project.write("mixed.py", MIXED)
+    refuse = "from mixed import *\n\nif 'VALUE' in dir():\n    raise RuntimeError(VALUE)\n"
+    project.write("mixed_user.py", refuse)
+    m = project.import_("mixed")
+    project.import_("mixed_user")
+    token, base = m.Token, m.Base
+    broken = MIXED.replace("class Token(Base)", "class Token(Base, Mixin)") + "\nVALUE = 1\n"
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("mixed.py", broken)
+    assert token.__bases__ == (base,)
+    assert m.Token is token
+    assert "old code kept running" in str(info.value)
+
+
+def test_an_undo_step_that_fails_is_reported_not_hidden() -> None:
+    from ipython_hotreload.core.apply.journal import Journal
+
+    class Frozen:
+        __slots__ = ()
+
+    journal = Journal()
+    holder = {"a": 1}
+    journal.setitem(holder, "a", 2)
+
+    def cannot() -> None:
+        raise TypeError("cannot restore")
+
+    journal.on_undo(cannot, what="Frozen.attr")
+    failed = journal.rollback()
+    assert holder == {"a": 1}
+    assert failed == ["Frozen.attr (TypeError: cannot restore)"]
+
+
+CACHED = """
+class Cached:
+    def __init__(self, fn):
+        self.__wrapped__ = fn
+        self.clears = 0
+
+    def __call__(self, *args):
+        return self.__wrapped__(*args)
+
+    def cache_clear(self):
+        self.clears += 1
+        if self.clears > 1:
+            raise RuntimeError("the cache is gone")
+
+
+@Cached
+def f():
+    return 1
+"""
+
+
+def test_a_failed_undo_step_is_named_in_the_error(project: Project) -> None:
+    project.write("cached.py", CACHED)
+    project.write(
+        "cached_user.py",
+        "from cached import *\n\nif 'VALUE' in dir():\n    raise RuntimeError(VALUE)\n",
+    )
+    m = project.import_("cached")
+    project.import_("cached_user")
+    edited = CACHED.replace("return 1", "return 2") + "\nVALUE = 1\n"
+    with pytest.raises(hr.ReloadError) as info:
+        project.reload("cached.py", edited)
+    message = str(info.value)
+    assert info.value.not_restored == ("Cached.cache_clear (RuntimeError: the cache is gone)",)
+    assert "could not restore: Cached.cache_clear" in message
+    assert "old code kept running" not in message
+    assert m.f() == 1
