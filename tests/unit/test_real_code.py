@@ -154,3 +154,31 @@ def test_a_failed_undo_step_is_named_in_the_error(project: Project) -> None:
     assert "could not restore: Cached.cache_clear" in message
     assert "old code kept running" not in message
     assert m.f() == 1
+
+
+# -- registrations merged once every class is matched ---------------------------------------
+
+SHAPES = """
+import abc
+
+
+class Shape(abc.ABC):
+    pass
+
+
+class Square:
+    pass
+"""
+
+
+@pytest.mark.parametrize("mode", ["minimal", "module"])
+def test_an_abc_registration_of_a_class_defined_after_it_is_kept(
+    project: Project, mode: str
+) -> None:
+    project.reloader.reexecute = mode
+    project.write("shapes.py", SHAPES)
+    m = project.import_("shapes")
+    shape, square = m.Shape, m.Square
+    project.reload("shapes.py", SHAPES + "\n\nShape.register(Square)\n")
+    assert m.Shape is shape and m.Square is square
+    assert issubclass(square, shape) and isinstance(square(), shape)

@@ -96,6 +96,7 @@ class Patcher:
         self.refs = References(journal, self.modname)
         self._visiting: set[int] = set()
         self._dispatchers: list[tuple[FunctionType, FunctionType]] = []
+        self._abcs: list[tuple[abc.ABCMeta, type]] = []
 
     def merge(self) -> list[str]:
         """Patch old objects with the new ones; put the old objects back in the namespace.
@@ -154,11 +155,15 @@ class Patcher:
                 self.journal.setitem(ns, key, old)
             else:
                 self.replaced.append(qualname)
-        # Registrations are merged once every class is matched: a dispatcher defined before
-        # the classes it dispatches on must key its registry by the kept classes.
+        # Registrations are merged once every class is matched: a dispatcher (or an ABC)
+        # defined before the classes it dispatches on (or registers) must key its registry
+        # by the kept classes.
         for old_fn, new_fn in self._dispatchers:
             self._merge_dispatch(old_fn, new_fn)
         self._dispatchers.clear()
+        for old_abc, new_abc in self._abcs:
+            self._merge_abc(old_abc, new_abc)
+        self._abcs.clear()
         self.refs.pair_holders(self.old_ns, ns, keys, self.patch)
         self.refs.remap_namespace(ns, keys)
         self._report_orphans(ns, keys)
@@ -310,7 +315,7 @@ class Patcher:
                 continue
             self.journal.delattr(old, name)
         if isinstance(old, abc.ABCMeta):
-            self._merge_abc(old, new)
+            self._abcs.append((old, new))  # merged once every class is matched
         return True
 
     def _kept_bases(self, old: type, new: type) -> tuple[type, ...]:
