@@ -182,3 +182,115 @@ def test_an_abc_registration_of_a_class_defined_after_it_is_kept(
     project.reload("shapes.py", SHAPES + "\n\nShape.register(Square)\n")
     assert m.Shape is shape and m.Square is square
     assert issubclass(square, shape) and isinstance(square(), shape)
+
+
+# -- implicit calls: only those count (SPEC 1.5 rule 3) --------------------------------------
+
+PLUGINS = """
+class Registry:
+    def __init__(self):
+        self.items = {}
+
+    def register(self, name, obj):
+        if name in self.items:
+            raise ValueError(f"{name} is already registered")
+        self.items[name] = obj
+
+
+reg = Registry()
+
+
+class P:
+    def __init__(self):
+        self.started = True
+
+    def run(self):
+        return 1
+"""
+
+
+def test_editing_a_method_does_not_create_instances_again(project: Project) -> None:
+    project.write("plugins.py", PLUGINS)
+    project.write(
+        "app.py", "import plugins\nfrom plugins import reg\n\nreg.register('p', plugins.P())\n"
+    )
+    plugins = project.import_("plugins")
+    project.import_("app")
+    instance = plugins.reg.items["p"]
+    result = project.reload("plugins.py", PLUGINS.replace("return 1", "return 2"))
+    assert project.mods(result) == ["plugins"]
+    assert plugins.reg.items["p"] is instance and instance.run() == 2
+
+
+def test_editing_init_creates_the_instances_again(project: Project) -> None:
+    project.write("plugins.py", PLUGINS)
+    project.write(
+        "app.py",
+        "import plugins\n\nMADE = plugins.P()\n\nclass Sub(plugins.P):\n    pass\n\nSUB = Sub()\n",
+    )
+    project.import_("plugins")
+    app = project.import_("app")
+    result = project.reload(
+        "plugins.py", PLUGINS.replace("self.started = True", "self.started = 2")
+    )
+    assert project.mods(result) == ["plugins", "app"]
+    assert app.MADE.started == 2 and app.SUB.started == 2
+    assert isinstance(app.SUB, app.Sub)
+
+
+HOOKED = """
+REGISTRY = {}
+
+
+class Plugin:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        REGISTRY[cls.__name__] = cls
+
+
+class Builtin(Plugin):
+    pass
+"""
+
+
+def test_editing_init_subclass_runs_the_subclass_statements_in_dependents(
+    project: Project,
+) -> None:
+    project.write("hooked.py", HOOKED)
+    project.write(
+        "extra.py",
+        "from hooked import Plugin\n\nclass Alpha(Plugin):\n    pass\n\nclass Beta(Alpha):\n    pass\n",
+    )
+    project.write(
+        "unrelated.py",
+        "import hooked\n\nSEEN = len(hooked.REGISTRY)\n\ndef f():\n    return hooked.Plugin\n",
+    )
+    hooked = project.import_("hooked")
+    extra = project.import_("extra")
+    project.import_("unrelated")
+    alpha, beta, builtin = extra.Alpha, extra.Beta, hooked.Builtin
+    edited = HOOKED.replace("REGISTRY[cls.__name__] = cls", "REGISTRY[cls.__name__.lower()] = cls")
+    result = project.reload("hooked.py", edited)
+    assert set(project.mods(result)) == {"hooked", "extra"}
+    assert extra.Alpha is alpha and extra.Beta is beta and hooked.Builtin is builtin
+    assert hooked.REGISTRY["alpha"] is alpha and hooked.REGISTRY["beta"] is beta
+    assert hooked.REGISTRY["builtin"] is builtin
+    assert hooked.REGISTRY["Alpha"] is alpha  # what the old rule registered stays (rule 4)
+
+
+def test_editing_set_name_runs_the_class_statements_using_the_descriptor(
+    project: Project,
+) -> None:
+    project.write(
+        "fields.py",
+        "class Field:\n    def __set_name__(self, owner, name):\n        self.name = name\n",
+    )
+    project.write("models.py", "from fields import Field\n\nclass M:\n    x = Field()\n")
+    project.import_("fields")
+    models = project.import_("models")
+    m = models.M
+    project.reload(
+        "fields.py",
+        "class Field:\n    def __set_name__(self, owner, name):\n        self.name = name.upper()\n",
+    )
+    assert models.M is m and m.__dict__["x"].name == "X"

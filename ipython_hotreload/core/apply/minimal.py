@@ -35,8 +35,10 @@ from types import FunctionType, ModuleType
 from typing import Any
 
 from ipython_hotreload.core.apply.functions import Site, adopt, shifted
+from ipython_hotreload.core.apply.implicit import implicit_callers, member_changed
 from ipython_hotreload.core.apply.journal import MISSING, Journal
 from ipython_hotreload.core.apply.patching import Patcher
+from ipython_hotreload.core.apply.registrations import Registrations, roots_of
 from ipython_hotreload.core.results import Mode
 from ipython_hotreload.core.source.diff import Pair, diff_statements
 from ipython_hotreload.core.source.reads import bound_names
@@ -56,6 +58,7 @@ class Outcome:
     code_changed: set[str] = field(default_factory=set)  # names whose object took new code
     patched: int = 0  # functions patched in place
     replaced: list[str] = field(default_factory=list)  # names whose old object was dropped
+    warnings: list[str] = field(default_factory=list)  # what may now be registered twice
 
     @property
     def touched(self) -> bool:
@@ -117,6 +120,9 @@ class ModuleUpdate:
             pairs = diff_statements(self.old.statements, self.new.statements)
         # A def or class whose change cannot be patched in place runs as a statement.
         runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
+        # Calls Python makes implicitly: subclasses of a class whose __init__ changed, the
+        # classes of a changed metaclass (here, or in a dependent, what its imports bound).
+        self.outcome.code_changed |= implicit_callers(self.ns, self.outcome.code_changed)
         self._remove(pairs)
         for pair, run in zip(pairs, runs, strict=True):
             if pair.new is not None and (run or self._triggered(pair.new)):
@@ -180,7 +186,7 @@ class ModuleUpdate:
                 set_name(obj, cls, name)
         self.outcome.patched += 1
         self.outcome.rebound.add(".".join((*path, name)))
-        self.outcome.code_changed.add(path[0])
+        self.outcome.code_changed |= member_changed(path, name, cls)
         return True
 
     def _patch_function(self, old: Statement, new: Statement, path: tuple[str, ...]) -> bool:
@@ -209,7 +215,11 @@ class ModuleUpdate:
                 except (AttributeError, TypeError):
                     pass
         self.outcome.patched += 1
-        self.outcome.code_changed.add(path[0] if path else old.name)
+        if path:  # a method: only what calls it (or calls it implicitly) calls changed code
+            cls = site.classes[-1] if site.classes else None
+            self.outcome.code_changed |= member_changed(path, old.name, cls)
+        else:
+            self.outcome.code_changed.add(old.name)
         return True
 
     def _shift(self, old: Statement, delta: int, path: tuple[str, ...]) -> None:
@@ -272,6 +282,10 @@ class ModuleUpdate:
         before = dict(ns)
         code = stmt.compiled(self.filename, self.new.future_flags)
         self.ran_nodes.append(stmt.located())
+        # A definition that runs again registers again (its decorators, its bases'
+        # __init_subclass__): what it registers must take the place of what it did before.
+        again = (stmt.is_def or stmt.is_class) and stmt.name in ns
+        registrations = Registrations(roots_of(ns, stmt.loads | stmt.calls)) if again else None
         exec(code, ns)
         self.outcome.rerun.append((stmt.start, stmt.end))
         bound = [
@@ -280,7 +294,14 @@ class ModuleUpdate:
         attrs = {k: dict(vars(v)) for k in bound if isinstance(v := before.get(k), type)}
         # New functions and classes that stand for old ones are merged into them, and the
         # copies the statement left in containers, defaults and closures point back.
-        self.outcome.replaced += Patcher(self.journal, self.module, before).merge_names(bound)
+        patcher = Patcher(self.journal, self.module, before)
+        self.outcome.replaced += patcher.merge_names(bound)
+        if registrations is not None:
+            unpaired = registrations.settle(self.journal, patcher.refs.original)
+            self.outcome.warnings += [
+                f"{stmt.name} (line {stmt.start}) ran again and may now be registered twice: {u}"
+                for u in unpaired
+            ]
         for key in bound:
             new, old = ns.get(key, _GONE), before.get(key, _GONE)
             if new is _GONE or new is not old:

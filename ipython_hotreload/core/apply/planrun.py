@@ -38,6 +38,7 @@ from ipython_hotreload.core.apply.effects import (
     imported_names,
     outside_calls,
 )
+from ipython_hotreload.core.apply.implicit import implicit_callers
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
 from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
@@ -287,11 +288,19 @@ class PlanRun:
                     self.journal.setitem(ns, alias, new)
             elif name in outcome.code_changed:
                 changed.add(alias)
+            # A member of what it imports: `from b import P` reads `P.x`, calls `P.run`.
+            dotted = name + "."
+            rebound.update(alias + n[len(name) :] for n in outcome.rebound if n.startswith(dotted))
+            changed.update(
+                alias + n[len(name) :] for n in outcome.code_changed if n.startswith(dotted)
+            )
         for prefix, target_name in prefixes.items():
             outcome = self.outcomes.get(target_name)
             if outcome is not None:
                 rebound.update(f"{prefix}.{n}" for n in outcome.rebound)
-                changed.update(f"{prefix}.{n}" for n in outcome.code_changed)
+                changed.update(
+                    n if n.startswith(".") else f"{prefix}.{n}" for n in outcome.code_changed
+                )
         for base in index.star_imports:
             outcome = self.outcomes.get(base)
             if outcome is not None:
@@ -299,6 +308,12 @@ class PlanRun:
                     rebound.add(import_marker(base))
                 rebound |= outcome.rebound
                 changed |= outcome.code_changed
+        for target_name in prefixes.values():  # `.m` markers pass on as they are
+            outcome = self.outcomes.get(target_name)
+            if outcome is not None:
+                changed.update(n for n in outcome.code_changed if n.startswith("."))
+        if changed:  # its own subclasses of a changed class, say, call the changed code too
+            changed |= implicit_callers(ns, changed)
         return rebound, changed
 
     def _reexecute(self, module: ModuleType, src: Source, why: str | None = None) -> None:
