@@ -294,3 +294,58 @@ def test_editing_set_name_runs_the_class_statements_using_the_descriptor(
         "class Field:\n    def __set_name__(self, owner, name):\n        self.name = name.upper()\n",
     )
     assert models.M is m and m.__dict__["x"].name == "X"
+
+
+# -- closures made by a factory (SPEC 1.5 rule 1) -------------------------------------------
+
+FACTORY = """
+def make_handler(prefix):
+    count = 0
+    sep = "/"
+
+    def handler(x):
+        nonlocal count
+        count += 1
+        return f"{prefix}:{x}:{count}"
+
+    return handler
+
+
+DEFAULT = make_handler("default")
+SQUARE = (lambda k: lambda v: v * k)(2)
+"""
+
+
+def test_closures_made_by_a_factory_take_the_new_inner_code_and_keep_their_cells(
+    project: Project,
+) -> None:
+    project.write("factory.py", FACTORY)
+    m = project.import_("factory")
+    default, factory = m.DEFAULT, m.make_handler
+    other = m.make_handler("other")
+    assert default("a") == "default:a:1" and other("a") == "other:a:1"
+    result = project.reload(
+        "factory.py", FACTORY.replace('f"{prefix}:{x}:{count}"', 'f"{prefix}|{x}|{count}"')
+    )
+    payload = result["recompiled"][0]
+    assert payload["mode"] == "patched" and payload["rerun"] == []
+    assert m.DEFAULT is default and m.make_handler is factory
+    assert default("b") == "default|b|2"  # the counter in its cell goes on
+    assert other("b") == "other|b|2"
+    assert m.make_handler("new")("c") == "new|c|1"
+
+
+def test_an_inner_function_whose_free_variables_changed_reruns_the_factory_calls(
+    project: Project,
+) -> None:
+    project.write("factory.py", FACTORY)
+    m = project.import_("factory")
+    default = m.DEFAULT
+    result = project.reload(
+        "factory.py", FACTORY.replace('f"{prefix}:{x}:{count}"', 'f"{prefix}{sep}{x}{sep}{count}"')
+    )
+    payload = result["recompiled"][0]
+    assert payload["mode"] == "partial"
+    assert m.DEFAULT is not default and m.DEFAULT("a") == "default/a/1"
+    assert any("make_handler.<locals>.handler" in w for w in payload.get("warnings", []))
+    assert default("b") == "default:b:1"  # made before: it keeps its code

@@ -34,7 +34,14 @@ from dataclasses import dataclass, field
 from types import FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.apply.functions import Site, adopt, shifted
+from ipython_hotreload.core.apply.functions import (
+    Site,
+    adopt,
+    inner_codes,
+    nested_changes,
+    patch_closures,
+    shifted,
+)
 from ipython_hotreload.core.apply.implicit import implicit_callers, member_changed
 from ipython_hotreload.core.apply.journal import MISSING, Journal
 from ipython_hotreload.core.apply.patching import Patcher
@@ -202,7 +209,10 @@ class ModuleUpdate:
         node = new.located()
         assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         fresh = site.compile(node, decorated=False)
-        if fresh is None or not adopt(self.journal, target, fresh):
+        if fresh is None:
+            return False
+        own_code_changed = not self._closures_follow(target, fresh)
+        if not adopt(self.journal, target, fresh):
             return False
         for cache in found.caches:
             cache.cache_clear()
@@ -215,11 +225,37 @@ class ModuleUpdate:
                 except (AttributeError, TypeError):
                     pass
         self.outcome.patched += 1
+        if not own_code_changed:
+            return True  # what calls it runs the same code (new closures get the new code)
         if path:  # a method: only what calls it (or calls it implicitly) calls changed code
             cls = site.classes[-1] if site.classes else None
             self.outcome.code_changed |= member_changed(path, old.name, cls)
         else:
             self.outcome.code_changed.add(old.name)
+        return True
+
+    def _closures_follow(self, target: FunctionType, fresh: FunctionType) -> bool:
+        """An edit confined to functions nested in ``target`` (a factory's inner ``def``):
+        every closure made from their old code takes the new code, keeping its cells, and
+        True: ``target`` counts as patched, not changed. False when its own code changed, or
+        when an inner function's free variables changed (its closures keep the old code,
+        and the statements calling ``target`` run: a payload warning says so)."""
+        nested = nested_changes(target.__code__, fresh.__code__)
+        moved = [
+            old.co_qualname
+            for old, new in inner_codes(target.__code__, fresh.__code__)
+            if old.co_freevars != new.co_freevars
+        ]
+        if moved:
+            self.outcome.warnings.append(
+                f"{', '.join(moved)}: its free variables changed, so the closures made "
+                f"before keep their code; what calls {target.__qualname__} ran again"
+            )
+            return False
+        if nested is None:
+            return False
+        for old, new in nested:
+            patch_closures(self.journal, old, new)
         return True
 
     def _shift(self, old: Statement, delta: int, path: tuple[str, ...]) -> None:
