@@ -349,3 +349,51 @@ def test_an_inner_function_whose_free_variables_changed_reruns_the_factory_calls
     assert m.DEFAULT is not default and m.DEFAULT("a") == "default/a/1"
     assert any("make_handler.<locals>.handler" in w for w in payload.get("warnings", []))
     assert default("b") == "default:b:1"  # made before: it keeps its code
+
+
+# -- decorators read signatures (SPEC 1.5 rule 3) ------------------------------------------
+
+COMMANDS = """
+import inspect
+
+HANDLERS = []
+SIGNATURES = []
+
+
+def command(fn):
+    HANDLERS.append(fn)
+    SIGNATURES.append((fn.__name__, str(inspect.signature(fn))))
+    return fn
+
+
+@command
+def greet(name):
+    return f"hello {name}"
+"""
+
+
+def test_a_signature_change_decorates_the_same_function_again(project: Project) -> None:
+    project.write("commands.py", COMMANDS)
+    m = project.import_("commands")
+    greet = m.greet
+    edited = COMMANDS.replace(
+        'def greet(name):\n    return f"hello {name}"',
+        'def greet(name, loud=False):\n    return f"HELLO {name}" if loud else f"hi {name}"',
+    )
+    result = project.reload("commands.py", edited)
+    payload = result["recompiled"][0]
+    assert payload["mode"] == "partial"
+    assert m.greet is greet and [greet] == m.HANDLERS  # the same object, registered once
+    assert greet("a") == "hi a" and greet("a", loud=True) == "HELLO a"
+    assert m.SIGNATURES[-1] == ("greet", "(name, loud=False)")
+    [warning] = payload["warnings"]
+    assert "greet (line 14) ran again and may now be registered twice" in warning
+    assert "a tuple added to commands.SIGNATURES" in warning
+
+
+def test_a_body_edit_of_a_decorated_def_still_patches_in_place(project: Project) -> None:
+    project.write("commands.py", COMMANDS)
+    m = project.import_("commands")
+    result = project.reload("commands.py", COMMANDS.replace('f"hello {name}"', 'f"hey {name}"'))
+    assert result["recompiled"][0]["mode"] == "patched"
+    assert [m.greet] == m.HANDLERS and len(m.SIGNATURES) == 1 and m.greet("a") == "hey a"

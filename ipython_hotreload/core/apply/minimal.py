@@ -29,9 +29,10 @@ module exactly as it was.
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import FunctionType, ModuleType
+from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
 from ipython_hotreload.core.apply.functions import (
@@ -47,7 +48,7 @@ from ipython_hotreload.core.apply.journal import MISSING, Journal
 from ipython_hotreload.core.apply.patching import Patcher
 from ipython_hotreload.core.apply.registrations import Registrations, roots_of
 from ipython_hotreload.core.results import Mode
-from ipython_hotreload.core.source.diff import Pair, diff_statements
+from ipython_hotreload.core.source.diff import Pair, diff_statements, redecorates
 from ipython_hotreload.core.source.reads import bound_names
 from ipython_hotreload.core.source.statements import ModuleIndex, Statement, function_texts
 
@@ -125,6 +126,13 @@ class ModuleUpdate:
             pairs = [Pair("same", st, st) for st in self.new.statements]
         else:
             pairs = diff_statements(self.old.statements, self.new.statements)
+        # A decorated def whose signature changed runs again, its decorators given the very
+        # function object they were given before (the new code patched into it).
+        keep = {
+            id(p.new): self._kept_function(p.old)
+            for p in pairs
+            if p.status == "run" and p.old and p.new and redecorates(p.old, p.new)
+        }
         # A def or class whose change cannot be patched in place runs as a statement.
         runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
         # Calls Python makes implicitly: subclasses of a class whose __init__ changed, the
@@ -133,7 +141,7 @@ class ModuleUpdate:
         self._remove(pairs)
         for pair, run in zip(pairs, runs, strict=True):
             if pair.new is not None and (run or self._triggered(pair.new)):
-                self._execute(pair.new)
+                self._execute(pair.new, keep.get(id(pair.new)))
         o = self.outcome
         # A function whose code reads what changed computes something else now: for the
         # dependents, calling it is calling changed code (SPEC 1.5 rules 3 and 5).
@@ -313,17 +321,45 @@ class ModuleUpdate:
         self._tainted, self._taint_key = tainted, key
         return tainted
 
-    def _execute(self, stmt: Statement) -> None:
+    def _kept_function(self, old: Statement) -> FunctionType | None:
+        """The function object ``old``'s decorated ``def`` made (behind its decorators)."""
+        assert old.name is not None
+        found = self._site(()).find(old.name, old.node, old.start)
+        if found is None:
+            return None
+        fn: FunctionType = found[0]
+        return fn
+
+    def _execute(self, stmt: Statement, keep: FunctionType | None = None) -> None:
+        """Run one statement; ``keep``: the function a decorated ``def`` made before, which
+        its decorators get again, with the new code (so what they registered is the same
+        object, and a framework that refuses a second function for a name does not)."""
         ns = self.ns
         before = dict(ns)
-        code = stmt.compiled(self.filename, self.new.future_flags)
+        code = self._keeping(stmt) if keep is not None else None
+        if code is None:
+            code = stmt.compiled(self.filename, self.new.future_flags)
+            keep = None
         self.ran_nodes.append(stmt.located())
         # A definition that runs again registers again (its decorators, its bases'
         # __init_subclass__): what it registers must take the place of what it did before.
         again = (stmt.is_def or stmt.is_class) and stmt.name in ns
         registrations = Registrations(roots_of(ns, stmt.loads | stmt.calls)) if again else None
-        exec(code, ns)
+        if keep is not None:
+            kept = keep
+
+            def keeper(fresh: Any) -> Any:
+                ok = isinstance(fresh, FunctionType) and adopt(self.journal, kept, fresh)
+                return kept if ok else fresh
+
+            ns[_KEEPER] = keeper
+        try:
+            exec(code, ns)
+        finally:
+            ns.pop(_KEEPER, None)
         self.outcome.rerun.append((stmt.start, stmt.end))
+        if keep is not None and stmt.name is not None:
+            self.outcome.code_changed.add(stmt.name)  # the same object, new code
         bound = [
             k for k in ns.keys() | before.keys() if ns.get(k, _GONE) is not before.get(k, _GONE)
         ]
@@ -352,5 +388,20 @@ class ModuleUpdate:
                     if attrs[key].get(a, _GONE) is not now.get(a, _GONE)
                 )
 
+    def _keeping(self, stmt: Statement) -> CodeType | None:
+        """``stmt`` (a decorated def) compiled with one more decorator, innermost, that hands
+        the decorators the kept function instead of the fresh one."""
+        node = copy.copy(stmt.located())
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.decorator_list:
+            return None
+        last = node.decorator_list[-1]
+        keeper = ast.copy_location(ast.Name(_KEEPER, ast.Load()), last)
+        node.decorator_list = [*node.decorator_list, keeper]
+        module = ast.Module([node], [])
+        flags = self.new.future_flags
+        code: CodeType = compile(module, self.filename, "exec", flags=flags, dont_inherit=True)
+        return code
+
 
 _GONE: Any = object()
+_KEEPER = "__hotreload_kept_function__"

@@ -111,23 +111,31 @@ class Registrations:
             before = entry[2]
             if isinstance(container, list):
                 if [id(x) for x in container] != before:
-                    unpaired += _settle_list(journal, container, set(before), kept, where)
+                    unpaired += _settle_list(journal, container, before, kept, where)
             elif after != before:
                 unpaired += _settle_dict(journal, container, before, kept, where)
         return unpaired
 
 
 def _settle_list(
-    journal: Journal, items: list[Any], before: set[int], kept: Callable[[Any], Any], where: str
+    journal: Journal, items: list[Any], before: list[int], kept: Callable[[Any], Any], where: str
 ) -> list[str]:
-    old_slots = [i for i, x in enumerate(items) if id(x) in before]
+    # An entry is new when its object is there more times than before (a decorator that
+    # appends the very function object it was given again adds a second slot).
+    room = collections.Counter(before)
+    new_slots: list[int] = []
+    for i, x in enumerate(items):
+        if room[id(x)] > 0:
+            room[id(x)] -= 1
+        else:
+            new_slots.append(i)
+    old_slots = [i for i in range(len(items)) if i not in set(new_slots)]
     result: list[Any] = list(items)
     drop: set[int] = set()
     taken: set[int] = set()
     unpaired: list[str] = []
-    for i, item in enumerate(items):
-        if id(item) in before:
-            continue
+    for i in new_slots:
+        item = items[i]
         original = kept(item)
         if original is not item:
             if any(items[j] is original for j in old_slots):
