@@ -397,3 +397,25 @@ def test_a_body_edit_of_a_decorated_def_still_patches_in_place(project: Project)
     result = project.reload("commands.py", COMMANDS.replace('f"hello {name}"', 'f"hey {name}"'))
     assert result["recompiled"][0]["mode"] == "patched"
     assert [m.greet] == m.HANDLERS and len(m.SIGNATURES) == 1 and m.greet("a") == "hey a"
+
+
+def test_a_module_run_whole_still_counts_only_the_implicit_calls(project: Project) -> None:
+    # The `del` makes the module run whole; its dependents still run only what calls
+    # changed code: P() calls P.__init__, not P.run.
+    registry, plugin = PLUGINS.split("reg = Registry()")
+    text = "_x = 1\ndel _x\n" + plugin
+    project.write("registry.py", registry + "reg = Registry()\n")
+    project.write("plugins.py", text)
+    project.write(
+        "app.py", "import plugins\nfrom registry import reg\n\nreg.register('p', plugins.P())\n"
+    )
+    plugins = project.import_("plugins")
+    app = project.import_("app")
+    instance = app.reg.items["p"]
+    result = project.reload("plugins.py", text.replace("return 1", "return 2"))
+    assert result["recompiled"][0]["mode"] == "full"
+    assert project.mods(result) == ["plugins"]
+    assert app.reg.items["p"] is instance and instance.run() == 2
+    assert isinstance(instance, plugins.P)
+    with pytest.raises(hr.ReloadError, match="p is already registered"):  # P() runs it
+        project.reload("plugins.py", text.replace("self.started = True", "self.started = 3"))
