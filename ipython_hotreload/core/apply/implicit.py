@@ -16,15 +16,29 @@ Python calls on its own, by what calls them:
 
 :func:`member_changed` names one member's change; :func:`implicit_callers` adds what the
 namespace of a module (the one changed, or a dependent) makes of them: its subclasses and the
-classes a changed metaclass made.
+classes a changed metaclass made. A module re-executed whole is read the same way: the code
+of its kept definitions is noted before (:func:`codes_before`) and compared after
+(:func:`changed_names`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import CodeType, FunctionType
 from typing import Any
 
-__all__ = ["INSTANCE_HOOKS", "implicit_callers", "member_changed", "resolve"]
+from ipython_hotreload.core.apply.functions import nested_changes
+from ipython_hotreload.core.apply.patching import defined_in
+
+__all__ = [
+    "INSTANCE_HOOKS",
+    "Codes",
+    "changed_names",
+    "codes_before",
+    "implicit_callers",
+    "member_changed",
+    "resolve",
+]
 
 #: Methods that calling a class runs.
 INSTANCE_HOOKS = frozenset({"__new__", "__init__", "__post_init__"})
@@ -100,3 +114,72 @@ def _sub(cls: type, base: type) -> bool:
         return issubclass(cls, base)
     except TypeError:  # an ABC's subclass hook may refuse odd classes
         return False
+
+
+# A kept definition before the re-execution: a function's code, or a class's bases and
+# members (each member's code, or the member itself).
+Codes = tuple[Any, ...] | CodeType
+
+
+def codes_before(modname: str, ns: dict[str, Any]) -> dict[str, Codes]:
+    """What the functions and classes ``ns`` holds of module ``modname`` run, before a
+    whole re-execution gives the kept ones new code (for :func:`changed_names`)."""
+    out: dict[str, Codes] = {}
+    for key, value in ns.items():
+        if isinstance(value, FunctionType) and defined_in(value, modname):
+            out[key] = value.__code__
+        elif isinstance(value, type) and defined_in(value, modname):
+            members = {k: _member_code(v) for k, v in vars(value).items()}
+            out[key] = (value.__bases__, members)
+    return out
+
+
+def _member_code(member: Any) -> Any:
+    fn = member.__func__ if isinstance(member, classmethod | staticmethod) else member
+    return fn.__code__ if isinstance(fn, FunctionType) else member
+
+
+def changed_names(key: str, obj: Any, before: Codes | None) -> set[str]:
+    """The names under which what changed in definition ``key`` (kept in place by a whole
+    re-execution) is called: a function by its name, a class by its changed members
+    (:func:`member_changed`), or as a whole when anything else of it changed."""
+    if before is None:
+        return {key}
+    if isinstance(obj, FunctionType):
+        return set() if _same_code(before, obj.__code__) else {key}
+    if not isinstance(obj, type) or not isinstance(before, tuple):
+        return {key}
+    bases, members = before
+    if bases != obj.__bases__:
+        return {key}
+    now = {k: _member_code(v) for k, v in vars(obj).items()}
+    out: set[str] = set()
+    for name in now.keys() | members.keys():
+        if name in ("__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"):
+            continue
+        a, b = members.get(name, _GONE), now.get(name, _GONE)
+        if isinstance(a, CodeType) and isinstance(b, CodeType):
+            if not _same_code(a, b):
+                out |= member_changed((key,), name, obj)
+        elif a is not b and not (_is_data(a) and _is_data(b) and _equal(a, b)):
+            return {key}  # another attribute changed: calling it may read it
+    return out
+
+
+def _same_code(a: Any, b: CodeType) -> bool:
+    return isinstance(a, CodeType) and nested_changes(a, b) == []
+
+
+def _is_data(value: Any) -> bool:
+    kinds = (str, bytes, int, float, complex, bool, tuple, type(None), dict, list, set, frozenset)
+    return isinstance(value, kinds)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(type(a) is type(b) and a == b)
+    except Exception:  # noqa: BLE001 - a foreign __eq__ may raise anything: not equal
+        return False
+
+
+_GONE: Any = object()

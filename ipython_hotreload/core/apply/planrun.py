@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import CodeType, FunctionType, ModuleType
+from types import ModuleType
 from typing import Any
 
 from ipython_hotreload.core.apply.effects import (
@@ -38,8 +38,12 @@ from ipython_hotreload.core.apply.effects import (
     imported_names,
     outside_calls,
 )
-from ipython_hotreload.core.apply.functions import nested_changes
-from ipython_hotreload.core.apply.implicit import implicit_callers, member_changed
+from ipython_hotreload.core.apply.implicit import (
+    Codes,
+    changed_names,
+    codes_before,
+    implicit_callers,
+)
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
 from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
@@ -327,7 +331,7 @@ class PlanRun:
             self.ran[src.mod] = (src.index.tree, [st.located() for st in src.index.statements])
         elif src.tree is not None:
             self.ran[src.mod] = (src.tree, list(src.tree.body))
-        codes = _codes_of(module.__name__, old_ns)  # before the patcher gives them new code
+        codes = codes_before(module.__name__, old_ns)  # before the patcher gives them new code
         exec(code, ns)
         self.replaced[src.mod] = Patcher(self.journal, module, old_ns).merge()
         self.executed.append(src.mod)
@@ -376,7 +380,7 @@ def _no_changes() -> dict[str, list[str]]:
 
 
 def _full_outcome(
-    module: ModuleType, old_ns: dict[str, Any], why: str, codes: dict[str, _Codes]
+    module: ModuleType, old_ns: dict[str, Any], why: str, codes: dict[str, Codes]
 ) -> Outcome:
     """A module re-executed whole: every name whose object changed is rebound; a function
     kept in place whose code changed is code-changed, and so is a kept class by what calls
@@ -389,70 +393,9 @@ def _full_outcome(
         if new is not old:
             outcome.rebound.add(key)
         elif defined_in(new, module.__name__):
-            outcome.code_changed |= _changed_names(key, new, codes.get(key))
+            outcome.code_changed |= changed_names(key, new, codes.get(key))
     outcome.code_changed |= implicit_callers(ns, outcome.code_changed)
     return outcome
-
-
-# A kept definition before the re-execution: a function's code, or a class's bases and
-# members (each member's code, or the member itself).
-_Codes = tuple[Any, ...] | CodeType
-
-
-def _codes_of(modname: str, ns: dict[str, Any]) -> dict[str, _Codes]:
-    out: dict[str, _Codes] = {}
-    for key, value in ns.items():
-        if isinstance(value, FunctionType) and defined_in(value, modname):
-            out[key] = value.__code__
-        elif isinstance(value, type) and defined_in(value, modname):
-            members = {k: _member_code(v) for k, v in vars(value).items()}
-            out[key] = (value.__bases__, members)
-    return out
-
-
-def _member_code(member: Any) -> Any:
-    fn = member.__func__ if isinstance(member, classmethod | staticmethod) else member
-    return fn.__code__ if isinstance(fn, FunctionType) else member
-
-
-def _changed_names(key: str, obj: Any, before: _Codes | None) -> set[str]:
-    if before is None:
-        return {key}
-    if isinstance(obj, FunctionType):
-        return set() if _same_code(before, obj.__code__) else {key}
-    if not isinstance(obj, type) or not isinstance(before, tuple):
-        return {key}
-    bases, members = before
-    if bases != obj.__bases__:
-        return {key}
-    now = {k: _member_code(v) for k, v in vars(obj).items()}
-    out: set[str] = set()
-    for name in now.keys() | members.keys():
-        if name in ("__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"):
-            continue
-        a, b = members.get(name, _GONE), now.get(name, _GONE)
-        if isinstance(a, CodeType) and isinstance(b, CodeType):
-            if not _same_code(a, b):
-                out |= member_changed((key,), name, obj)
-        elif a is not b and not (_is_data(a) and _is_data(b) and _equal(a, b)):
-            return {key}  # another attribute changed: calling it may read it
-    return out
-
-
-def _same_code(a: Any, b: CodeType) -> bool:
-    return isinstance(a, CodeType) and nested_changes(a, b) == []
-
-
-def _is_data(value: Any) -> bool:
-    kinds = (str, bytes, int, float, complex, bool, tuple, type(None), dict, list, set, frozenset)
-    return isinstance(value, kinds)
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(type(a) is type(b) and a == b)
-    except Exception:  # noqa: BLE001 - a foreign __eq__ may raise anything: not equal
-        return False
 
 
 def _changed_enum(module: ModuleType, old: ModuleIndex, new: ModuleIndex) -> str | None:
