@@ -419,3 +419,57 @@ def test_a_module_run_whole_still_counts_only_the_implicit_calls(project: Projec
     assert isinstance(instance, plugins.P)
     with pytest.raises(hr.ReloadError, match="p is already registered"):  # P() runs it
         project.reload("plugins.py", text.replace("self.started = True", "self.started = 3"))
+
+
+META = """
+from dataclasses import dataclass
+
+MADE = []
+
+
+class Counted(type):
+    def __call__(cls, *args, **kwargs):
+        obj = super().__call__(*args, **kwargs)
+        obj.tag = "v1"
+        return obj
+
+
+class Widget(metaclass=Counted):
+    def size(self):
+        return 1
+
+
+@dataclass
+class Point:
+    x: int
+
+    def __post_init__(self):
+        self.label = f"p{self.x}"
+
+    def norm(self):
+        return self.x
+"""
+
+
+def test_a_metaclass_call_and_a_post_init_are_what_instantiation_calls(
+    project: Project,
+) -> None:
+    project.write("meta.py", META)
+    project.write("meta_user.py", "from meta import Widget, Point\n\nW = Widget()\nP = Point(2)\n")
+    m = project.import_("meta")
+    user = project.import_("meta_user")
+    w, p = user.W, user.P
+    result = project.reload(
+        "meta.py", META.replace("return 1", "return 2").replace("return self.x", "return -self.x")
+    )
+    assert project.mods(result) == ["meta"]  # other methods: nothing made again
+    assert user.W is w and user.P is p and w.size() == 2 and p.norm() == -2
+    result = project.reload("meta.py", META.replace('obj.tag = "v1"', 'obj.tag = "v2"'))
+    assert project.mods(result) == ["meta", "meta_user"]
+    assert user.W.tag == "v2" and user.P is p
+    result = project.reload(
+        "meta.py",
+        META.replace('obj.tag = "v1"', 'obj.tag = "v2"').replace('f"p{self.x}"', 'f"q{self.x}"'),
+    )
+    assert project.mods(result) == ["meta", "meta_user"]
+    assert user.P.label == "q2" and isinstance(user.P, m.Point)
