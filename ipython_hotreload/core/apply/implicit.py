@@ -63,11 +63,10 @@ def member_changed(path: tuple[str, ...], name: str, cls: Any) -> set[str]:
 def implicit_callers(ns: Mapping[str, Any], names: Iterable[str]) -> set[str]:
     """What else calls the changed code that ``names`` name, among the classes bound in
     ``ns``: the subclasses of a class whose instantiation or class-statement hooks changed,
-    and the classes made by a metaclass that changed."""
-    classes = [(k, v) for k, v in list(ns.items()) if isinstance(v, type)]
-    if not classes:
-        return set()
-    out: set[str] = set()
+    and the classes made by a metaclass that changed. (Nothing is scanned unless one of
+    ``names`` stands for a class here.)"""
+    # (what to add for each class of ns: "sub" of cls, "made" by metaclass cls; suffix)
+    wanted: list[tuple[str, type, str]] = []
     for name in names:
         if name.startswith("."):
             continue
@@ -75,19 +74,28 @@ def implicit_callers(ns: Mapping[str, Any], names: Iterable[str]) -> set[str]:
         if head and hook in _CLASS_STATEMENT_HOOKS:
             cls = resolve(ns, head)
             if isinstance(cls, type):
-                out.update(f"{k}.{hook}" for k, v in classes if v is not cls and _sub(v, cls))
-            continue
-        if head and hook == "__call__":
+                wanted.append(("sub", cls, "." + hook))
+        elif head and hook == "__call__":
             meta = resolve(ns, head)
             if _is_metaclass(meta):
-                out.update(k for k, v in classes if isinstance(v, meta))
+                wanted.append(("made", meta, ""))
+        else:
+            cls = resolve(ns, name)
+            if isinstance(cls, type):
+                wanted.append(("sub", cls, ""))
+                if _is_metaclass(cls):
+                    wanted.append(("made", cls, ".__class__"))
+    if not wanted:
+        return set()
+    out: set[str] = set()
+    for key, value in list(ns.items()):
+        if not isinstance(value, type):
             continue
-        cls = resolve(ns, name)
-        if not isinstance(cls, type):
-            continue
-        out.update(k for k, v in classes if v is not cls and _sub(v, cls))
-        if _is_metaclass(cls):
-            out.update(f"{k}.__class__" for k, v in classes if isinstance(v, cls))
+        for how, cls, suffix in wanted:
+            if value is cls:
+                continue
+            if (how == "sub" and _sub(value, cls)) or (how == "made" and isinstance(value, cls)):
+                out.add(key + suffix)
     return out
 
 
