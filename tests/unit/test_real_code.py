@@ -101,9 +101,6 @@ def test_a_rollback_restores_changed_bases(project: Project) -> None:
 def test_an_undo_step_that_fails_is_reported_not_hidden() -> None:
     from ipython_hotreload.core.apply.journal import Journal
 
-    class Frozen:
-        __slots__ = ()
-
     journal = Journal()
     holder = {"a": 1}
     journal.setitem(holder, "a", 2)
@@ -112,9 +109,27 @@ def test_an_undo_step_that_fails_is_reported_not_hidden() -> None:
         raise TypeError("cannot restore")
 
     journal.on_undo(cannot, what="Frozen.attr")
+
+    class Once:
+        sets = 0
+
+        def __setattr__(self, name: str, value: object) -> None:
+            type(self).sets += 1
+            if type(self).sets > 1:
+                raise AttributeError("set once only")
+            object.__setattr__(self, name, value)
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError("set once only")
+
+    once = Once()
+    journal.setattr(once, "x", 1)
     failed = journal.rollback()
     assert holder == {"a": 1}
-    assert failed == ["Frozen.attr (TypeError: cannot restore)"]
+    assert failed == [
+        "a Once.x (AttributeError: set once only)",
+        "Frozen.attr (TypeError: cannot restore)",
+    ]
 
 
 CACHED = """

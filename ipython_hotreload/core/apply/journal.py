@@ -28,8 +28,9 @@ class Journal:
     """
 
     def __init__(self) -> None:
-        # (how to undo a change, what it restores: for the error when it fails)
-        self._undo: list[tuple[Callable[[], None], str]] = []
+        # (how to undo a change, what it restores: for the error when it fails; described
+        # lazily, only for a step that fails)
+        self._undo: list[tuple[Callable[[], None], _What]] = []
 
     def __len__(self) -> int:
         return len(self._undo)
@@ -43,7 +44,7 @@ class Journal:
                 old = getattr(obj, name)  # `__bases__`, `__name__`: set back, never deleted
         else:
             old = getattr(obj, name, MISSING)
-        what = f"{_describe(obj)}.{name}"
+        what = ("attr", obj, name)
         if old is MISSING:
             self._undo.append((lambda: _quiet_delattr(obj, name), what))
         else:
@@ -53,7 +54,7 @@ class Journal:
     def delattr(self, obj: Any, name: str) -> None:
         """Delete ``obj.name``."""
         old = obj.__dict__[name] if isinstance(obj, type) else getattr(obj, name)
-        self._undo.append((lambda: setattr(obj, name, old), f"{_describe(obj)}.{name}"))
+        self._undo.append((lambda: setattr(obj, name, old), ("attr", obj, name)))
         delattr(obj, name)
 
     def set_cell(self, cell: CellType, value: Any) -> None:
@@ -71,7 +72,7 @@ class Journal:
     def setitem(self, mapping: MutableMapping[Any, Any], key: Any, value: Any) -> None:
         """Set ``mapping[key]``."""
         old = mapping.get(key, MISSING)
-        what = f"[{key!r}] of a {type(mapping).__name__}"
+        what = ("item", mapping, key)
         if old is MISSING:
             self._undo.append((lambda: _quiet_pop(mapping, key), what))
         else:
@@ -117,7 +118,7 @@ class Journal:
             ns.clear()
             ns.update(before)
 
-        self._undo.append((undo, f"the namespace of {ns.get('__name__')}"))
+        self._undo.append((undo, ("namespace", ns, None)))
         ns.clear()
         ns.update(keep)
         ns.update(submodules_bound_in(before))
@@ -142,7 +143,7 @@ class Journal:
                 step()
             except BaseException as exc:  # every other step must still run
                 log.exception("hotreload: an undo step failed during rollback")
-                failed.append(f"{what} ({type(exc).__name__}: {exc})")
+                failed.append(f"{_described(what)} ({type(exc).__name__}: {exc})")
         return failed
 
 
@@ -185,6 +186,22 @@ def _type_slot(meta: type, name: str) -> bool:
     return False
 
 
+# What an undo step restores: a name, or ("attr", obj, name), ("item", mapping, key),
+# ("namespace", ns, None), put into words only when the step fails.
+_What = str | tuple[str, Any, Any]
+
+
+def _described(what: _What) -> str:
+    if isinstance(what, str):
+        return what
+    kind, obj, name = what
+    if kind == "attr":
+        return f"{_describe(obj)}.{name}"
+    if kind == "item":
+        return f"[{name!r}] of a {type(obj).__name__}"
+    return f"the namespace of {obj.get('__name__')}"
+
+
 def _describe(obj: Any) -> str:
     name = getattr(obj, "__qualname__", None) if isinstance(obj, type) else None
     if not isinstance(name, str):
@@ -193,10 +210,14 @@ def _describe(obj: Any) -> str:
 
 
 def _quiet_delattr(obj: Any, name: str) -> None:
+    """Take away an attribute the object did not have before; one already gone is fine, one
+    that stays (the object refuses) is a failed step."""
     try:
         delattr(obj, name)
     except AttributeError:
-        pass
+        still = name in obj.__dict__ if isinstance(obj, type) else hasattr(obj, name)
+        if still:
+            raise
 
 
 def _quiet_pop(mapping: MutableMapping[Any, Any], key: Any) -> None:
