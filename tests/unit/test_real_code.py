@@ -488,3 +488,18 @@ def test_a_metaclass_call_and_a_post_init_are_what_instantiation_calls(
     )
     assert project.mods(result) == ["meta", "meta_user"]
     assert user.P.label == "q2" and isinstance(user.P, m.Point)
+
+
+def test_a_class_run_again_still_appends_to_a_log_of_names(project: Project) -> None:
+    # Re-registration settles objects, never numbers or strings: a log keeps growing.
+    project.write(
+        "log.py",
+        "HITS = []\n\ndef track(label, value):\n    HITS.append(label)\n    return value\n",
+    )
+    text = "import log\n\nC0 = 0\n\nclass K:\n    ATTR = log.track('K.ATTR', C0)\n"
+    project.write("tracked.py", text)
+    log = project.import_("log")
+    project.import_("tracked")
+    for value in (1, 0):
+        project.reload("tracked.py", text.replace("C0 = 0", f"C0 = {value}"))
+    assert log.HITS == ["K.ATTR"] * 3

@@ -370,6 +370,8 @@ class ModuleUpdate:
         self.outcome.replaced += patcher.merge_names(bound)
         if registrations is not None:
             unpaired = registrations.settle(self.journal, patcher.refs.original)
+            if not stmt.is_def:
+                unpaired = []  # a class statement that ran again registers again (rule 2)
             self.outcome.warnings += [
                 f"{stmt.name} (line {stmt.start}) ran again and may now be registered twice: {u}"
                 for u in unpaired

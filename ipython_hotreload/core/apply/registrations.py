@@ -11,7 +11,9 @@ and again after it, and settles each list and dict that changed:
   becomes the kept one, and is dropped if the kept one is already there;
 * a new entry in a list that is, or equals (``==``), an entry that was there before takes
   that entry's place (one route, never two);
-* a new entry paired with nothing is reported: it may now be registered twice.
+* a new entry paired with nothing is reported: it may now be registered twice (a number or
+  a string is never paired: a log of names grows as it would, and is reported only where
+  an equal one was there already).
 
 The walks go through plain containers and the ``__dict__`` of plain objects, as deep as
 :data:`DEPTH` and at most :data:`BUDGET` visits each, never into functions, classes or
@@ -136,6 +138,12 @@ def _settle_list(
     unpaired: list[str] = []
     for i in new_slots:
         item = items[i]
+        if isinstance(item, _ATOMS):
+            # A number or a string stands for no registration of its own (a log of names
+            # grows as it would): reported only when an equal one was there already.
+            if any(_equal_atom(items[j], item) for j in old_slots):
+                unpaired.append(f"{item!r} added again to {where}")
+            continue
         original = kept(item)
         if original is not item:
             if any(items[j] is original for j in old_slots):
@@ -176,6 +184,10 @@ def _settle_dict(
         if key not in before and id(original) in old_values:
             unpaired.append(f"{where}[{key!r}] (also under another key)")
     return unpaired
+
+
+def _equal_atom(old: Any, new: Any) -> bool:
+    return type(old) is type(new) and bool(old == new)
 
 
 def _same_registration(old: Any, new: Any) -> bool:
