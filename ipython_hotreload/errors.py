@@ -115,24 +115,41 @@ class ReloadError(HotReloadError):
 
     ``mod`` and ``path`` name the module that failed (not necessarily the one saved),
     ``lineno`` is the failing line in that file when known, ``__cause__`` the original error.
-    The new source stays on disk.
+    The new source stays on disk. ``not_restored`` names what the rollback could not put
+    back (empty when everything was: then, and only then, the old code kept running).
     """
 
-    def __init__(self, mod: str | None, path: str | None, lineno: int | None, message: str) -> None:
+    def __init__(
+        self,
+        mod: str | None,
+        path: str | None,
+        lineno: int | None,
+        message: str,
+        not_restored: tuple[str, ...] = (),
+    ) -> None:
         self.mod = mod
         self.path = path
         self.lineno = lineno
         self.message = message
+        self.not_restored = tuple(not_restored)
         super().__init__(mod, path, lineno, message)
 
     def __str__(self) -> str:
         where = self.path or self.mod or "<unknown>"
         if self.lineno is not None:
             where = f"{where}:{self.lineno}"
+        if self.not_restored:
+            shown = "; ".join(self.not_restored[:5])
+            more = f" and {len(self.not_restored) - 5} more" if len(self.not_restored) > 5 else ""
+            return (
+                f"{where}: {self.message} (the rollback could not restore: {shown}{more}; "
+                "those objects may hold the new code: restart the kernel to be sure)"
+            )
         return f"{where}: {self.message} (old code kept running)"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.mod, self.path, self.lineno, self.message))
+        args = (self.mod, self.path, self.lineno, self.message, self.not_restored)
+        return (type(self), args)
 
 
 class ModuleFailed(HotReloadError):

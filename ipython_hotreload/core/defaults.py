@@ -17,6 +17,7 @@ from ipython_hotreload.core.results import ReloadResult
 
 __all__ = [
     "compile_dep_edges",
+    "default_made_on_first_use",
     "default_reloader",
     "history",
     "peek_default_reloader",
@@ -29,16 +30,25 @@ __all__ = [
 ]
 
 _default: HotReloader | None = None
+_made_on_first_use = False  # the default was made by default_reloader(), not set by hand
 _default_lock = threading.Lock()
 
 
 def default_reloader() -> HotReloader:
     """The process's default :class:`HotReloader`, made on first use (roots: the cwd)."""
-    global _default
+    global _default, _made_on_first_use
     with _default_lock:
         if _default is None:
             _default = HotReloader()
+            _made_on_first_use = True
         return _default
+
+
+def default_made_on_first_use() -> bool:
+    """Was the default reloader (if any) made on first use, rather than set by hand with
+    :func:`set_default_reloader`?"""
+    with _default_lock:
+        return _default is not None and _made_on_first_use
 
 
 def peek_default_reloader() -> HotReloader | None:
@@ -49,10 +59,11 @@ def peek_default_reloader() -> HotReloader | None:
 
 def set_default_reloader(reloader: HotReloader | None) -> None:
     """Replace (or with None, forget) the default reloader."""
-    global _default
+    global _default, _made_on_first_use
     with _default_lock:
         if _default is not None and _default is not reloader:
             _default.close()
+            _made_on_first_use = False
         _default = reloader
 
 

@@ -268,8 +268,8 @@ class Pipeline:
             return run.execute(plan)
         except ModuleFailed as failed:
             cause = failed.__cause__ or failed
-            note = run.not_undone()
-            raise self.failure(sources, failed.mod, cause, failed.path, note) from cause
+            note, left = run.not_undone(), tuple(run.not_restored)
+            raise self.failure(sources, failed.mod, cause, failed.path, note, left) from cause
         finally:
             for s in sources:
                 # checkcache() trusts size and mtime, which a same-size rewrite within one
@@ -369,17 +369,19 @@ class Pipeline:
         exc: BaseException,
         path: str | None = None,
         note: str = "",
+        not_restored: tuple[str, ...] = (),
     ) -> ReloadError:
         """The batch of ``sources`` failed in module ``mod``: its files keep their new text
         and their modules are pending; publish ``compile_failed`` and make the
-        :class:`ReloadError` to raise (``note``: what the rollback could not undo)."""
+        :class:`ReloadError` to raise (``note``: what the rollback could not undo;
+        ``not_restored``: the objects it left changed)."""
         where = Path(path) if path else self.project.graph.path_for_module(mod)
         error = describe_failure(exc, where)
         self._after_failure(sources, mod, dict(error))
         shown = str(where) if where else None
         publish(ModuleEvent("compile_failed", mod, shown, error=dict(error)))
         message = f"{error['message']}; {note}" if note else error["message"]
-        return ReloadError(mod, shown, error["lineno"], message)
+        return ReloadError(mod, shown, error["lineno"], message, not_restored)
 
     def _after_failure(self, sources: list[Source], failed_in: str, error: dict[str, Any]) -> None:
         """The files of a failed batch keep their new text. A module whose file holds the

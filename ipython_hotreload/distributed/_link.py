@@ -27,7 +27,6 @@ from ipython_hotreload.core.paths import is_within, sys_path_dirs
 from ipython_hotreload.distributed._plugin import (
     HotReloadPlugin,
     apply_batch,
-    base_identity,
     worker_status,
 )
 from ipython_hotreload.distributed._wire import (
@@ -151,7 +150,6 @@ class ClusterLink:
             files=files,
             purged=purged,
             bases=list(self.bases),
-            base_ids=[base_identity(b) or ("", -1, -1) for b in self.bases],
             roots=[str(r) for r in self.reloader.roots],
             reexecute=str(getattr(self.reloader, "reexecute", "minimal")),
             filesystem=self.filesystem,

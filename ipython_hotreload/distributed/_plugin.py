@@ -3,10 +3,11 @@ worker's own :class:`~ipython_hotreload.core.engine.HotReloader`.
 
 Each worker applies batches one at a time, in order, in one thread of its own, through the
 :class:`~._gate.TaskGate` that its task executor is wrapped in (tasks see old code or new
-code, not a mix). Where a file goes: if the worker sees the kernel's directory itself (same
-machine and inode, or the kernel's new bytes already there), nothing is written twice and the
-file is reloaded from where it is; otherwise the worker lays the tree out under its own
-directory (``<local_directory>/ipython_hotreload/b<N>``, put first on ``sys.path``). A module
+code, not a mix). Where a file goes: if the worker runs the module from the kernel's own file
+(or from one already holding the kernel's new bytes: a shared mount), nothing is written twice
+and the file is reloaded from where it is; otherwise (another machine, or a checkout or an
+installed copy of its own, even beside a visible kernel directory) the worker lays the tree
+out under its own directory (``<local_directory>/ipython_hotreload/b<N>``, put first on ``sys.path``). A module
 the worker has not imported is only written: its first import reads the new text. Every
 path is checked on the worker as the kernel checks it, and must stay inside its directory.
 """
@@ -14,6 +15,7 @@ path is checked on the worker as the kernel checks it, and must stay inside its 
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 import logging
 import os
 import socket
@@ -43,15 +45,6 @@ from ipython_hotreload.errors import HotReloadError, ReloadError, UnsafePathErro
 __all__ = ["HotReloadPlugin", "apply_batch", "worker_status"]
 
 log = logging.getLogger(__name__)
-
-
-def base_identity(path: str) -> tuple[str, int, int] | None:
-    """(host, device, inode) of a directory: equal on two processes that see the same one."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (socket.gethostname(), st.st_dev, st.st_ino)
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
@@ -221,30 +214,18 @@ class WorkerSide:
         return recompiled
 
     def _mode(self, batch: Batch, f: FileEntry) -> str:
-        """``shared`` when this worker sees the kernel's directory itself, else ``private``;
-        decided once per shipped directory."""
-        if batch["filesystem"] != "auto":
-            self.modes[f["base"]] = batch["filesystem"]
-            return batch["filesystem"]
-        known = self.modes.get(f["base"])
-        if known is not None:
-            return known
-        base = batch["bases"][f["base"]]
-        ids = batch["base_ids"]
-        same = f["base"] < len(ids) and base_identity(base) == tuple(ids[f["base"]])
-        if not same:
-            # Another machine can mount the same tree (NFS): then the kernel's new bytes are
-            # already there, and writing them again would be a second, racing write.
-            path = Path(base) / f["rel"]
-            try:
-                if f["data"] is None:
-                    same = Path(base).is_dir() and not path.exists()
-                else:
-                    same = path.is_file() and digest(path.read_bytes()) == f["sha256"]
-            except OSError:
-                same = False
-        self.modes[f["base"]] = "shared" if same else "private"
-        return self.modes[f["base"]]
+        """``shared`` when this worker runs (or would import) the module from the kernel's
+        own file, or from a file already holding the kernel's new bytes (a shared mount);
+        else ``private``. Decided by where the worker's module was loaded from, file by
+        file: a worker can see the kernel's directory and still import the project from a
+        checkout or an installed copy of its own, which must then take the new text."""
+        mode = batch["filesystem"]
+        if mode == "auto":
+            kernel_file = Path(batch["bases"][f["base"]]) / f["rel"]
+            mode = "shared" if _runs_file(f, kernel_file) else "private"
+        if mode == "private" or f["base"] not in self.modes:
+            self.modes[f["base"]] = mode  # (a directory with one private file is private)
+        return mode
 
     def _private_dir(self, base: int) -> Path:
         directory = (self.private / f"b{base}").resolve()
@@ -283,6 +264,53 @@ class WorkerSide:
             "tasks_running": self.gate.running,
             "pid": os.getpid(),
         }
+
+
+def _runs_file(f: FileEntry, kernel_file: Path) -> bool:
+    """Does this worker run module ``f["mod"]`` from ``kernel_file`` (or from a file that
+    already holds the new bytes), so reloading it where it is gives the new code? A module
+    it cannot find (new, or in a directory it does not see) is not: its copy is laid out
+    in the worker's directory, where its first import finds it."""
+    origin = _origin(f["mod"])
+    if origin is None:
+        return False
+    try:
+        if origin.exists() and kernel_file.exists() and os.path.samefile(origin, kernel_file):
+            return True
+        if f["data"] is None:
+            return not origin.exists()
+        return origin.is_file() and digest(origin.read_bytes()) == f["sha256"]
+    except OSError:
+        return False
+
+
+def _origin(name: str) -> Path | None:
+    """The file module ``name`` was loaded from here, or the one its first import would
+    read (found along ``sys.path`` without importing anything); None if neither."""
+    module = sys.modules.get(name)
+    if module is not None:
+        file = getattr(module, "__file__", None)
+        return Path(file) if isinstance(file, str) else None
+    parts = name.split(".")
+    search: list[str] | None = None  # None: sys.path
+    spec = None
+    for depth in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:depth])
+        loaded = sys.modules.get(prefix)
+        if loaded is not None and depth < len(parts):
+            paths = getattr(loaded, "__path__", None)
+            search = list(paths) if paths is not None else None
+            continue
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(prefix, search)
+        except (ImportError, ValueError, OSError):
+            return None
+        if spec is None:
+            return None
+        search = list(spec.submodule_search_locations or [])
+    if spec is None or not spec.has_location or not isinstance(spec.origin, str):
+        return None
+    return Path(spec.origin)
 
 
 def _adopt(module: ModuleType, name: str, target: Path, directory: Path) -> None:

@@ -60,7 +60,6 @@ class Batch(TypedDict):
     files: list[FileEntry]
     purged: list[str]
     bases: list[str]
-    base_ids: list[tuple[str, int, int]]
     roots: list[str]
     reexecute: str
     filesystem: Filesystem

@@ -13,7 +13,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipython_hotreload.core.defaults import peek_default_reloader, set_default_reloader
+from ipython_hotreload.core.defaults import (
+    default_made_on_first_use,
+    peek_default_reloader,
+    set_default_reloader,
+)
 from ipython_hotreload.core.engine import HotReloader
 from ipython_hotreload.ipython.autoreload import AutoreloadSync
 from ipython_hotreload.ipython.comm import CommChannel
@@ -35,8 +39,9 @@ class Extension:
     settings: HotReload
     channel: CommChannel
     autoreload_sync: AutoreloadSync
-    #: The default reloader this load made (None: one existed already, the user's): unload
-    #: forgets it, so a later load in another directory starts afresh there.
+    #: The default reloader this load uses, when no one set it by hand (made by this load,
+    #: or on first use of the module-level API): unload forgets it, so a later load in
+    #: another directory starts afresh there (its roots, graph and pending state).
     owned: HotReloader | None = None
     #: Set once the warm-up thread has finished (the first reload then costs what any costs).
     warmed_up: threading.Event = field(default_factory=threading.Event)
@@ -55,14 +60,16 @@ def load(shell: Any) -> None:
     reloader up in a background thread."""
     if loaded(shell) is not None:
         return
-    existed = peek_default_reloader() is not None
+    # A default reloader set by hand is the user's; one made on first use (by the module
+    # API, say `hr.reload`, before this load) only stood for the working directory then.
+    by_hand = peek_default_reloader() is not None and not default_made_on_first_use()
     settings = HotReload(parent=shell)
     magics = HotReloadMagics(shell, settings.reloader)
     extension = Extension(magics, settings, CommChannel(settings.reloader), AutoreloadSync(shell))
     magics.extension = extension
     shell.configurables.append(settings)
     reloader = settings.reloader()  # apply ipython_config.py settings now, not on first use
-    extension.owned = None if existed else reloader
+    extension.owned = None if by_hand else reloader
     extension.channel.open()
     extension.autoreload_sync.start()
     shell.register_magics(magics)

@@ -7,6 +7,14 @@ function's cells then takes the new one's value (a renamed variable included), u
 hold the same definition, which ``same`` pairs (a kept class for ``super()``'s
 ``__class__`` cell, a decorated function the reload patched too). A closure of another
 shape cannot be patched: the caller replaces the function or runs its statement instead.
+With ``keep_cells`` (a closure a factory made before the edit), the cells are its state (a
+counter, a cache) and stay as they are: the new code must name the same free variables.
+
+:func:`nested_changes` tells an edit confined to functions nested in another (an inner
+``def``, a ``lambda`` a factory returns) from one of the enclosing function's own code, and
+:func:`patch_closures` gives every function made from an old inner code object the new code,
+keeping its cells. Those functions can be held anywhere, so they are found through the old
+code object (``gc.get_referrers``): a walk of the heap, paid only for such an edit.
 
 :class:`Site` is where a ``def`` lives (a module's namespace, the classes around it): it
 finds the function object a ``def`` made, behind decorators (``__wrapped__``, closures,
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -27,7 +36,16 @@ from typing import Any, NamedTuple, TypeVar
 
 from ipython_hotreload.core.apply.journal import MISSING, Journal, cell_value
 
-__all__ = ["FUNCTION_ATTRS", "Found", "Site", "adopt", "shifted"]
+__all__ = [
+    "FUNCTION_ATTRS",
+    "Found",
+    "Site",
+    "adopt",
+    "inner_codes",
+    "nested_changes",
+    "patch_closures",
+    "shifted",
+]
 
 #: What a patched function takes from the new one (its ``__dict__``, what decorators put
 #: there, is the caller's to merge).
@@ -45,10 +63,21 @@ def adopt(
     old: FunctionType,
     new: FunctionType,
     same: Callable[[Any, Any], bool] = lambda old, new: False,
+    *,
+    keep_cells: bool = False,
 ) -> bool:
     """``old`` takes ``new``'s code, defaults, annotations, docstring and closure values
     (the values ``same`` pairs stay); False, changing nothing, when ``new`` closes over
-    another number of variables."""
+    another number of variables. With ``keep_cells``, ``old`` takes the code and docstring
+    only, and keeps its cells (False when the new code names other free variables)."""
+    if keep_cells:
+        if old.__code__.co_freevars != new.__code__.co_freevars:
+            return False
+        for attr in ("__code__", "__doc__"):
+            value = getattr(new, attr)
+            if getattr(old, attr) is not value:
+                journal.setattr(old, attr, value)
+        return True
     if len(old.__code__.co_freevars) != len(new.__code__.co_freevars):
         return False
     for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or (), strict=True):
@@ -60,6 +89,79 @@ def adopt(
         value = getattr(new, attr)
         if getattr(old, attr) is not value:
             journal.setattr(old, attr, value)
+    return True
+
+
+def nested_changes(old: CodeType, new: CodeType) -> list[tuple[CodeType, CodeType]] | None:
+    """When ``new`` differs from ``old`` only in the code of functions nested in it (at any
+    depth): the (old, new) code objects of each nested function whose own code changed, or
+    that encloses one that did (empty: no change but line numbers). None when ``old``'s own
+    code changed (its statements, its constants, its variables)."""
+    if not _same_shape(old, new):
+        return None
+    pairs: list[tuple[CodeType, CodeType]] = []
+    inner = [
+        (a, b)
+        for a, b in zip(old.co_consts, new.co_consts, strict=True)
+        if isinstance(a, CodeType) and isinstance(b, CodeType)
+    ]
+    for a, b in inner:
+        if a.co_name != b.co_name:
+            return None
+        deeper = nested_changes(a, b)
+        if deeper is None or deeper:
+            pairs.append((a, b))  # its own code changed, or encloses a change
+            pairs += deeper or []
+    return pairs
+
+
+def inner_codes(old: CodeType, new: CodeType) -> list[tuple[CodeType, CodeType]]:
+    """The code objects of the functions nested in ``old`` and ``new`` (at any depth),
+    paired by position and name."""
+    old_inner = [c for c in old.co_consts if isinstance(c, CodeType)]
+    new_inner = [c for c in new.co_consts if isinstance(c, CodeType)]
+    pairs: list[tuple[CodeType, CodeType]] = []
+    for a, b in zip(old_inner, new_inner, strict=False):
+        if a.co_name == b.co_name:
+            pairs += [(a, b), *inner_codes(a, b)]
+    return pairs
+
+
+def _same_shape(old: CodeType, new: CodeType) -> bool:
+    """The same code but for the code objects nested in it and line numbers."""
+    if (
+        old.co_code != new.co_code
+        or old.co_names != new.co_names
+        or old.co_varnames != new.co_varnames
+        or old.co_freevars != new.co_freevars
+        or old.co_cellvars != new.co_cellvars
+        or old.co_flags != new.co_flags
+        or old.co_argcount != new.co_argcount
+        or old.co_posonlyargcount != new.co_posonlyargcount
+        or old.co_kwonlyargcount != new.co_kwonlyargcount
+        or old.co_exceptiontable != new.co_exceptiontable
+        or len(old.co_consts) != len(new.co_consts)
+    ):
+        return False
+    for a, b in zip(old.co_consts, new.co_consts, strict=True):
+        if isinstance(a, CodeType) or isinstance(b, CodeType):
+            if not (isinstance(a, CodeType) and isinstance(b, CodeType)):
+                return False
+        elif type(a) is not type(b) or a != b:
+            return False
+    return True
+
+
+def patch_closures(journal: Journal, old: CodeType, new: CodeType) -> bool:
+    """Every function made from code ``old`` (closures a factory returned, held anywhere)
+    takes code ``new`` and keeps its cells; False, changing nothing, when ``new`` names
+    other free variables than ``old``."""
+    if old.co_freevars != new.co_freevars:
+        return False
+    made = [f for f in gc.get_referrers(old) if type(f) is FunctionType and f.__code__ is old]
+    for fn in made:
+        fresh = FunctionType(new, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        adopt(journal, fn, fresh, keep_cells=True)
     return True
 
 

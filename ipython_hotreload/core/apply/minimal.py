@@ -29,16 +29,26 @@ module exactly as it was.
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import FunctionType, ModuleType
+from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.apply.functions import Site, adopt, shifted
+from ipython_hotreload.core.apply.functions import (
+    Site,
+    adopt,
+    inner_codes,
+    nested_changes,
+    patch_closures,
+    shifted,
+)
+from ipython_hotreload.core.apply.implicit import implicit_callers, member_changed
 from ipython_hotreload.core.apply.journal import MISSING, Journal
 from ipython_hotreload.core.apply.patching import Patcher
+from ipython_hotreload.core.apply.registrations import Registrations, roots_of
 from ipython_hotreload.core.results import Mode
-from ipython_hotreload.core.source.diff import Pair, diff_statements
+from ipython_hotreload.core.source.diff import Pair, diff_statements, redecorates
 from ipython_hotreload.core.source.reads import bound_names
 from ipython_hotreload.core.source.statements import ModuleIndex, Statement, function_texts
 
@@ -56,6 +66,7 @@ class Outcome:
     code_changed: set[str] = field(default_factory=set)  # names whose object took new code
     patched: int = 0  # functions patched in place
     replaced: list[str] = field(default_factory=list)  # names whose old object was dropped
+    warnings: list[str] = field(default_factory=list)  # what may now be registered twice
 
     @property
     def touched(self) -> bool:
@@ -115,12 +126,22 @@ class ModuleUpdate:
             pairs = [Pair("same", st, st) for st in self.new.statements]
         else:
             pairs = diff_statements(self.old.statements, self.new.statements)
+        # A decorated def whose signature changed runs again, its decorators given the very
+        # function object they were given before (the new code patched into it).
+        keep = {
+            id(p.new): self._kept_function(p.old)
+            for p in pairs
+            if p.status == "run" and p.old and p.new and redecorates(p.old, p.new)
+        }
         # A def or class whose change cannot be patched in place runs as a statement.
         runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
+        # Calls Python makes implicitly: subclasses of a class whose __init__ changed, the
+        # classes of a changed metaclass (here, or in a dependent, what its imports bound).
+        self.outcome.code_changed |= implicit_callers(self.ns, self.outcome.code_changed)
         self._remove(pairs)
         for pair, run in zip(pairs, runs, strict=True):
             if pair.new is not None and (run or self._triggered(pair.new)):
-                self._execute(pair.new)
+                self._execute(pair.new, keep.get(id(pair.new)))
         o = self.outcome
         # A function whose code reads what changed computes something else now: for the
         # dependents, calling it is calling changed code (SPEC 1.5 rules 3 and 5).
@@ -180,7 +201,7 @@ class ModuleUpdate:
                 set_name(obj, cls, name)
         self.outcome.patched += 1
         self.outcome.rebound.add(".".join((*path, name)))
-        self.outcome.code_changed.add(path[0])
+        self.outcome.code_changed |= member_changed(path, name, cls)
         return True
 
     def _patch_function(self, old: Statement, new: Statement, path: tuple[str, ...]) -> bool:
@@ -196,7 +217,10 @@ class ModuleUpdate:
         node = new.located()
         assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         fresh = site.compile(node, decorated=False)
-        if fresh is None or not adopt(self.journal, target, fresh):
+        if fresh is None:
+            return False
+        own_code_changed = not self._closures_follow(target, fresh)
+        if not adopt(self.journal, target, fresh):
             return False
         for cache in found.caches:
             cache.cache_clear()
@@ -209,7 +233,37 @@ class ModuleUpdate:
                 except (AttributeError, TypeError):
                     pass
         self.outcome.patched += 1
-        self.outcome.code_changed.add(path[0] if path else old.name)
+        if not own_code_changed:
+            return True  # what calls it runs the same code (new closures get the new code)
+        if path:  # a method: only what calls it (or calls it implicitly) calls changed code
+            cls = site.classes[-1] if site.classes else None
+            self.outcome.code_changed |= member_changed(path, old.name, cls)
+        else:
+            self.outcome.code_changed.add(old.name)
+        return True
+
+    def _closures_follow(self, target: FunctionType, fresh: FunctionType) -> bool:
+        """An edit confined to functions nested in ``target`` (a factory's inner ``def``):
+        every closure made from their old code takes the new code, keeping its cells, and
+        True: ``target`` counts as patched, not changed. False when its own code changed, or
+        when an inner function's free variables changed (its closures keep the old code,
+        and the statements calling ``target`` run: a payload warning says so)."""
+        nested = nested_changes(target.__code__, fresh.__code__)
+        moved = [
+            old.co_qualname
+            for old, new in inner_codes(target.__code__, fresh.__code__)
+            if old.co_freevars != new.co_freevars
+        ]
+        if moved:
+            self.outcome.warnings.append(
+                f"{', '.join(moved)}: its free variables changed, so the closures made "
+                f"before keep their code; what calls {target.__qualname__} ran again"
+            )
+            return False
+        if nested is None:
+            return False
+        for old, new in nested:
+            patch_closures(self.journal, old, new)
         return True
 
     def _shift(self, old: Statement, delta: int, path: tuple[str, ...]) -> None:
@@ -267,20 +321,61 @@ class ModuleUpdate:
         self._tainted, self._taint_key = tainted, key
         return tainted
 
-    def _execute(self, stmt: Statement) -> None:
+    def _kept_function(self, old: Statement) -> FunctionType | None:
+        """The function object ``old``'s decorated ``def`` made (behind its decorators)."""
+        assert old.name is not None
+        found = self._site(()).find(old.name, old.node, old.start)
+        if found is None:
+            return None
+        fn: FunctionType = found[0]
+        return fn
+
+    def _execute(self, stmt: Statement, keep: FunctionType | None = None) -> None:
+        """Run one statement; ``keep``: the function a decorated ``def`` made before, which
+        its decorators get again, with the new code (so what they registered is the same
+        object, and a framework that refuses a second function for a name does not)."""
         ns = self.ns
         before = dict(ns)
-        code = stmt.compiled(self.filename, self.new.future_flags)
+        code = self._keeping(stmt) if keep is not None else None
+        if code is None:
+            code = stmt.compiled(self.filename, self.new.future_flags)
+            keep = None
         self.ran_nodes.append(stmt.located())
-        exec(code, ns)
+        # A definition that runs again registers again (its decorators, its bases'
+        # __init_subclass__): what it registers must take the place of what it did before.
+        again = (stmt.is_def or stmt.is_class) and stmt.name in ns
+        registrations = Registrations(roots_of(ns, stmt.loads | stmt.calls)) if again else None
+        if keep is not None:
+            kept = keep
+
+            def keeper(fresh: Any) -> Any:
+                ok = isinstance(fresh, FunctionType) and adopt(self.journal, kept, fresh)
+                return kept if ok else fresh
+
+            ns[_KEEPER] = keeper
+        try:
+            exec(code, ns)
+        finally:
+            ns.pop(_KEEPER, None)
         self.outcome.rerun.append((stmt.start, stmt.end))
+        if keep is not None and stmt.name is not None:
+            self.outcome.code_changed.add(stmt.name)  # the same object, new code
         bound = [
             k for k in ns.keys() | before.keys() if ns.get(k, _GONE) is not before.get(k, _GONE)
         ]
         attrs = {k: dict(vars(v)) for k in bound if isinstance(v := before.get(k), type)}
         # New functions and classes that stand for old ones are merged into them, and the
         # copies the statement left in containers, defaults and closures point back.
-        self.outcome.replaced += Patcher(self.journal, self.module, before).merge_names(bound)
+        patcher = Patcher(self.journal, self.module, before)
+        self.outcome.replaced += patcher.merge_names(bound)
+        if registrations is not None:
+            unpaired = registrations.settle(self.journal, patcher.refs.original)
+            if not stmt.is_def:
+                unpaired = []  # a class statement that ran again registers again (rule 2)
+            self.outcome.warnings += [
+                f"{stmt.name} (line {stmt.start}) ran again and may now be registered twice: {u}"
+                for u in unpaired
+            ]
         for key in bound:
             new, old = ns.get(key, _GONE), before.get(key, _GONE)
             if new is _GONE or new is not old:
@@ -295,5 +390,20 @@ class ModuleUpdate:
                     if attrs[key].get(a, _GONE) is not now.get(a, _GONE)
                 )
 
+    def _keeping(self, stmt: Statement) -> CodeType | None:
+        """``stmt`` (a decorated def) compiled with one more decorator, innermost, that hands
+        the decorators the kept function instead of the fresh one."""
+        node = copy.copy(stmt.located())
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.decorator_list:
+            return None
+        last = node.decorator_list[-1]
+        keeper = ast.copy_location(ast.Name(_KEEPER, ast.Load()), last)
+        node.decorator_list = [*node.decorator_list, keeper]
+        module = ast.Module([node], [])
+        flags = self.new.future_flags
+        code: CodeType = compile(module, self.filename, "exec", flags=flags, dont_inherit=True)
+        return code
+
 
 _GONE: Any = object()
+_KEEPER = "__hotreload_kept_function__"

@@ -96,6 +96,7 @@ class Patcher:
         self.refs = References(journal, self.modname)
         self._visiting: set[int] = set()
         self._dispatchers: list[tuple[FunctionType, FunctionType]] = []
+        self._abcs: list[tuple[abc.ABCMeta, type]] = []
 
     def merge(self) -> list[str]:
         """Patch old objects with the new ones; put the old objects back in the namespace.
@@ -154,11 +155,15 @@ class Patcher:
                 self.journal.setitem(ns, key, old)
             else:
                 self.replaced.append(qualname)
-        # Registrations are merged once every class is matched: a dispatcher defined before
-        # the classes it dispatches on must key its registry by the kept classes.
+        # Registrations are merged once every class is matched: a dispatcher (or an ABC)
+        # defined before the classes it dispatches on (or registers) must key its registry
+        # by the kept classes.
         for old_fn, new_fn in self._dispatchers:
             self._merge_dispatch(old_fn, new_fn)
         self._dispatchers.clear()
+        for old_abc, new_abc in self._abcs:
+            self._merge_abc(old_abc, new_abc)
+        self._abcs.clear()
         self.refs.pair_holders(self.old_ns, ns, keys, self.patch)
         self.refs.remap_namespace(ns, keys)
         self._report_orphans(ns, keys)
@@ -286,7 +291,7 @@ class Patcher:
         if old.__dict__.get("__slots__", ()) != new.__dict__.get("__slots__", ()):
             return False
         self.refs.keep(new, old)
-        bases = tuple(self.refs.original(b) for b in new.__bases__)
+        bases = self._kept_bases(old, new)
         if bases != old.__bases__:
             try:
                 self.journal.setattr(old, "__bases__", bases)
@@ -310,8 +315,26 @@ class Patcher:
                 continue
             self.journal.delattr(old, name)
         if isinstance(old, abc.ABCMeta):
-            self._merge_abc(old, new)
+            self._abcs.append((old, new))  # merged once every class is matched
         return True
+
+    def _kept_bases(self, old: type, new: type) -> tuple[type, ...]:
+        """The bases ``old`` takes: each new base of this module that stands for one of the
+        old bases (same qualified name) is merged into it first, whatever order the names
+        come in (a base reached through a class attribute before its own name), so a kept
+        class never ends up with a freshly built base under it."""
+        old_bases = {
+            (b.__module__, b.__qualname__): b for b in old.__bases__ if defined_in(b, self.modname)
+        }
+        bases = []
+        for base in new.__bases__:
+            kept = self.refs.kept(base)
+            if kept is _MISSING and defined_in(base, self.modname):
+                match = old_bases.get((base.__module__, base.__qualname__))
+                if match is not None and self.patch(match, base):
+                    kept = match
+            bases.append(base if kept is _MISSING else kept)
+        return tuple(bases)
 
     def _patch_metaclass(self, old_meta: type, new_meta: type) -> bool:
         """A metaclass defined in this module is patched like any class, and then the

@@ -38,6 +38,12 @@ from ipython_hotreload.core.apply.effects import (
     imported_names,
     outside_calls,
 )
+from ipython_hotreload.core.apply.implicit import (
+    Codes,
+    changed_names,
+    codes_before,
+    implicit_callers,
+)
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
 from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
@@ -108,6 +114,7 @@ class PlanRun:
         self.module_ms: dict[str, float] = {}
         # module -> (its tree, the statements that ran in it): what a rollback cannot undo
         self.ran: dict[str, tuple[ast.Module, list[ast.stmt]]] = {}
+        self.not_restored: list[str] = []  # after a rollback: the undo steps that failed
 
     def execute(self, plan: Sequence[Step]) -> Applied:
         """Run every step; on any exception roll back and raise :class:`ModuleFailed` for
@@ -130,7 +137,7 @@ class PlanRun:
                     path = self.path_of(step.mod)
                     raise ModuleFailed(step.mod, str(path) if path else None) from exc
         except BaseException:
-            self.journal.rollback()
+            self.not_restored = self.journal.rollback() or []
             for name in sys.modules.keys() - set(modules_before):
                 sys.modules.pop(name, None)
             raise
@@ -305,11 +312,19 @@ class PlanRun:
                     self.journal.setitem(ns, alias, new)
             elif name in outcome.code_changed:
                 changed.add(alias)
+            # A member of what it imports: `from b import P` reads `P.x`, calls `P.run`.
+            dotted = name + "."
+            rebound.update(alias + n[len(name) :] for n in outcome.rebound if n.startswith(dotted))
+            changed.update(
+                alias + n[len(name) :] for n in outcome.code_changed if n.startswith(dotted)
+            )
         for prefix, target_name in prefixes.items():
             outcome = self.outcomes.get(target_name)
             if outcome is not None:
                 rebound.update(f"{prefix}.{n}" for n in outcome.rebound)
-                changed.update(f"{prefix}.{n}" for n in outcome.code_changed)
+                changed.update(
+                    n if n.startswith(".") else f"{prefix}.{n}" for n in outcome.code_changed
+                )
         for base in index.star_imports:
             outcome = self.outcomes.get(base)
             if outcome is not None:
@@ -317,6 +332,12 @@ class PlanRun:
                     rebound.add(import_marker(base))
                 rebound |= outcome.rebound
                 changed |= outcome.code_changed
+        for target_name in prefixes.values():  # `.m` markers pass on as they are
+            outcome = self.outcomes.get(target_name)
+            if outcome is not None:
+                changed.update(n for n in outcome.code_changed if n.startswith("."))
+        if changed:  # its own subclasses of a changed class, say, call the changed code too
+            changed |= implicit_callers(ns, changed)
         return rebound, changed
 
     def _reexecute(self, module: ModuleType, src: Source, why: str | None = None) -> None:
@@ -329,10 +350,11 @@ class PlanRun:
             self.ran[src.mod] = (src.index.tree, [st.located() for st in src.index.statements])
         elif src.tree is not None:
             self.ran[src.mod] = (src.tree, list(src.tree.body))
+        codes = codes_before(module.__name__, old_ns)  # before the patcher gives them new code
         exec(code, ns)
         self.replaced[src.mod] = Patcher(self.journal, module, old_ns).merge()
         self.executed.append(src.mod)
-        self.outcomes[src.mod] = _full_outcome(module, old_ns, why or "re-executed whole")
+        self.outcomes[src.mod] = _full_outcome(module, old_ns, why or "re-executed whole", codes)
 
     def _rebind(self, step: Step) -> None:
         """An export edge: rebind ``from target import name`` to the target's new object, or
@@ -376,9 +398,13 @@ def _no_changes() -> dict[str, list[str]]:
     return {"added": [], "changed": [], "removed": []}
 
 
-def _full_outcome(module: ModuleType, old_ns: dict[str, Any], why: str) -> Outcome:
-    """A module re-executed whole: every name whose object changed is rebound, and every
-    function or class kept in place may have new code."""
+def _full_outcome(
+    module: ModuleType, old_ns: dict[str, Any], why: str, codes: dict[str, Codes]
+) -> Outcome:
+    """A module re-executed whole: every name whose object changed is rebound; a function
+    kept in place whose code changed is code-changed, and so is a kept class by what calls
+    its changed members (:func:`.implicit.member_changed`: ``P()`` for ``P.__init__``, never
+    for ``P.run``); any other change of a class counts as its whole."""
     ns = module.__dict__
     outcome = Outcome("full", full_reason=why)
     for key in ns.keys() | old_ns.keys():
@@ -386,7 +412,8 @@ def _full_outcome(module: ModuleType, old_ns: dict[str, Any], why: str) -> Outco
         if new is not old:
             outcome.rebound.add(key)
         elif defined_in(new, module.__name__):
-            outcome.code_changed.add(key)
+            outcome.code_changed |= changed_names(key, new, codes.get(key))
+    outcome.code_changed |= implicit_callers(ns, outcome.code_changed)
     return outcome
 
 

@@ -38,7 +38,6 @@ from ipython_hotreload.core.paths import Stamp, in_skipped_dir, is_within
 __all__ = ["LoadedModules"]
 
 
-
 class LoadedModules:
     """The loaded modules of a project and the state of their files."""
 

@@ -60,7 +60,7 @@ def build_payloads(
         out.append(payload)
     out.sort(key=lambda p: p["mod"] != saved)  # stable: the rest keep their execution order
     if warnings and out:
-        out[0]["warnings"] = list(warnings)
+        out[0]["warnings"] = [*warnings, *out[0].get("warnings", [])]
     return out
 
 
@@ -72,6 +72,8 @@ def _what_ran(payload: Payload, outcome: Outcome | None) -> None:
         return
     payload["mode"] = outcome.mode
     payload["rerun"] = [{"lineno": a, "end_lineno": b} for a, b in outcome.rerun]
+    if outcome.warnings:
+        payload["warnings"] = [*payload.get("warnings", []), *outcome.warnings]
     if outcome.mode == "full":
         payload["full_reason"] = outcome.full_reason or "re-executed whole"
 

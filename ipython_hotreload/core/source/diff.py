@@ -2,7 +2,8 @@
 
 :func:`diff_statements` pairs the statements of two indexes: ``same`` (same text),
 ``patch`` (a ``def`` whose decorator lines are the same but whose text is not: only its
-function object is updated), ``class`` (a class whose header is the same and whose body
+function object is updated; a decorated ``def`` whose signature changed is ``run`` instead,
+since decorators read signatures when applied), ``class`` (a class whose header is the same and whose body
 changed only in ways its members can take one by one: recursed into), ``run`` (new or
 changed: it runs) and ``removed``. :func:`full_reason` says when a statement-level update
 cannot vouch for the result. Pairs are read, never changed, by the update that follows.
@@ -18,7 +19,7 @@ from typing import Literal
 
 from ipython_hotreload.core.source.statements import ModuleIndex, Statement
 
-__all__ = ["Pair", "Status", "diff_statements", "full_reason"]
+__all__ = ["Pair", "Status", "diff_statements", "full_reason", "redecorates"]
 
 Status = Literal["same", "patch", "class", "run", "removed"]
 
@@ -83,7 +84,7 @@ def _changed_definition(old: Statement, new: Statement) -> Pair:
     if old.header != new.header:
         return Pair("run", old, new)
     if new.is_def:
-        return Pair("patch", old, new)
+        return Pair("run" if redecorates(old, new) else "patch", old, new)
     assert old.body is not None and new.body is not None
     body = diff_statements(old.body, new.body)
     if all(
@@ -106,12 +107,40 @@ def lone_method(pair: Pair, old_body: Sequence[Statement], new_body: Sequence[St
     name = stmt.name
     if name.startswith("__"):
         return False
+    if pair.old is not None and pair.new is not None and redecorates(pair.old, pair.new):
+        return False  # the class's own machinery may read it too (a model's validators)
     for other in (*old_body, *new_body):
         if other is pair.old or other is pair.new:
             continue
         if other.name == name or name in other.loads:
             return False
     return True
+
+
+def redecorates(old: Statement, new: Statement) -> bool:
+    """Is ``new`` a decorated ``def`` whose signature (parameters, their defaults or
+    annotations, the return annotation) is not ``old``'s? Its decorators must then be
+    applied again (SPEC 1.5 rule 3): they read signatures (routes, CLI options, validators).
+    The language's own descriptors (``staticmethod``, ``classmethod``, ``property`` and its
+    ``setter``) read none, and alone they leave the def patched in place."""
+    node, before = new.node, old.node
+    if not isinstance(node, _DEFS) or not isinstance(before, _DEFS) or not node.decorator_list:
+        return False
+    if all(_descriptor(d) for d in node.decorator_list):
+        return False
+    return ast.dump(node.args) != ast.dump(before.args) or ast.dump(
+        node.returns or ast.Constant(None)
+    ) != ast.dump(before.returns or ast.Constant(None))
+
+
+def _descriptor(decorator: ast.expr) -> bool:
+    if isinstance(decorator, ast.Name):
+        return decorator.id in ("staticmethod", "classmethod", "property")
+    return isinstance(decorator, ast.Attribute) and decorator.attr in (
+        "setter",
+        "getter",
+        "deleter",
+    )
 
 
 def _kind(s: Statement) -> str:

@@ -3,7 +3,9 @@ dependent read at import time what changed?".
 
 A statement can read a name (directly, through an alias, an attribute chain or one of the
 module's own functions) only if its text spells it: the import that binds it, the attribute
-read, the function that reads it. So a compile dependent whose text mentions none of the
+read, the function that reads it. Dunder parts are the exception: Python calls them
+implicitly (``Base.__init_subclass__`` by ``class C(Base)``), so only a name's other parts
+must be spelt. So a compile dependent whose text mentions none of the
 names that changed in the modules it follows cannot run anything, and is left alone without
 being parsed or indexed: on a real code base most dependents of an edited hub are. A text
 that star-imports (``from m import *``) is always looked at: what it binds is not spelt.
@@ -42,9 +44,13 @@ class Mentions:
         self.star = star
 
     def may_mention(self, name: str) -> bool:
-        """Could the text spell ``name`` (a dotted name: each of its parts)?"""
+        """Could the text spell ``name`` (a dotted name: each of its parts but its dunders,
+        which Python calls without their being spelt: a class statement calls its bases'
+        ``__init_subclass__``, making an instance calls ``__init__``)?"""
         bloom = self.bloom
         for part in name.split("."):
+            if not part or (part.startswith("__") and part.endswith("__")):
+                continue
             bits = _bits_of(part.encode())
             if bloom & bits != bits:
                 return False

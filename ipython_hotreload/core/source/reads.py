@@ -6,6 +6,13 @@ comprehensions; never a function's body. They are kept as dotted strings ("b",
 "b.SCALE") so a dependent's ``b.SCALE`` can be matched against a change of ``SCALE`` in
 module ``b``. A module-level function's *body reads* are the global names its body reads
 (for "editing ``def load()`` re-runs ``DATA = load()``").
+
+The calls count the ones Python makes implicitly, and only those (SPEC 1.5 rule 3): a class
+statement calls each base's ``__init_subclass__`` and its metaclass (``"B.__init_subclass__"``,
+``"B.__class__"``; a ``metaclass=M`` keyword calls ``M``), and the ``__set_name__`` of the
+attributes its body makes (``x = Field()`` calls ``"Field.__set_name__"``). A method called
+on something that is no global name (``P().run()``, ``obj.run()`` on a local) is the call
+``".run"``: a change of any class's ``run`` may be what it calls.
 """
 
 from __future__ import annotations
@@ -53,7 +60,37 @@ def import_time_reads(node: ast.stmt, lazy: bool) -> tuple[frozenset[str], froze
         chain = _chain(d.func if isinstance(d, ast.Call) else d)
         if chain:
             calls.update(_prefixes(chain))
+    if isinstance(node, ast.ClassDef):
+        calls |= _class_statement_calls(node)
     return frozenset(loads), frozenset(calls)
+
+
+def _class_statement_calls(node: ast.ClassDef) -> set[str]:
+    """What a class statement (and the class statements nested in it) calls implicitly: its
+    bases' ``__init_subclass__`` and metaclass, its ``metaclass=``, and the ``__set_name__``
+    of what its body's calls make."""
+    out: set[str] = set()
+    for base in node.bases:
+        chain = _chain(base)
+        if chain:
+            name = ".".join(chain)
+            out.update((f"{name}.__init_subclass__", f"{name}.__class__"))
+    for keyword in node.keywords:
+        chain = _chain(keyword.value)
+        if keyword.arg == "metaclass" and chain:
+            out.update(_prefixes(chain))
+    for stmt in node.body:
+        if isinstance(stmt, ast.ClassDef):
+            out |= _class_statement_calls(stmt)
+            continue
+        if isinstance(stmt, _DEFS):
+            continue  # its decorators are counted as calls already
+        loads: set[str] = set()
+        made: set[str] = set()
+        for child in ast.iter_child_nodes(stmt):
+            _collect(child, loads, made)
+        out.update(f"{c}.__set_name__" for c in made if not c.startswith("."))
+    return out
 
 
 def _decorators(node: ast.stmt) -> Iterator[ast.expr]:
@@ -111,6 +148,8 @@ def _collect(expr: ast.AST, loads: set[str], calls: set[str]) -> None:
             chain = _chain(node.func)
             if chain:
                 calls.update(_prefixes(chain))
+            elif isinstance(node.func, ast.Attribute):
+                calls.add("." + node.func.attr)  # a method of something computed
         if isinstance(node, ast.Attribute | ast.Name):
             chain = _chain(node)
             if chain and isinstance(getattr(node, "ctx", None), ast.Load):
@@ -141,6 +180,7 @@ def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     local: set[str] = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
     declared: set[str] = set()  # `global` names: never local
     chains: list[list[str]] = []
+    methods: set[str] = set()  # ".m": methods called on something computed
     stack: list[ast.AST] = list(fn.body)
     while stack:  # one walk: a name is local wherever in the body it is bound
         node = stack.pop()
@@ -158,12 +198,20 @@ def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
                 continue
         elif cls is ast.Global:
             declared.update(node.names)  # type: ignore[attr-defined]
+        elif (
+            cls is ast.Call
+            and isinstance(node.func, ast.Attribute)  # type: ignore[attr-defined]
+            and _chain(node.func) is None  # type: ignore[attr-defined]
+        ):
+            methods.add("." + node.func.attr)  # type: ignore[attr-defined]
         stack.extend(ast.iter_child_nodes(node))
     local -= declared
-    out: set[str] = set()
+    out: set[str] = set(methods)
     for chain in chains:
         if chain[0] not in local:
             out.update(_prefixes(chain))
+        elif len(chain) > 1:
+            out.add("." + chain[1])  # a method of a local: any class's may be the one
     return out
 
 

@@ -78,3 +78,10 @@ def test_a_dependent_that_does_not_mention_what_changed_is_not_parsed(
     assert not any("UNIT = hub.unit()" in t for t in parsed)
     assert any("DOUBLE = hub.SCALE" in t for t in parsed)
     assert sys.modules["bystander"] is bystander
+
+
+def test_dunder_parts_need_not_be_spelt_python_calls_them_implicitly() -> None:
+    subclass = mentions_of(b"from hub import Base\n\nclass CSV(Base):\n    pass\n")
+    assert subclass.may_mention("Base.__init_subclass__")
+    assert subclass.may_mention("Base.__class__") and subclass.may_mention("Base.__init__")
+    assert not mentions_of(b"x = 1\n").may_mention("Base.__init_subclass__")

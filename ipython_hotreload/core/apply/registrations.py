@@ -1,0 +1,268 @@
+"""What a definition run again registered takes the place of what it registered before.
+
+A class or decorated ``def`` statement that runs again registers again: a decorator adds a
+route (Flask's url map, FastAPI's ``router.routes``), a base's ``__init_subclass__`` or a
+metaclass files the new class in a registry. :class:`Registrations` looks at the containers
+reachable from the statement's *roots* (the module's names, and what the statement calls:
+a decorator's object and module, a base class and its module) before the statement runs,
+and again after it, and settles each list and dict that changed:
+
+* an entry that is a new object standing for a kept one (the patcher's ``new -> old`` map)
+  becomes the kept one, and is dropped if the kept one is already there;
+* a new entry in a list that is, or equals (``==``), an entry that was there before takes
+  that entry's place (one route, never two);
+* a new entry paired with nothing is reported: it may now be registered twice (a number or
+  a string is never paired: a log of names grows as it would, and is reported only where
+  an equal one was there already).
+
+The walks go through plain containers and the ``__dict__`` of plain objects, as deep as
+:data:`DEPTH` and at most :data:`BUDGET` visits each, never into functions, classes or
+modules below the roots: the cost is bounded by what the roots hold, not by the heap.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+from collections.abc import Callable, Iterable
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
+from typing import Any
+
+from ipython_hotreload.core.apply.implicit import resolve
+from ipython_hotreload.core.apply.journal import Journal
+
+__all__ = ["BUDGET", "DEPTH", "Registrations", "roots_of"]
+
+#: How deep below a root the walk goes (a Flask url map's rules sit about ten levels down).
+DEPTH = 12
+#: Visits of one walk at most.
+BUDGET = 50_000
+#: Lists and dicts longer than this are data, not registries.
+LARGE = 10_000
+
+_LISTS = (list,)
+_DICTS = (dict, collections.OrderedDict, collections.defaultdict)
+_ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
+_DEFINITIONS = (FunctionType, BuiltinFunctionType, MethodType, ModuleType, type)
+
+# A container seen by a walk: its path from a root (for messages), and what it held.
+_Seen = tuple[Any, str, Any]
+
+
+def roots_of(ns: dict[str, Any], names: Iterable[str]) -> list[tuple[str, Any]]:
+    """The objects a statement that reads ``names`` (dotted) may register into: each
+    object read (a bound method's instance), the namespace of the module a function, a
+    method or a class read comes from, and the module's own names."""
+    roots: list[tuple[str, Any]] = [(ns.get("__name__", "the module"), _Namespace(ns))]
+    seen = {id(ns)}
+    for name in sorted(names):
+        if name.startswith(".") or "__" in name:
+            continue
+        value = resolve(ns, name)
+        if value is None or isinstance(value, _ATOMS):
+            continue
+        owner = getattr(value, "__self__", None) if isinstance(value, MethodType) else None
+        if owner is not None and id(owner) not in seen:
+            seen.add(id(owner))
+            roots.append((name.rpartition(".")[0] or name, owner))
+        # A class statement calls hooks its bases and metaclass inherit: where each of
+        # those classes is defined may hold the registry.
+        related: list[type] = []
+        if isinstance(value, type):
+            meta: type = type(value)
+            related = [*value.__mro__[:-1], *meta.__mro__[:-2]]
+        for obj in [value, *related]:
+            module = _module_of(obj)
+            if module is not None and id(module.__dict__) not in seen:
+                seen.add(id(module.__dict__))
+                roots.append((module.__name__, _Namespace(module.__dict__)))
+        for cls in related:  # their attributes (a registry kept on the class)
+            if id(cls) not in seen:
+                seen.add(id(cls))
+                roots.append((cls.__qualname__, cls))
+        if isinstance(value, _DEFINITIONS) or id(value) in seen:
+            continue
+        seen.add(id(value))
+        roots.append((name, value))
+    return roots
+
+
+class _Namespace:
+    """A module's namespace as a root: its values are walked, the dict itself is no
+    registry (the statement binds its own names there)."""
+
+    def __init__(self, ns: dict[str, Any]) -> None:
+        self.ns = ns
+
+
+class Registrations:
+    """The containers reachable from ``roots`` before a statement runs again."""
+
+    def __init__(self, roots: list[tuple[str, Any]]) -> None:
+        self.roots = roots
+        self.before: dict[int, _Seen] = _walk(roots)
+
+    def settle(self, journal: Journal, kept: Callable[[Any], Any]) -> list[str]:
+        """After the statement ran: each new entry takes the place of the one it stands for
+        (through ``journal``); returns what was added and paired with nothing."""
+        unpaired: list[str] = []
+        for key, (container, where, after) in _walk(self.roots).items():
+            entry = self.before.get(key)
+            if entry is None or entry[0] is not container:
+                continue  # made by the statement: nothing in it was registered before
+            before = entry[2]
+            if isinstance(container, list):
+                if [id(x) for x in container] != before:
+                    unpaired += _settle_list(journal, container, before, kept, where)
+            elif after != before:
+                unpaired += _settle_dict(journal, container, before, kept, where)
+        return unpaired
+
+
+def _settle_list(
+    journal: Journal, items: list[Any], before: list[int], kept: Callable[[Any], Any], where: str
+) -> list[str]:
+    # An entry is new when its object is there more times than before (a decorator that
+    # appends the very function object it was given again adds a second slot).
+    room = collections.Counter(before)
+    new_slots: list[int] = []
+    for i, x in enumerate(items):
+        if room[id(x)] > 0:
+            room[id(x)] -= 1
+        else:
+            new_slots.append(i)
+    old_slots = [i for i in range(len(items)) if i not in set(new_slots)]
+    result: list[Any] = list(items)
+    drop: set[int] = set()
+    taken: set[int] = set()
+    unpaired: list[str] = []
+    for i in new_slots:
+        item = items[i]
+        if isinstance(item, _ATOMS):
+            # A number or a string stands for no registration of its own (a log of names
+            # grows as it would): reported only when an equal one was there already.
+            if any(_equal_atom(items[j], item) for j in old_slots):
+                unpaired.append(f"{item!r} added again to {where}")
+            continue
+        original = kept(item)
+        if original is not item:
+            if any(items[j] is original for j in old_slots):
+                drop.add(i)  # the kept object is registered already
+            else:
+                result[i] = original
+            continue
+        match = next(
+            (j for j in old_slots if j not in taken and _same_registration(items[j], item)), None
+        )
+        if match is None:
+            unpaired.append(f"a {type(item).__name__} added to {where}")
+            continue
+        taken.add(match)
+        result[match] = item  # the new registration, in the place of the old one
+        drop.add(i)
+    settled = [x for i, x in enumerate(result) if i not in drop]
+    if len(settled) != len(items) or any(a is not b for a, b in zip(settled, items, strict=False)):
+        journal.refill(items, settled)
+    return unpaired
+
+
+def _settle_dict(
+    journal: Journal,
+    mapping: dict[Any, Any],
+    before: dict[Any, int],
+    kept: Callable[[Any], Any],
+    where: str,
+) -> list[str]:
+    old_values = {v for k, v in before.items() if k in mapping}
+    unpaired: list[str] = []
+    for key, value in list(mapping.items()):
+        if before.get(key) == id(value):
+            continue
+        original = kept(value)
+        if original is not value:
+            journal.setitem(mapping, key, original)
+        if key not in before and id(original) in old_values:
+            unpaired.append(f"{where}[{key!r}] (also under another key)")
+    return unpaired
+
+
+def _equal_atom(old: Any, new: Any) -> bool:
+    return type(old) is type(new) and bool(old == new)
+
+
+def _same_registration(old: Any, new: Any) -> bool:
+    """Does ``new`` stand for the same registration as ``old``: the same object added again,
+    or an equal one of the same type (a route for the same path, endpoint and methods)?"""
+    if old is new:
+        return True
+    kind = type(new)
+    equals: Any = kind.__eq__
+    if type(old) is not kind or isinstance(new, _ATOMS) or equals is object.__eq__:
+        return False
+    try:
+        return bool(old == new)
+    except Exception:  # noqa: BLE001 - a foreign __eq__ may raise anything: not the same
+        return False
+
+
+def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
+    """Every list and dict reachable from ``roots``: id -> (it, its path, what it holds: the
+    ids of a list's items, a dict's keys with the ids of their values)."""
+    seen: dict[int, _Seen] = {}
+    visited: set[int] = set()
+    budget = BUDGET
+    stack: list[tuple[Any, str, int]] = []
+    for label, root in roots:
+        if isinstance(root, _Namespace):
+            stack.extend((v, f"{label}.{k}", 1) for k, v in list(root.ns.items()))
+        elif isinstance(root, type):
+            stack.extend((v, f"{label}.{k}", 1) for k, v in list(vars(root).items()))
+        else:
+            stack.append((root, label, 0))
+    while stack and budget > 0:
+        obj, where, depth = stack.pop()
+        kind = type(obj)
+        if issubclass(kind, _ATOMS) or issubclass(kind, _DEFINITIONS) or id(obj) in visited:
+            continue
+        visited.add(id(obj))
+        budget -= 1
+        if depth > DEPTH:
+            continue
+        if kind in _LISTS:
+            if len(obj) <= LARGE:
+                seen[id(obj)] = (obj, where, [id(x) for x in obj])
+                stack.extend((x, f"{where}[{i}]", depth + 1) for i, x in enumerate(obj))
+        elif kind in _DICTS:
+            if len(obj) <= LARGE:
+                items = list(obj.items())
+                seen[id(obj)] = (obj, where, {k: id(v) for k, v in items})
+                stack.extend((v, f"{where}[{k!r}]", depth + 1) for k, v in items)
+        elif kind in (tuple, set, frozenset):
+            if len(obj) <= LARGE:
+                stack.extend((x, where, depth + 1) for x in obj)
+        else:
+            attrs = _instance_dict(obj)
+            if attrs is not None and len(attrs) <= LARGE:
+                stack.extend((v, f"{where}.{k}", depth + 1) for k, v in list(attrs.items()))
+    return seen
+
+
+def _instance_dict(obj: Any) -> dict[str, Any] | None:
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except (AttributeError, TypeError):
+        return None
+    return d if type(d) is dict else None
+
+
+def _module_of(value: Any) -> ModuleType | None:
+    if isinstance(value, MethodType):
+        value = value.__func__
+    if isinstance(value, FunctionType):
+        name = value.__globals__.get("__name__")
+    elif isinstance(value, type):
+        name = value.__dict__.get("__module__")
+    else:
+        return None
+    module = sys.modules.get(name) if isinstance(name, str) else None
+    return module if isinstance(module, ModuleType) else None
