@@ -91,7 +91,9 @@ def test_workers_give_the_results_of_one_process(project: Path) -> None:
     assert alone.workers == alone.worker_files == 0
     shared = scan_files(paths, sizes, workers=2)
     assert shared.results == alone.results
-    assert shared.workers >= 1 and 0 < shared.worker_files < len(paths)
+    # Who took how many chunks depends on the machine's load (this process scans too, unless
+    # the workers were quicker to every chunk): only that a worker took part is certain.
+    assert shared.workers >= 1 and 0 < shared.worker_files <= len(paths)
     # and both are what one file at a time gives
     assert alone.results == [scan_file(p, None) for p in paths]
     errors = {Path(p).name: e for p, (r, e) in zip(paths, alone.results, strict=True) if e}
