@@ -43,8 +43,12 @@ if TYPE_CHECKING:
 __all__ = ["EventLog", "FunctionsPanel", "ProjectOverview", "ProjectPanel"]
 
 _HERE = Path(__file__).parent
-# Read once at import: the ES module and its styles ship as plain strings (no build step).
+# Read once at import: the ES modules (built from frontend/ by scripts/build-panel, shipped
+# in the package) and their styles go to the browser as plain strings; users build nothing.
+# Only the FunctionsPanel's carries the CodeMirror editor; the log and the overview get one
+# a fiftieth of its size.
 _ESM = (_HERE / "panel.js").read_text(encoding="utf-8")
+_LISTS_ESM = (_HERE / "panel-lists.js").read_text(encoding="utf-8")
 _CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
 
 
@@ -207,7 +211,7 @@ class EventLog(_Subscribed, anywidget.AnyWidget):
     :class:`ModuleEvent` objects (newest first); the browser gets compact entries.
     """
 
-    _esm = _ESM
+    _esm = _LISTS_ESM
     _css = _CSS
     _panel = traitlets.Unicode("events").tag(sync=True)
 
@@ -259,7 +263,7 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     Modules reloaded later (imported for the first time by a reload, say) join the list.
     """
 
-    _esm = _ESM
+    _esm = _LISTS_ESM
     _css = _CSS
     _panel = traitlets.Unicode("overview").tag(sync=True)
 

@@ -341,17 +341,24 @@ def test_show_panel_displays_a_panel_or_the_project(
     assert subscriber_count() == before
 
 
-def test_the_front_end_module_is_shipped_as_a_string() -> None:
+def test_the_front_end_modules_are_shipped_as_strings() -> None:
     for cls in (FunctionsPanel, EventLog, ProjectOverview):
-        assert isinstance(cls._esm, str) and "export default" in cls._esm
-        assert "data-renders" in cls._esm or "dataset.renders" in cls._esm
+        assert isinstance(cls._esm, str) and "export{" in cls._esm and " as default}" in cls._esm
+        assert "dataset.renders" in cls._esm
         assert "--jp-layout-color1" in cls._css and "--jp-ui-font-color1" in cls._css
+    # Only the FunctionsPanel's carries the editor; the log and the overview stay small.
+    assert (
+        "cm-content" in FunctionsPanel._esm and "data-lm-suppress-shortcuts" in FunctionsPanel._esm
+    )
+    assert "cm-content" not in EventLog._esm and EventLog._esm is ProjectOverview._esm
+    assert len(EventLog._esm) * 20 < len(FunctionsPanel._esm)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_the_front_end_module_parses(tmp_path: Path) -> None:
+@pytest.mark.parametrize("esm", [_panels._ESM, _panels._LISTS_ESM], ids=["panel", "lists"])
+def test_the_front_end_modules_parse(esm: str, tmp_path: Path) -> None:
     script = tmp_path / "panel.mjs"
-    script.write_text(_panels._ESM, encoding="utf-8")
+    script.write_text(esm, encoding="utf-8")
     done = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
