@@ -1023,3 +1023,20 @@ def test_a_save_that_fails_to_run_names_what_failed_once(shapes: Project) -> Non
 def test_editor_line_points_at_a_line_unindented_out_of_the_definition() -> None:
     unindented = "def with_tax(price):\n    rate = 1.2\nreturn price * rate\n"
     assert editor_line(unindented, None, None) == 3
+
+
+def test_a_line_unindented_out_of_the_definition_is_said_as_such(shapes: Project) -> None:
+    content = (
+        'def circle(r):\n    """Area of a circle."""\n    area = 3.14159 * r * r\nreturn area\n'
+    )
+    reply = answer(
+        lambda: shapes.reloader,
+        {"id": 1, "op": "reload_definition", "target": "geo.shapes:circle", "content": content},
+    )
+    assert reply["ok"] is False and reply["error"]["type"] == "HotReloadError"
+    message = reply["error"]["message"]
+    assert message.startswith("unexpected unindent at line 4 of the new text for circle:")
+    assert "'return area' is outside def circle (line 1)" in message
+    assert "nothing was written" in message
+    assert reply["error"]["editor_line"] == 4
+    assert shapes.path("geo/shapes.py").read_text() == SHAPES
