@@ -133,11 +133,18 @@ export function makeEditor(model, root, view) {
       h(
         "div",
         { class: "hr-conflict-head" },
-        h("strong", {}, "Changed on disk. "),
-        `${q} changed since you opened it (another editor, the watcher or an undo). Take either text:`,
-        h("span", { class: "hr-spacer" }),
-        button("Take the file's version", () => takeDisk(disk), { kind: "theirs" }),
-        button("Keep mine (save over it)", keepMine, { kind: "mine" }),
+        h(
+          "span",
+          { class: "hr-conflict-text" },
+          h("strong", {}, "Changed on disk. "),
+          `${q} changed since you opened it (another editor, the watcher or an undo). Take either text:`,
+        ),
+        h(
+          "span",
+          { class: "hr-conflict-actions" },
+          button("Take the file's version", () => takeDisk(disk), { kind: "theirs" }),
+          button("Keep mine (save over it)", keepMine, { kind: "mine" }),
+        ),
       ),
       h("div", { class: "hr-conflict-labels" }, h("span", {}, "On disk now"), h("span", {}, "Yours")),
       parent,

@@ -146,3 +146,22 @@ def run_cell(nb: NotebookDriver, i: int, count: int) -> None:
 
 def output(nb: NotebookDriver, i: int) -> Any:
     return nb.cell(i).locator(".jp-OutputArea-output")
+
+
+@contextmanager
+def another_client(server: JupyterServer, kernel_id: str) -> Iterator[Any]:
+    """A second frontend on the notebook's kernel (the comm channel): another editor."""
+    from jupyter_client import BlockingKernelClient
+
+    from ipython_hotreload.client import HotReloadClient
+
+    kc = BlockingKernelClient(connection_file=str(server.connection_file(kernel_id)))
+    kc.load_connection_file()
+    kc.start_channels()
+    client = HotReloadClient(kc)
+    try:
+        client.open()
+        yield client
+    finally:
+        client.close()
+        kc.stop_channels()
