@@ -144,5 +144,3 @@ export function readOnlyExtensions(label) {
 export function editableExtensions(label, onSave) {
   return extensions({ readOnly: false, onSave, onChange: null, label });
 }
-
-export { followTheme };

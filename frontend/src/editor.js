@@ -3,7 +3,7 @@
 // reload. It lives beside the panel's view, which is redrawn on every event: the text,
 // caret, undo history and outcome stay.
 import { codeEditor } from "./code.js";
-import { conflictView } from "./conflict.js";
+import { conflictPanel } from "./conflict.js";
 import { button, dedent, h } from "./dom.js";
 import { requester } from "./requests.js";
 import { failureText, savedText } from "./words.js";
@@ -17,331 +17,366 @@ function fromSource(result) {
 
 /**
  * ``view`` is the panel's view: its render count times a save, ``redraw()`` redraws it
- * (the banner above depends on what the outcome below shows).
+ * (the banner above depends on what the outcome below shows). ``parts`` go under it.
  */
-export function makeEditor(model, root, view) {
-  const request = requester(model);
-  const title = h("span", { class: "hr-editor-title" });
-  const unsaved = h("span", { class: "hr-chip hr-unsaved", hidden: true }, "unsaved");
-  const notice = h("div", { class: "hr-notice", role: "status", hidden: true });
-  const conflictBox = h("div", { class: "hr-conflict", hidden: true });
-  const codeBox = h("div", { class: "hr-code" });
-  const outcome = h("div", { class: "hr-outcome", role: "status", "aria-live": "polite", hidden: true });
-  const editor = { target: null, qualname: null, busy: false, failureShown: null };
-  const saveButton = button("Save", () => editor.save(), { kind: "save", title: "Save (Ctrl+S)" });
-  const closeButton = button("Close", () => editor.close(), { kind: "close" });
-  const box = h(
-    "div",
-    // Lumino (JupyterLab, Notebook 7) ignores its shortcuts under this attribute, so
-    // Ctrl+S, Shift+Enter, Escape and plain letters in the editor are the editor's.
-    { class: "hr-editor", hidden: true, "data-lm-suppress-shortcuts": "true" },
-    h("div", { class: "hr-editor-bar" }, title, unsaved, h("span", { class: "hr-spacer" }), saveButton, closeButton),
-    notice,
-    conflictBox,
-    codeBox,
-  );
-  // Nothing typed here is the notebook's business (its own key handlers sit above).
-  for (const type of ["keydown", "keypress", "keyup"]) box.addEventListener(type, (ev) => ev.stopPropagation());
+export class DefinitionEditor {
+  constructor(model, root, view) {
+    this.model = model;
+    this.root = root;
+    this.view = view;
+    this.request = requester(model);
+    this.target = null; // "pkg.mod:Class.method"
+    this.qualname = null;
+    this.busy = false; // a save or an undo is waiting for its reply
+    this.failureShown = null; // the failure (its "at") the outcome says: no banner repeats it
+    this.base = null; // the text on disk this editor started from: {text (dedented), hash}
+    this.generation = 0; // bumped with base: a late answer about an older base is dropped
+    this.conflict = null; // {panel, disk} while the two texts are shown side by side
+    this.seenEvent = model.get("last_event")?.n ?? 0;
+    this.ownEvents = []; // the module's events while this editor's request is out
+    this.saves = 0;
+    this.undos = 0;
+    this.build();
+    this.code = codeEditor({
+      parent: this.codeBox,
+      onSave: () => this.save(),
+      onChange: () => this.showDirty(),
+      label: "definition source",
+    });
+    this.say(null);
+  }
 
-  let base = null; // the text on disk this editor started from: {text (dedented), hash}
-  let generation = 0; // bumped whenever base changes: a late answer about an older base is dropped
-  let conflict = null; // {view, disk}
-  let seenEvent = model.get("last_event")?.n ?? 0;
-  let ownEvents = [];
-  let saves = 0;
-  let undos = 0;
-
-  const isDirty = () => Boolean(conflict) || (base !== null && code.text() !== base.text);
-  const showDirty = () => {
-    const dirty = isDirty();
-    box.dataset.dirty = String(dirty);
-    unsaved.hidden = !dirty;
-  };
-  const code = codeEditor({ parent: codeBox, onSave: () => editor.save(), onChange: showDirty, label: "definition source" });
-
-  const setBase = (next) => {
-    base = next;
-    generation += 1;
-    delete box.dataset.diskChanged;
-  };
-
-  /** The outcome under the editor; ``failureAt`` names the failure it shows (no banner then). */
-  const say = (text, kind = null, failureAt = null) => {
-    outcome.textContent = text ?? "";
-    outcome.dataset.kind = text ? (kind ?? "") : "";
-    outcome.hidden = !text;
-    if (editor.failureShown !== failureAt) {
-      editor.failureShown = failureAt;
-      view.redraw();
-    }
-  };
-  say(null);
-
-  const hideNotice = () => {
-    notice.hidden = true;
-    notice.replaceChildren();
-    delete notice.dataset.kind;
-  };
-  const showNotice = (kind, text, actions) => {
-    notice.dataset.kind = kind;
-    notice.replaceChildren(h("span", { class: "hr-notice-text" }, text), ...actions);
-    notice.hidden = false;
-  };
-
-  const setBusy = (busy) => {
-    editor.busy = busy;
-    saveButton.disabled = busy;
-    if (busy) box.dataset.busy = "true";
-    else delete box.dataset.busy;
-  };
-
-  const closeConflict = () => {
-    conflict?.view.destroy();
-    conflict = null;
-    conflictBox.replaceChildren();
-    conflictBox.hidden = true;
-    codeBox.hidden = false;
-    delete box.dataset.conflict;
-  };
-
-  const takeDisk = (disk) => {
-    closeConflict();
-    hideNotice();
-    setBase(disk);
-    code.replace(disk.text); // one undoable change: Ctrl+Z brings your text back
-    showDirty();
-    say(`took the file's version of ${editor.qualname} (Ctrl+Z in the editor brings yours back)`, "ok");
-    code.view.focus();
-  };
-
-  const keepMine = () => {
-    const mine = conflict.view.mine();
-    const disk = conflict.disk;
-    closeConflict();
-    setBase(disk); // save over exactly the text on disk now
-    code.replace(mine);
-    editor.save();
-  };
-
-  /** Your text beside the one on disk now; take either. */
-  const openConflict = (disk) => {
-    closeConflict();
-    hideNotice();
-    const q = editor.qualname;
-    const parent = h("div", { class: "hr-merge" });
-    conflictBox.replaceChildren(
+  build() {
+    this.title = h("span", { class: "hr-editor-title" });
+    this.unsaved = h("span", { class: "hr-chip hr-unsaved", hidden: true }, "unsaved");
+    this.notice = h("div", { class: "hr-notice", role: "status", hidden: true });
+    this.conflictBox = h("div", { class: "hr-conflict", hidden: true });
+    this.codeBox = h("div", { class: "hr-code" });
+    this.outcome = h("div", { class: "hr-outcome", role: "status", "aria-live": "polite", hidden: true });
+    this.saveButton = button("Save", () => this.save(), { kind: "save", title: "Save (Ctrl+S)" });
+    this.box = h(
+      "div",
+      // Lumino (JupyterLab, Notebook 7) ignores its shortcuts under this attribute, so
+      // Ctrl+S, Shift+Enter, Escape and plain letters in the editor are the editor's.
+      { class: "hr-editor", hidden: true, "data-lm-suppress-shortcuts": "true" },
       h(
         "div",
-        { class: "hr-conflict-head" },
-        h(
-          "span",
-          { class: "hr-conflict-text" },
-          h("strong", {}, "Changed on disk. "),
-          `${q} changed since you opened it (another editor, the watcher or an undo). Take either text:`,
-        ),
-        h(
-          "span",
-          { class: "hr-conflict-actions" },
-          button("Take the file's version", () => takeDisk(disk), { kind: "theirs" }),
-          button("Keep mine (save over it)", keepMine, { kind: "mine" }),
-        ),
+        { class: "hr-editor-bar" },
+        this.title,
+        this.unsaved,
+        h("span", { class: "hr-spacer" }),
+        this.saveButton,
+        button("Close", () => this.close(), { kind: "close" }),
       ),
-      h("div", { class: "hr-conflict-labels" }, h("span", {}, "On disk now"), h("span", {}, "Yours")),
-      parent,
+      this.notice,
+      this.conflictBox,
+      this.codeBox,
     );
-    conflictBox.hidden = false;
-    codeBox.hidden = true;
-    box.dataset.conflict = "true";
-    conflict = { disk, view: conflictView({ parent, disk: disk.text, mine: code.text(), onSave: keepMine }) };
-    showDirty();
-    say(`not saved: ${q} changed on disk since you opened it; compare the two and take either`, "conflict");
-  };
+    // Nor do other front ends' key handlers above it get the editor's keys.
+    for (const type of ["keydown", "keypress", "keyup"]) {
+      this.box.addEventListener(type, (ev) => ev.stopPropagation());
+    }
+  }
+
+  get parts() {
+    return [this.box, this.outcome];
+  }
+
+  isDirty() {
+    return Boolean(this.conflict) || (this.base !== null && this.code.text() !== this.base.text);
+  }
+
+  showDirty() {
+    const dirty = this.isDirty();
+    this.box.dataset.dirty = String(dirty);
+    this.unsaved.hidden = !dirty;
+  }
+
+  setBase(next) {
+    this.base = next;
+    this.generation += 1;
+    delete this.box.dataset.diskChanged;
+  }
+
+  /** The outcome under the editor; ``failureAt`` names the failure it shows (no banner then). */
+  say(text, kind = null, failureAt = null) {
+    this.outcome.textContent = text ?? "";
+    this.outcome.dataset.kind = text ? (kind ?? "") : "";
+    this.outcome.hidden = !text;
+    if (this.failureShown !== failureAt) {
+      this.failureShown = failureAt;
+      this.view.redraw();
+    }
+  }
+
+  showNotice(kind, text, actions) {
+    this.notice.dataset.kind = kind;
+    this.notice.replaceChildren(h("span", { class: "hr-notice-text" }, text), ...actions);
+    this.notice.hidden = false;
+  }
+
+  hideNotice() {
+    this.notice.hidden = true;
+    this.notice.replaceChildren();
+    delete this.notice.dataset.kind;
+  }
+
+  setBusy(busy) {
+    this.busy = busy;
+    this.saveButton.disabled = busy;
+    if (busy) this.box.dataset.busy = "true";
+    else delete this.box.dataset.busy;
+  }
+
+  /** Your text beside the one on disk now; take either. */
+  openConflict(disk) {
+    this.closeConflict();
+    this.hideNotice();
+    this.conflict = {
+      disk,
+      panel: conflictPanel({
+        parent: this.conflictBox,
+        qualname: this.qualname,
+        disk: disk.text,
+        mine: this.code.text(),
+        onTakeDisk: () => this.takeDisk(disk),
+        onKeepMine: () => this.keepMine(),
+      }),
+    };
+    this.conflictBox.hidden = false;
+    this.codeBox.hidden = true;
+    this.box.dataset.conflict = "true";
+    this.showDirty();
+    this.say(`not saved: ${this.qualname} changed on disk since you opened it; compare the two and take either`, "conflict");
+  }
+
+  closeConflict() {
+    this.conflict?.panel.destroy();
+    this.conflict = null;
+    this.conflictBox.hidden = true;
+    this.codeBox.hidden = false;
+    delete this.box.dataset.conflict;
+  }
+
+  takeDisk(disk) {
+    this.closeConflict();
+    this.hideNotice();
+    this.setBase(disk);
+    this.code.replace(disk.text); // one undoable change: Ctrl+Z brings your text back
+    this.showDirty();
+    this.say(`took the file's version of ${this.qualname} (Ctrl+Z in the editor brings yours back)`, "ok");
+    this.code.view.focus();
+  }
+
+  keepMine() {
+    const mine = this.conflict.panel.mine();
+    const { disk } = this.conflict;
+    this.closeConflict();
+    this.setBase(disk); // save over exactly the text on disk now
+    this.code.replace(mine);
+    this.save();
+  }
 
   /** The definition is gone from the file: saving adds yours back. */
-  const gone = (why) => {
-    const q = editor.qualname;
-    showNotice("gone", `${q} is no longer in the file (${why}).`, [
+  gone(why) {
+    this.showNotice("gone", `${this.qualname} is no longer in the file (${why}).`, [
       button("Save mine (adds it back)", () => {
-        hideNotice();
-        setBase({ text: base?.text ?? "", hash: null });
-        editor.save();
+        this.hideNotice();
+        this.setBase({ text: this.base?.text ?? "", hash: null });
+        this.save();
       }),
-      button("Close the editor", () => closeNow()),
+      button("Close the editor", () => this.closeNow()),
     ]);
-  };
+  }
 
   /** After a reload from elsewhere: follow the text on disk, or say it changed. */
-  const checkDisk = async () => {
-    if (!editor.target) return;
-    const asked = { qualname: editor.qualname, generation };
-    const reply = await request("source", { target: editor.target });
-    if (editor.qualname !== asked.qualname || generation !== asked.generation) return;
+  async checkDisk() {
+    if (!this.target) return;
+    const asked = { qualname: this.qualname, generation: this.generation };
+    const reply = await this.request("source", { target: this.target });
+    if (this.qualname !== asked.qualname || this.generation !== asked.generation) return;
     if (!reply.ok) {
-      gone(reply.error?.message ?? "removed or renamed elsewhere");
+      this.gone(reply.error?.message ?? "removed or renamed elsewhere");
       return;
     }
     const disk = fromSource(reply.result);
-    if (disk.hash === base?.hash) return;
-    if (!isDirty()) {
-      setBase(disk);
-      code.replace(disk.text);
-      showDirty();
+    if (disk.hash === this.base?.hash) return;
+    if (!this.isDirty()) {
+      this.setBase(disk);
+      this.code.replace(disk.text);
+      this.showDirty();
       return;
     }
-    box.dataset.diskChanged = "true";
-    showNotice(
+    this.box.dataset.diskChanged = "true";
+    this.showNotice(
       "disk",
-      `${editor.qualname} changed on disk since you opened it (another editor, the watcher or an undo); your text is not saved.`,
-      [button("Compare", () => openConflict(disk), { kind: "compare" }), button("Load the file's version", () => takeDisk(disk), { kind: "load" })],
+      `${this.qualname} changed on disk since you opened it (another editor, the watcher or an undo); your text is not saved.`,
+      [
+        button("Compare", () => this.openConflict(disk), { kind: "compare" }),
+        button("Load the file's version", () => this.takeDisk(disk), { kind: "load" }),
+      ],
     );
-  };
+  }
 
-  const switchTo = async (qualname) => {
-    const target = `${model.get("mod")}:${qualname}`;
-    const reply = await request("source", { target });
+  async switchTo(qualname) {
+    const target = `${this.model.get("mod")}:${qualname}`;
+    const reply = await this.request("source", { target });
     if (!reply.ok) {
-      say(`Cannot open ${qualname}: ${reply.error?.message ?? "no source"}`, "error");
+      this.say(`Cannot open ${qualname}: ${reply.error?.message ?? "no source"}`, "error");
       return;
     }
-    closeConflict();
-    hideNotice();
-    editor.target = target;
-    editor.qualname = qualname;
-    title.textContent = qualname;
-    setBase(fromSource(reply.result));
-    code.reset(base.text);
-    box.hidden = false;
-    root.dataset.editing = qualname;
-    say(null);
-    showDirty();
-    view.redraw();
-    code.focus(0);
-  };
+    this.closeConflict();
+    this.hideNotice();
+    this.target = target;
+    this.qualname = qualname;
+    this.title.textContent = qualname;
+    this.setBase(fromSource(reply.result));
+    this.code.reset(this.base.text);
+    this.box.hidden = false;
+    this.root.dataset.editing = qualname;
+    this.say(null);
+    this.showDirty();
+    this.view.redraw();
+    this.code.focus(0);
+  }
 
   /** Unsaved text is never dropped without asking. */
-  const askFirst = (action, proceed) => {
-    const q = editor.qualname;
-    showNotice("unsaved", `${q} has unsaved changes.`, [
-      button(`Discard them and ${action}`, () => {
-        hideNotice();
-        proceed();
-      }, { kind: "discard" }),
-      button(`Keep editing ${q}`, () => {
-        hideNotice();
-        code.view.focus();
-      }, { kind: "keep" }),
+  askFirst(action, proceed) {
+    const q = this.qualname;
+    this.showNotice("unsaved", `${q} has unsaved changes.`, [
+      button(
+        `Discard them and ${action}`,
+        () => {
+          this.hideNotice();
+          proceed();
+        },
+        { kind: "discard" },
+      ),
+      button(
+        `Keep editing ${q}`,
+        () => {
+          this.hideNotice();
+          this.code.view.focus();
+        },
+        { kind: "keep" },
+      ),
     ]);
-  };
+  }
 
-  editor.open = async (fn) => {
-    if (editor.busy) return;
-    if (editor.qualname === fn.qualname && !box.hidden) {
-      code.view.focus();
+  async open(fn) {
+    if (this.busy) return;
+    if (this.qualname === fn.qualname && !this.box.hidden) {
+      this.code.view.focus();
       return;
     }
-    if (isDirty()) askFirst(`open ${fn.qualname}`, () => switchTo(fn.qualname));
-    else await switchTo(fn.qualname);
-  };
+    if (this.isDirty()) this.askFirst(`open ${fn.qualname}`, () => this.switchTo(fn.qualname));
+    else await this.switchTo(fn.qualname);
+  }
 
-  editor.save = async () => {
-    if (editor.busy || !editor.target || conflict) return;
-    setBusy(true);
-    ownEvents = [];
-    const sent = code.text();
+  async save() {
+    if (this.busy || !this.target || this.conflict) return;
+    this.setBusy(true);
+    this.ownEvents = [];
+    const sent = this.code.text();
     const started = performance.now();
-    const rendersBefore = view.renders;
-    say("saving…", "busy");
+    const rendersBefore = this.view.renders;
+    this.say("saving…", "busy");
     const slow = setTimeout(() => {
-      if (editor.busy) say("waiting for the running cell to finish…", "waiting");
+      if (this.busy) this.say("waiting for the running cell to finish…", "waiting");
     }, WAIT_NOTICE_MS);
     try {
-      const fields = { target: editor.target, content: sent };
-      if (base?.hash) fields.expected_hash = base.hash;
-      const reply = await request("reload_definition", fields);
-      if (reply.ok) {
-        if (reply.result?.source) setBase(fromSource(reply.result.source));
-        hideNotice();
-        if (code.text() === sent) code.replace(base.text); // the text as written (re-indented, formatted)
-        say(savedText(reply.result), "ok");
-        // Events come before the reply, so the panel has normally re-rendered already.
-        const renderedAt = view.renders > rendersBefore ? view.lastDrawAt : performance.now();
-        root.dataset.saveMs = (renderedAt - started).toFixed(1);
-      } else if (reply.error?.type === "ConflictError") {
-        if (reply.error.current === null || reply.error.current === undefined) {
-          say(`not saved: ${editor.qualname} is gone from the file since you opened it`, "conflict");
-          gone("removed or renamed elsewhere");
-        } else {
-          openConflict(fromSource({ source: reply.error.current, source_hash: reply.error.current_hash }));
-        }
-      } else {
-        // A failure this save caused is said here, once: the banner above stands down.
-        const failed = ownEvents.some((ev) => ev.kind === "compile_failed");
-        say(failureText(reply.error), "error", failed ? (model.get("error")?.at ?? null) : null);
-        code.markLine(reply.error?.editor_line ?? null);
-      }
-      saves += 1;
-      root.dataset.saves = String(saves);
+      const fields = { target: this.target, content: sent };
+      if (this.base?.hash) fields.expected_hash = this.base.hash;
+      const reply = await this.request("reload_definition", fields);
+      if (reply.ok) this.saved(reply.result, sent, started, rendersBefore);
+      else this.refused(reply.error);
+      this.saves += 1;
+      this.root.dataset.saves = String(this.saves);
     } finally {
       clearTimeout(slow);
-      setBusy(false);
-      showDirty();
+      this.setBusy(false);
+      this.showDirty();
     }
-  };
+  }
 
-  editor.undo = async () => {
-    if (editor.busy) return;
-    setBusy(true);
-    say("undoing…", "busy");
+  saved(result, sent, started, rendersBefore) {
+    if (result?.source) this.setBase(fromSource(result.source));
+    this.hideNotice();
+    if (this.code.text() === sent) this.code.replace(this.base.text); // as written: re-indented, formatted
+    this.say(savedText(result), "ok");
+    // Events come before the reply, so the panel has normally re-rendered already.
+    const renderedAt = this.view.renders > rendersBefore ? this.view.lastDrawAt : performance.now();
+    this.root.dataset.saveMs = (renderedAt - started).toFixed(1);
+  }
+
+  refused(error) {
+    if (error?.type === "ConflictError") {
+      if (error.current === null || error.current === undefined) {
+        this.say(`not saved: ${this.qualname} is gone from the file since you opened it`, "conflict");
+        this.gone("removed or renamed elsewhere");
+      } else {
+        this.openConflict(fromSource({ source: error.current, source_hash: error.current_hash }));
+      }
+      return;
+    }
+    // A failure this save caused is said here, once: the banner above stands down.
+    const failed = this.ownEvents.some((ev) => ev.kind === "compile_failed");
+    this.say(failureText(error), "error", failed ? (this.model.get("error")?.at ?? null) : null);
+    this.code.markLine(error?.editor_line ?? null);
+  }
+
+  async undo() {
+    if (this.busy) return;
+    this.setBusy(true);
+    this.say("undoing…", "busy");
     try {
-      const reply = await request("undo");
+      const reply = await this.request("undo");
       if (!reply.ok) {
-        say(`Cannot undo: ${reply.error?.message ?? "failed"}`, "error");
+        this.say(`Cannot undo: ${reply.error?.message ?? "failed"}`, "error");
         return;
       }
       const mods = (reply.result?.recompiled ?? []).map((p) => p.mod);
-      say(`undid the last reload${mods.length ? ` (${mods.join(", ")})` : ""}`, "ok");
-      await checkDisk(); // a clean editor follows; unsaved text is marked "changed on disk"
+      this.say(`undid the last reload${mods.length ? ` (${mods.join(", ")})` : ""}`, "ok");
+      await this.checkDisk(); // a clean editor follows; unsaved text is marked "changed on disk"
     } finally {
-      setBusy(false);
-      undos += 1;
-      root.dataset.undos = String(undos);
+      this.setBusy(false);
+      this.undos += 1;
+      this.root.dataset.undos = String(this.undos);
     }
-  };
+  }
 
-  const closeNow = () => {
-    closeConflict();
-    hideNotice();
-    box.hidden = true;
-    editor.target = editor.qualname = null;
-    setBase(null);
-    delete root.dataset.editing;
-    say(null);
-    showDirty();
-    view.redraw();
-  };
+  closeNow() {
+    this.closeConflict();
+    this.hideNotice();
+    this.box.hidden = true;
+    this.target = this.qualname = null;
+    this.setBase(null);
+    delete this.root.dataset.editing;
+    this.say(null);
+    this.showDirty();
+    this.view.redraw();
+  }
 
-  editor.close = () => {
-    if (isDirty()) askFirst("close", closeNow);
-    else closeNow();
-  };
+  close() {
+    if (this.isDirty()) this.askFirst("close", () => this.closeNow());
+    else this.closeNow();
+  }
 
-  /** The module's latest event (model trait last_event): one banner per reload. */
-  editor.onModuleEvent = (ev) => {
-    if (!ev || ev.n <= seenEvent) return;
-    seenEvent = ev.n;
-    if (editor.busy) {
-      ownEvents.push(ev); // this editor's own save or undo: its reply says how it went
+  /** The module's latest event (model trait last_event): one message per reload. */
+  onModuleEvent(ev) {
+    if (!ev || ev.n <= this.seenEvent) return;
+    this.seenEvent = ev.n;
+    if (this.busy) {
+      this.ownEvents.push(ev); // this editor's own save or undo: its reply says how it went
       return;
     }
-    say(null); // a new reload: the last one's message goes
-    if (ev.kind === "recompiled") checkDisk();
-  };
+    this.say(null); // a new reload: the last one's message goes
+    if (ev.kind === "recompiled") this.checkDisk();
+  }
 
-  editor.parts = [box, outcome];
-  editor.dispose = () => {
-    closeConflict();
-    code.destroy();
-    request.close();
-  };
-  return editor;
+  dispose() {
+    this.closeConflict();
+    this.code.destroy();
+    this.request.close();
+  }
 }

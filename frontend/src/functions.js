@@ -1,6 +1,6 @@
 // The FunctionsPanel: one module's functions, its last reload, and the editor.
 import { button, h, shortPath } from "./dom.js";
-import { makeEditor } from "./editor.js";
+import { DefinitionEditor } from "./editor.js";
 import { MODULE_KEYS, moduleBody, moduleMeta, pill, readModule } from "./table.js";
 
 export const FUNCTIONS_PANEL = {
@@ -36,7 +36,7 @@ export const FUNCTIONS_PANEL = {
   },
   mount(model, root, memory, view) {
     if (!model.get("editable")) return [];
-    const editor = makeEditor(model, root, view);
+    const editor = new DefinitionEditor(model, root, view);
     memory.editor = editor;
     const onEvent = () => editor.onModuleEvent(model.get("last_event"));
     model.on("change:last_event", onEvent);
