@@ -57,8 +57,9 @@ def cells() -> list[str]:
         "%%hotreload demo/shapes.py\n" + SHAPES,  # 6: the failure ends
         f'publish(ModuleEvent("reload_waiting", "demo.shapes", {path}, {{"reason": "{REASON}"}}))',
         "publish(ModuleEvent('recompiled', 'demo.shapes', "
-        f"{path}, {{'mod': 'demo.shapes', 'source_hash': None, 'functions': None, "
-        "'mode': 'patched', 'running_old': [{'qualname': 'square', 'thread': 'MainThread'}]}))",
+        f"{path}, {{'mod': 'demo.shapes', 'source_hash': None, "
+        "'functions': default_reloader().functions('demo.shapes'), 'mode': 'patched', "
+        "'running_old': [{'qualname': 'square', 'thread': 'MainThread'}]}))",
         'clear_running_old("demo.shapes", "square")',  # 9
         # 10: a long cell that no reload may run beside (it holds the reload lock; ipykernel 7
         # answers the panel's messages beside a plain running cell, on a subshell)
