@@ -1,4 +1,4 @@
-// Small DOM and text helpers shared by every panel.
+// Small DOM and text functions shared by every panel.
 
 /** Build an element: h("td", { class: "x", "data-y": 1 }, child, "text", [more]). */
 export function h(tag, props, ...children) {

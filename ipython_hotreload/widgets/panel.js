@@ -1,5 +1,5 @@
 // ipython_hotreload panels, built by scripts/build-panel from frontend/: do not edit.
-// sources-sha256: afed272ff66ea06877ee80322d6b783348e7c6514388f10f992a41fb12a79c4b
+// sources-sha256: 0897f0aa7e9fb7822fcb59e062ba0983f2ad1df37e7586731aa9c51d09f8fdaa
 function x(n,e,...t){let i=document.createElement(n);for(let[s,r]of Object.entries(e??{}))r==null||r===!1||(s==="class"?i.className=r:i.setAttribute(s,String(r)));for(let s of t.flat(1/0))s==null||s===!1||i.append(s instanceof Node?s:String(s));return i}function Oe(n,e,{kind:t=null,title:i=null}={}){let s=x("button",{type:"button",class:`hr-button${t?` hr-button-${t}`:""}`,title:i},n);return s.addEventListener("click",r=>{r.preventDefault(),e()}),s}function Rn(n){return n==null?null:new Date(n*1e3).toLocaleTimeString([],{hour:"2-digit",minute:"2-digit",second:"2-digit",hour12:!1})}function Ze(n,e){return`${n} ${e}${n===1?"":"s"}`}function ti(n){return n==null?null:n<10?`${n.toFixed(1)} ms`:`${Math.round(n)} ms`}function xa(n,e){if(!n)return n;let t=e?e.replace(/[\\/]+$/,""):"";return t&&(n.startsWith(`${t}/`)||n.startsWith(`${t}\\`))?n.slice(t.length+1):n}function ka(n){return n&&n.split(/[\\/]/).pop()}function Sa(n){let e=n.replace(/\s+$/,"").split(`
 `),t=e.filter(s=>s.trim()).map(s=>s.match(/^[ \t]*/)[0].length),i=t.length?Math.min(...t):0;return`${e.map(s=>s.slice(i)).join(`
 `)}
