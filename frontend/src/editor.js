@@ -1,7 +1,8 @@
 // The editor of one FunctionsPanel: open a definition, save it (with the hash of the text
 // it opened, so a change made elsewhere is a conflict, not an overwrite), undo the last
 // reload. It lives beside the panel's view, which is redrawn on every event: the text,
-// caret, undo history and outcome stay.
+// caret, undo history and outcome stay. Another definition opens while a save is still
+// out (the kernel answers a read beside a reload): that save's outcome names what it saved.
 import { codeEditor } from "./code.js";
 import { conflictPanel } from "./conflict.js";
 import { button, dedent, h } from "./dom.js";
@@ -23,10 +24,14 @@ export class DefinitionEditor {
     this.view = view;
     // A request that cannot reach the kernel while a cell runs says so under the editor; a
     // reload the kernel has and makes wait for the cell is the module's banner above.
-    this.request = requester(model, { onWaiting: (op) => this.say(channelWaitingText(op), "waiting") });
+    this.request = requester(model, { onWaiting: (op) => this.sayWaiting(op) });
     this.target = null; // "pkg.mod:Class.method"
     this.qualname = null;
     this.busy = false; // a save or an undo is waiting for its reply
+    this.sending = null; // that save: {target, qualname, generation, text}
+    this.opening = 0; // bumped per open: only the last one clicked opens
+    this.pendingOpen = null; // the promise of the open still out
+    this.openingTo = null; // ... and the definition it opens
     this.failureShown = null; // the failure (its "at") the outcome says: no banner repeats it
     this.base = null; // the text on disk this editor started from: {text (dedented), hash}
     this.generation = 0; // bumped with base: a late answer about an older base is dropped
@@ -217,12 +222,25 @@ export class DefinitionEditor {
     );
   }
 
+  /** Open ``qualname``; true once it shows. */
   async switchTo(qualname) {
     const target = `${this.model.get("mod")}:${qualname}`;
-    const reply = await this.request("source", { target });
+    const opening = ++this.opening;
+    const open = this.request("source", { target }).then((reply) => this.opened(opening, qualname, target, reply));
+    this.pendingOpen = open;
+    this.openingTo = qualname;
+    try {
+      return await open;
+    } finally {
+      if (this.pendingOpen === open) this.pendingOpen = this.openingTo = null;
+    }
+  }
+
+  opened(opening, qualname, target, reply) {
+    if (opening !== this.opening) return false; // another function was clicked meanwhile
     if (!reply.ok) {
       this.say(`Cannot open ${qualname}: ${reply.error?.message ?? "no source"}`, "error");
-      return;
+      return false;
     }
     this.closeConflict();
     this.hideNotice();
@@ -233,10 +251,29 @@ export class DefinitionEditor {
     this.code.reset(this.base.text);
     this.box.hidden = false;
     this.root.dataset.editing = qualname;
-    this.say(null);
+    this.sayPending();
     this.showDirty();
     this.view.redraw();
     this.code.focus(0);
+    return true;
+  }
+
+  sayWaiting(op) {
+    const both = op === "source" && this.sending ? { saving: this.sending.qualname, opening: this.openingTo } : {};
+    this.say(channelWaitingText(op, both), "waiting");
+  }
+
+  /** The outcome while nothing new is said: the save still out, if one is. */
+  sayPending() {
+    if (!this.sending) this.say(null);
+    else if (this.sending.target === this.target) this.say("saving…", "busy");
+    else this.say(`saving ${this.sending.qualname}…`, "busy");
+  }
+
+  /** The text of this editor is the save still out: it is not lost by opening another. */
+  isBeingSaved() {
+    const sending = this.sending;
+    return Boolean(sending) && !this.conflict && sending.target === this.target && this.code.text() === sending.text;
   }
 
   /** Unsaved text is never dropped without asking. */
@@ -263,12 +300,11 @@ export class DefinitionEditor {
   }
 
   async open(fn) {
-    if (this.busy) return;
     if (this.qualname === fn.qualname && !this.box.hidden) {
       this.code.view.focus();
       return;
     }
-    if (this.isDirty()) this.askFirst(`open ${fn.qualname}`, () => this.switchTo(fn.qualname));
+    if (this.isDirty() && !this.isBeingSaved()) this.askFirst(`open ${fn.qualname}`, () => this.switchTo(fn.qualname));
     else await this.switchTo(fn.qualname);
   }
 
@@ -277,6 +313,8 @@ export class DefinitionEditor {
     this.setBusy(true);
     this.ownEvents = [];
     const sent = this.code.text();
+    const sending = { target: this.target, qualname: this.qualname, generation: this.generation, text: sent };
+    this.sending = sending;
     const started = performance.now();
     const rendersBefore = this.view.renders;
     this.say("saving…", "busy");
@@ -284,14 +322,71 @@ export class DefinitionEditor {
       const fields = { target: this.target, content: sent };
       if (this.base?.hash) fields.expected_hash = this.base.hash;
       const reply = await this.request("reload_definition", fields);
-      if (reply.ok) this.saved(reply.result, sent, started, rendersBefore);
-      else this.refused(reply.error);
+      await this.openSettled(); // a function clicked meanwhile: its reply comes first
+      this.sending = null;
+      if (this.target !== sending.target || this.generation !== sending.generation) {
+        this.answeredElsewhere(sending, reply);
+      } else if (reply.ok) {
+        this.saved(reply.result, sent, started, rendersBefore);
+      } else {
+        this.refused(reply.error);
+      }
       this.saves += 1;
       this.root.dataset.saves = String(this.saves);
     } finally {
+      this.sending = null;
       this.setBusy(false);
       this.showDirty();
     }
+  }
+
+  /** Until no open is out (a click made while waiting for it may start another). */
+  async openSettled() {
+    let open;
+    while ((open = this.pendingOpen)) {
+      await open;
+      if (this.pendingOpen === open) break;
+    }
+  }
+
+  /**
+   * The reply to a save whose definition the editor left meanwhile (another one opened, or
+   * this one opened again): said with its name; a refused text is one click from coming
+   * back, so leaving never loses it.
+   */
+  answeredElsewhere(sending, reply) {
+    const { qualname } = sending;
+    if (reply.ok) {
+      this.say(`${qualname}: ${savedText(reply.result)}`, "ok");
+    } else {
+      const error = reply.error;
+      const conflict = error?.type === "ConflictError";
+      const failed = this.ownEvents.some((ev) => ev.kind === "compile_failed");
+      const failureAt = failed ? (this.model.get("error")?.at ?? null) : null;
+      const why = conflict ? "it changed on disk since you opened it" : failureText(error);
+      this.say(`${qualname} was not saved: ${why}`, conflict ? "conflict" : "error", failureAt);
+      this.showNotice("refused", `Your text of ${qualname} was not saved.`, [
+        button(`Back to ${qualname} with your text`, () => this.backTo(sending, error, failureAt), { kind: "back" }),
+      ]);
+    }
+    if (this.target) this.checkDisk(); // the reload may have changed what is open now
+  }
+
+  /** Reopen a definition with the text of its refused save, as if it had never left. */
+  backTo(sending, error, failureAt) {
+    const go = async () => {
+      this.hideNotice();
+      if (!(await this.switchTo(sending.qualname))) return;
+      this.code.replace(sending.text);
+      this.showDirty();
+      if (error?.type === "ConflictError") this.openConflict(this.base);
+      else {
+        this.say(failureText(error), "error", failureAt);
+        this.code.markLine(error?.editor_line ?? null);
+      }
+    };
+    if (this.isDirty()) this.askFirst(`go back to ${sending.qualname}`, go);
+    else go();
   }
 
   saved(result, sent, started, rendersBefore) {

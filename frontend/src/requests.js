@@ -22,7 +22,8 @@ const PENDING_MS = 400;
 /**
  * ``request(op, fields, {quiet})`` sends {type: "request", id, op, ...fields} on the widget
  * and resolves with its one reply. ``onWaiting(op)`` is called when a request (unless
- * ``quiet``: one the user did not ask for) is found waiting for the running cell.
+ * ``quiet``: one the user did not ask for) is found waiting for the running cell. Requests
+ * do not wait for each other: a definition opens while a save is still out.
  */
 export function requester(model, { onWaiting = null } = {}) {
   let next = 1;

@@ -24,14 +24,15 @@ export function waitingText(reason, done = false) {
 /**
  * What the editor says while its request cannot even reach the kernel: this frontend sends
  * the panel's messages to the kernel's main shell, which takes them between cells. (A
- * reload the kernel has and makes wait for the cell is the module's waitingText.)
+ * reload the kernel has and makes wait for the cell is the module's waitingText.) An open
+ * made while a save is out names both.
  */
-export function channelWaitingText(op) {
-  const what = { source: "Opening", reload_definition: "The save", undo: "The undo" }[op] ?? "The request";
-  return (
-    `${what} waits for the running cell to finish ` +
-    "(this frontend sends the panel's requests to the kernel between cells)."
-  );
+export function channelWaitingText(op, { saving = null, opening = null } = {}) {
+  const what =
+    saving && opening
+      ? `The save of ${saving} and opening ${opening} wait`
+      : `${{ source: "Opening", reload_definition: "The save", undo: "The undo" }[op] ?? "The request"} waits`;
+  return `${what} for the running cell to finish (this frontend sends the panel's requests to the kernel between cells).`;
 }
 
 export function runningOldText(threads) {

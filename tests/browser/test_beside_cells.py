@@ -6,7 +6,9 @@ subshells) the editor opens with the function's source while the cell is still r
 Where the page sends the panel's messages to the main shell (a kernel that has no
 subshells, as ipykernel 6; or, in JupyterLab, comms over subshells turned off in the
 settings: Notebook 7.6 does not load that setting), the panel says that opening waits for
-the running cell, and the editor opens once the cell has ended.
+the running cell, and the editor opens once the cell has ended; a save made there says it
+waits for the cell too, and another function clicked meanwhile opens once the cell ends,
+while the outcome names the function that was saved.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from tests.browser.harness import (
     NotebookDriver,
     write_notebook,
 )
-from tests.browser.test_editor import SQUARE
+from tests.browser.test_editor import SQUARE, SQUARE_NEW
 from tests.browser.test_panels import make_project
 
 pytestmark = pytest.mark.browser
 
 CELL_GIVES_UP = 60  # seconds the looping cell runs when nobody stops it
+CIRCLE_BROKEN = "def circle(radius: float) -> float:\n    return (radius *\n"
 KERNELS_SETTINGS = "@jupyterlab/apputils-extension:kernels-settings"
 
 
@@ -167,3 +170,69 @@ def test_without_subshells_the_panel_says_it_waits_for_the_cell(
         except BaseException:
             nb.screenshot(f"waits-for-the-cell-{app}-{without}-failure.png")
             raise
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_without_subshells_a_save_waits_and_another_function_opens_meanwhile(
+    app: str, browser: Any, jupyter_servers: dict[str, JupyterServer]
+) -> None:
+    from playwright.sync_api import expect
+
+    def edit_square(ed: PanelEditor) -> None:
+        ed.open("square")
+        ed.type_over(SQUARE_NEW)
+
+    server = jupyter_servers[app]
+    nb, ed, stop = open_panel_and_start_the_loop(
+        browser, server, "save-waits", NO_SUBSHELLS_KERNEL, before_the_loop=edit_square
+    )
+    try:
+        ed.content.click()
+        nb.page.keyboard.press("Control+s")
+        expect(ed.outcome).to_have_attribute("data-kind", "waiting")
+        expect(ed.outcome).to_contain_text("The save waits for the running cell to finish")
+        # The save is out: clicking another function is not refused, it waits in turn.
+        ed.row("circle").click()
+        expect(ed.outcome).to_contain_text(
+            "The save of square and opening circle wait for the running cell to finish"
+        )
+        expect(ed.panel.locator(".hr-notice")).to_be_hidden()  # nothing to lose: no question
+        still_running(nb)
+        nb.screenshot(f"save-waits-for-the-cell-{app}.png")
+        stop.touch()
+        expect(nb.prompt(2)).to_have_text("[3]:")
+        expect(ed.box.locator(".hr-editor-title")).to_have_text("circle")
+        expect(ed.outcome).to_have_attribute("data-kind", "ok")
+        expect(ed.outcome).to_contain_text("square: saved demo.shapes")
+        expect(ed.row("square")).to_have_attribute("data-change", "changed")
+        assert ed.text().startswith("def circle(")
+
+        # Again with a text the kernel refuses: leaving it meanwhile loses nothing.
+        stop.unlink()
+        ed.type_over(CIRCLE_BROKEN)
+        nb.prompt(2).click()
+        nb.page.keyboard.press("Shift+Enter")
+        expect(nb.prompt(2)).to_have_text("[*]:")
+        ed.content.click()
+        nb.page.keyboard.press("Control+s")
+        ed.row("square").click()
+        expect(ed.outcome).to_contain_text(
+            "The save of circle and opening square wait for the running cell to finish"
+        )
+        stop.touch()
+        expect(nb.prompt(2)).to_have_text("[4]:")
+        expect(ed.box.locator(".hr-editor-title")).to_have_text("square")
+        expect(ed.outcome).to_have_attribute("data-kind", "error")
+        expect(ed.outcome).to_contain_text("circle was not saved: ")
+        nb.screenshot(f"save-refused-elsewhere-{app}.png")
+        ed.notice.get_by_role("button", name="Back to circle with your text").click()
+        expect(ed.box.locator(".hr-editor-title")).to_have_text("circle")
+        expect(ed.box).to_have_attribute("data-dirty", "true")
+        assert ed.text() == CIRCLE_BROKEN
+        expect(ed.outcome).to_have_attribute("data-kind", "error")
+    except BaseException:
+        nb.screenshot(f"save-waits-for-the-cell-{app}-failure.png")
+        raise
+    finally:
+        stop.touch()
+        nb.page.close()
