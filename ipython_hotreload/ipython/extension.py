@@ -23,6 +23,7 @@ from ipython_hotreload.ipython.autoreload import AutoreloadSync
 from ipython_hotreload.ipython.comm import CommChannel
 from ipython_hotreload.ipython.config import HotReload
 from ipython_hotreload.ipython.magics import HotReloadMagics
+from ipython_hotreload.widgets import RecordHold, record_reloads
 
 __all__ = ["Extension", "load", "loaded", "unload"]
 
@@ -45,6 +46,8 @@ class Extension:
     owned: HotReloader | None = None
     #: Set once the warm-up thread has finished (the first reload then costs what any costs).
     warmed_up: threading.Event = field(default_factory=threading.Event)
+    #: Keeps each module's last events for panels opened later (released on unload).
+    panel_record: RecordHold | None = None
 
 
 def loaded(shell: Any) -> Extension | None:
@@ -72,6 +75,7 @@ def load(shell: Any) -> None:
     extension.owned = None if by_hand else reloader
     extension.channel.open()
     extension.autoreload_sync.start()
+    extension.panel_record = record_reloads()
     shell.register_magics(magics)
     _start_warm_up(reloader, extension.warmed_up)
 
@@ -112,6 +116,8 @@ def unload(shell: Any) -> None:
     dict.pop(manager.registry, HotReloadMagics.__name__, None)
     extension.channel.close()
     extension.autoreload_sync.close()
+    if extension.panel_record is not None:
+        extension.panel_record.release()
     # Magics() appends itself to shell.configurables, as HotReload was appended by load().
     for configurable in (extension.settings, extension.magics):
         if configurable in shell.configurables:

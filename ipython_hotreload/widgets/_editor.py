@@ -14,12 +14,14 @@ stream before the reply, so the panel has re-rendered by the time the reply arri
 from __future__ import annotations
 
 import ast
+import hashlib
 import logging
 import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ipython_hotreload.errors import BadRequest, ConflictError, HotReloadError, ReloadError
+from ipython_hotreload.widgets._state import error_of
 
 __all__ = ["EDITOR_OPS", "Editing", "answer", "editor_line"]
 
@@ -66,13 +68,16 @@ def editor_line(content: str, error_lineno: int | None, definition_start: int | 
     """The line of the editor's text that an error points at, or None.
 
     A ``content`` that does not parse has its own line numbers (that is where the user
-    typed); an error raised while the module ran points into the file, where the new
-    definition starts at ``definition_start``.
+    typed), and so has one whose definition ends early (a line unindented out of its body
+    is the first statement after it); an error raised while the module ran points into the
+    file, where the new definition starts at ``definition_start``.
     """
     try:
-        ast.parse(textwrap.dedent(content))
+        tree = ast.parse(textwrap.dedent(content))
     except SyntaxError as exc:
         return exc.lineno
+    if len(tree.body) > 1:
+        return tree.body[1].lineno
     if error_lineno is None or definition_start is None:
         return None
     line = error_lineno - definition_start + 1
@@ -100,8 +105,17 @@ def _save(reloader: Editing, request_id: object, request: dict[str, Any]) -> dic
             target, content, format=bool(fmt), expected_hash=expected
         )
     except ConflictError as exc:
+        # The hash of the text on disk now: "keep mine" saves over exactly that text.
+        current_hash = (
+            None if exc.current is None else hashlib.sha256(exc.current.encode()).hexdigest()
+        )
         return _reply_error(
-            request_id, "ConflictError", str(exc), path=exc.path, current=exc.current
+            request_id,
+            "ConflictError",
+            str(exc),
+            path=exc.path,
+            current=exc.current,
+            current_hash=current_hash,
         )
     except HotReloadError as exc:
         lineno = exc.lineno if isinstance(exc, ReloadError) else getattr(exc, "lineno", None)
@@ -113,9 +127,19 @@ def _save(reloader: Editing, request_id: object, request: dict[str, Any]) -> dic
             lineno=lineno if isinstance(lineno, int) else None,
             path=getattr(exc, "path", None),
             editor_line=editor_line(content, lineno if isinstance(lineno, int) else None, start),
+            cause=_cause(exc),
         )
     # The text as written (re-indented, maybe formatted), for the editor to show.
     return _reply_ok(request_id, {**result, "source": reloader.source_of(target)})
+
+
+def _cause(exc: HotReloadError) -> dict[str, str] | None:
+    """What failed inside a reload, said once: ``{"type": "ZeroDivisionError", "message":
+    "division by zero"}`` (a :class:`ReloadError`'s own text repeats the path and type)."""
+    if not isinstance(exc, ReloadError) or exc.__cause__ is None:
+        return None
+    error = error_of({"type": type(exc.__cause__).__name__, "message": exc.message})
+    return {"type": error["type"], "message": error["message"]}
 
 
 def _perform(reloader: Editing, request_id: object, request: dict[str, Any]) -> dict[str, Any]:

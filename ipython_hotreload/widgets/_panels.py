@@ -29,16 +29,18 @@ from ipython_hotreload.subshells import (
     serve_beside_cells,
 )
 from ipython_hotreload.widgets._editor import Editing, answer
+from ipython_hotreload.widgets._project import WORKER_KINDS, cluster_after, project_modules
+from ipython_hotreload.widgets._record import RecordHold, last_state, record_reloads
 from ipython_hotreload.widgets._state import (
-    WORKER_KINDS,
+    MODULE_KINDS,
     ModuleState,
     ModuleStatus,
     blank_state,
-    cluster_after,
     event_entry,
     initial_state,
-    project_modules,
+    seeded,
     state_after,
+    without_running_old,
 )
 
 if TYPE_CHECKING:
@@ -47,24 +49,30 @@ if TYPE_CHECKING:
 __all__ = ["EventLog", "FunctionsPanel", "ProjectOverview", "ProjectPanel"]
 
 _HERE = Path(__file__).parent
-# Read once at import: the ES module and its styles ship as plain strings (no build step).
-# requests.js (the editor's requests and their waiting notice) goes first: panel.js uses it.
-_ESM = "\n".join((_HERE / name).read_text(encoding="utf-8") for name in ("requests.js", "panel.js"))
+# Read once at import: the ES modules (built from frontend/ by scripts/build-panel, shipped
+# in the package) and their styles go to the browser as plain strings; users build nothing.
+# Only the FunctionsPanel's carries the CodeMirror editor and the requests it sends (with
+# their waiting notice); the log and the overview get one a fiftieth of its size.
+_ESM = (_HERE / "panel.js").read_text(encoding="utf-8")
+_LISTS_ESM = (_HERE / "panel-lists.js").read_text(encoding="utf-8")
 _CSS = (_HERE / "panel.css").read_text(encoding="utf-8")
-
-_MODULE_KINDS = ("recompiled", "compile_failed", "source_removed")
 
 
 class _Subscribed:
-    """Mixin: a widget that listens to the event stream until it is closed."""
+    """Mixin: a widget that listens to the event stream (and, for the module panels, holds
+    the record of last reloads) until it is closed."""
 
     _subscription: Subscription | None
+    _record_hold: RecordHold | None = None
 
     def close(self) -> None:
         """Unsubscribe from the event stream and close the widget (idempotent)."""
         sub, self._subscription = getattr(self, "_subscription", None), None
         if sub is not None:
             sub.close()
+        hold, self._record_hold = self._record_hold, None
+        if hold is not None:
+            hold.release()
         super().close()  # type: ignore[misc]
 
 
@@ -129,6 +137,12 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     full_reason = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     reason = traitlets.Dict(None, allow_none=True, help="{after, label}").tag(sync=True)
     own_ms = traitlets.Float(None, allow_none=True, help="this module's update").tag(sync=True)
+    # A reload waiting for the running cell (SPEC 2.5), until the module's next event.
+    waiting = traitlets.Dict(None, allow_none=True, help="{reason, at}").tag(sync=True)
+    running_old = traitlets.List(
+        traitlets.Dict(), help="[{qualname, thread}] still running their old code"
+    ).tag(sync=True)
+    last_event = traitlets.Dict(None, allow_none=True, help="{kind, at, n}").tag(sync=True)
     editable = traitlets.Bool(True, help="a click on a function opens its editor").tag(sync=True)
 
     def __init__(
@@ -137,8 +151,15 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
         self._reloader = reloader
         self._lock = threading.Lock()
         name = _module_name(mod)
-        super().__init__(**initial_state(name, self._fetch), cwd=os.getcwd(), **kwargs)
-        self._subscription: Subscription | None = subscribe(self._on_event, kinds=_MODULE_KINDS)
+        state = initial_state(name, self._fetch)
+        self._record_hold = record_reloads(self._drop_running_old)
+        try:
+            state = seeded(state, last_state(name, state["path"]))
+            super().__init__(**state, cwd=os.getcwd(), **kwargs)
+        except BaseException:
+            self._record_hold.release()
+            raise
+        self._subscription: Subscription | None = subscribe(self._on_event, kinds=MODULE_KINDS)
         self._requests = self._serve_requests()
 
     @property
@@ -161,12 +182,16 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
             full_reason=self.full_reason,
             reason=None if self.reason is None else dict(self.reason),
             own_ms=self.own_ms,
+            waiting=None if self.waiting is None else dict(self.waiting),
+            running_old=[dict(entry) for entry in self.running_old],
+            last_event=None if self.last_event is None else dict(self.last_event),
         )
 
     # -- the editor's requests, beside a running cell (SPEC §2.5) ---------------------------
-    # The editor's custom messages {"type": "request", ...} (see _editor.py and requests.js)
-    # are handled on the kernel subshell the frontend sent them to, when it names one:
-    # reads at once, saves and undos on a thread of their own (ipython_hotreload.subshells).
+    # The editor's custom messages {"type": "request", ...} (see _editor.py and
+    # frontend/src/requests.js) are handled on the kernel subshell the frontend sent them
+    # to, when it names one: reads at once, saves and undos on a thread of their own
+    # (ipython_hotreload.subshells).
     # Every reply says whether it was served beside the cells ("beside_cells"); the op
     # "ping" asks only that, for the page to tell a slow request from a waiting channel.
 
@@ -191,10 +216,18 @@ class FunctionsPanel(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
         if event.mod != self.mod:
             return
         with self._lock:
-            new = state_after(self.state, event, self._fetch)
-            with self.hold_sync():
-                for key, value in new.items():
-                    setattr(self, key, value)
+            self._show(state_after(self.state, event, self._fetch))
+
+    def _drop_running_old(self, mod: str, qualname: str | None, thread: str | None) -> None:
+        if mod != self.mod:
+            return
+        with self._lock:
+            self._show(without_running_old(self.state, qualname, thread))
+
+    def _show(self, new: ModuleState) -> None:
+        with self.hold_sync():
+            for key, value in new.items():
+                setattr(self, key, value)
 
 
 def _is_editor_request(data: object) -> bool:
@@ -223,7 +256,7 @@ class EventLog(_Subscribed, anywidget.AnyWidget):
     :class:`ModuleEvent` objects (newest first); the browser gets compact entries.
     """
 
-    _esm = _ESM
+    _esm = _LISTS_ESM
     _css = _CSS
     _panel = traitlets.Unicode("events").tag(sync=True)
 
@@ -275,7 +308,7 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
     Modules reloaded later (imported for the first time by a reload, say) join the list.
     """
 
-    _esm = _ESM
+    _esm = _LISTS_ESM
     _css = _CSS
     _panel = traitlets.Unicode("overview").tag(sync=True)
 
@@ -290,8 +323,14 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
         self._lock = threading.Lock()
         roots = list((reloader or default_reloader()).roots)
         states = [initial_state(mod, self._fetch) for mod in project_modules(roots)]
-        super().__init__(modules=states, roots=[str(r) for r in roots], **kwargs)
-        kinds = (*_MODULE_KINDS, *WORKER_KINDS)
+        self._record_hold = record_reloads(self._drop_running_old)
+        try:
+            states = [seeded(state, last_state(state["mod"], state["path"])) for state in states]
+            super().__init__(modules=states, roots=[str(r) for r in roots], **kwargs)
+        except BaseException:
+            self._record_hold.release()
+            raise
+        kinds = (*MODULE_KINDS, *WORKER_KINDS)
         self._subscription: Subscription | None = subscribe(self._on_event, kinds=kinds)
 
     def module(self, mod: str) -> ModuleState | None:
@@ -317,6 +356,15 @@ class ProjectOverview(_Subscribed, _ReloaderBound, anywidget.AnyWidget):
                 before = blank_state(event.mod, event.path)
             states[event.mod] = state_after(before, event, self._fetch)
             self.modules = [dict(states[name]) for name in sorted(states)]
+
+    def _drop_running_old(self, mod: str, qualname: str | None, thread: str | None) -> None:
+        with self._lock:
+            self.modules = [
+                dict(without_running_old(cast(ModuleState, state), qualname, thread))
+                if state["mod"] == mod
+                else state
+                for state in self.modules
+            ]
 
 
 class ProjectPanel(ipywidgets.VBox):  # type: ignore[misc]

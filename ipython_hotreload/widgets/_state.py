@@ -1,40 +1,45 @@
 """What a panel knows about one module, and how an event changes it.
 
 Pure functions over plain dicts (the shape that is synced to the browser), so the rules
-("a failure keeps the old function list", "a bare payload means fetch") live in one place
-and are shared by :class:`FunctionsPanel` and :class:`ProjectOverview`. No widget imports.
+("a failure keeps the old function list", "a bare payload means fetch", "a waiting reload
+shows until the module's next event") live in one place and are shared by
+:class:`FunctionsPanel`, :class:`ProjectOverview` and the process-wide record of last
+reloads. No widget imports.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
 from ipython_hotreload.core.events import ModuleEvent
-from ipython_hotreload.core.paths import in_skipped_dir, is_within
 
 __all__ = [
+    "MODULE_KINDS",
     "ModuleState",
     "ModuleStatus",
     "blank_state",
     "change_set",
+    "error_of",
     "event_entry",
     "initial_state",
     "mode_label",
     "own_time_ms",
-    "project_modules",
+    "seeded",
     "state_after",
+    "without_running_old",
 ]
 
 log = logging.getLogger(__name__)
 
 ModuleStatus = Literal["ok", "failed", "gone", "missing", "not_imported"]
 
-# A function that returns the SPEC "functions" entries of a module (HotReloader.functions).
+# The event kinds that change a module's state (the others are the log's and the cluster's).
+MODULE_KINDS = ("recompiled", "compile_failed", "source_removed", "reload_waiting")
 
+# A function that returns the SPEC "functions" entries of a module (HotReloader.functions).
 Fetch = Callable[[str], list[dict[str, Any]]]
 
 
@@ -45,6 +50,7 @@ class ModuleState(TypedDict):
     path: str | None
     status: ModuleStatus
     functions: list[dict[str, Any]]
+    # The last failure ({"type", "message", "lineno", "offset", "at"}), while it is pending.
     error: dict[str, Any] | None
     recompiled_at: float | None
     recompiles: int
@@ -59,15 +65,13 @@ class ModuleState(TypedDict):
     # Why the module ran when it followed another one: {"after", "label"} (or None).
     reason: dict[str, Any] | None
     own_ms: float | None
-
-
-def _error_dict(exc: BaseException) -> dict[str, Any]:
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "lineno": getattr(exc, "lineno", None),
-        "offset": None,
-    }
+    # A reload waiting for the running cell (SPEC 2.5): {"reason", "at"}, until the next event.
+    waiting: dict[str, Any] | None
+    # Functions whose previous code still runs somewhere: [{"qualname", "thread"}].
+    running_old: list[dict[str, str]]
+    # The module's latest event {"kind", "at", "n"}: a front end clears the banner of the
+    # reload before it when this changes (one banner per reload).
+    last_event: dict[str, Any] | None
 
 
 def _module_path(mod: str) -> str | None:
@@ -95,6 +99,9 @@ def blank_state(mod: str, path: str | None) -> ModuleState:
         full_reason=None,
         reason=None,
         own_ms=None,
+        waiting=None,
+        running_old=[],
+        last_event=None,
     )
 
 
@@ -136,6 +143,30 @@ def own_time_ms(payload: dict[str, Any]) -> float | None:
     return None
 
 
+def error_of(error: dict[str, Any] | None, at: float | None = None) -> dict[str, Any]:
+    """A failure as the panels show it: ``{"type", "message", "lineno", "offset", "at"}``,
+    the type said once (an execution error's message arrives as ``"ZeroDivisionError:
+    division by zero"``, its type already in ``type``)."""
+    error = dict(error or {})
+    kind = error["type"] if isinstance(error.get("type"), str) else "Error"
+    raw = error.get("message")
+    message = str(raw) if raw is not None else ""
+    if message.startswith(f"{kind}: "):
+        message = message[len(kind) + 2 :]
+    elif message == kind:
+        message = ""
+    lineno = error.get("lineno")
+    offset = error.get("offset")
+    return {
+        **error,
+        "type": kind,
+        "message": message,
+        "lineno": lineno if isinstance(lineno, int) else None,
+        "offset": offset if isinstance(offset, int) else None,
+        "at": at,
+    }
+
+
 def _reason(payload: dict[str, Any]) -> dict[str, Any] | None:
     reason = payload.get("reason")
     if not isinstance(reason, dict):
@@ -146,6 +177,19 @@ def _reason(payload: dict[str, Any]) -> dict[str, Any] | None:
         "after": after if isinstance(after, str) else None,
         "label": label if isinstance(label, str) else None,
     }
+
+
+def _running_old(payload: dict[str, Any]) -> list[dict[str, str]]:
+    found = payload.get("running_old")
+    if not isinstance(found, list):
+        return []
+    return [
+        {"qualname": entry["qualname"], "thread": entry["thread"]}
+        for entry in found
+        if isinstance(entry, dict)
+        and isinstance(entry.get("qualname"), str)
+        and isinstance(entry.get("thread"), str)
+    ]
 
 
 def _take_update_fields(state: ModuleState, payload: dict[str, Any]) -> None:
@@ -168,7 +212,7 @@ def initial_state(mod: str, fetch: Fetch) -> ModuleState:
         # A panel may be opened before the module exists; say why instead of failing.
         log.info("no analysis for %s yet: %s", mod, exc, exc_info=True)
         state["status"] = "missing"
-        state["error"] = _error_dict(exc)
+        state["error"] = error_of({"type": type(exc).__name__, "message": str(exc)})
         state["note"] = (
             f"no module named {mod!r} in the project or on sys.path: check the spelling "
             "(or create it with %%hotreload)"
@@ -181,57 +225,71 @@ def initial_state(mod: str, fetch: Fetch) -> ModuleState:
     return state
 
 
-def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleState:
+def _after_recompiled(
+    state: ModuleState, new: ModuleState, event: ModuleEvent, fetch: Fetch | None
+) -> None:
+    payload = event.payload or {}
+    functions = payload.get("functions")
+    seen = {(e["qualname"], e["thread"]) for e in state["running_old"]}
+    running = list(state["running_old"])
+    running += [e for e in _running_old(payload) if (e["qualname"], e["thread"]) not in seen]
+    new.update(
+        {
+            "status": "ok",
+            "error": None,
+            "recompiled_at": event.at,
+            "recompiles": state["recompiles"] + 1,
+            "source_hash": payload.get("source_hash"),
+            "replaced": list(payload.get("replaced") or []),
+            "note": "",
+            "running_old": running,
+        }
+    )
+    _take_update_fields(new, payload)
+    if functions is not None:
+        new["functions"] = list(functions)
+        return
+    after = (_reason(payload) or {}).get("after")
+    new["note"] = (
+        f"re-executed because {after}, a module it depends on, changed"
+        if after
+        else "re-executed because a module it depends on changed"
+    )
+    if fetch is None:
+        return  # the record of last reloads keeps no analysis of its own
+    try:
+        new["functions"] = list(fetch(event.mod or state["mod"]))
+    except Exception as exc:
+        # The module ran fine; only the listing is stale. Keep the old one, say so.
+        log.warning("could not analyse %s after its reload: %s", state["mod"], exc, exc_info=True)
+        new["note"] = f"function list may be stale: {exc}"
+
+
+def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch | None) -> ModuleState:
     """The state once ``event`` (about this module) has happened; ``state`` is not changed.
 
     ``recompiled`` with ``functions`` takes the list from the payload; a bare payload (the
-    module was re-executed for a dependency) calls ``fetch``. Each ``recompiled`` replaces
-    the change set, mode and reason with its own (so removed functions stay listed until
-    the next reload). ``compile_failed`` keeps the old list and the last change set, since
-    the old code keeps running. ``source_removed`` empties it.
+    module was re-executed for a dependency) calls ``fetch`` (None: keep the list). Each
+    ``recompiled`` replaces the change set, mode and reason with its own (so removed
+    functions stay listed until the next reload) and ends a failure (SPEC 1.8: also an
+    ``unchanged`` one). ``compile_failed`` keeps the old list and the last change set, since
+    the old code keeps running. ``source_removed`` empties it. ``reload_waiting`` shows until
+    the module's next event.
     """
     new = state.copy()
     if event.path:
         new["path"] = event.path
+    if event.kind in MODULE_KINDS:
+        count = (state["last_event"] or {}).get("n", 0)
+        new["last_event"] = {"kind": event.kind, "at": event.at, "n": count + 1}
+        new["waiting"] = None
     if event.kind == "recompiled":
-        payload = event.payload or {}
-        functions = payload.get("functions")
-        new.update(
-            {
-                "status": "ok",
-                "error": None,
-                "recompiled_at": event.at,
-                "recompiles": state["recompiles"] + 1,
-                "source_hash": payload.get("source_hash"),
-                "replaced": list(payload.get("replaced") or []),
-                "note": "",
-            }
-        )
-        _take_update_fields(new, payload)
-        if functions is not None:
-            new["functions"] = list(functions)
-        else:
-            after = (_reason(payload) or {}).get("after")
-            new["note"] = (
-                f"re-executed because {after}, a module it depends on, changed"
-                if after
-                else "re-executed because a module it depends on changed"
-            )
-            try:
-                new["functions"] = list(fetch(event.mod or state["mod"]))
-            except Exception as exc:
-                # The module ran fine; only the listing is stale. Keep the old one, say so.
-                log.warning(
-                    "could not analyse %s after its reload: %s", state["mod"], exc, exc_info=True
-                )
-                new["note"] = f"function list may be stale: {exc}"
+        _after_recompiled(state, new, event, fetch)
     elif event.kind == "compile_failed":
         new.update(
             {
                 "status": "failed",
-                "error": dict(event.error)
-                if event.error
-                else {"type": "Error", "message": "failed"},
+                "error": error_of(event.error or {"type": "Error", "message": "failed"}, event.at),
                 "note": "the previous code keeps running",
             }
         )
@@ -244,9 +302,69 @@ def state_after(state: ModuleState, event: ModuleEvent, fetch: Fetch) -> ModuleS
                 "source_hash": None,
                 "replaced": [],
                 "note": "the module was removed",
+                "running_old": [],
             }
         )
         _take_update_fields(new, {})
+    elif event.kind == "reload_waiting":
+        reason = (event.payload or {}).get("reason")
+        new["waiting"] = {"reason": str(reason) if reason else "", "at": event.at}
+    return new
+
+
+def without_running_old(
+    state: ModuleState, qualname: str | None = None, thread: str | None = None
+) -> ModuleState:
+    """The state with the "running the old version" marks of ``qualname`` in ``thread``
+    taken off (None: any function, any thread); ``state`` is not changed."""
+    new = state.copy()
+    new["running_old"] = [
+        entry
+        for entry in state["running_old"]
+        if not (
+            (qualname is None or entry["qualname"] == qualname)
+            and (thread is None or entry["thread"] == thread)
+        )
+    ]
+    return new
+
+
+# What a record of the module's last reload tells a panel opened later; the function list is
+# the panel's own analysis, except while the last reload failed (the file holds the failed
+# text then, and the old code, whose list the record kept, is what runs).
+_SEEDED_KEYS = (
+    "recompiled_at",
+    "recompiles",
+    "source_hash",
+    "replaced",
+    "changes",
+    "mode",
+    "mode_label",
+    "full_reason",
+    "reason",
+    "own_ms",
+    "waiting",
+    "running_old",
+    "last_event",
+)
+
+
+def seeded(state: ModuleState, recorded: ModuleState | None) -> ModuleState:
+    """``state`` (a module's analysis now) with what ``recorded`` (the process-wide record of
+    its events) knows: its last reload, a failure still pending, a waiting reload."""
+    if recorded is None:
+        return state
+    new = state.copy()
+    for key in _SEEDED_KEYS:
+        new[key] = recorded[key]  # type: ignore[literal-required]
+    if recorded["status"] == "failed":
+        new["status"] = "failed"
+        new["error"] = recorded["error"]
+        new["note"] = recorded["note"]
+        if recorded["functions"] or state["status"] == "missing":
+            new["functions"] = list(recorded["functions"])
+    elif state["status"] != "missing" and recorded["note"]:
+        new["note"] = recorded["note"]  # "re-executed because ..."
     return new
 
 
@@ -257,7 +375,10 @@ def event_entry(event: ModuleEvent) -> dict[str, Any]:
     """
     payload = event.payload  # plain JSON, with a Payload's keys
     summary: dict[str, Any] | None = None
-    if payload is not None:
+    if payload is not None and event.kind == "reload_waiting":
+        reason = payload.get("reason")
+        summary = {"reason": str(reason) if reason else ""}
+    elif payload is not None:
         reason = _reason(payload) or {}
         functions = payload.get("functions")
         summary = {
@@ -269,58 +390,13 @@ def event_entry(event: ModuleEvent) -> dict[str, Any]:
             "after": reason.get("after"),
             "label": reason.get("label"),
             "mode_label": mode_label(payload),
+            "running_old": _running_old(payload),
         }
     return {
         "kind": event.kind,
         "mod": event.mod,
         "path": event.path,
         "at": event.at,
-        "error": dict(event.error) if event.error else None,
+        "error": error_of(event.error, event.at) if event.error else None,
         "summary": summary,
-    }
-
-
-def project_modules(roots: Iterable[Path]) -> list[str]:
-    """Names of the loaded modules whose file lies under one of ``roots``, sorted."""
-    resolved = [Path(r).resolve() for r in roots]
-    names: list[str] = []
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if name == "__main__" or not isinstance(file, str) or not file.endswith(".py"):
-            continue
-        try:
-            path = Path(file).resolve()
-        except (OSError, RuntimeError):
-            continue
-        for root in resolved:
-            # A root that holds a virtualenv (a home directory, say) must not list the
-            # installed packages as the project.
-            if is_within(path, root) and not in_skipped_dir(path, root):
-                names.append(name)
-                break
-    return sorted(names)
-
-
-# -- the cluster (SPEC 2.4): one entry per worker, from worker_recompiled / worker_failed ----
-
-WORKER_KINDS = ("worker_recompiled", "worker_failed")
-
-
-def cluster_after(cluster: dict[str, Any], event: ModuleEvent) -> dict[str, Any]:
-    """The cluster as the project panel shows it once ``event`` happened (a new dict):
-    ``{"workers": {address: {"state", "error", "at"}}, "current": n, "failed": m}``."""
-    source = event.payload if event.kind == "worker_recompiled" else event.error
-    worker = (source or {}).get("worker")
-    if event.kind not in WORKER_KINDS or not isinstance(worker, str):
-        return cluster
-    workers = dict(cluster.get("workers") or {})
-    if event.kind == "worker_recompiled":
-        workers[worker] = {"state": "current", "error": None, "at": event.at}
-    else:
-        workers[worker] = {"state": "failed", "error": dict(event.error or {}), "at": event.at}
-    states = [w["state"] for w in workers.values()]
-    return {
-        "workers": workers,
-        "current": states.count("current"),
-        "failed": states.count("failed"),
     }

@@ -1,6 +1,6 @@
 """Regenerate the README's screenshot, ``docs/panel.png``: a FunctionsPanel in JupyterLab 4
 showing the last reload's change set (one function added, one changed, one removed) with
-its editor open on a method.
+its editor (CodeMirror) open on a method, with unsaved text.
 
     python -m tests.browser.screenshot_panel [OUT.png]
 
@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.browser.editor_page import PanelEditor
 from tests.browser.harness import (
     CHROMIUM_ARGS,
     REPO,
@@ -79,18 +80,17 @@ def take(out: Path) -> None:
                 nb.select_first()
                 for i in range(3):
                     nb.run(i, i + 1)
-                panel = nb.cell(1).locator(".hr-root[data-panel=functions]")
-                expect(panel.locator("tr[data-change=removed]")).to_have_count(1)
-                panel.locator("tr[data-qualname='Shape.describe']").click()
-                area = panel.locator("textarea.hr-editor-text")
-                expect(area).to_be_visible()
-                area.fill(TYPED)
-                area.press("Control+End")
+                ed = PanelEditor(nb, 1)
+                expect(ed.panel.locator("tr[data-change=removed]")).to_have_count(1)
+                ed.open("Shape.describe")
+                ed.type_over(TYPED)
+                page.keyboard.press("Control+End")
+                expect(ed.box.locator(".hr-unsaved")).to_be_visible()
                 # No flash of new rows, no caret blink: the picture is the resting state.
                 page.add_style_tag(
                     content="* { animation: none !important; caret-color: transparent !important; }"
                 )
-                panel.screenshot(path=str(out))
+                ed.panel.screenshot(path=str(out))
                 browser.close()
         finally:
             server.stop()

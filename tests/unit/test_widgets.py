@@ -5,10 +5,12 @@ What the browser draws from these traits is checked in tests/browser/.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -22,16 +24,21 @@ from ipython_hotreload.widgets import (
     ProjectOverview,
     ProjectPanel,
     _panels,
+    clear_running_old,
+    record_reloads,
     show_panel,
 )
 from ipython_hotreload.widgets._editor import answer, editor_line
+from ipython_hotreload.widgets._record import last_state
 from ipython_hotreload.widgets._state import (
     blank_state,
     change_set,
+    error_of,
     event_entry,
     mode_label,
     own_time_ms,
     state_after,
+    without_running_old,
 )
 from tests.conftest import Project
 
@@ -243,7 +250,8 @@ def test_a_panel_for_a_missing_module_says_so_and_fills_in_later(project: Projec
 def test_close_unsubscribes(shapes: Project) -> None:
     before = subscriber_count()
     panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
-    assert subscriber_count() == before + 1
+    # Its own subscription, and the record of last reloads that it is the only holder of.
+    assert subscriber_count() == before + 2
     panel.close()
     assert subscriber_count() == before
     panel.close()  # idempotent
@@ -324,7 +332,7 @@ def test_show_panel_displays_a_panel_or_the_project(
         assert isinstance(whole, ProjectPanel)
         assert isinstance(whole.overview, ProjectOverview)
         assert isinstance(whole.event_log, EventLog)
-        assert subscriber_count() == before + 3
+        assert subscriber_count() == before + 4  # three panels and the record they hold
         # Outside a kernel, display() prints the text form: it was called once per panel.
         assert capsys.readouterr().out.count("\n") == 2
     finally:
@@ -333,17 +341,24 @@ def test_show_panel_displays_a_panel_or_the_project(
     assert subscriber_count() == before
 
 
-def test_the_front_end_module_is_shipped_as_a_string() -> None:
+def test_the_front_end_modules_are_shipped_as_strings() -> None:
     for cls in (FunctionsPanel, EventLog, ProjectOverview):
-        assert isinstance(cls._esm, str) and "export default" in cls._esm
-        assert "data-renders" in cls._esm or "dataset.renders" in cls._esm
+        assert isinstance(cls._esm, str) and "export{" in cls._esm and " as default}" in cls._esm
+        assert "dataset.renders" in cls._esm
         assert "--jp-layout-color1" in cls._css and "--jp-ui-font-color1" in cls._css
+    # Only the FunctionsPanel's carries the editor; the log and the overview stay small.
+    assert (
+        "cm-content" in FunctionsPanel._esm and "data-lm-suppress-shortcuts" in FunctionsPanel._esm
+    )
+    assert "cm-content" not in EventLog._esm and EventLog._esm is ProjectOverview._esm
+    assert len(EventLog._esm) * 20 < len(FunctionsPanel._esm)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_the_front_end_module_parses(tmp_path: Path) -> None:
+@pytest.mark.parametrize("esm", [_panels._ESM, _panels._LISTS_ESM], ids=["panel", "lists"])
+def test_the_front_end_modules_parse(esm: str, tmp_path: Path) -> None:
     script = tmp_path / "panel.mjs"
-    script.write_text(_panels._ESM, encoding="utf-8")
+    script.write_text(esm, encoding="utf-8")
     done = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -355,8 +370,10 @@ def no_fetch(mod: str) -> list[dict[str, object]]:
     raise AssertionError(f"a payload with functions needs no analysis of {mod}")
 
 
-def recompiled(payload: dict[str, object], mod: str = "geo.shapes") -> ModuleEvent:
-    return ModuleEvent("recompiled", mod, f"/p/{mod}.py", {"mod": mod, **payload})
+def recompiled(
+    payload: dict[str, object], mod: str = "geo.shapes", path: str | None = None
+) -> ModuleEvent:
+    return ModuleEvent("recompiled", mod, path or f"/p/{mod}.py", {"mod": mod, **payload})
 
 
 FUNCS = [{"qualname": "circle"}, {"qualname": "hexagon"}]
@@ -624,3 +641,402 @@ def test_a_never_imported_module_and_a_misspelt_one_each_say_what_is_true(
     finally:
         unused.close()
         misspelt.close()
+
+
+# -- messages: one per reload, failures said once, pending until recompiled (SPEC 1.8, 2.2) --
+
+RAISING = SHAPES + "\nBROKEN = 1 / 0\n"
+
+
+def test_a_failure_says_its_type_once(shapes: Project) -> None:
+    panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+    log = EventLog(mods=["geo.shapes"], kinds=["compile_failed"])
+    try:
+        with pytest.raises(hr.ReloadError):
+            shapes.reload("geo/shapes.py", RAISING)
+        failed = next(e for e in shapes.events if e.kind == "compile_failed")
+        assert failed.error is not None
+        assert failed.error["message"] == "ZeroDivisionError: division by zero"  # the engine's
+        assert panel.error is not None
+        assert (panel.error["type"], panel.error["message"]) == (
+            "ZeroDivisionError",
+            "division by zero",
+        )
+        assert panel.error["lineno"] == RAISING.splitlines().index("BROKEN = 1 / 0") + 1
+        assert panel.error["at"] == failed.at
+        (entry,) = log.events
+        assert (entry["error"]["type"], entry["error"]["message"]) == (
+            "ZeroDivisionError",
+            "division by zero",
+        )
+    finally:
+        panel.close()
+        log.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ({"type": "SyntaxError", "message": "'(' was never closed"}, "'(' was never closed"),
+        ({"type": "KeyError", "message": "KeyError: 'x'"}, "'x'"),
+        ({"type": "KeyboardInterrupt", "message": "KeyboardInterrupt"}, ""),
+        (
+            {"type": "ValueError", "message": "ValueErrors: not a prefix"},
+            "ValueErrors: not a prefix",
+        ),
+        ({"message": None}, ""),
+    ],
+)
+def test_error_of_keeps_the_message_without_its_type(
+    error: dict[str, object], message: str
+) -> None:
+    shown = error_of(error, 12.5)
+    assert shown["message"] == message and shown["at"] == 12.5
+    assert shown["type"] == error.get("type", "Error")
+
+
+def test_a_failure_stays_pending_until_the_module_recompiles_even_unchanged(
+    shapes: Project,
+) -> None:
+    panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+    overview = ProjectOverview(reloader=shapes.reloader)
+    try:
+        with pytest.raises(hr.ReloadError):
+            shapes.reload("geo/shapes.py", RAISING)
+        # Another module's reload does not end it.
+        publish(recompiled({"functions": FUNCS, "mode": "patched"}, mod="geo.other"))
+        assert panel.status == "failed" and panel.error is not None
+        assert (overview.module("geo.shapes") or {}).get("status") == "failed"
+        # The typo put back: the engine says "unchanged", and every panel drops the failure.
+        publish(recompiled({"functions": None, "mode": "unchanged", "source_hash": "h"}))
+        assert panel.status == "ok" and panel.error is None and panel.mode == "unchanged"
+        shown = overview.module("geo.shapes")
+        assert shown is not None and shown["status"] == "ok" and shown["error"] is None
+        # A real reload does too.
+        with pytest.raises(hr.ReloadError):
+            shapes.reload("geo/shapes.py", RAISING)
+        assert panel.status == "failed"
+        shapes.reload("geo/shapes.py", SHAPES)
+        assert panel.status == "ok" and (overview.module("geo.shapes") or {})["status"] == "ok"
+    finally:
+        panel.close()
+        overview.close()
+
+
+def test_each_module_event_is_numbered_for_the_front_end(shapes: Project) -> None:
+    # The browser clears the last reload's message when this changes (one banner per reload).
+    panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+    try:
+        assert panel.last_event is None
+        shapes.reload("geo/shapes.py", SHAPES_V2)
+        first = panel.last_event
+        assert first is not None and (first["kind"], first["n"]) == ("recompiled", 1)
+        with pytest.raises(hr.ReloadError):
+            shapes.reload("geo/shapes.py", RAISING)
+        assert panel.last_event is not None
+        assert (panel.last_event["kind"], panel.last_event["n"]) == ("compile_failed", 2)
+        publish(recompiled({"functions": FUNCS}, mod="geo.other"))
+        assert panel.last_event["n"] == 2  # another module's event is not this one's
+    finally:
+        panel.close()
+
+
+# -- reloads that wait for the running cell, old code still running (SPEC 2.5) -------------
+
+
+def waiting(reason: str, mod: str = "geo.shapes", path: str | None = None) -> ModuleEvent:
+    return ModuleEvent("reload_waiting", mod, path, {"reason": reason})
+
+
+def test_a_waiting_reload_shows_until_the_modules_next_event(shapes: Project) -> None:
+    panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+    overview = ProjectOverview(reloader=shapes.reloader)
+    log = EventLog(mods=["geo.shapes"])
+    try:
+        publish(waiting("a statement must run"))
+        assert panel.waiting is not None and panel.waiting["reason"] == "a statement must run"
+        shown = overview.module("geo.shapes")
+        assert shown is not None and shown["waiting"] == panel.waiting
+        assert log.events[0]["kind"] == "reload_waiting"
+        assert log.events[0]["summary"] == {"reason": "a statement must run"}
+        # Nothing else about the module changed meanwhile.
+        assert panel.status == "ok" and panel.recompiles == 0
+        shapes.reload("geo/other.py", "def other():\n    return 7\n")
+        assert panel.waiting is not None  # another module's event
+        shapes.reload("geo/shapes.py", SHAPES_V2)
+        assert panel.waiting is None and (overview.module("geo.shapes") or {})["waiting"] is None
+        publish(waiting("again"))
+        with pytest.raises(hr.ReloadError):
+            shapes.reload("geo/shapes.py", RAISING)
+        assert panel.waiting is None and panel.status == "failed"
+    finally:
+        panel.close()
+        overview.close()
+        log.close()
+
+
+RUNNING_OLD = [
+    {"qualname": "circle", "thread": "MainThread"},
+    {"qualname": "circle", "thread": "worker-1"},
+    {"qualname": "Shape.area", "thread": "MainThread"},
+]
+
+
+def test_running_old_marks_stay_until_cleared(shapes: Project) -> None:
+    panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+    overview = ProjectOverview(reloader=shapes.reloader)
+    try:
+        publish(recompiled({"functions": FUNCS, "mode": "patched", "running_old": RUNNING_OLD}))
+        assert panel.running_old == RUNNING_OLD
+        # A later reload adds its own marks and keeps the ones not cleared yet.
+        late = [{"qualname": "hexagon", "thread": "MainThread"}, RUNNING_OLD[0], {"bad": 1}]
+        publish(recompiled({"functions": FUNCS, "mode": "patched", "running_old": late}))
+        assert panel.running_old == [*RUNNING_OLD, late[0]]
+        clear_running_old("geo.shapes", "circle", thread="MainThread")
+        assert panel.running_old == [RUNNING_OLD[1], RUNNING_OLD[2], late[0]]
+        assert (overview.module("geo.shapes") or {})["running_old"] == panel.running_old
+        clear_running_old("geo.shapes", thread="MainThread")  # every function of that thread
+        assert panel.running_old == [RUNNING_OLD[1]]
+        clear_running_old("geo.other")  # another module's: nothing here
+        assert panel.running_old == [RUNNING_OLD[1]]
+        clear_running_old("geo.shapes")
+        assert (
+            panel.running_old == [] and (overview.module("geo.shapes") or {})["running_old"] == []
+        )
+    finally:
+        panel.close()
+        overview.close()
+
+
+def test_without_running_old_matches_function_and_thread() -> None:
+    state = blank_state("m", None)
+    state["running_old"] = [dict(entry) for entry in RUNNING_OLD]
+    assert without_running_old(state, "circle")["running_old"] == [RUNNING_OLD[2]]
+    assert without_running_old(state, None, "worker-1")["running_old"] == [
+        RUNNING_OLD[0],
+        RUNNING_OLD[2],
+    ]
+    assert without_running_old(state, "nope", "MainThread")["running_old"] == RUNNING_OLD
+    assert state["running_old"] == RUNNING_OLD  # not changed in place
+
+
+# -- a panel opened later shows the module's last reload ------------------------------------
+
+
+def test_a_panel_opened_after_reloads_shows_the_last_one(shapes: Project) -> None:
+    hold = record_reloads()  # what %load_ext takes
+    try:
+        shapes.reload("geo/shapes.py", SHAPES_V2)
+        shapes.reload("geo/shapes.py", SHAPES_V2.replace("2.598", "2.6"))
+        last = [e for e in shapes.events if e.kind == "recompiled" and e.mod == "geo.shapes"][-1]
+        assert last.payload is not None
+        panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+        overview = ProjectOverview(reloader=shapes.reloader)
+        try:
+            assert panel.recompiled_at == last.at and panel.recompiles == 2
+            assert panel.mode == last.payload["mode"] and panel.mode_label is not None
+            assert panel.changes == {"added": [], "changed": ["hexagon"], "removed": []}
+            assert panel.source_hash == last.payload["source_hash"]
+            assert names(panel) == ["circle", "hexagon", "Shape.area"]
+            shown = overview.module("geo.shapes")
+            assert shown is not None and shown["recompiled_at"] == last.at
+            assert shown["recompiles"] == 2 and shown["changes"] == panel.changes
+            # It goes on from there.
+            shapes.reload("geo/shapes.py", SHAPES)
+            assert panel.recompiles == 3 and panel.changes is not None
+            assert panel.changes["removed"] == ["hexagon"]
+        finally:
+            panel.close()
+            overview.close()
+    finally:
+        hold.release()
+
+
+def test_a_panel_opened_later_shows_a_pending_failure_and_a_waiting_reload(
+    shapes: Project,
+) -> None:
+    hold = record_reloads()
+    try:
+        shapes.reload("geo/shapes.py", SHAPES_V2)
+        with pytest.raises(hr.ReloadError):
+            shapes.reload("geo/shapes.py", "def circle(r):\n    return (r *\n")
+        panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+        try:
+            assert panel.status == "failed" and panel.error is not None
+            assert panel.error["type"] == "SyntaxError" and panel.error["lineno"] == 2
+            # The file holds the broken text; the list is the code that runs.
+            assert names(panel) == ["circle", "hexagon", "Shape.area"]
+            assert panel.recompiles == 1
+        finally:
+            panel.close()
+        publish(waiting("the cell is still running", path=str(shapes.path("geo/shapes.py"))))
+        other_path = str(shapes.path("geo/other.py"))
+        publish(
+            recompiled(
+                {"functions": FUNCS, "running_old": RUNNING_OLD[:1]}, "geo.other", other_path
+            )
+        )
+        later = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+        other = FunctionsPanel("geo.other", reloader=shapes.reloader)
+        try:
+            assert later.waiting is not None
+            assert later.waiting["reason"] == "the cell is still running"
+            assert other.running_old == RUNNING_OLD[:1]
+            clear_running_old("geo.other")
+            assert other.running_old == []
+        finally:
+            later.close()
+            other.close()
+        again = FunctionsPanel("geo.other", reloader=shapes.reloader)
+        try:
+            assert again.running_old == []  # the record was cleared too
+        finally:
+            again.close()
+    finally:
+        hold.release()
+
+
+def test_the_record_forgets_with_its_last_holder_and_another_file(shapes: Project) -> None:
+    before = subscriber_count()
+    hold = record_reloads()
+    assert subscriber_count() == before + 1
+    second = record_reloads()
+    assert subscriber_count() == before + 1  # one subscription, however many holders
+    shapes.reload("geo/shapes.py", SHAPES_V2)
+    path = str(shapes.path("geo/shapes.py"))
+    assert last_state("geo.shapes", path) is not None
+    assert last_state("geo.shapes", "/elsewhere/geo/shapes.py") is None  # same name, not it
+    hold.release()
+    hold.release()  # idempotent
+    assert last_state("geo.shapes", path) is not None
+    second.release()
+    assert subscriber_count() == before
+    assert last_state("geo.shapes", path) is None
+    shapes.reloader.purge_module("geo.other")
+    third = record_reloads()
+    try:
+        shapes.reload("geo/shapes.py", SHAPES)
+        shapes.reloader.purge_module("geo.shapes")
+        assert last_state("geo.shapes", path) is None  # a purged module is forgotten
+    finally:
+        third.release()
+
+
+def test_loading_the_extension_keeps_the_record_and_unloading_releases_it(
+    shapes: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ipython_hotreload.ipython import extension
+
+    shell = InteractiveShell.instance()
+    monkeypatch.chdir(shapes.root)
+    hr.set_default_reloader(shapes.reloader)
+    before = subscriber_count()
+    extension.load(shell)
+    try:
+        shapes.reload("geo/shapes.py", SHAPES_V2)
+        panel = FunctionsPanel("geo.shapes", reloader=shapes.reloader)
+        try:
+            assert panel.recompiles == 1 and panel.changes is not None
+            assert panel.changes["added"] == ["hexagon"]
+        finally:
+            panel.close()
+    finally:
+        extension.unload(shell)
+        hr.set_default_reloader(None)
+    assert subscriber_count() == before
+    assert last_state("geo.shapes", str(shapes.path("geo/shapes.py"))) is None
+
+
+def test_importing_the_widgets_for_the_record_loads_no_widget_library() -> None:
+    code = (
+        "import sys, ipython_hotreload.widgets as w; w.record_reloads().release(); "
+        "print(sorted(m for m in ('anywidget', 'ipywidgets') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+# -- the editor's replies: a conflict's text and hash, a failure said once ----------------
+
+
+def test_a_conflicting_save_replies_with_the_text_on_disk_and_its_hash(shapes: Project) -> None:
+    reloader = shapes.reloader
+    target = "geo.shapes:circle"
+    opened = answer(lambda: reloader, {"id": 1, "op": "source", "target": target})
+    # Another editor changes circle on disk after the panel opened it.
+    shapes.reload("geo/shapes.py", SHAPES.replace("3.14159", "3.1416"))
+    reply = answer(
+        lambda: reloader,
+        {
+            "id": 2,
+            "op": "reload_definition",
+            "target": target,
+            "content": "def circle(r):\n    return 3 * r * r\n",
+            "expected_hash": opened["result"]["source_hash"],
+        },
+    )
+    assert reply["ok"] is False and reply["error"]["type"] == "ConflictError"
+    current = reply["error"]["current"]
+    assert "3.1416" in current
+    assert reply["error"]["current_hash"] == hashlib.sha256(current.encode()).hexdigest()
+    assert reply["error"]["current_hash"] == reloader.source_of(target)["source_hash"]
+    # "Keep mine": the same text again, over the hash of the text now on disk.
+    mine = answer(
+        lambda: reloader,
+        {
+            "id": 3,
+            "op": "reload_definition",
+            "target": target,
+            "content": "def circle(r):\n    return 3 * r * r\n",
+            "expected_hash": reply["error"]["current_hash"],
+            "format": False,
+        },
+    )
+    assert mine["ok"], mine
+    assert "return 3 * r * r" in shapes.path("geo/shapes.py").read_text()
+
+
+def test_a_save_that_fails_to_run_names_what_failed_once(shapes: Project) -> None:
+    reloader = shapes.reloader
+    content = (
+        'def circle(r):\n    """Area of a circle."""\n    return r\n\n\nraise ValueError("no")\n'
+    )
+    reply = answer(
+        lambda: reloader,
+        {"id": 1, "op": "reload_definition", "target": "geo.shapes:circle", "content": content},
+    )
+    assert reply["ok"] is False
+    assert reply["error"]["editor_line"] == 6  # the statement after the definition
+    content = 'def circle(r):\n    """Area of a circle."""\n    return 1 / 0 + r\n'
+    shapes.reload("geo/shapes.py", SHAPES + "\nUNIT = circle(1)\n")
+    reply = answer(
+        lambda: reloader,
+        {"id": 2, "op": "reload_definition", "target": "geo.shapes:circle", "content": content},
+    )
+    assert reply["ok"] is False and reply["error"]["type"] == "ReloadError"
+    assert reply["error"]["cause"] == {"type": "ZeroDivisionError", "message": "division by zero"}
+    assert reply["error"]["editor_line"] == 3
+
+
+def test_editor_line_points_at_a_line_unindented_out_of_the_definition() -> None:
+    unindented = "def with_tax(price):\n    rate = 1.2\nreturn price * rate\n"
+    assert editor_line(unindented, None, None) == 3
+
+
+def test_a_line_unindented_out_of_the_definition_is_said_as_such(shapes: Project) -> None:
+    content = (
+        'def circle(r):\n    """Area of a circle."""\n    area = 3.14159 * r * r\nreturn area\n'
+    )
+    reply = answer(
+        lambda: shapes.reloader,
+        {"id": 1, "op": "reload_definition", "target": "geo.shapes:circle", "content": content},
+    )
+    assert reply["ok"] is False and reply["error"]["type"] == "HotReloadError"
+    message = reply["error"]["message"]
+    assert message.startswith("unexpected unindent at line 4 of the new text for circle:")
+    assert "'return area' is outside def circle (line 1)" in message
+    assert "nothing was written" in message
+    assert reply["error"]["editor_line"] == 4
+    assert shapes.path("geo/shapes.py").read_text() == SHAPES

@@ -288,31 +288,57 @@ def _uses_tabs(lines: list[str], indent: str) -> bool:
 
 def _check_one_definition(text: str, name: str, qualname: str) -> ast.Module:
     tree = _parse(text, f"the new definition of {qualname}")
-    defs = [
-        s for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    ]
-    if len(tree.body) != 1 or len(defs) != 1:
-        found = ", ".join(_describe(s) for s in tree.body) or "nothing"
+    if len(tree.body) != 1 or not isinstance(tree.body[0], _DEFINITIONS):
+        raise HotReloadError(_not_one_definition(tree.body, name, qualname))
+    found = tree.body[0]
+    if found.name != name:
         raise HotReloadError(
-            f"the new text for {qualname} must be exactly one def, async def or class statement "
-            f"named {name!r} (with its decorators), but it holds {found}; nothing was written"
-        )
-    if defs[0].name != name:
-        raise HotReloadError(
-            f"the new text defines {defs[0].name!r}, but the target is {qualname}: its "
+            f"the new text defines {found.name!r}, but the target is {qualname}: its "
             f"definition must be named {name!r}; nothing was written"
         )
     return tree
 
 
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _not_one_definition(body: list[ast.stmt], name: str, qualname: str) -> str:
+    """What is wrong with a text that is not one definition, said the way the user sees it:
+    a line unindented out of the body, a line before the ``def``, two definitions."""
+    rule = (
+        f"the new text for {qualname} must be exactly one def, async def or class statement "
+        f"named {name!r} (with its decorators)"
+    )
+    definitions = [s for s in body if isinstance(s, _DEFINITIONS)]
+    if not body:
+        return f"{rule}, but it is empty; nothing was written"
+    if not definitions:
+        return f"{rule}, but it holds no definition: {_describe(body[0])}; nothing was written"
+    first = body[0]
+    if isinstance(first, _DEFINITIONS) and len(definitions) == 1:
+        outside = body[1]
+        return (
+            f"unexpected unindent at line {outside.lineno} of the new text for {qualname}: "
+            f"{_code(outside)} is outside {_describe(first)}; indent it into the body; "
+            "nothing was written"
+        )
+    if len(definitions) > 1:
+        listed = ", ".join(_describe(s) for s in definitions)
+        return f"{rule}, but it holds {len(definitions)}: {listed}; nothing was written"
+    return f"{rule}, but {_describe(first)} comes before {_describe(definitions[0])}; nothing was written"
+
+
 def _describe(stmt: ast.stmt) -> str:
-    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+    if isinstance(stmt, _DEFINITIONS):
         keyword = {"FunctionDef": "def", "AsyncFunctionDef": "async def"}.get(
             type(stmt).__name__, "class"
         )
         return f"{keyword} {stmt.name} (line {stmt.lineno})"
-    first = ast.unparse(stmt).splitlines()[0] if stmt else ""
-    return f"{first[:40]!r} (line {stmt.lineno})"
+    return f"{_code(stmt)} (line {stmt.lineno})"
+
+
+def _code(stmt: ast.stmt) -> str:
+    return repr(ast.unparse(stmt).splitlines()[0][:40])
 
 
 def changed_line_count(before: str, after: str) -> int:

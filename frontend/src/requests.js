@@ -1,5 +1,4 @@
-// The panel's requests to the kernel. Shipped in front of panel.js as one ES module (see
-// _panels.py): it defines requester(), which panel.js uses; it exports nothing itself.
+// The editor's requests to the kernel, and telling a slow one from a channel that waits.
 //
 // A request is a widget custom message {type: "request", id, op, ...}; the kernel answers
 // each with exactly one {type: "reply", id, ok, result | error, beside_cells}. Where the
@@ -11,25 +10,28 @@
 // The page cannot see which case it is in, nor whether a cell runs, so it asks when it
 // matters: a request still unanswered after PENDING_MS makes the requester send a "ping"
 // (answered by the kernel at once, wherever requests are served). A ping answered in time
-// means the kernel is at work on the request (a slow reload, or one that waits for the cell
-// and says so with a reload_waiting event). A ping unanswered after PENDING_MS more means
-// the panel's messages themselves wait behind the running cell: onWaiting(op) is called,
-// once, and the panel says so until the reply arrives. Request ids are numbers: ipykernel
-// 7.4 remembers every reply whose id is a string.
+// means the kernel is at work on the request (a slow reload, or one that waits for the
+// cell and says so itself with a reload_waiting event, which the panel shows). A ping
+// unanswered PENDING_MS later means the panel's messages themselves wait behind the
+// running cell: onWaiting(op) is called, once, and the panel says so until the reply
+// arrives. Request ids are numbers: ipykernel 7.4 remembers every reply whose id is a
+// string.
 
 const PENDING_MS = 400;
 
 /**
- * Send {type: "request", id, op, ...fields} on the widget; the promise resolves with its one
- * reply. ``onWaiting(op)``: called when the request is found waiting for the running cell.
+ * ``request(op, fields, {quiet})`` sends {type: "request", id, op, ...fields} on the widget
+ * and resolves with its one reply. ``onWaiting(op)`` is called when a request (unless
+ * ``quiet``: one the user did not ask for) is found waiting for the running cell. Requests
+ * do not wait for each other: a definition opens while a save is still out.
  */
-function requester(model, { onWaiting } = {}) {
+export function requester(model, { onWaiting = null } = {}) {
   let next = 1;
-  const waiting = new Map(); // id -> { resolve, timers }
+  const out = new Map(); // id -> { resolve, timers }
   const onMessage = (msg) => {
-    if (msg?.type !== "reply" || !waiting.has(msg.id)) return;
-    const entry = waiting.get(msg.id);
-    waiting.delete(msg.id);
+    if (msg?.type !== "reply" || !out.has(msg.id)) return;
+    const entry = out.get(msg.id);
+    out.delete(msg.id);
     for (const timer of entry.timers) clearTimeout(timer);
     entry.resolve(msg);
   };
@@ -38,7 +40,7 @@ function requester(model, { onWaiting } = {}) {
   const send = (op, fields, resolve) => {
     const id = next++;
     const entry = { resolve, timers: [] };
-    waiting.set(id, entry);
+    out.set(id, entry);
     model.send({ type: "request", id, op, ...fields });
     return entry;
   };
@@ -60,24 +62,15 @@ function requester(model, { onWaiting } = {}) {
     );
   };
 
-  const request = (op, fields = {}) =>
+  const request = (op, fields = {}, { quiet = false } = {}) =>
     new Promise((resolve) => {
       const entry = send(op, fields, resolve);
-      if (onWaiting) watch(op, entry);
+      if (onWaiting && !quiet) watch(op, entry);
     });
   request.close = () => {
     model.off("msg:custom", onMessage);
-    for (const entry of waiting.values()) for (const timer of entry.timers) clearTimeout(timer);
-    waiting.clear();
+    for (const entry of out.values()) for (const timer of entry.timers) clearTimeout(timer);
+    out.clear();
   };
   return request;
-}
-
-/** What the panel says while a request waits for the running cell, by op. */
-function waitingText(op) {
-  const what = { source: "Opening", reload_definition: "The save", undo: "The undo" }[op] ?? "The request";
-  return (
-    `${what} waits for the running cell to finish ` +
-    "(this frontend sends the panel's requests to the kernel between cells)."
-  );
 }
