@@ -7,16 +7,18 @@ members; the patcher keeps the old object for each one it can update in place an
 ``HANDLERS = [f]``, a dict keyed by a class), a closure. Left there, they are copies whose
 ``super()`` is broken and that ``is`` and ``isinstance`` tell apart from the real thing.
 
-:class:`References` walks what the re-executed names hold, as deep as plain containers go,
-and replaces each new object by its kept original, through the journal. It also pairs
+:class:`References` walks what the re-executed names hold, as deep as plain containers and
+instances' ``__dict__`` go (``PAIR = Group([Square()])``: the nested square is an instance of
+the new class, moved to the kept one), and replaces each new object by its kept original,
+through the journal. It also pairs
 *holders*: an object of another library bound to the same name before and after (a CLI
 ``Command`` holding a callback, a group holding commands) has its held functions of this
 module paired by position, so the old holder runs the new code.
 
-The walk is bounded by what the module's names hold (plain containers, this module's
-functions and classes; a container longer than :data:`LARGE` is left alone, and the whole
-walk stops after :data:`BUDGET` visits), never by the size of the heap: no
-``gc.get_referrers``.
+The walk is bounded by what the module's names hold (plain containers, instances' attributes,
+this module's functions and classes, at most :data:`DEPTH` levels below a name; a container
+longer than :data:`LARGE` is left alone, and the whole walk stops after :data:`BUDGET`
+visits), never by the size of the heap: no ``gc.get_referrers``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 LARGE = 10_000
 #: Visits of one walk at most (a module holding a huge nest of data stops there).
 BUDGET = 200_000
-#: Nesting of plain containers (and of holders' attributes) walked below a name.
+#: Nesting of plain containers and instances (and of holders' attributes) walked below a name.
 DEPTH = 6
 
 _DICTS = (dict, collections.OrderedDict, collections.defaultdict)
@@ -141,6 +143,7 @@ class References:
         if kind in _SETS:
             return self._remap_set(value, depth + 1)
         self._rehome(value)
+        self._remap_instance(value, depth + 1)
         return value
 
     def _remap_dict(self, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
@@ -176,6 +179,19 @@ class References:
             self.journal.refill(value, items)
             return value
         return frozenset(items)
+
+    def _remap_instance(self, value: Any, depth: int) -> None:
+        """What an instance holds in its ``__dict__`` (a grammar element's sub-elements, a
+        group's members): built by the same run, it may hold new objects too."""
+        if issubclass(type(value), enum.Enum):
+            return  # an enum member's attributes are its class's business
+        attrs = _instance_dict(value)
+        if not attrs or len(attrs) > LARGE:
+            return
+        for name, held in list(attrs.items()):
+            new = self.remap(held, depth)
+            if new is not held:
+                self.journal.setitem(attrs, name, new)
 
     def _remap_function(self, fn: FunctionType) -> None:
         if fn.__defaults__:
