@@ -13,12 +13,14 @@ import made "rebound" or "code-changed" in it, and:
    wrapper objects), takes its code, defaults, annotations and docstring; caches on the way
    are cleared. Unchanged functions whose lines moved get their line numbers shifted;
 2. deletes the names bound only by removed statements;
-3. walks the new statements in source order and runs the new or changed ones, and the
+3. walks the new statements in source order and runs the new or changed ones, the
    unchanged ones that read at import time a name rebound so far, or call a function whose
-   code changed (directly or through module-level functions reading such names). After
-   each statement, a new function or class that stands for an old one is merged into it
-   (:class:`~.patching.Patcher`) so the name keeps its object; a name whose object changed
-   is "rebound" and may make later statements, and dependents, run.
+   code changed (directly or through module-level functions reading such names), and the
+   unchanged ones that bind a name a statement that ran bound to another object (the later
+   binding wins, as on import: ``parse_int = Number`` below an edited ``def parse_int``).
+   After each statement, a new function or class that stands for an old one is merged into
+   it (:class:`~.patching.Patcher`) so the name keeps its object; a name whose object
+   changed is "rebound" and may make later statements, and dependents, run.
 
 Finding a function behind its decorators and compiling its new ``def`` as its class would
 is :mod:`.functions`' part. Every change goes through the plan's
@@ -118,9 +120,16 @@ class ModuleUpdate:
         # A def or class whose change cannot be patched in place runs as a statement.
         runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
         self._remove(pairs)
+        moved: set[str] = set()  # the names the statements that ran bound to other objects
         for pair, run in zip(pairs, runs, strict=True):
-            if pair.new is not None and (run or self._triggered(pair.new)):
-                self._execute(pair.new)
+            stmt = pair.new
+            if stmt is None:
+                continue
+            # A later statement that binds a name one that ran bound to another object runs
+            # too: its binding wins, as on import (`def parse_int` edited, `parse_int =
+            # Number` below it). A name that still holds its object needs nothing.
+            if run or self._triggered(stmt) or (moved and moved & bound_names(stmt.node)):
+                moved |= self._execute(stmt)
         o = self.outcome
         # A function whose code reads what changed computes something else now: for the
         # dependents, calling it is calling changed code (SPEC 1.5 rules 3 and 5).
@@ -267,7 +276,9 @@ class ModuleUpdate:
         self._tainted, self._taint_key = tainted, key
         return tainted
 
-    def _execute(self, stmt: Statement) -> None:
+    def _execute(self, stmt: Statement) -> set[str]:
+        """Run one statement; returns the names it bound to another object (a function or
+        class merged into the one it stands for counts as the same)."""
         ns = self.ns
         before = dict(ns)
         code = stmt.compiled(self.filename, self.new.future_flags)
@@ -280,11 +291,13 @@ class ModuleUpdate:
         attrs = {k: dict(vars(v)) for k in bound if isinstance(v := before.get(k), type)}
         # New functions and classes that stand for old ones are merged into them, and the
         # copies the statement left in containers, defaults and closures point back.
-        self.outcome.replaced += Patcher(self.journal, self.module, before).merge_names(bound)
+        patcher = Patcher(self.journal, self.module, before, earlier=self.old_ns)
+        self.outcome.replaced += patcher.merge_names(bound)
+        moved: set[str] = set()
         for key in bound:
             new, old = ns.get(key, _GONE), before.get(key, _GONE)
             if new is _GONE or new is not old:
-                self.outcome.rebound.add(key)
+                moved.add(key)
                 continue
             self.outcome.code_changed.add(key)
             if key in attrs:  # the kept class's attributes whose objects changed
@@ -294,6 +307,8 @@ class ModuleUpdate:
                     for a in attrs[key].keys() | now.keys()
                     if attrs[key].get(a, _GONE) is not now.get(a, _GONE)
                 )
+        self.outcome.rebound |= moved
+        return moved
 
 
 _GONE: Any = object()
