@@ -169,9 +169,10 @@ def test_editing_an_overload_stub_keeps_the_implementation(project: Project, mod
     project.write("overloads.py", OVERLOADS)
     m = project.import_("overloads")
     first = m.first
-    project.reload("overloads.py", OVERLOADS.replace("(x: int)", "(x: int, y: int = 0)"))
+    result = project.reload("overloads.py", OVERLOADS.replace("(x: int)", "(x: int, y: int = 0)"))
     _agrees_with_fresh_import(project, ["overloads"], "overloads.first(3)")
     assert m.first is first and m.first("a") == "a"
+    assert not result["recompiled"][0].get("replaced")  # nothing was lost on the way
 
 
 # -- E. what a re-executed dependent registered in another module ------------------------------

@@ -136,6 +136,10 @@ class ModuleUpdate:
         tainted = self._taint() - o.rebound
         if o.rebound or o.code_changed:
             o.code_changed |= tainted
+        # A name that ends on the object it held before lost nothing, whatever a statement
+        # that ran in between bound to it (an overload stub, before the implementation).
+        old_ns = self.old_ns
+        o.replaced = [q for q in o.replaced if q not in old_ns or self.ns.get(q) is not old_ns[q]]
         if o.rerun:
             o.mode = "partial"
         elif o.patched or any(p.status != "same" for p in pairs):
