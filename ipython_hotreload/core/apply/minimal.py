@@ -31,7 +31,7 @@ module exactly as it was.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import FunctionType, ModuleType
 from typing import Any
@@ -89,9 +89,14 @@ class ModuleUpdate:
         *,
         rebound: Iterable[str] = (),
         code_changed: Iterable[str] = (),
+        neighbours: Callable[[], Sequence[ModuleType]] = tuple,
     ) -> None:
+        """``neighbours``: the project modules this one imports (see
+        :class:`~.patching.Patcher`), asked for once a statement runs."""
         self.journal = journal
         self.module = module
+        self.neighbours = neighbours
+        self._neighbours: Sequence[ModuleType] | None = None
         self.ns = module.__dict__
         self.filename = filename
         self.old = old
@@ -295,7 +300,11 @@ class ModuleUpdate:
         attrs = {k: dict(vars(v)) for k in bound if isinstance(v := before.get(k), type)}
         # New functions and classes that stand for old ones are merged into them, and the
         # copies the statement left in containers, defaults and closures point back.
-        patcher = Patcher(self.journal, self.module, before, earlier=self.old_ns)
+        if self._neighbours is None:
+            self._neighbours = self.neighbours()
+        patcher = Patcher(
+            self.journal, self.module, before, earlier=self.old_ns, neighbours=self._neighbours
+        )
         self.outcome.replaced += patcher.merge_names(bound)
         moved: set[str] = set()
         for key in bound:

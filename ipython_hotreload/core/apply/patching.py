@@ -36,7 +36,7 @@ import abc
 import enum
 import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import FunctionType, ModuleType
 from typing import Any
 
@@ -87,8 +87,9 @@ class Patcher:
     it; for statements, at least the names they bind); ``earlier``, for a statement, what
     it held before the update began: its functions and classes stand for new ones of the
     same qualified name too (a name that a statement of the update rebound meanwhile, an
-    overload stub say). :meth:`merge` takes the whole namespace, :meth:`merge_names` only
-    the names a statement bound."""
+    overload stub say). ``neighbours``: the project modules the module imports, where what
+    its code registered must point at the kept objects too. :meth:`merge` takes the whole
+    namespace, :meth:`merge_names` only the names a statement bound."""
 
     def __init__(
         self,
@@ -97,14 +98,16 @@ class Patcher:
         old_ns: dict[str, Any],
         *,
         earlier: Mapping[str, Any] | None = None,
+        neighbours: Sequence[ModuleType] = (),
     ) -> None:
         self.journal = journal
         self.module = module
         self.modname = module.__name__
         self.old_ns = old_ns
         self.earlier = earlier or {}
+        self.neighbours = neighbours
         self.replaced: list[str] = []
-        self.refs = References(journal, self.modname)
+        self.refs = References(journal, self.modname, [m.__name__ for m in neighbours])
         self._visiting: set[int] = set()
         self._dispatchers: list[tuple[FunctionType, FunctionType]] = []
 
@@ -175,6 +178,8 @@ class Patcher:
         self._dispatchers.clear()
         self.refs.pair_holders(self.old_ns, ns, keys, self.patch)
         self.refs.remap_namespace(ns, keys)
+        for module in self.neighbours:
+            self.refs.remap_module(module)
         self._report_orphans(ns, keys)
         return self.replaced
 

@@ -8,17 +8,20 @@ members; the patcher keeps the old object for each one it can update in place an
 ``super()`` is broken and that ``is`` and ``isinstance`` tell apart from the real thing.
 
 :class:`References` walks what the re-executed names hold, as deep as plain containers and
-instances' ``__dict__`` go (``PAIR = Group([Square()])``: the nested square is an instance of
-the new class, moved to the kept one), and replaces each new object by its kept original,
-through the journal. It also pairs
-*holders*: an object of another library bound to the same name before and after (a CLI
-``Command`` holding a callback, a group holding commands) has its held functions of this
-module paired by position, so the old holder runs the new code.
+instances' ``__dict__`` go (``PAIR = Group([Square()])``: the nested square, an instance of
+the new class, moves to the kept one), and replaces each new object by its kept original,
+through the journal. The names of the project modules the module imports (its neighbours)
+are walked the same way: what its code registered there (``__init_subclass__`` filling a
+registry of the base's module) must hold the kept class too. It also pairs *holders*: an
+object of another library bound to the same name before and after (a CLI ``Command``
+holding a callback, a group holding commands) has its held functions of this module paired
+by position, so the old holder runs the new code.
 
-The walk is bounded by what the module's names hold (plain containers, instances' attributes,
-this module's functions and classes, at most :data:`DEPTH` levels below a name; a container
-longer than :data:`LARGE` is left alone, and the whole walk stops after :data:`BUDGET`
-visits), never by the size of the heap: no ``gc.get_referrers``.
+The walk is bounded by what the module's and its neighbours' names hold (plain containers,
+instances' attributes, their functions and classes, at most :data:`DEPTH` levels below a
+name; a container longer than :data:`LARGE` is left alone, and the whole walk stops after
+:data:`BUDGET` visits), never by the size of the heap: no ``gc.get_referrers``. So a
+registry further away (in a module that only a neighbour imports) keeps the copy.
 """
 
 from __future__ import annotations
@@ -56,9 +59,12 @@ _ATOMS = (str, bytes, int, float, complex, bool, type(None), ModuleType)
 class References:
     """One module's ``new -> old`` map and the walks that apply it."""
 
-    def __init__(self, journal: Journal, modname: str) -> None:
+    def __init__(self, journal: Journal, modname: str, neighbours: Iterable[str] = ()) -> None:
+        """``neighbours``: the project modules ``modname`` imports, whose names are walked too
+        (:meth:`remap_module`); their functions and classes are walked as this module's."""
         self.journal = journal
         self.modname = modname
+        self._owners = {modname, *neighbours}  # whose functions and classes are walked
         # id(new object) -> (new object, the old object kept in its place). The new object
         # is held, so its id cannot be reused by something built during the walk.
         self._map: dict[int, tuple[Any, Any]] = {}
@@ -98,6 +104,15 @@ class References:
             if new is not value:
                 self.journal.setitem(ns, key, new)
 
+    def remap_module(self, module: ModuleType) -> None:
+        """Replace the new objects that the names of ``module`` (one of the neighbours) hold
+        by their originals: what this module's code put there (``__init_subclass__`` or a
+        decorator filling a registry of the module that defines it)."""
+        if not self._map:
+            return  # nothing was kept in place: nothing to point back at
+        ns = module.__dict__
+        self.remap_namespace(ns, list(ns))
+
     def remap(self, value: Any, depth: int) -> Any:
         """``value`` with every new object it holds replaced by its original (in place for a
         dict, list or set; a new tuple or frozenset when one of its items changed)."""
@@ -124,11 +139,11 @@ class References:
         # proxy (flask's ``request``) answers by raising outside its context.
         kind = type(value)
         if kind is FunctionType:
-            if value.__module__ == self.modname:
+            if value.__module__ in self._owners:
                 self._remap_function(value)
             return value
         if issubclass(kind, type):
-            if value.__dict__.get("__module__") == self.modname:
+            if value.__dict__.get("__module__") in self._owners:
                 self._remap_class(value)
             return value
         if kind in (classmethod, staticmethod):
