@@ -230,6 +230,42 @@ def test_a_rebuilt_class_statement_registers_its_kept_class(project: Project, mo
     assert m.CSV is CSV and registry["CSV"] is CSV and CSV.sep == ","
 
 
+REGISTRY_FACTORY = """
+def make_registry():
+    entries = {}
+
+    def register(cls):
+        entries[cls.__name__] = cls
+        return cls
+
+    register.lookup = entries.get
+    return register
+
+
+register = make_registry()
+"""
+PLUGINS = """
+from registry import register
+
+
+@register
+class Plugin:
+    name = "one"
+"""
+
+
+def test_a_registry_in_a_decorator_s_closure_holds_the_kept_class(
+    project: Project, mode: str
+) -> None:
+    project.files({"registry.py": REGISTRY_FACTORY, "plugins.py": PLUGINS})
+    m = project.import_("plugins")
+    Plugin = m.Plugin
+    project.reload("plugins.py", PLUGINS.replace('"one"', '"two"'))
+    seen = "registry.register.lookup('Plugin') is plugins.Plugin, plugins.Plugin.name"
+    _agrees_with_fresh_import(project, ["registry", "plugins"], seen)
+    assert m.Plugin is Plugin and sys.modules["registry"].register.lookup("Plugin") is Plugin
+
+
 # -- B. a rollback of a class whose bases changed ----------------------------------------------
 
 

@@ -11,11 +11,12 @@ members; the patcher keeps the old object for each one it can update in place an
 instances' ``__dict__`` go (``PAIR = Group([Square()])``: the nested square, an instance of
 the new class, moves to the kept one), and replaces each new object by its kept original,
 through the journal. The names of the project modules the module imports (its neighbours)
-are walked the same way: what its code registered there (``__init_subclass__`` filling a
-registry of the base's module) must hold the kept class too. It also pairs *holders*: an
-object of another library bound to the same name before and after (a CLI ``Command``
-holding a callback, a group holding commands) has its held functions of this module paired
-by position, so the old holder runs the new code.
+are walked too, with their classes' data attributes and their functions' closures (not their
+methods: that code did not run): what its code registered there (``__init_subclass__``
+filling a registry of the base's module or class) must hold the kept class. It also pairs
+*holders*: an object of another library bound to the same name before and after (a CLI
+``Command`` holding a callback, a group holding commands) has its held functions of this
+module paired by position, so the old holder runs the new code.
 
 The walk is bounded by what the module's and its neighbours' names hold (plain containers,
 instances' attributes, their functions and classes, at most :data:`DEPTH` levels below a
@@ -52,6 +53,8 @@ _SEQUENCES = (list, tuple)
 _SETS = (set, frozenset)
 # Attributes of a class that belong to that class object itself.
 _CLASS_OWN = frozenset({"__dict__", "__weakref__", "__qualname__", "__module__", "_abc_impl"})
+# What a class holds as behaviour, not data (skipped in a neighbour's classes).
+_BEHAVIOUR = (FunctionType, classmethod, staticmethod, property)
 # Kinds whose instances never hold anything to pair.
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), ModuleType)
 
@@ -61,7 +64,8 @@ class References:
 
     def __init__(self, journal: Journal, modname: str, neighbours: Iterable[str] = ()) -> None:
         """``neighbours``: the project modules ``modname`` imports, whose names are walked too
-        (:meth:`remap_module`); their functions and classes are walked as this module's."""
+        (:meth:`remap_module`), and their classes' attributes and functions' closures (a
+        registry kept on a base class, or by a decorator factory)."""
         self.journal = journal
         self.modname = modname
         self._owners = {modname, *neighbours}  # whose functions and classes are walked
@@ -140,7 +144,7 @@ class References:
         kind = type(value)
         if kind is FunctionType:
             if value.__module__ in self._owners:
-                self._remap_function(value)
+                self._remap_function(value, whole=value.__module__ == self.modname)
             return value
         if issubclass(kind, type):
             if value.__dict__.get("__module__") in self._owners:
@@ -208,7 +212,18 @@ class References:
             if new is not held:
                 self.journal.setitem(attrs, name, new)
 
-    def _remap_function(self, fn: FunctionType) -> None:
+    def _remap_function(self, fn: FunctionType, *, whole: bool) -> None:
+        """``fn``'s closure cells and, if ``whole`` (a function of this module, which the
+        run made), its defaults and ``__wrapped__``."""
+        for cell in fn.__closure__ or ():
+            held = cell_value(cell)
+            if held is MISSING:
+                continue
+            new = self.remap(held, 1)
+            if new is not held:
+                self.journal.set_cell(cell, new)
+        if not whole:
+            return
         if fn.__defaults__:
             defaults = tuple(self.remap(d, 1) for d in fn.__defaults__)
             if any(n is not o for n, o in zip(defaults, fn.__defaults__, strict=True)):
@@ -217,13 +232,6 @@ class References:
             kw = {k: self.remap(v, 1) for k, v in fn.__kwdefaults__.items()}
             if any(kw[k] is not v for k, v in fn.__kwdefaults__.items()):
                 self.journal.setattr(fn, "__kwdefaults__", kw)
-        for cell in fn.__closure__ or ():
-            held = cell_value(cell)
-            if held is MISSING:
-                continue
-            new = self.remap(held, 1)
-            if new is not held:
-                self.journal.set_cell(cell, new)
         wrapped = fn.__dict__.get("__wrapped__")
         if wrapped is not None:
             new = self.remap(wrapped, 1)
@@ -231,11 +239,16 @@ class References:
                 self.journal.setattr(fn, "__wrapped__", new)
 
     def _remap_class(self, cls: type) -> None:
+        # A neighbour's class did not run: only what it holds as data may have taken this
+        # module's new objects (a registry kept on a base class).
+        data_only = cls.__dict__.get("__module__") != self.modname
         for name, value in list(cls.__dict__.items()):
             if name in _CLASS_OWN or type(value).__name__ in (
                 "member_descriptor",
                 "getset_descriptor",
             ):
+                continue
+            if data_only and (type(value) in _BEHAVIOUR or name == "__annotations__"):
                 continue
             if issubclass(cls, enum.Enum) and (
                 issubclass(type(value), enum.Enum) or name.startswith("_")
