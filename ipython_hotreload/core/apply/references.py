@@ -202,8 +202,9 @@ class References:
     def _remap_instance(self, value: Any, depth: int) -> None:
         """What an instance holds in its ``__dict__`` (a grammar element's sub-elements, a
         group's members): built by the same run, it may hold new objects too."""
-        if issubclass(type(value), enum.Enum):
-            return  # an enum member's attributes are its class's business
+        kind = type(value)
+        if not kind.__dictoffset__ or issubclass(kind, enum.Enum):
+            return  # no __dict__ (code, a compiled pattern); an enum member's is its class's
         attrs = _instance_dict(value)
         if not attrs or len(attrs) > LARGE:
             return
