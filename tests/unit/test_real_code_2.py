@@ -53,7 +53,7 @@ def _agrees_with_fresh_import(project: Project, modules: list[str], expr: str) -
     assert _live(modules, expr) == fresh
 
 
-# -- C. instances nested in module-level objects, after a whole re-execution -----------------
+# -- instances nested in module-level objects, after a whole re-execution -----------------
 
 SHAPES = """
 class Shape:
@@ -113,7 +113,7 @@ def test_a_function_held_by_a_nested_instance_is_the_kept_one(project: Project, 
     assert m.BOX.members[0].members[0] is handler and m.BOX.members[0].members[0]() == "h2"
 
 
-# -- D. a def whose name a later statement rebinds ---------------------------------------------
+# -- a def whose name a later statement rebinds ---------------------------------------------
 
 ALIASES = """
 class Number:
@@ -175,7 +175,7 @@ def test_editing_an_overload_stub_keeps_the_implementation(project: Project, mod
     assert not result["recompiled"][0].get("replaced")  # nothing was lost on the way
 
 
-# -- E. what a re-executed dependent registered in another module ------------------------------
+# -- what a re-executed dependent registered in another module ------------------------------
 
 EXPORTERS = """
 REGISTRY = {}
@@ -266,7 +266,7 @@ def test_a_registry_in_a_decorator_s_closure_holds_the_kept_class(
     assert m.Plugin is Plugin and sys.modules["registry"].register.lookup("Plugin") is Plugin
 
 
-# -- B. a rollback of a class whose bases changed ----------------------------------------------
+# -- a rollback of a class whose bases changed ----------------------------------------------
 
 
 @pytest.mark.xfail(strict=True, reason="journal: __bases__ undo")
