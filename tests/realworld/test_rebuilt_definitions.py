@@ -83,10 +83,6 @@ SCENARIOS["init_subclass"] = Scenario(
     minimal_fails="SPEC §1.5 rule 3: editing Exporter.__init_subclass__ must re-run the "
     "subclass statements (in the dependent formats.py too); today nothing runs again, so "
     "CSV and TSV never get `extension`",
-    module_cannot="engine fault, not the mode's nature: formats.py re-executed as a "
-    "dependent registers its new CSV and TSV in exporters.REGISTRY (another module's dict, "
-    "through __init_subclass__); formats.CSV is mapped back to the kept class, the "
-    "registry's entries are not",
 )
 def test_init_subclass_registry_edit_reaches_the_subclasses(project: Project, mode: str) -> None:
     sc = SCENARIOS["init_subclass"]
@@ -217,15 +213,7 @@ SCENARIOS["nested_instances"] = Scenario(
 )
 
 
-_NESTED_FAULT = (
-    "the module re-executes whole (a top-level `del`); a module-level instance (UNIT) is "
-    "moved to the kept class, but instances nested in other objects (PAIR.members) keep the "
-    "discarded new Square, whose methods' __class__ cells now name the kept class: "
-    "isinstance() is False and super() raises"
-)
-
-
-@modes(minimal_fails=_NESTED_FAULT, module_cannot=_NESTED_FAULT)
+@modes()
 def test_instances_nested_in_module_objects_of_a_module_that_re_executes_whole(
     project: Project, mode: str
 ) -> None:
@@ -267,11 +255,7 @@ SCENARIOS["shadowed_def"] = Scenario(
 )
 
 
-@modes(
-    minimal_fails="editing the body of a def whose name a later top-level statement "
-    "rebinds (`parse_int = Number`) re-runs only the def: the module's `parse_int` becomes "
-    "the shadowed function instead of Number"
-)
+@modes()
 def test_editing_a_def_shadowed_by_a_later_alias(project: Project, mode: str) -> None:
     sc = SCENARIOS["shadowed_def"]
     m = start(project, sc)

@@ -13,12 +13,14 @@ import made "rebound" or "code-changed" in it, and:
    wrapper objects), takes its code, defaults, annotations and docstring; caches on the way
    are cleared. Unchanged functions whose lines moved get their line numbers shifted;
 2. deletes the names bound only by removed statements;
-3. walks the new statements in source order and runs the new or changed ones, and the
+3. walks the new statements in source order and runs the new or changed ones, the
    unchanged ones that read at import time a name rebound so far, or call a function whose
-   code changed (directly or through module-level functions reading such names). After
-   each statement, a new function or class that stands for an old one is merged into it
-   (:class:`~.patching.Patcher`) so the name keeps its object; a name whose object changed
-   is "rebound" and may make later statements, and dependents, run.
+   code changed (directly or through module-level functions reading such names), and the
+   unchanged ones that bind a name a statement that ran bound to another object (the later
+   binding wins, as on import: ``parse_int = Number`` below an edited ``def parse_int``).
+   After each statement, a new function or class that stands for an old one is merged into
+   it (:class:`~.patching.Patcher`) so the name keeps its object; a name whose object
+   changed is "rebound" and may make later statements, and dependents, run.
 
 Finding a function behind its decorators and compiling its new ``def`` as its class would
 is :mod:`.functions`' part. Every change goes through the plan's
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType, ModuleType
 from typing import Any
@@ -98,9 +100,14 @@ class ModuleUpdate:
         *,
         rebound: Iterable[str] = (),
         code_changed: Iterable[str] = (),
+        neighbours: Callable[[], Sequence[ModuleType]] = tuple,
     ) -> None:
+        """``neighbours``: the project modules this one imports (see
+        :class:`~.patching.Patcher`), asked for once a statement runs."""
         self.journal = journal
         self.module = module
+        self.neighbours = neighbours
+        self._neighbours: Sequence[ModuleType] | None = None
         self.ns = module.__dict__
         self.filename = filename
         self.old = old
@@ -139,15 +146,26 @@ class ModuleUpdate:
         # classes of a changed metaclass (here, or in a dependent, what its imports bound).
         self.outcome.code_changed |= implicit_callers(self.ns, self.outcome.code_changed)
         self._remove(pairs)
+        moved: set[str] = set()  # the names the statements that ran bound to other objects
         for pair, run in zip(pairs, runs, strict=True):
-            if pair.new is not None and (run or self._triggered(pair.new)):
-                self._execute(pair.new, keep.get(id(pair.new)))
+            stmt = pair.new
+            if stmt is None:
+                continue
+            # A later statement that binds a name one that ran bound to another object runs
+            # too: its binding wins, as on import (`def parse_int` edited, `parse_int =
+            # Number` below it). A name that still holds its object needs nothing.
+            if run or self._triggered(stmt) or (moved and moved & bound_names(stmt.node)):
+                moved |= self._execute(stmt, keep.get(id(stmt)))
         o = self.outcome
         # A function whose code reads what changed computes something else now: for the
         # dependents, calling it is calling changed code (SPEC 1.5 rules 3 and 5).
         tainted = self._taint() - o.rebound
         if o.rebound or o.code_changed:
             o.code_changed |= tainted
+        # A name that ends on the object it held before lost nothing, whatever a statement
+        # that ran in between bound to it (an overload stub, before the implementation).
+        old_ns = self.old_ns
+        o.replaced = [q for q in o.replaced if q not in old_ns or self.ns.get(q) is not old_ns[q]]
         if o.rerun:
             o.mode = "partial"
         elif o.patched or any(p.status != "same" for p in pairs):
@@ -330,10 +348,12 @@ class ModuleUpdate:
         fn: FunctionType = found[0]
         return fn
 
-    def _execute(self, stmt: Statement, keep: FunctionType | None = None) -> None:
-        """Run one statement; ``keep``: the function a decorated ``def`` made before, which
-        its decorators get again, with the new code (so what they registered is the same
-        object, and a framework that refuses a second function for a name does not)."""
+    def _execute(self, stmt: Statement, keep: FunctionType | None = None) -> set[str]:
+        """Run one statement; returns the names it bound to another object (a function or
+        class merged into the one it stands for counts as the same). ``keep``: the function
+        a decorated ``def`` made before, which its decorators get again, with the new code
+        (so what they registered is the same object, and a framework that refuses a second
+        function for a name does not)."""
         ns = self.ns
         before = dict(ns)
         code = self._keeping(stmt) if keep is not None else None
@@ -366,8 +386,13 @@ class ModuleUpdate:
         attrs = {k: dict(vars(v)) for k in bound if isinstance(v := before.get(k), type)}
         # New functions and classes that stand for old ones are merged into them, and the
         # copies the statement left in containers, defaults and closures point back.
-        patcher = Patcher(self.journal, self.module, before)
+        if self._neighbours is None:
+            self._neighbours = self.neighbours()
+        patcher = Patcher(
+            self.journal, self.module, before, earlier=self.old_ns, neighbours=self._neighbours
+        )
         self.outcome.replaced += patcher.merge_names(bound)
+        moved: set[str] = set()
         if registrations is not None:
             unpaired = registrations.settle(self.journal, patcher.refs.original)
             if not stmt.is_def:
@@ -379,7 +404,7 @@ class ModuleUpdate:
         for key in bound:
             new, old = ns.get(key, _GONE), before.get(key, _GONE)
             if new is _GONE or new is not old:
-                self.outcome.rebound.add(key)
+                moved.add(key)
                 continue
             self.outcome.code_changed.add(key)
             if key in attrs:  # the kept class's attributes whose objects changed
@@ -389,6 +414,8 @@ class ModuleUpdate:
                     for a in attrs[key].keys() | now.keys()
                     if attrs[key].get(a, _GONE) is not now.get(a, _GONE)
                 )
+        self.outcome.rebound |= moved
+        return moved
 
     def _keeping(self, stmt: Statement) -> CodeType | None:
         """``stmt`` (a decorated def) compiled with one more decorator, innermost, that hands

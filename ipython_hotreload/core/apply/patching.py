@@ -36,7 +36,7 @@ import abc
 import enum
 import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from types import FunctionType, ModuleType
 from typing import Any
 
@@ -84,16 +84,30 @@ class Patcher:
     """Merges one re-executed module's new objects into its old ones, through a journal.
 
     ``old_ns`` is what the namespace held before the code ran (for a whole module, all of
-    it; for statements, at least the names they bind). :meth:`merge` takes the whole
+    it; for statements, at least the names they bind); ``earlier``, for a statement, what
+    it held before the update began: its functions and classes stand for new ones of the
+    same qualified name too (a name that a statement of the update rebound meanwhile, an
+    overload stub say). ``neighbours``: the project modules the module imports, where what
+    its code registered must point at the kept objects too. :meth:`merge` takes the whole
     namespace, :meth:`merge_names` only the names a statement bound."""
 
-    def __init__(self, journal: Journal, module: ModuleType, old_ns: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        module: ModuleType,
+        old_ns: dict[str, Any],
+        *,
+        earlier: Mapping[str, Any] | None = None,
+        neighbours: Sequence[ModuleType] = (),
+    ) -> None:
         self.journal = journal
         self.module = module
         self.modname = module.__name__
         self.old_ns = old_ns
+        self.earlier = earlier or {}
+        self.neighbours = neighbours
         self.replaced: list[str] = []
-        self.refs = References(journal, self.modname)
+        self.refs = References(journal, self.modname, [m.__name__ for m in neighbours])
         self._visiting: set[int] = set()
         self._dispatchers: list[tuple[FunctionType, FunctionType]] = []
         self._abcs: list[tuple[abc.ABCMeta, type]] = []
@@ -127,6 +141,9 @@ class Patcher:
                 q = value.__qualname__
                 if old_by_qualname.setdefault(q, value) is not value:
                     ambiguous.add(q)
+        for value in self.earlier.values():
+            if defined_in(value, self.modname) and _regular(value):
+                old_by_qualname.setdefault(value.__qualname__, value)
         kept: dict[int, Any] = {}  # id(new object) -> the old object that stays in its place
         for key in keys:
             new = ns[key]
@@ -166,6 +183,8 @@ class Patcher:
         self._abcs.clear()
         self.refs.pair_holders(self.old_ns, ns, keys, self.patch)
         self.refs.remap_namespace(ns, keys)
+        for module in self.neighbours:
+            self.refs.remap_module(module)
         self._report_orphans(ns, keys)
         return self.replaced
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import importlib
 import sys
 import time
@@ -266,6 +267,7 @@ class PlanRun:
             new,
             rebound=rebound,
             code_changed=changed,
+            neighbours=functools.partial(self._neighbours, module),
         )
         self.ran[module.__name__] = (new.tree, update.ran_nodes)
         outcome = update.run()
@@ -352,9 +354,20 @@ class PlanRun:
             self.ran[src.mod] = (src.tree, list(src.tree.body))
         codes = codes_before(module.__name__, old_ns)  # before the patcher gives them new code
         exec(code, ns)
-        self.replaced[src.mod] = Patcher(self.journal, module, old_ns).merge()
+        neighbours = self._neighbours(module)
+        self.replaced[src.mod] = Patcher(
+            self.journal, module, old_ns, neighbours=neighbours
+        ).merge()
         self.executed.append(src.mod)
         self.outcomes[src.mod] = _full_outcome(module, old_ns, why or "re-executed whole", codes)
+
+    def _neighbours(self, module: ModuleType) -> list[ModuleType]:
+        """The loaded project modules ``module`` imports: what its code registers in them
+        (``__init_subclass__`` filling its base's registry) must hold the kept objects."""
+        name = module.__name__
+        return [
+            self.loaded[n] for n in self.graph.imports_of(name) if n in self.loaded and n != name
+        ]
 
     def _rebind(self, step: Step) -> None:
         """An export edge: rebind ``from target import name`` to the target's new object, or

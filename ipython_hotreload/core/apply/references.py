@@ -7,16 +7,22 @@ members; the patcher keeps the old object for each one it can update in place an
 ``HANDLERS = [f]``, a dict keyed by a class), a closure. Left there, they are copies whose
 ``super()`` is broken and that ``is`` and ``isinstance`` tell apart from the real thing.
 
-:class:`References` walks what the re-executed names hold, as deep as plain containers go,
-and replaces each new object by its kept original, through the journal. It also pairs
+:class:`References` walks what the re-executed names hold, as deep as plain containers and
+instances' ``__dict__`` go (``PAIR = Group([Square()])``: the nested square, an instance of
+the new class, moves to the kept one), and replaces each new object by its kept original,
+through the journal. The names of the project modules the module imports (its neighbours)
+are walked too, with their classes' data attributes and their functions' closures (not their
+methods: that code did not run): what its code registered there (``__init_subclass__``
+filling a registry of the base's module or class) must hold the kept class. It also pairs
 *holders*: an object of another library bound to the same name before and after (a CLI
 ``Command`` holding a callback, a group holding commands) has its held functions of this
 module paired by position, so the old holder runs the new code.
 
-The walk is bounded by what the module's names hold (plain containers, this module's
-functions and classes; a container longer than :data:`LARGE` is left alone, and the whole
-walk stops after :data:`BUDGET` visits), never by the size of the heap: no
-``gc.get_referrers``.
+The walk is bounded by what the module's and its neighbours' names hold (plain containers,
+instances' attributes, their functions and classes, at most :data:`DEPTH` levels below a
+name; a container longer than :data:`LARGE` is left alone, and the whole walk stops after
+:data:`BUDGET` visits), never by the size of the heap: no ``gc.get_referrers``. So a
+registry further away (in a module that only a neighbour imports) keeps the copy.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ log = logging.getLogger(__name__)
 LARGE = 10_000
 #: Visits of one walk at most (a module holding a huge nest of data stops there).
 BUDGET = 200_000
-#: Nesting of plain containers (and of holders' attributes) walked below a name.
+#: Nesting of plain containers and instances (and of holders' attributes) walked below a name.
 DEPTH = 6
 
 _DICTS = (dict, collections.OrderedDict, collections.defaultdict)
@@ -47,6 +53,8 @@ _SEQUENCES = (list, tuple)
 _SETS = (set, frozenset)
 # Attributes of a class that belong to that class object itself.
 _CLASS_OWN = frozenset({"__dict__", "__weakref__", "__qualname__", "__module__", "_abc_impl"})
+# What a class holds as behaviour, not data (skipped in a neighbour's classes).
+_BEHAVIOUR = (FunctionType, classmethod, staticmethod, property)
 # Kinds whose instances never hold anything to pair.
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), ModuleType)
 
@@ -54,9 +62,13 @@ _ATOMS = (str, bytes, int, float, complex, bool, type(None), ModuleType)
 class References:
     """One module's ``new -> old`` map and the walks that apply it."""
 
-    def __init__(self, journal: Journal, modname: str) -> None:
+    def __init__(self, journal: Journal, modname: str, neighbours: Iterable[str] = ()) -> None:
+        """``neighbours``: the project modules ``modname`` imports, whose names are walked too
+        (:meth:`remap_module`), and their classes' attributes and functions' closures (a
+        registry kept on a base class, or by a decorator factory)."""
         self.journal = journal
         self.modname = modname
+        self._owners = {modname, *neighbours}  # whose functions and classes are walked
         # id(new object) -> (new object, the old object kept in its place). The new object
         # is held, so its id cannot be reused by something built during the walk.
         self._map: dict[int, tuple[Any, Any]] = {}
@@ -96,6 +108,15 @@ class References:
             if new is not value:
                 self.journal.setitem(ns, key, new)
 
+    def remap_module(self, module: ModuleType) -> None:
+        """Replace the new objects that the names of ``module`` (one of the neighbours) hold
+        by their originals: what this module's code put there (``__init_subclass__`` or a
+        decorator filling a registry of the module that defines it)."""
+        if not self._map:
+            return  # nothing was kept in place: nothing to point back at
+        ns = module.__dict__
+        self.remap_namespace(ns, list(ns))
+
     def remap(self, value: Any, depth: int) -> Any:
         """``value`` with every new object it holds replaced by its original (in place for a
         dict, list or set; a new tuple or frozenset when one of its items changed)."""
@@ -122,11 +143,11 @@ class References:
         # proxy (flask's ``request``) answers by raising outside its context.
         kind = type(value)
         if kind is FunctionType:
-            if value.__module__ == self.modname:
-                self._remap_function(value)
+            if value.__module__ in self._owners:
+                self._remap_function(value, whole=value.__module__ == self.modname)
             return value
         if issubclass(kind, type):
-            if value.__dict__.get("__module__") == self.modname:
+            if value.__dict__.get("__module__") in self._owners:
                 self._remap_class(value)
             return value
         if kind in (classmethod, staticmethod):
@@ -141,6 +162,7 @@ class References:
         if kind in _SETS:
             return self._remap_set(value, depth + 1)
         self._rehome(value)
+        self._remap_instance(value, depth + 1)
         return value
 
     def _remap_dict(self, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
@@ -177,7 +199,32 @@ class References:
             return value
         return frozenset(items)
 
-    def _remap_function(self, fn: FunctionType) -> None:
+    def _remap_instance(self, value: Any, depth: int) -> None:
+        """What an instance holds in its ``__dict__`` (a grammar element's sub-elements, a
+        group's members): built by the same run, it may hold new objects too."""
+        kind = type(value)
+        if not kind.__dictoffset__ or issubclass(kind, enum.Enum):
+            return  # no __dict__ (code, a compiled pattern); an enum member's is its class's
+        attrs = _instance_dict(value)
+        if not attrs or len(attrs) > LARGE:
+            return
+        for name, held in list(attrs.items()):
+            new = self.remap(held, depth)
+            if new is not held:
+                self.journal.setitem(attrs, name, new)
+
+    def _remap_function(self, fn: FunctionType, *, whole: bool) -> None:
+        """``fn``'s closure cells and, if ``whole`` (a function of this module, which the
+        run made), its defaults and ``__wrapped__``."""
+        for cell in fn.__closure__ or ():
+            held = cell_value(cell)
+            if held is MISSING:
+                continue
+            new = self.remap(held, 1)
+            if new is not held:
+                self.journal.set_cell(cell, new)
+        if not whole:
+            return
         if fn.__defaults__:
             defaults = tuple(self.remap(d, 1) for d in fn.__defaults__)
             if any(n is not o for n, o in zip(defaults, fn.__defaults__, strict=True)):
@@ -186,13 +233,6 @@ class References:
             kw = {k: self.remap(v, 1) for k, v in fn.__kwdefaults__.items()}
             if any(kw[k] is not v for k, v in fn.__kwdefaults__.items()):
                 self.journal.setattr(fn, "__kwdefaults__", kw)
-        for cell in fn.__closure__ or ():
-            held = cell_value(cell)
-            if held is MISSING:
-                continue
-            new = self.remap(held, 1)
-            if new is not held:
-                self.journal.set_cell(cell, new)
         wrapped = fn.__dict__.get("__wrapped__")
         if wrapped is not None:
             new = self.remap(wrapped, 1)
@@ -200,11 +240,16 @@ class References:
                 self.journal.setattr(fn, "__wrapped__", new)
 
     def _remap_class(self, cls: type) -> None:
+        # A neighbour's class did not run: only what it holds as data may have taken this
+        # module's new objects (a registry kept on a base class).
+        data_only = cls.__dict__.get("__module__") != self.modname
         for name, value in list(cls.__dict__.items()):
             if name in _CLASS_OWN or type(value).__name__ in (
                 "member_descriptor",
                 "getset_descriptor",
             ):
+                continue
+            if data_only and (type(value) in _BEHAVIOUR or name == "__annotations__"):
                 continue
             if issubclass(cls, enum.Enum) and (
                 issubclass(type(value), enum.Enum) or name.startswith("_")

@@ -317,6 +317,15 @@ class ModuleGraph:
             f = self._files[path]
             return bound_names(f.records, importer, f.is_package, target, self._by_module)
 
+    def imports_of(self, importer: str) -> list[str]:
+        """The project modules ``importer`` imports (its edges' ``to``, whatever the label)."""
+        with self._lock:
+            self._ensure()
+            path = self._by_module.get(importer)
+            if path is None:
+                return []
+            return [edge.to for edge in self._file_edges(self._files[path])]
+
     # -- internals -------------------------------------------------------------------------
     def _ensure(self) -> None:
         if not self._discovered:
