@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, MutableMapping
-from types import CellType, ModuleType
+from types import CellType, CodeType, FunctionType, ModuleType
 from typing import Any
 
 __all__ = ["MISSING", "Journal", "cell_value"]
@@ -29,6 +29,9 @@ class Journal:
 
     def __init__(self) -> None:
         self._undo: list[Callable[[], None]] = []
+        #: Every function that took other code, with the code it had (SPEC 2.5's
+        #: ``running_old`` looks for that code among the frames running).
+        self.code_swaps: list[tuple[FunctionType, CodeType]] = []
 
     def __len__(self) -> int:
         return len(self._undo)
@@ -45,6 +48,8 @@ class Journal:
         else:
             self._undo.append(lambda: setattr(obj, name, old))
         setattr(obj, name, value)
+        if name == "__code__" and isinstance(obj, FunctionType) and isinstance(old, CodeType):
+            self.code_swaps.append((obj, old))
 
     def delattr(self, obj: Any, name: str) -> None:
         """Delete ``obj.name``."""

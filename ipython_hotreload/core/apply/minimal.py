@@ -29,7 +29,7 @@ module exactly as it was.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import FunctionType, ModuleType
 from typing import Any
@@ -87,6 +87,7 @@ class ModuleUpdate:
         *,
         rebound: Iterable[str] = (),
         code_changed: Iterable[str] = (),
+        before_statement: Callable[[str, str], None] | None = None,
     ) -> None:
         self.journal = journal
         self.module = module
@@ -98,6 +99,9 @@ class ModuleUpdate:
         self._external = bool(self.outcome.rebound or self.outcome.code_changed)
         self.old_ns = dict(self.ns)
         self.ran_nodes: list[ast.stmt] = []  # the statements run so far (a failed one too)
+        # Told (module, which statement) before each statement runs; it may raise to stop
+        # the update (a reload held back while a cell runs, SPEC 2.5).
+        self._before_statement = before_statement
         self._tainted: set[str] = set()
         self._taint_key = (-1, -1)
 
@@ -268,6 +272,8 @@ class ModuleUpdate:
         return tainted
 
     def _execute(self, stmt: Statement) -> None:
+        if self._before_statement is not None:
+            self._before_statement(self.module.__name__, _which(stmt, self.module.__name__))
         ns = self.ns
         before = dict(ns)
         code = stmt.compiled(self.filename, self.new.future_flags)
@@ -294,6 +300,15 @@ class ModuleUpdate:
                     for a in attrs[key].keys() | now.keys()
                     if attrs[key].get(a, _GONE) is not now.get(a, _GONE)
                 )
+
+
+def _which(stmt: Statement, mod: str) -> str:
+    """``line 3 of pkg.mod (RATE = 2)``: a statement, for a message."""
+    lines = f"line {stmt.start}" if stmt.end == stmt.start else f"lines {stmt.start}-{stmt.end}"
+    first = stmt.text.strip().splitlines()[0] if stmt.text.strip() else ""
+    if len(first) > 40:
+        first = first[:37] + "..."
+    return f"{lines} of {mod} ({first})" if first else f"{lines} of {mod}"
 
 
 _GONE: Any = object()
