@@ -124,7 +124,7 @@ class Live:
             finally:
                 state.stop.set()
 
-        thread = threading.Thread(target=run, name="other")
+        thread = threading.Thread(target=run, name="other", daemon=True)
         thread.start()
         code = cell or "import live.work\n_n = live.work.loop(_started, _stop, _seen)"
         result = self.ip.run_cell(code, store_history=False)
