@@ -48,8 +48,7 @@ def find_running_old(swaps: Iterable[tuple[FunctionType, CodeType]]) -> list[Old
     for fn, code in swaps:
         if id(fn) not in firsts:  # a function patched twice in a batch: its first code
             firsts.add(id(fn))
-            if not _only_moved(code, fn.__code__):
-                old.setdefault(code.co_qualname, []).append((fn, code))
+            old.setdefault(code.co_qualname, []).append((fn, code))
     if not old:
         return []
     found: list[OldFrame] = []
@@ -60,6 +59,8 @@ def find_running_old(swaps: Iterable[tuple[FunctionType, CodeType]]) -> list[Old
             if (ident, id(fn)) in seen or not _same_version(code, replaced):
                 continue
             seen.add((ident, id(fn)))
+            if _only_moved(replaced, fn.__code__):
+                continue  # it only moved (asked only here: most swaps match no frame)
             mod = fn.__module__ if isinstance(fn.__module__, str) else ""
             thread = names.get(ident, f"thread {ident}")
             found.append(OldFrame(mod, fn.__qualname__, thread, ident, replaced))
