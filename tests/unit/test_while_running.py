@@ -193,6 +193,23 @@ def test_a_patch_from_another_thread_reaches_the_running_loop_at_once(live: Live
     assert entry["mods"] == ["live.work"] and entry["origin"] == "reload"
 
 
+def test_a_patch_beside_a_running_cell_switches_threads_often_meanwhile(live: Live) -> None:
+    """The reload's thread gets the GIL back sooner from a cell that computes; the
+    interpreter's switch interval is as it was afterwards."""
+    before = sys.getswitchinterval()
+    during: list[float] = []
+
+    def work(cell: Cell) -> None:
+        live.reload(WORK.replace("return X\n", "return X * 10\n"))
+
+    with hr.subscribe(lambda e: during.append(sys.getswitchinterval()), kinds=["recompiled"]):
+        live.during_cell(work)
+        assert during and during[0] < before / 5
+        assert sys.getswitchinterval() == before
+        live.reload(WORK)  # no cell runs: nothing to switch for
+    assert during[1:] == [before]
+
+
 def test_a_statement_edit_waits_for_the_cell_then_applies_on_its_thread(live: Live) -> None:
     def work(cell: Cell) -> dict[str, Any]:
         with stop_when_waiting(cell):
