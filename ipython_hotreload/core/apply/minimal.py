@@ -102,6 +102,7 @@ class ModuleUpdate:
         # Told (module, which statement) before each statement runs; it may raise to stop
         # the update (a reload held back while a cell runs, SPEC 2.5).
         self._before_statement = before_statement
+        self._fresh: dict[int, Any] = {}  # id(new def) -> its function, compiled ahead
         self._tainted: set[str] = set()
         self._taint_key = (-1, -1)
 
@@ -119,6 +120,11 @@ class ModuleUpdate:
             pairs = [Pair("same", st, st) for st in self.new.statements]
         else:
             pairs = diff_statements(self.old.statements, self.new.statements)
+        if self._before_statement is not None:
+            # Beside a running cell, every function to patch is compiled before any takes
+            # its new code: a new def whose defaults or annotations raise then fails the
+            # update before the cell's thread could call a patch that is rolled back.
+            self._compile_ahead(pairs, ())
         # A def or class whose change cannot be patched in place runs as a statement.
         runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
         self._remove(pairs)
@@ -199,7 +205,7 @@ class ModuleUpdate:
         old_doc = target.__doc__
         node = new.located()
         assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        fresh = site.compile(node, decorated=False)
+        fresh = self._fresh.pop(id(new), None) or site.compile(node, decorated=False)
         if fresh is None or not adopt(self.journal, target, fresh):
             return False
         for cache in found.caches:
@@ -215,6 +221,20 @@ class ModuleUpdate:
         self.outcome.patched += 1
         self.outcome.code_changed.add(path[0] if path else old.name)
         return True
+
+    def _compile_ahead(self, pairs: list[Pair], path: tuple[str, ...]) -> None:
+        """Compile the new function of every ``def`` to patch in ``pairs`` (and in the
+        classes among them), for :meth:`_patch_function`."""
+        for pair in pairs:
+            new = pair.new
+            if pair.old is None or new is None:
+                continue
+            if pair.status == "patch":
+                node = new.located()
+                assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                self._fresh[id(new)] = self._site(path).compile(node, decorated=False)
+            elif pair.status == "class" and new.name is not None:
+                self._compile_ahead(pair.body, (*path, new.name))
 
     def _shift(self, old: Statement, delta: int, path: tuple[str, ...]) -> None:
         """An unchanged definition whose lines moved: its code's line numbers follow."""
