@@ -85,6 +85,9 @@ def client(kernel: Kernel, streams: Streams) -> Iterator[HotReloadClient]:
             "%load_ext ipython_hotreload\n%hotreload watch --stop\n_sub.close()\n"
             "%config HotReload.while_running = 'patch'",
         )
+        # Every open comm gets every event: left open, they would multiply the messages
+        # of the test that floods the channel past what IOPub queues for a subscriber.
+        c.close()
 
 
 def run(client: HotReloadClient, code: str) -> None:
@@ -138,10 +141,11 @@ def test_a_watched_patch_reaches_the_loop_of_the_running_cell(
     run(
         client,
         f"""
-        assert _values == [2, 20], _values
+        assert _values == [2, 20], _values  # the new code ran inside the loop
+        # (Applied from the watcher's thread; its event may come a moment after the loop
+        # ended: the functions take their code before the payload is built.)
         _runs = [r for r in _seen if r[0] == "recompiled" and r[1] == "{name}.work"]
         assert len(_runs) == 1 and _runs[0][2].startswith("hotreload-watch"), _runs
-        assert _runs[0][3] < _cell_end, (_runs, _cell_end)
         assert not [r for r in _seen if r[0] == "reload_waiting"], _seen
         """,
     )

@@ -53,9 +53,9 @@ class Seen:
             self.values.append(value)
             self.cond.notify_all()
 
-    def wait_for(self, value: Any) -> bool:
+    def wait_for(self, value: Any, timeout: float = TIMEOUT) -> bool:
         with self.cond:
-            return self.cond.wait_for(lambda: value in self.values, TIMEOUT)
+            return self.cond.wait_for(lambda: value in self.values, timeout)
 
 
 @dataclass
@@ -264,26 +264,34 @@ def test_an_undo_from_another_thread_waits_for_the_cell(live: Live) -> None:
 
 
 def test_a_failing_patch_from_another_thread_leaves_everything_as_it_was(live: Live) -> None:
+    """step() is patched, then loop()'s new default raises: the running loop never calls
+    the new step(), and afterwards everything is as it was."""
     module = sys.modules["live.work"]
     codes = {name: getattr(module, name).__code__ for name in ("step", "loop")}
-    namespace = dict(module.__dict__)
-    broken = WORK.replace("stop, seen):", "stop, seen, unit=1 / 0):").replace(
+    broken = WORK.replace("stop, seen):", "stop, seen, unit=FAILING()):").replace(
         "return X\n", "return X * 10\n"
     )
+    state: dict[str, Any] = {}
 
     def work(cell: Cell) -> BaseException:
+        def failing() -> int:
+            # The default is evaluated once step()'s new code is compiled: had step() taken
+            # it already, the running loop would call it now. Give it every chance to.
+            state["loop_saw_patch"] = cell.seen.wait_for(10, timeout=1.0)
+            raise ZeroDivisionError("the new default fails")
+
+        module.FAILING = failing
+        state["namespace"] = dict(module.__dict__)
         with pytest.raises(hr.ReloadError) as failed:
             live.reload(broken)
-        assert cell.seen.wait_for(1)
         return failed.value
 
     error = live.during_cell(work)
     assert "ZeroDivisionError" in str(error)
-    assert set(live.last_values) == {1}, "the loop saw the rolled-back patch"
-    # step was patched before loop's default failed: the rollback put it back too.
-    assert {name: getattr(module, name).__code__ for name in codes} == codes
+    assert state["loop_saw_patch"] is False, "the loop called a patch that was rolled back"
+    assert set(live.last_values) == {1}
     assert all(getattr(module, n).__code__ is c for n, c in codes.items())
-    assert module.__dict__ == namespace
+    assert module.__dict__ == state["namespace"]
     [(failed, thread)] = live.events.of("compile_failed")
     assert thread == "other" and failed.error is not None
     assert live.events.of("recompiled") == [] and live.reloader.history() == []
