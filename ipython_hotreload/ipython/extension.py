@@ -4,7 +4,7 @@ it out again.
 
 The cell gate (:class:`~ipython_hotreload.core.cells.CellGate`) is how the reloader knows
 that a cell is running (SPEC §2.5): the shell's ``pre_run_cell`` and ``post_run_cell``
-events feed it, a microsecond each; reloads from other threads read it.
+events feed it (a few microseconds a cell); reloads from other threads read it.
 
 What a load creates hangs off the registered :class:`~.magics.HotReloadMagics` instance, so
 the shell itself records whether the extension is loaded: loading twice finds it there and
