@@ -47,6 +47,7 @@ MODULES = (
     "long_session",
     "graph",
     "watch",
+    "live",
     "imports",
     "feed",
     "cluster",

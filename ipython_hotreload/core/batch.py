@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ipython_hotreload.core.cells import Hold
 from ipython_hotreload.core.paths import Stamp
 from ipython_hotreload.core.source.texts import Source
 
@@ -42,6 +43,9 @@ class Batch:
     warnings: list[str] = field(default_factory=list)
     purged: dict[str, Path | None] = field(default_factory=dict)  # module -> its file
     started: float = field(default_factory=time.perf_counter)
+    # What it holds back for a cell running on another thread (SPEC 2.5): it raises
+    # MustWait, having changed nothing, rather than run statements (or anything).
+    hold: Hold | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ Where each capability lives:
 * one definition of a file (``source_of``, ``reload_definition``): :mod:`.edit.definitions`;
 * history and undo: :mod:`.edit.history`;
 * watching files edited elsewhere: :mod:`.changes.watch`;
+* a reload that arrives while a cell runs on another thread (SPEC §2.5): :mod:`.cells`
+  (every reloading method hands its work to :meth:`.cells.CellRule.apply`); old versions
+  still running: :mod:`.apply.oldcode`;
 * the default reloader and the module-level functions: :mod:`.defaults`.
 """
 
@@ -26,6 +29,7 @@ from ipython_hotreload.core.batch import (
     Origin,
     Reexecute,
 )
+from ipython_hotreload.core.cells import CellRule, Cells, Hold, MustWait, WhileRunning
 from ipython_hotreload.core.changes.loaded import LoadedModules
 from ipython_hotreload.core.changes.watch import Report, Schedule, Watcher
 from ipython_hotreload.core.edit import bytecode
@@ -49,7 +53,7 @@ from ipython_hotreload.core.paths import check_path
 from ipython_hotreload.core.pipeline import RELOAD_LOCK, Pipeline
 from ipython_hotreload.core.project import Project, resolve_roots
 from ipython_hotreload.core.report.analysis import analyse_functions
-from ipython_hotreload.core.results import FunctionInfo, ReloadResult
+from ipython_hotreload.core.results import FunctionInfo, Placement, ReloadResult
 from ipython_hotreload.core.source.provenance import record_imports
 from ipython_hotreload.errors import ConflictError, HotReloadError
 
@@ -75,7 +79,9 @@ class HotReloader:
 
     ``graph_cache`` keeps the import records of the project's files on disk between sessions;
     ``graph_workers`` is how many worker processes may scan files when the graph is built
-    with no cache (None: one per spare CPU when the project is big enough; 0: none)."""
+    with no cache (None: one per spare CPU when the project is big enough; 0: none).
+    ``while_running`` says what a reload from another thread does while a cell runs
+    (SPEC §2.5): ``"patch"``, ``"all"`` or ``"wait"``."""
 
     def __init__(
         self,
@@ -87,6 +93,7 @@ class HotReloader:
         graph_workers: int | None = None,
         reexecute: Reexecute = "minimal",
         history_limit: int = 100,
+        while_running: WhileRunning = "patch",
     ) -> None:
         # From now on, note what the import system reads: the source a module was imported
         # from can then be vouched for (SPEC §1.5).
@@ -95,6 +102,7 @@ class HotReloader:
             resolve_roots(roots), graph_cache=graph_cache, graph_workers=graph_workers
         )
         self._pipeline = Pipeline(self._project)
+        self._rule = CellRule(RELOAD_LOCK, while_running)
         self.formatter = formatter
         self.persist_bytecode = persist_bytecode
         self.reexecute = reexecute
@@ -141,6 +149,32 @@ class HotReloader:
         """The project's loaded modules and the state of their files."""
         return self._project.loaded
 
+    @property
+    def while_running(self) -> WhileRunning:
+        """What a reload that arrives while a cell runs on another thread does (SPEC §2.5):
+        ``"patch"`` (only function code changes: at once; else after the cell), ``"all"``
+        (at once) or ``"wait"`` (after the cell)."""
+        return self._rule.while_running
+
+    @while_running.setter
+    def while_running(self, value: WhileRunning) -> None:
+        self._rule.while_running = value
+
+    @property
+    def cells(self) -> Cells | None:
+        """What this reloader knows of the cells a shell runs: installed by the shell's
+        adapter (the IPython extension installs a :class:`~.cells.CellGate`); None, the
+        default, knows of none, and every reload applies at once."""
+        return self._rule.cells
+
+    @cells.setter
+    def cells(self, cells: Cells | None) -> None:
+        self._rule.cells = cells
+
+    def cell_running(self) -> bool:
+        """Is a cell running on a thread other than the calling one?"""
+        return self._rule.cell_running()
+
     def add_batch_listener(self, listener: BatchListener) -> Callable[[], None]:
         """Call ``listener`` after every committed reload of this reloader (under the reload
         lock, after the ``recompiled`` events); the mapping it returns is merged into the
@@ -150,8 +184,12 @@ class HotReloader:
         listeners.append(listener)
         return lambda: listeners.remove(listener) if listener in listeners else None
 
-    def _batch(self, origin: Origin, reexecute: Reexecute | None = None) -> Batch:
-        return Batch(origin, reexecute or self.reexecute, self.persist_bytecode, [])
+    def _batch(
+        self, origin: Origin, reexecute: Reexecute | None = None, hold: Hold | None = None
+    ) -> Batch:
+        batch = Batch(origin, reexecute or self.reexecute, self.persist_bytecode, [])
+        batch.hold = hold
+        return batch
 
     # -- reloading -------------------------------------------------------------------------
 
@@ -164,12 +202,16 @@ class HotReloader:
         reexecute: Reexecute | None = None,
     ) -> ReloadResult:
         """Write ``content`` to ``path``, format it, and hot-reload the module graph
-        (``reexecute`` overrides the reloader's setting for this call: ``%%hotreload --full``)."""
+        (``reexecute`` overrides the reloader's setting for this call: ``%%hotreload --full``).
+        Called from another thread while a cell runs, a reload that must run statements
+        returns once the cell has ended and it was applied (SPEC §2.5)."""
         text = _as_text(content, path)
         formatter = self._format_fn if format else None
-        with RELOAD_LOCK:
-            batch = self._batch("reload", reexecute)
-            return self._pipeline.reload_text(path, text, formatter, batch)
+        return self._rule.apply(
+            lambda hold: self._pipeline.reload_text(
+                path, text, formatter, self._batch("reload", reexecute, hold)
+            )
+        )
 
     def reload_files(
         self, files: Mapping[str | os.PathLike[str], bytes | None], *, origin: Origin = "reload"
@@ -177,25 +219,39 @@ class HotReloader:
         """Write several files' exact bytes (no format; None deletes the file and purges its
         module) and reload them as one all-or-nothing batch. Used by undo and by cluster
         workers. Every path is checked before anything is written."""
+        return self._rule.apply(lambda hold: self._reload_files(files, origin, hold))
+
+    def _reload_files(
+        self,
+        files: Mapping[str | os.PathLike[str], bytes | None],
+        origin: Origin = "reload",
+        hold: Hold | None = None,
+    ) -> ReloadResult:
         with RELOAD_LOCK:
             allowed = self._project.allowed_dirs()
             checked = {check_path(p, allowed): data for p, data in files.items()}
-            return self._pipeline.reload_files(checked, self._batch(origin))
+            return self._pipeline.reload_files(checked, self._batch(origin, hold=hold))
 
     def reload_from_disk(
         self,
         changed: Iterable[str | os.PathLike[str]],
         deleted: Iterable[str | os.PathLike[str]] = (),
+        *,
+        at_once_only: bool = False,
     ) -> ReloadResult:
         """Run the pipeline on files that already hold their new text (no write, no format):
         ``deleted`` modules are purged, ``changed`` ones re-executed with their dependents,
-        all or nothing, as one batch."""
-        with RELOAD_LOCK:
-            return self._pipeline.reload_from_disk(
-                [Path(p).resolve() for p in changed],
-                [Path(p).resolve() for p in deleted],
-                self._batch("watch"),
-            )
+        all or nothing, as one batch. ``at_once_only`` (the watcher's first try): apply only
+        what may apply at once from this thread, else raise :class:`~.cells.MustWait`
+        having changed nothing (see :meth:`.cells.CellRule.at_once`)."""
+        changed_paths = [Path(p).resolve() for p in changed]
+        deleted_paths = [Path(p).resolve() for p in deleted]
+
+        def attempt(hold: Hold | None) -> ReloadResult:
+            batch = self._batch("watch", hold=hold)
+            return self._pipeline.reload_from_disk(changed_paths, deleted_paths, batch)
+
+        return self._rule.at_once(attempt) if at_once_only else self._rule.apply(attempt)
 
     def purge_module(self, mod: str | ModuleType) -> None:
         """Forget a module: ``sys.modules``, its parent's attribute, its ``.pyc``, the graph;
@@ -241,6 +297,18 @@ class HotReloader:
         says where it now is and how many of its lines the formatter changed.
         ``expected_hash``: the ``source_hash`` of the text the caller opened; if the text on
         disk now hashes otherwise, :class:`ConflictError` is raised and nothing is written."""
+        return self._rule.apply(
+            lambda hold: self._reload_definition(target, content, format, expected_hash, hold)
+        )
+
+    def _reload_definition(
+        self,
+        target: str,
+        content: str,
+        format: bool,
+        expected_hash: str | None,
+        hold: Hold | None,
+    ) -> ReloadResult:
         with RELOAD_LOCK:
             parsed, path, _mod = self._project.definition_file(target)
             text = read_module_text(path)
@@ -252,17 +320,27 @@ class HotReloader:
             fn = self._format_fn if format else None
             fmt = None if fn is None else (lambda block: apply_formatter(fn, block, path))
             splice = splice_definition(text, parsed, content, where=str(path), format=fmt)
-            batch = self._batch("definition")
+            batch = self._batch("definition", hold=hold)
             batch.warnings += splice.warnings
-            result = self._pipeline.reload_text(path, splice.text, None, batch)
-            result["definition"] = {
+            placement: Placement = {
                 "qualname": splice.qualname,
                 "lineno": splice.lineno,
                 "end_lineno": splice.end_lineno,
                 "added": splice.added,
                 "formatted_lines": splice.formatted_lines,
             }
-            return result
+
+            def placed(result: ReloadResult) -> ReloadResult:
+                result["definition"] = placement
+                return result
+
+            try:
+                return placed(self._pipeline.reload_text(path, splice.text, None, batch))
+            except MustWait as wait:
+                resume = wait.resume
+                assert resume is not None
+                wait.resume = lambda: placed(resume())
+                raise
 
     def history(self) -> list[dict[str, Any]]:
         """The committed reloads, newest first (SPEC §1.7), at most ``history_limit``."""
@@ -270,12 +348,43 @@ class HotReloader:
 
     def undo(self, steps: int = 1, *, force: bool = False) -> ReloadResult:
         """Write back the files of the newest ``steps`` entries not yet undone and reload them,
-        all or nothing (SPEC §1.7); the undo is itself an entry, so undoing it redoes."""
+        all or nothing (SPEC §1.7); the undo is itself an entry, so undoing it redoes. From
+        another thread while a cell runs, an undo waits for the cell (unless
+        ``while_running`` is ``"all"``): it is decided before anything is written."""
+
+        def attempt(hold: Hold | None) -> ReloadResult:
+            files = self._undo_files(steps) if hold is not None else []
+            if files:  # (none: nothing to undo, which it says at once)
+                wait = MustWait("an undo waits for the running cell")
+                wait.modules = files
+                wait.resume = lambda: self._undo_now(steps, force)
+                raise wait
+            return self._undo_now(steps, force)
+
+        return self._rule.apply(attempt)
+
+    def _undo_now(self, steps: int, force: bool) -> ReloadResult:
         with RELOAD_LOCK:
             bytecode.flush()  # the .pyc writes behind of the files it touches are done first
-            return self._history.undo(self.reload_files, steps, force=force)
+            return self._history.undo(self._reload_files, steps, force=force)
+
+    def _undo_files(self, steps: int) -> list[tuple[str, str | None]]:
+        """``(mod, path)`` of the files an undo of ``steps`` entries would write."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            return []
+        chosen = [e for e in self._history.entries() if not e["undone"]][:steps]
+        paths = dict.fromkeys(f["path"] for e in chosen for f in e["files"])
+        return [(self._project.module_name(Path(p))[0], p) for p in paths]
 
     # -- reading ---------------------------------------------------------------------------
+
+    def still_running(
+        self, entries: Iterable[Mapping[str, Any]] | None = None
+    ) -> list[dict[str, str]]:
+        """The old versions reloads found running (payloads' ``running_old``, SPEC §2.5) whose
+        frames have not returned yet, ``{"mod", "qualname", "thread"}``; with ``entries``,
+        of those only. Cheap, and callable from any thread (a panel polls it)."""
+        return self._pipeline.old_code.still_running(entries)
 
     def compile_dep_edges(self, *, labels: Iterable[str] | None = None) -> list[dict[str, str]]:
         """The project's import edges ``{"from", "to", "label"}``, strongest label per pair."""
@@ -379,8 +488,10 @@ class HotReloader:
     ) -> Watcher:
         """Watch ``paths`` (default: the roots) for edits made elsewhere and hot-reload them;
         ``schedule(fn)`` runs each batch where executing user code is safe (default: in the
-        watcher thread, under the reload lock); ``report(text)`` shows why an edit did not
-        reload (default: stderr). Returns the running watcher."""
+        watcher thread, under the reload lock; with :attr:`cells` installed, after the
+        running cell if one runs). While a cell runs, a batch that only patches functions is
+        applied at once from the watcher thread (SPEC §2.5). ``report(text)`` shows why an
+        edit did not reload (default: stderr). Returns the running watcher."""
         with RELOAD_LOCK:
             self.stop_watching()
             targets = [Path(p).resolve() for p in paths] if paths else self.roots
@@ -392,6 +503,11 @@ class HotReloader:
                 path = loaded.path_of(name)
                 if path is not None:
                     self._pipeline.compiler.running.remember(name, module, path)
+            cells = self.cells
+            if schedule is None and cells is not None:
+                # A batch that must wait for a running cell runs on the cell's thread once
+                # it ends; one that finds no cell running runs in the watcher thread.
+                schedule = _after_cell_or_now(cells)
             watcher = Watcher(
                 self, targets, schedule=schedule, debounce_ms=debounce_ms, report=report
             )
@@ -412,6 +528,16 @@ class HotReloader:
         prefetch, self._prefetch = self._prefetch, None
         if prefetch is not None:
             prefetch.close()
+
+
+def _after_cell_or_now(cells: Cells) -> Schedule:
+    """A watcher's ``schedule``: after the cell running on another thread, else at once."""
+
+    def schedule(fn: Callable[[], None]) -> None:
+        if not cells.after_cell(fn):
+            fn()
+
+    return schedule
 
 
 def _as_text(content: str | bytes, path: object) -> str:

@@ -18,7 +18,9 @@ needs and returns what it adds:
 8. :meth:`Pipeline.tell_listeners`: history and cluster workers hear of the batch.
 
 All reloads in a process are serialised by one re-entrant lock (:data:`RELOAD_LOCK`): they
-share ``sys.modules``.
+share ``sys.modules``. A batch may hold back its statements, or everything, for a cell
+running on another thread (SPEC §2.5, :mod:`.cells`): it then raises
+:class:`~.cells.MustWait`, having changed nothing, which says how to run it in full later.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from ipython_hotreload.core.apply.oldcode import OldCode
 from ipython_hotreload.core.apply.planrun import Applied, ModuleReport, PlanRun
 from ipython_hotreload.core.batch import (
     Batch,
@@ -45,6 +49,7 @@ from ipython_hotreload.core.batch import (
     PendingEdit,
     Reexecute,
 )
+from ipython_hotreload.core.cells import Hold, MustWait
 from ipython_hotreload.core.changes.watch import Watcher
 from ipython_hotreload.core.edit import bytecode
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
@@ -87,6 +92,7 @@ class Pipeline:
         self.watcher: Watcher | None = None  # its files are its to report, not stale
         # Modules whose last reload failed while their file keeps that text (SPEC §1.8).
         self.pending: dict[str, PendingEdit] = {}
+        self.old_code = OldCode()  # old versions found running, until they return
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -203,11 +209,21 @@ class Pipeline:
         The cyclic collector is paused meanwhile: a reload allocates (trees, code, payloads)
         and each collection it set off would walk the user's whole heap, so its cost would
         grow with everything the kernel holds rather than with what the edit touches."""
+        try:
+            return self._run(batch)
+        except MustWait as wait:
+            self._held_back(batch, wait)
+            raise
+
+    def _run(self, batch: Batch) -> ReloadResult:
         with gc_paused():
             loaded = self.project.sync()
             sources = [*batch.sources, *self.stale_sources(loaded, batch)]
             self.compile_all(sources)
-            applied = self.execute(sources, loaded, batch.reexecute)
+            if batch.hold == "everything":
+                raise MustWait("while_running is 'wait': the reload waits for the running cell")
+            applied = self.execute(sources, loaded, batch.reexecute, batch.hold)
+            self.old_code.add(applied.running_old)
             # Committed: the new code runs. What follows must not turn that into a failure.
             prior = {s.mod: self.compiler.running.text(s.mod) for s in sources}
             warnings = [*batch.warnings, *self.commit(applied, batch.persist_bytecode)]
@@ -250,9 +266,13 @@ class Pipeline:
             raise self.failure(sources, mod, cause, path or str(sources[0].path)) from cause
 
     def execute(
-        self, sources: list[Source], loaded: dict[str, ModuleType], reexecute: Reexecute
+        self,
+        sources: list[Source],
+        loaded: dict[str, ModuleType],
+        reexecute: Reexecute,
+        hold: Hold | None = None,
     ) -> Applied:
-        """Plan the batch and run it, all or nothing."""
+        """Plan the batch and run it, all or nothing (holding back statements if asked)."""
         project = self.project
         plan = project.graph.plan([s.mod for s in sources], loaded, project.loaded.import_order())
         run = PlanRun(
@@ -263,6 +283,7 @@ class Pipeline:
             project.loaded.path_of,
             minimal=reexecute == "minimal",
             pending=self.pending.keys() - {s.mod for s in sources},
+            hold_statements=hold == "statements",
         )
         try:
             return run.execute(plan)
@@ -359,6 +380,25 @@ class Pipeline:
             f"{src.path} is not importable under a module name; saved and analysed only",
         ]
         return {"recompiled": [payload]}
+
+    def _held_back(self, batch: Batch, wait: MustWait) -> None:
+        """A batch held back for a running cell changed nothing: say which files it was
+        given and how to run it in full later (its files are written, their texts kept)."""
+        running = self.compiler.running
+        for src in batch.sources:
+            module = sys.modules.get(src.mod)
+            if module is not None:
+                # The text it runs is the one before the write: the later run compares
+                # the new text with it, as this one did (only what changed runs).
+                running.remember(src.mod, module, src.path)
+        wait.modules = [(s.mod, str(s.path)) for s in batch.sources]
+        later = replace(batch, hold=None)
+
+        def resume() -> ReloadResult:
+            later.started = time.perf_counter()  # the wait is not the reload's time
+            return self.run(later)
+
+        wait.resume = resume
 
     # -- failures --------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-r"""The shapes of what a reload returns and publishes (SPEC §1.1, §1.4, §1.5, §1.6, §2.4).
+r"""The shapes of what a reload returns and publishes (SPEC §1.1, §1.4, §1.5, §1.6, §2.4, §2.5).
 
 :class:`Payload` is the one description of a payload's keys; every producer (the pipeline)
 and reader (the IPython report, the panels' state, the cluster adapter) annotates with it.
@@ -23,6 +23,7 @@ __all__ = [
     "Reason",
     "ReloadResult",
     "Rerun",
+    "RunningOld",
     "WorkerFailure",
     "Workers",
 ]
@@ -75,6 +76,13 @@ class Changes(TypedDict):
     removed: list[str]
 
 
+class RunningOld(TypedDict):
+    """A patched function whose previous code was executing in a thread (SPEC §2.5)."""
+
+    qualname: str
+    thread: str  # the thread's name, e.g. "MainThread"
+
+
 class WorkerFailure(TypedDict):
     """A cluster worker on which a reload failed, and why."""
 
@@ -114,6 +122,7 @@ class Payload(_PayloadKeys, total=False):
     changes: Changes  # the saved module's
     workers: Workers
     module_ms: float  # this module's own share of ``elapsed_ms``
+    running_old: list[RunningOld]  # patched functions whose old code runs (when any)
 
 
 class Placement(TypedDict):

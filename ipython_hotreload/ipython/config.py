@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from traitlets import Bool, Enum, Int, List, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
+from ipython_hotreload.core.cells import WHILE_RUNNING, Cells, WhileRunning
 from ipython_hotreload.core.defaults import default_reloader
 from ipython_hotreload.core.engine import HotReloader
 
@@ -24,7 +25,14 @@ __all__ = ["FORMATTERS", "HotReload"]
 log = logging.getLogger(__name__)
 
 FORMATTERS = ("ruff", "black")
-_SETTINGS = ("roots", "formatter", "persist_bytecode", "reexecute", "history_limit")
+_SETTINGS = (
+    "roots",
+    "formatter",
+    "persist_bytecode",
+    "reexecute",
+    "history_limit",
+    "while_running",
+)
 
 
 class HotReload(Configurable):
@@ -63,10 +71,22 @@ class HotReload(Configurable):
         help="""How many reloads %hotreload history keeps (with their files' bytes, for undo).""",
     ).tag(config=True)
 
+    while_running = Enum(
+        list(WHILE_RUNNING),
+        "patch",
+        help="""What a reload that arrives while a cell runs (from the file watcher, a panel
+        or client, another thread) does: "patch" (one that only changes function code is
+        applied at once, so the running code's next call runs it; one that must run
+        statements waits for the cell to end), "all" (every reload is applied at once) or
+        "wait" (every reload waits for the cell to end).""",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         # Names the user has set, from config or later; only these are pushed to the reloader.
         self._explicit: set[str] = set()
         self._applied_to: weakref.ref[HotReloader] | None = None
+        #: The shell's running cells (the extension's gate), installed on every reloader.
+        self.cells: Cells | None = None
         super().__init__(**kwargs)
 
     def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
@@ -123,6 +143,8 @@ class HotReload(Configurable):
                 reloader.reexecute = "module" if self.reexecute == "module" else "minimal"
             elif name == "history_limit":
                 reloader.history_limit = self.history_limit
+            elif name == "while_running":
+                reloader.while_running = cast(WhileRunning, self.while_running)
         self._applied_to = weakref.ref(reloader)
 
     def reloader(self) -> HotReloader:
@@ -130,4 +152,6 @@ class HotReload(Configurable):
         current = default_reloader()
         if self._applied_to is None or self._applied_to() is not current:
             self.apply(current)
+        if self.cells is not None and current.cells is not self.cells:
+            current.cells = self.cells
         return current

@@ -1,5 +1,10 @@
 """``%load_ext ipython_hotreload``: wire the magics, the comm target, the ``HotReload``
-configuration and the ``%autoreload`` bridge into a shell, and take all of it out again.
+configuration, the ``%autoreload`` bridge and the cell gate into a shell, and take all of
+it out again.
+
+The cell gate (:class:`~ipython_hotreload.core.cells.CellGate`) is how the reloader knows
+that a cell is running (SPEC §2.5): the shell's ``pre_run_cell`` and ``post_run_cell``
+events feed it (a few microseconds a cell); reloads from other threads read it.
 
 What a load creates hangs off the registered :class:`~.magics.HotReloadMagics` instance, so
 the shell itself records whether the extension is loaded: loading twice finds it there and
@@ -13,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipython_hotreload.core.cells import CellGate
 from ipython_hotreload.core.defaults import (
     default_made_on_first_use,
     peek_default_reloader,
@@ -40,6 +46,7 @@ class Extension:
     settings: HotReload
     channel: CommChannel
     autoreload_sync: AutoreloadSync
+    gate: CellGate
     #: The default reloader this load uses, when no one set it by hand (made by this load,
     #: or on first use of the module-level API): unload forgets it, so a later load in
     #: another directory starts afresh there (its roots, graph and pending state).
@@ -67,11 +74,16 @@ def load(shell: Any) -> None:
     # API, say `hr.reload`, before this load) only stood for the working directory then.
     by_hand = peek_default_reloader() is not None and not default_made_on_first_use()
     settings = HotReload(parent=shell)
+    reloader = settings.reloader()  # apply ipython_config.py settings now, not on first use
+    gate = settings.cells = CellGate(reloader.lock)
+    settings.reloader()  # installs the gate
     magics = HotReloadMagics(shell, settings.reloader)
-    extension = Extension(magics, settings, CommChannel(settings.reloader), AutoreloadSync(shell))
+    channel = CommChannel(settings.reloader)
+    extension = Extension(magics, settings, channel, AutoreloadSync(shell), gate)
     magics.extension = extension
     shell.configurables.append(settings)
-    reloader = settings.reloader()  # apply ipython_config.py settings now, not on first use
+    shell.events.register("pre_run_cell", gate.cell_started)
+    shell.events.register("post_run_cell", gate.cell_ended)
     extension.owned = None if by_hand else reloader
     extension.channel.open()
     extension.autoreload_sync.start()
@@ -107,7 +119,18 @@ def unload(shell: Any) -> None:
     if not extension.warmed_up.wait(_WARM_UP_WAIT):
         log.warning("hotreload: the warm-up thread is still running after %s s", _WARM_UP_WAIT)
     # A watcher would go on reloading (and hooking cells) with no magic left to stop it.
-    extension.settings.reloader().stop_watching()
+    reloader = extension.settings.reloader()
+    reloader.stop_watching()
+    for event, hook in (
+        ("pre_run_cell", extension.gate.cell_started),
+        ("post_run_cell", extension.gate.cell_ended),
+    ):
+        if hook in shell.events.callbacks[event]:
+            shell.events.unregister(event, hook)
+    if reloader.cells is extension.gate:
+        reloader.cells = None
+    extension.settings.cells = None
+    extension.gate.close()  # what waited for this very cell runs now
     manager = shell.magics_manager
     for table in manager.magics.values():
         for name, func in list(table.items()):

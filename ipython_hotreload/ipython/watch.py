@@ -1,7 +1,9 @@
 """Run watcher batches on the kernel's main thread, between cells.
 
-A batch re-executes user modules, so it must not run beside a cell (in another thread) nor
-in the middle of one. The kernel's main thread runs a tornado/asyncio loop; a callback put
+A batch that runs statements of user modules must not run beside a cell (in another
+thread) nor in the middle of one. (While a cell runs, the watcher first tries a batch in
+its own thread holding statements back, SPEC §2.5: one that only patches functions is
+applied there at once; the others come here, and wait for the cell.) The kernel's main thread runs a tornado/asyncio loop; a callback put
 on it with ``add_callback`` (thread-safe) runs when the loop is free, which is never during a
 synchronous cell. A cell with top-level ``await`` does yield to the loop, so the callback
 also waits for the lock ipykernel (7+) holds around each shell message; with an older

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, MutableMapping
-from types import CellType, ModuleType
+from types import CellType, CodeType, FunctionType, ModuleType
 from typing import Any
 
 __all__ = ["MISSING", "Journal", "cell_value"]
@@ -31,6 +31,9 @@ class Journal:
         # (how to undo a change, what it restores: for the error when it fails; described
         # lazily, only for a step that fails)
         self._undo: list[tuple[Callable[[], None], _What]] = []
+        #: Every function that took other code, with the code it had (SPEC 2.5's
+        #: ``running_old`` looks for that code among the frames running).
+        self.code_swaps: list[tuple[FunctionType, CodeType]] = []
 
     def __len__(self) -> int:
         return len(self._undo)
@@ -50,6 +53,8 @@ class Journal:
         else:
             self._undo.append((lambda: setattr(obj, name, old), what))
         setattr(obj, name, value)
+        if name == "__code__" and isinstance(obj, FunctionType) and isinstance(old, CodeType):
+            self.code_swaps.append((obj, old))
 
     def delattr(self, obj: Any, name: str) -> None:
         """Delete ``obj.name``."""

@@ -101,6 +101,7 @@ class ModuleUpdate:
         rebound: Iterable[str] = (),
         code_changed: Iterable[str] = (),
         neighbours: Callable[[], Sequence[ModuleType]] = tuple,
+        before_statement: Callable[[str, str], None] | None = None,
     ) -> None:
         """``neighbours``: the project modules this one imports (see
         :class:`~.patching.Patcher`), asked for once a statement runs."""
@@ -116,6 +117,10 @@ class ModuleUpdate:
         self._external = bool(self.outcome.rebound or self.outcome.code_changed)
         self.old_ns = dict(self.ns)
         self.ran_nodes: list[ast.stmt] = []  # the statements run so far (a failed one too)
+        # Told (module, which statement) before each statement runs; it may raise to stop
+        # the update (a reload held back while a cell runs, SPEC 2.5).
+        self._before_statement = before_statement
+        self._fresh: dict[int, Any] = {}  # id(new def) -> its function, compiled ahead
         self._tainted: set[str] = set()
         self._taint_key = (-1, -1)
 
@@ -140,6 +145,11 @@ class ModuleUpdate:
             for p in pairs
             if p.status == "run" and p.old and p.new and redecorates(p.old, p.new)
         }
+        if self._before_statement is not None:
+            # Beside a running cell, every function to patch is compiled before any takes
+            # its new code: a new def whose defaults or annotations raise then fails the
+            # update before the cell's thread could call a patch that is rolled back.
+            self._compile_ahead(pairs, ())
         # A def or class whose change cannot be patched in place runs as a statement.
         runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
         # Calls Python makes implicitly: subclasses of a class whose __init__ changed, the
@@ -234,7 +244,7 @@ class ModuleUpdate:
         old_doc = target.__doc__
         node = new.located()
         assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        fresh = site.compile(node, decorated=False)
+        fresh = self._fresh.pop(id(new), None) or site.compile(node, decorated=False)
         if fresh is None:
             return False
         own_code_changed = not self._closures_follow(target, fresh)
@@ -283,6 +293,20 @@ class ModuleUpdate:
         for old, new in nested:
             patch_closures(self.journal, old, new)
         return True
+
+    def _compile_ahead(self, pairs: list[Pair], path: tuple[str, ...]) -> None:
+        """Compile the new function of every ``def`` to patch in ``pairs`` (and in the
+        classes among them), for :meth:`_patch_function`."""
+        for pair in pairs:
+            new = pair.new
+            if pair.old is None or new is None:
+                continue
+            if pair.status == "patch":
+                node = new.located()
+                assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                self._fresh[id(new)] = self._site(path).compile(node, decorated=False)
+            elif pair.status == "class" and new.name is not None:
+                self._compile_ahead(pair.body, (*path, new.name))
 
     def _shift(self, old: Statement, delta: int, path: tuple[str, ...]) -> None:
         """An unchanged definition whose lines moved: its code's line numbers follow."""
@@ -354,6 +378,8 @@ class ModuleUpdate:
         a decorated ``def`` made before, which its decorators get again, with the new code
         (so what they registered is the same object, and a framework that refuses a second
         function for a name does not)."""
+        if self._before_statement is not None:
+            self._before_statement(self.module.__name__, _which(stmt, self.module.__name__))
         ns = self.ns
         before = dict(ns)
         code = self._keeping(stmt) if keep is not None else None
@@ -430,6 +456,15 @@ class ModuleUpdate:
         flags = self.new.future_flags
         code: CodeType = compile(module, self.filename, "exec", flags=flags, dont_inherit=True)
         return code
+
+
+def _which(stmt: Statement, mod: str) -> str:
+    """``line 3 of pkg.mod (RATE = 2)``: a statement, for a message."""
+    lines = f"line {stmt.start}" if stmt.end == stmt.start else f"lines {stmt.start}-{stmt.end}"
+    first = stmt.text.strip().splitlines()[0] if stmt.text.strip() else ""
+    if len(first) > 40:
+        first = first[:37] + "..."
+    return f"{lines} of {mod} ({first})" if first else f"{lines} of {mod}"
 
 
 _GONE: Any = object()

@@ -18,6 +18,12 @@ module that failed, so the process is exactly as before. ``__main__`` and module
 is on the call stack are never re-executed. A plan that runs to the end returns one
 :class:`ModuleReport` per step (:class:`Applied`), which is all the commit and the payloads
 read.
+
+While a cell runs on another thread (SPEC §2.5) a plan may be run holding its statements
+back: right before the first statement would run (a changed or triggered one, a whole
+re-execution, a first import) it raises :class:`~..cells.MustWait`, after the same
+rollback as a failure, so a reload that only patches functions is applied at once and any
+other waits for the cell.
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ from ipython_hotreload.core.apply.implicit import (
 )
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
+from ipython_hotreload.core.apply.oldcode import OldFrame, find_running_old
 from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
+from ipython_hotreload.core.cells import MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.diff import full_reason
@@ -70,6 +78,7 @@ class ModuleReport:
     replaced: list[str] = field(default_factory=list)
     ms: float | None = None  # its own share of the reload
     path: str | None = None  # its file
+    running_old: list[OldFrame] = field(default_factory=list)  # patched while running
 
 
 @dataclass
@@ -82,6 +91,7 @@ class Applied:
     executed: list[str]
     sources: dict[str, Source]
     skipped: list[str]
+    running_old: list[OldFrame] = field(default_factory=list)
 
 
 class PlanRun:
@@ -97,6 +107,7 @@ class PlanRun:
         *,
         minimal: bool = True,
         pending: Collection[str] = (),
+        hold_statements: bool = False,
     ) -> None:
         self.graph = graph
         self.loaded = loaded
@@ -105,6 +116,7 @@ class PlanRun:
         self.path_of = path_of  # a loaded project module's file
         self.minimal = minimal  # False: whole modules are re-executed (reexecute="module")
         self.pending = pending  # modules whose file holds a failed edit: run what they run
+        self.hold_statements = hold_statements  # True: MustWait before any statement runs
         self.journal = Journal()
         self.old_namespaces: dict[str, dict[str, Any]] = {}
         self.executed: list[str] = []
@@ -132,7 +144,7 @@ class PlanRun:
                     continue
                 try:
                     self._step(step)
-                except ModuleFailed:
+                except (ModuleFailed, MustWait):
                     raise
                 except BaseException as exc:
                     path = self.path_of(step.mod)
@@ -153,6 +165,7 @@ class PlanRun:
         return describe_outside_calls(calls)
 
     def _applied(self, plan: Sequence[Step]) -> Applied:
+        running_old = find_running_old(self.journal.code_swaps)
         reports = [
             ModuleReport(
                 step=step,
@@ -163,11 +176,17 @@ class PlanRun:
                 replaced=self.replaced.get(step.mod, []),
                 ms=self.module_ms.get(step.mod),
                 path=str(path) if (path := self.path_of(step.mod)) else None,
+                running_old=[f for f in running_old if f.mod == step.mod],
             )
             for step in plan
         ]
         executed = list(dict.fromkeys(self.executed))
-        return Applied(reports, executed, self.sources, list(self.skipped))
+        return Applied(reports, executed, self.sources, list(self.skipped), running_old)
+
+    def _before_statements(self, mod: str, what: str) -> None:
+        """Statements of ``mod`` are about to run (``what``: which): hold them back if asked."""
+        if self.hold_statements:
+            raise MustWait(f"{what} must run, so it waits for the running cell")
 
     def _step(self, step: Step) -> None:
         name = step.mod
@@ -177,6 +196,7 @@ class PlanRun:
         started = time.perf_counter()
         module = self.loaded.get(name) or sys.modules.get(name)
         if module is None:  # saved but never imported: import it now
+            self._before_statements(name, f"{name} (imported for the first time)")
             importlib.import_module(name)
             self.executed.append(name)
             self.outcomes[name] = Outcome("full", full_reason="first import")
@@ -268,6 +288,7 @@ class PlanRun:
             rebound=rebound,
             code_changed=changed,
             neighbours=functools.partial(self._neighbours, module),
+            before_statement=self._before_statements if self.hold_statements else None,
         )
         self.ran[module.__name__] = (new.tree, update.ran_nodes)
         outcome = update.run()
@@ -343,6 +364,7 @@ class PlanRun:
         return rebound, changed
 
     def _reexecute(self, module: ModuleType, src: Source, why: str | None = None) -> None:
+        self._before_statements(src.mod, f"{src.mod} (re-executed whole: {why or 'asked'})")
         ns = module.__dict__
         keep = {k: ns[k] for k in MODULE_KEEP if k in ns}
         old_ns = self.journal.replace_namespace(ns, keep)

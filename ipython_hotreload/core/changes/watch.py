@@ -19,11 +19,20 @@ modules. Design:
   code is safe (the kernel's main thread between cells, see ``ipython/watch.py``); without
   one the batch runs in the watcher thread, serialised with every other reload by the
   engine's reload lock. A batch that arrives while another is still queued merges into it.
+- **While a cell runs** (SPEC §2.5; the reloader knows through its ``cell_running()``),
+  a batch is first tried at once, in the watcher thread, holding back what may not run
+  there (``reload_from_disk(..., at_once_only=True)``): one that only patches functions is
+  applied now, so the running loop's next call runs the new code; one that must run
+  statements changed nothing, was announced (``reload_waiting``) and is scheduled, to run
+  after the cell. A batch arriving then whose files the waiting one does not hold is tried
+  at once too; one that shares a file joins it (edits of one file apply in order).
 - **Failures.** A batch that does not compile or execute is rolled back by the engine (which
   publishes ``compile_failed``); here it is printed once to stderr, never raised into
-  someone else's cell, and its files are retried with the next batch. The file that failed
-  is left out of later batches until its text changes, so one broken file does not hold up
-  edits elsewhere.
+  someone else's cell, and its files are retried with the next batch. A failure of a batch
+  tried at once while a cell runs is printed through ``schedule`` (after the cell), never
+  from the watcher thread into the running cell's output. The file that failed is left
+  out of later batches until its text changes, so one broken file does not hold up edits
+  elsewhere.
 - **Cost.** Nothing runs per cell. The thread wakes every few milliseconds inside Rust with
   the GIL released.
 
@@ -48,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ipython_hotreload.core.cells import MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.paths import SKIP_DIRS, in_skipped_dir, is_within
 from ipython_hotreload.errors import HotReloadError, ReloadError
@@ -99,8 +109,16 @@ class Reloads(Protocol):
         self,
         changed: Iterable[str | os.PathLike[str]],
         deleted: Iterable[str | os.PathLike[str]] = (),
+        *,
+        at_once_only: bool = False,
     ) -> Mapping[str, Any]:
-        """Reload files that already hold their new text and purge deleted ones, as one batch."""
+        """Reload files that already hold their new text and purge deleted ones, as one batch
+        (``at_once_only``: only what may apply at once from this thread, else raise
+        :class:`~..cells.MustWait` having changed nothing)."""
+        ...
+
+    def cell_running(self) -> bool:
+        """Is a cell running on a thread other than the calling one?"""
         ...
 
     def known_hash(self, path: str | os.PathLike[str]) -> str | None:
@@ -220,8 +238,8 @@ class Watcher:
 
     @property
     def queued(self) -> bool:
-        """True while a batch has been handed to ``schedule`` and has not started (the
-        kernel is busy with a cell, say)."""
+        """True while a batch has been handed to ``schedule`` and has not started (it waits
+        for the running cell, say)."""
         with self._cond:
             return self._queued
 
@@ -397,10 +415,17 @@ class Watcher:
         return None
 
     def _hand_over(self, paths: set[Path]) -> None:
+        at_once = self.schedule is not None and self.reloader.cell_running()
+        with self._cond:
+            if self._queued and (not at_once or not paths.isdisjoint(self._pending)):
+                self._pending |= paths
+                return  # the queued batch has not started: it will take these too
+        if at_once and self._run_at_once(paths):
+            return
         with self._cond:
             self._pending |= paths
             if self._queued:
-                return  # the queued batch has not started: it will take these too
+                return
             self._queued = True
         schedule = self.schedule
         if schedule is None:
@@ -419,28 +444,52 @@ class Watcher:
         with self._cond:
             paths, self._pending = self._pending, set()
             self._queued = False
-        if self._stop.is_set():
+        if self._stop.is_set() or not self._acquire():
             return
-        lock = self.reloader.lock
-        # Wait for a reload running elsewhere, but give up if asked to stop: stop() may be
-        # called by a thread that holds this lock and waits for us.
-        while not lock.acquire(timeout=0.05):
-            if self._stop.is_set():
-                return
         try:
             batch = self._apply(paths)
         except Exception as exc:
             log.exception("hotreload watcher batch failed")
             batch = Batch(error=f"{type(exc).__name__}: {exc}")
         finally:
-            lock.release()
+            self.reloader.lock.release()
+        self._record(batch)
+
+    def _run_at_once(self, paths: set[Path]) -> bool:
+        """While a cell runs: reload ``paths`` now, in the watcher thread, if that runs no
+        statement; False (nothing changed) when the batch must wait for the cell."""
+        if self._stop.is_set() or not self._acquire():
+            return True
+        try:
+            batch = self._apply(paths, at_once=True)
+        except MustWait:
+            return False
+        except Exception as exc:
+            log.exception("hotreload watcher batch failed")
+            batch = Batch(error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.reloader.lock.release()
+        self._record(batch)
+        return True
+
+    def _acquire(self) -> bool:
+        """Take the reload lock, waiting for a reload running elsewhere; False when asked
+        to stop meanwhile (stop() may be called by a thread that holds the lock and waits
+        for us)."""
+        lock = self.reloader.lock
+        while not lock.acquire(timeout=0.05):
+            if self._stop.is_set():
+                return False
+        return True
+
+    def _record(self, batch: Batch) -> None:
         with self._cond:
             self.last_batch = batch
             self.history.append(batch)
             self.batches += 1
             self._cond.notify_all()
 
-    def _apply(self, paths: set[Path]) -> Batch:
+    def _apply(self, paths: set[Path], *, at_once: bool = False) -> Batch:
         plan = self._plan(paths | self._retry)
         for path in plan.added:
             self.reloader.graph.update_file(path)
@@ -448,13 +497,17 @@ class Watcher:
             self._retry.clear()
             return Batch(added=tuple(plan.added), skipped=tuple(plan.skipped))
         try:
-            result = self.reloader.reload_from_disk(plan.changed, plan.deleted)
+            result = self.reloader.reload_from_disk(
+                plan.changed, plan.deleted, at_once_only=at_once
+            )
+        except MustWait:
+            raise  # nothing changed: the caller queues the batch for after the cell
         except HotReloadError as err:
             self._retry = set(plan.changed)
             failed = Path(err.path).resolve() if isinstance(err, ReloadError) and err.path else None
             if failed is not None and failed in plan.hashes:
                 self._broken[failed] = plan.hashes[failed]
-            self._report(err, failed, plan.hashes.get(failed) if failed else None)
+            self._report(err, failed, plan.hashes.get(failed) if failed else None, at_once)
             return Batch(
                 changed=tuple(plan.changed),
                 deleted=tuple(plan.deleted),
@@ -548,17 +601,30 @@ class Watcher:
                 found.add(file)
         return sorted(found)
 
-    def _report(self, err: HotReloadError, failed: Path | None, digest: str | None) -> None:
+    def _report(
+        self, err: HotReloadError, failed: Path | None, digest: str | None, later: bool
+    ) -> None:
         # Once per failing edit: the same error on the same text is not printed again when
         # a later batch retries it.
         key = (type(err).__name__, str(err), str(failed), digest)
         if key == self._last_report:
             return
         self._last_report = key
-        self._tell(
+        text = (
             f"a file changed by another editor did not reload: {err}; "
             "fix the file and save it again"
         )
+        schedule = self.schedule
+        if later and schedule is not None and self.report is _print_report:
+            # Tried at once while a cell runs: printed from this thread, it would land in
+            # the running cell's output. It goes where a batch would have run instead (a
+            # report that is not a print, the kernel's watch line, goes now).
+            try:
+                schedule(lambda: self._tell(text))
+                return
+            except Exception:
+                log.exception("could not schedule a hotreload report; reporting it now")
+        self._tell(text)
 
     def _tell(self, text: str | None) -> None:
         try:

@@ -57,6 +57,10 @@ def build_payloads(
             payload["executed"] = False
         if report.replaced:
             payload["replaced"] = report.replaced
+        if report.running_old:
+            payload["running_old"] = [
+                {"qualname": f.qualname, "thread": f.thread} for f in report.running_old
+            ]
         out.append(payload)
     out.sort(key=lambda p: p["mod"] != saved)  # stable: the rest keep their execution order
     if warnings and out:
