@@ -188,10 +188,6 @@ SCENARIOS["fastapi_query_parameter"] = Scenario(
 
 
 @modes(
-    minimal_fails="SPEC §1.5 rule 3 (a decorated def whose signature changed runs again and "
-    "its registration replaces the old one) is not implemented: the endpoint is patched in "
-    "place, so FastAPI keeps the dependant it built from the old signature (no `limit` in "
-    "the OpenAPI schema; ?limit=3 is ignored)",
     module_cannot="a whole re-execution builds a new FastAPI app; the server keeps serving "
     "the old one, whose route was built from the old signature",
 )
@@ -333,12 +329,7 @@ def test_pluggy_hookimpl_in_a_plugin_module(project: Project, mode: str) -> None
     assert sorted(pm.hook.price(amount=100)) == [90.0, 200.0] and len(pm.get_plugins()) == 2
 
 
-@modes(
-    minimal_fails="SPEC §1.5 rule 3: editing Discount.price must not re-run "
-    "`pm.register(Discount(0.1), name=...)` in the dependent plugin_host (calling a class "
-    "runs __init__, not price); today it does, pluggy refuses the second registration "
-    "('Plugin name already registered') and the whole reload is rolled back"
-)
+@modes()
 def test_pluggy_hookimpl_on_a_registered_plugin_object(project: Project, mode: str) -> None:
     sc = SCENARIOS["pluggy_plugin_object"]
     m = start(project, sc)

@@ -149,9 +149,6 @@ SCENARIOS["numpy_model"] = Scenario(
 
 
 @modes(
-    minimal_fails="SPEC §1.5 rule 3: editing LinearModel.predict must not re-run "
-    "`TRAINED = train()` (train calls LinearModel() and .fit, never predict); today it "
-    "does: the model is trained again and TRAINED is a new object",
     module_cannot="a whole re-execution runs `TRAINED = train()` again (that is what "
     "re-running the module means)",
 )
@@ -208,9 +205,6 @@ SCENARIOS["closures"] = Scenario(
 
 
 @modes(
-    minimal_fails="SPEC §1.5 rule 1 (closures made before the edit take the inner "
-    "function's new code and keep their cells) is not implemented: the held handlers keep "
-    "the old body",
     module_cannot="re-running the module runs `DEFAULT = make_handler(...)` again, and the "
     "closures made before the edit are in no module namespace to be mapped",
 )

@@ -79,11 +79,7 @@ SCENARIOS["init_subclass"] = Scenario(
 )
 
 
-@modes(
-    minimal_fails="SPEC §1.5 rule 3: editing Exporter.__init_subclass__ must re-run the "
-    "subclass statements (in the dependent formats.py too); today nothing runs again, so "
-    "CSV and TSV never get `extension`",
-)
+@modes()
 def test_init_subclass_registry_edit_reaches_the_subclasses(project: Project, mode: str) -> None:
     sc = SCENARIOS["init_subclass"]
     m = start(project, sc)
@@ -155,14 +151,7 @@ SCENARIOS["tree_with_del"] = Scenario(
 )
 
 
-@modes(
-    minimal_fails="the module re-executes whole (a top-level `del`); the kept Leaf is "
-    "patched through Node.leaf_class before its base Term is, so Leaf.__bases__ becomes the "
-    "discarded new Term and super() raises in Leaf.__init__",
-    module_cannot="engine fault, not the mode's nature: as in the default mode Leaf gets "
-    "the discarded Term as its base, so the dependent's `ONE = Pair(1, 2)` raises; the "
-    "rollback then cannot undo the __bases__ assignment (it tries delattr)",
-)
+@modes()
 def test_class_tree_in_a_module_that_re_executes_whole(project: Project, mode: str) -> None:
     sc = SCENARIOS["tree_with_del"]
     start(project, sc)

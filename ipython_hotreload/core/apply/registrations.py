@@ -192,17 +192,33 @@ def _equal_atom(old: Any, new: Any) -> bool:
 
 def _same_registration(old: Any, new: Any) -> bool:
     """Does ``new`` stand for the same registration as ``old``: the same object added again,
-    or an equal one of the same type (a route for the same path, endpoint and methods)?"""
+    an equal one of the same type (a route for the same path, endpoint and methods), or one
+    of the same type holding the very same function under the same attribute (a CLI's
+    command record whose callback is the kept function the decorator was handed again)?"""
     if old is new:
         return True
     kind = type(new)
+    if type(old) is not kind or isinstance(new, _ATOMS):
+        return False
+    if _holds_the_same_function(old, new):
+        return True
     equals: Any = kind.__eq__
-    if type(old) is not kind or isinstance(new, _ATOMS) or equals is object.__eq__:
+    if equals is object.__eq__:
         return False
     try:
         return bool(old == new)
     except Exception:  # noqa: BLE001 - a foreign __eq__ may raise anything: not the same
         return False
+
+
+def _holds_the_same_function(old: Any, new: Any) -> bool:
+    old_dict, new_dict = _instance_dict(old), _instance_dict(new)
+    if not old_dict or not new_dict:
+        return False
+    return any(
+        isinstance(value, FunctionType) and old_dict.get(name) is value
+        for name, value in new_dict.items()
+    )
 
 
 def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
