@@ -5,12 +5,12 @@ Where each capability lives:
 * one reload, stage by stage (write, compile, plan, run, commit, publish):
   :mod:`.pipeline`;
 * where modules and files are (roots, module names, a module's file): :mod:`.project`;
-* one definition of a file (``source_of``, ``reload_definition``): :mod:`.edit.definitions`;
-* history and undo: :mod:`.edit.history`;
+* one definition of a file (``source_of``, ``reload_definition``), history and undo:
+  :mod:`.editor`, over :mod:`.edit.definitions` and :mod:`.edit.history`;
 * watching files edited elsewhere: :mod:`.changes.watch`;
 * a reload that arrives while a cell runs on another thread (SPEC §2.5): :mod:`.cells`
-  (every reloading method hands its work to :meth:`.cells.CellRule.apply`); old versions
-  still running: :mod:`.apply.oldcode`;
+  (every reloading method hands its work to :attr:`HotReloader.rule`, whose ``cells`` the
+  shell's adapter installs); old versions still running: :mod:`.apply.oldcode`;
 * the default reloader and the module-level functions: :mod:`.defaults`.
 """
 
@@ -23,23 +23,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypedDict
 
-from ipython_hotreload.core.batch import (
-    Batch,
-    BatchListener,
-    Origin,
-    Reexecute,
-)
-from ipython_hotreload.core.cells import CellRule, Cells, Hold, MustWait, WhileRunning
+from ipython_hotreload.core.batch import Batch, BatchListener, Origin, Reexecute
+from ipython_hotreload.core.cells import CellRule, Cells, Hold, WhileRunning
 from ipython_hotreload.core.changes.loaded import LoadedModules
 from ipython_hotreload.core.changes.watch import Report, Schedule, Watcher
-from ipython_hotreload.core.edit import bytecode
-from ipython_hotreload.core.edit.definitions import (
-    definition_text,
-    read_module_text,
-    splice_definition,
-    text_hash,
-)
 from ipython_hotreload.core.edit.history import History
+from ipython_hotreload.core.editor import Editor
 from ipython_hotreload.core.events import subscriber_count
 from ipython_hotreload.core.formatting import (
     FormatterSpec,
@@ -49,13 +38,12 @@ from ipython_hotreload.core.formatting import (
 )
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.labels import EDGE_LABELS
-from ipython_hotreload.core.paths import check_path
 from ipython_hotreload.core.pipeline import RELOAD_LOCK, Pipeline
 from ipython_hotreload.core.project import Project, resolve_roots
 from ipython_hotreload.core.report.analysis import analyse_functions
-from ipython_hotreload.core.results import FunctionInfo, Placement, ReloadResult
+from ipython_hotreload.core.results import FunctionInfo, ReloadResult
 from ipython_hotreload.core.source.provenance import record_imports
-from ipython_hotreload.errors import ConflictError, HotReloadError
+from ipython_hotreload.errors import HotReloadError
 
 __all__ = ["HotReloader", "Status"]
 
@@ -102,12 +90,15 @@ class HotReloader:
             resolve_roots(roots), graph_cache=graph_cache, graph_workers=graph_workers
         )
         self._pipeline = Pipeline(self._project)
-        self._rule = CellRule(RELOAD_LOCK, while_running)
+        #: SPEC §2.5's rule: ``rule.while_running`` (``"patch"``, ``"all"``, ``"wait"``), and
+        #: ``rule.cells``, what the shell's adapter says of the cells it runs (None: none).
+        self.rule = CellRule(RELOAD_LOCK, while_running)
         self.formatter = formatter
         self.persist_bytecode = persist_bytecode
         self.reexecute = reexecute
         self.history_limit = history_limit
         self._history = History(lambda: self.history_limit)
+        self._editor = Editor(self._project, self._pipeline, self._history, self.rule)
         self._prefetch: Any = None  # a prefetch.Prefetch, once warm_up() has started one
         self.add_batch_listener(self._history.record)
 
@@ -149,32 +140,6 @@ class HotReloader:
         """The project's loaded modules and the state of their files."""
         return self._project.loaded
 
-    @property
-    def while_running(self) -> WhileRunning:
-        """What a reload that arrives while a cell runs on another thread does (SPEC §2.5):
-        ``"patch"`` (only function code changes: at once; else after the cell), ``"all"``
-        (at once) or ``"wait"`` (after the cell)."""
-        return self._rule.while_running
-
-    @while_running.setter
-    def while_running(self, value: WhileRunning) -> None:
-        self._rule.while_running = value
-
-    @property
-    def cells(self) -> Cells | None:
-        """What this reloader knows of the cells a shell runs: installed by the shell's
-        adapter (the IPython extension installs a :class:`~.cells.CellGate`); None, the
-        default, knows of none, and every reload applies at once."""
-        return self._rule.cells
-
-    @cells.setter
-    def cells(self, cells: Cells | None) -> None:
-        self._rule.cells = cells
-
-    def cell_running(self) -> bool:
-        """Is a cell running on a thread other than the calling one?"""
-        return self._rule.cell_running()
-
     def add_batch_listener(self, listener: BatchListener) -> Callable[[], None]:
         """Call ``listener`` after every committed reload of this reloader (under the reload
         lock, after the ``recompiled`` events); the mapping it returns is merged into the
@@ -187,9 +152,7 @@ class HotReloader:
     def _batch(
         self, origin: Origin, reexecute: Reexecute | None = None, hold: Hold | None = None
     ) -> Batch:
-        batch = Batch(origin, reexecute or self.reexecute, self.persist_bytecode, [])
-        batch.hold = hold
-        return batch
+        return Batch(origin, reexecute or self.reexecute, self.persist_bytecode, [], hold=hold)
 
     # -- reloading -------------------------------------------------------------------------
 
@@ -207,7 +170,7 @@ class HotReloader:
         returns once the cell has ended and it was applied (SPEC §2.5)."""
         text = _as_text(content, path)
         formatter = self._format_fn if format else None
-        return self._rule.apply(
+        return self.rule.apply(
             lambda hold: self._pipeline.reload_text(
                 path, text, formatter, self._batch("reload", reexecute, hold)
             )
@@ -219,18 +182,9 @@ class HotReloader:
         """Write several files' exact bytes (no format; None deletes the file and purges its
         module) and reload them as one all-or-nothing batch. Used by undo and by cluster
         workers. Every path is checked before anything is written."""
-        return self._rule.apply(lambda hold: self._reload_files(files, origin, hold))
-
-    def _reload_files(
-        self,
-        files: Mapping[str | os.PathLike[str], bytes | None],
-        origin: Origin = "reload",
-        hold: Hold | None = None,
-    ) -> ReloadResult:
-        with RELOAD_LOCK:
-            allowed = self._project.allowed_dirs()
-            checked = {check_path(p, allowed): data for p, data in files.items()}
-            return self._pipeline.reload_files(checked, self._batch(origin, hold=hold))
+        return self.rule.apply(
+            lambda hold: self._pipeline.reload_files(files, self._batch(origin, hold=hold))
+        )
 
     def reload_from_disk(
         self,
@@ -251,7 +205,7 @@ class HotReloader:
             batch = self._batch("watch", hold=hold)
             return self._pipeline.reload_from_disk(changed_paths, deleted_paths, batch)
 
-        return self._rule.at_once(attempt) if at_once_only else self._rule.apply(attempt)
+        return self.rule.at_once(attempt) if at_once_only else self.rule.apply(attempt)
 
     def purge_module(self, mod: str | ModuleType) -> None:
         """Forget a module: ``sys.modules``, its parent's attribute, its ``.pyc``, the graph;
@@ -265,24 +219,7 @@ class HotReloader:
     def source_of(self, target: str) -> dict[str, Any]:
         """The current text on disk of one definition (SPEC §1.6): ``{"mod", "path",
         "qualname", "lineno", "end_lineno", "source", "source_hash"}``, decorators included."""
-        with RELOAD_LOCK:
-            parsed, path, mod = self._project.definition_file(target)
-            text = read_module_text(path)
-            if text is None:
-                raise HotReloadError(f"{path} does not exist, so it has no {parsed.qualname}")
-            found = definition_text(text, parsed.qualname, str(path))
-            if found is None:
-                raise HotReloadError(f"there is no definition {parsed.qualname} in {path}")
-            where, source = found
-            return {
-                "mod": mod,
-                "path": str(path),
-                "qualname": parsed.qualname,
-                "lineno": where.start,
-                "end_lineno": where.end,
-                "source": source,
-                "source_hash": text_hash(source),
-            }
+        return self._editor.source_of(target)
 
     def reload_definition(
         self,
@@ -297,50 +234,14 @@ class HotReloader:
         says where it now is and how many of its lines the formatter changed.
         ``expected_hash``: the ``source_hash`` of the text the caller opened; if the text on
         disk now hashes otherwise, :class:`ConflictError` is raised and nothing is written."""
-        return self._rule.apply(
-            lambda hold: self._reload_definition(target, content, format, expected_hash, hold)
+        formatter = self._format_fn if format else None
+        return self._editor.reload_definition(
+            target,
+            content,
+            formatter,
+            expected_hash,
+            lambda o, h: self._batch(o, hold=h),  # type: ignore[arg-type]
         )
-
-    def _reload_definition(
-        self,
-        target: str,
-        content: str,
-        format: bool,
-        expected_hash: str | None,
-        hold: Hold | None,
-    ) -> ReloadResult:
-        with RELOAD_LOCK:
-            parsed, path, _mod = self._project.definition_file(target)
-            text = read_module_text(path)
-            if expected_hash is not None:
-                found = definition_text(text, parsed.qualname, str(path)) if text else None
-                current = found[1] if found is not None else None
-                if current is None or text_hash(current) != expected_hash:
-                    raise ConflictError(target, str(path), current)
-            fn = self._format_fn if format else None
-            fmt = None if fn is None else (lambda block: apply_formatter(fn, block, path))
-            splice = splice_definition(text, parsed, content, where=str(path), format=fmt)
-            batch = self._batch("definition", hold=hold)
-            batch.warnings += splice.warnings
-            placement: Placement = {
-                "qualname": splice.qualname,
-                "lineno": splice.lineno,
-                "end_lineno": splice.end_lineno,
-                "added": splice.added,
-                "formatted_lines": splice.formatted_lines,
-            }
-
-            def placed(result: ReloadResult) -> ReloadResult:
-                result["definition"] = placement
-                return result
-
-            try:
-                return placed(self._pipeline.reload_text(path, splice.text, None, batch))
-            except MustWait as wait:
-                resume = wait.resume
-                assert resume is not None
-                wait.resume = lambda: placed(resume())
-                raise
 
     def history(self) -> list[dict[str, Any]]:
         """The committed reloads, newest first (SPEC §1.7), at most ``history_limit``."""
@@ -352,29 +253,10 @@ class HotReloader:
         another thread while a cell runs, an undo waits for the cell (unless
         ``while_running`` is ``"all"``): it is decided before anything is written."""
 
-        def attempt(hold: Hold | None) -> ReloadResult:
-            files = self._undo_files(steps) if hold is not None else []
-            if files:  # (none: nothing to undo, which it says at once)
-                wait = MustWait("an undo waits for the running cell")
-                wait.modules = files
-                wait.resume = lambda: self._undo_now(steps, force)
-                raise wait
-            return self._undo_now(steps, force)
+        def reload_files(files: Any, *, origin: Origin = "undo") -> ReloadResult:
+            return self._pipeline.reload_files(files, self._batch(origin))
 
-        return self._rule.apply(attempt)
-
-    def _undo_now(self, steps: int, force: bool) -> ReloadResult:
-        with RELOAD_LOCK:
-            bytecode.flush()  # the .pyc writes behind of the files it touches are done first
-            return self._history.undo(self._reload_files, steps, force=force)
-
-    def _undo_files(self, steps: int) -> list[tuple[str, str | None]]:
-        """``(mod, path)`` of the files an undo of ``steps`` entries would write."""
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            return []
-        chosen = [e for e in self._history.entries() if not e["undone"]][:steps]
-        paths = dict.fromkeys(f["path"] for e in chosen for f in e["files"])
-        return [(self._project.module_name(Path(p))[0], p) for p in paths]
+        return self._editor.undo(steps, force, reload_files)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -488,7 +370,7 @@ class HotReloader:
     ) -> Watcher:
         """Watch ``paths`` (default: the roots) for edits made elsewhere and hot-reload them;
         ``schedule(fn)`` runs each batch where executing user code is safe (default: in the
-        watcher thread, under the reload lock; with :attr:`cells` installed, after the
+        watcher thread, under the reload lock; with ``rule.cells`` installed, after the
         running cell if one runs). While a cell runs, a batch that only patches functions is
         applied at once from the watcher thread (SPEC §2.5). ``report(text)`` shows why an
         edit did not reload (default: stderr). Returns the running watcher."""
@@ -503,7 +385,7 @@ class HotReloader:
                 path = loaded.path_of(name)
                 if path is not None:
                     self._pipeline.compiler.running.remember(name, module, path)
-            cells = self.cells
+            cells = self.rule.cells
             if schedule is None and cells is not None:
                 # A batch that must wait for a running cell runs on the cell's thread once
                 # it ends; one that finds no cell running runs in the watcher thread.

@@ -115,9 +115,13 @@ class Pipeline:
         finally:
             self.compiler.running.written()
 
-    def reload_files(self, files: Mapping[Path, bytes | None], batch: Batch) -> ReloadResult:
-        """Write each checked file's exact bytes (None deletes it and purges its module) and
-        run the batch on them."""
+    def reload_files(
+        self, given: Mapping[str | os.PathLike[str], bytes | None], batch: Batch
+    ) -> ReloadResult:
+        """Write each file's exact bytes (None deletes it and purges its module) and run the
+        batch on them; every path is checked before anything is written."""
+        allowed = self.project.allowed_dirs()
+        files = {check_path(p, allowed): data for p, data in given.items()}
         for resolved in files:
             batch.before[resolved] = read_if_exists(resolved)
         for resolved, data in files.items():

@@ -144,7 +144,7 @@ class HotReload(Configurable):
             elif name == "history_limit":
                 reloader.history_limit = self.history_limit
             elif name == "while_running":
-                reloader.while_running = cast(WhileRunning, self.while_running)
+                reloader.rule.while_running = cast(WhileRunning, self.while_running)
         self._applied_to = weakref.ref(reloader)
 
     def reloader(self) -> HotReloader:
@@ -152,6 +152,6 @@ class HotReload(Configurable):
         current = default_reloader()
         if self._applied_to is None or self._applied_to() is not current:
             self.apply(current)
-        if self.cells is not None and current.cells is not self.cells:
-            current.cells = self.cells
+        if self.cells is not None and current.rule.cells is not self.cells:
+            current.rule.cells = self.cells
         return current

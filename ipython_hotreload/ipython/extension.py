@@ -127,8 +127,8 @@ def unload(shell: Any) -> None:
     ):
         if hook in shell.events.callbacks[event]:
             shell.events.unregister(event, hook)
-    if reloader.cells is extension.gate:
-        reloader.cells = None
+    if reloader.rule.cells is extension.gate:
+        reloader.rule.cells = None
     extension.settings.cells = None
     extension.gate.close()  # what waited for this very cell runs now
     manager = shell.magics_manager

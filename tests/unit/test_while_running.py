@@ -175,7 +175,7 @@ def test_a_patch_from_another_thread_reaches_the_running_loop_at_once(live: Live
     def work(cell: Cell) -> dict[str, Any]:
         result = live.reload(WORK.replace("return X\n", "return X * 10\n"))
         # Returned while the cell still runs: the patch did not wait for it.
-        assert live.reloader.cell_running() and not cell.stop.is_set()
+        assert live.reloader.rule.cell_running() and not cell.stop.is_set()
         assert cell.seen.wait_for(10), "the running loop never called the new code"
         return result
 
@@ -215,7 +215,7 @@ def test_a_statement_edit_waits_for_the_cell_then_applies_on_its_thread(live: Li
         with stop_when_waiting(cell):
             result = live.reload(WORK.replace("X = 1\n", "X = 2\n"))
         # Returned only once applied: the cell had ended by then.
-        assert cell.stop.is_set() and not live.reloader.cell_running()
+        assert cell.stop.is_set() and not live.reloader.rule.cell_running()
         return result
 
     result = live.during_cell(work)
@@ -304,7 +304,7 @@ def test_while_running_all_applies_statements_at_once_from_the_receiving_thread(
     live: Live,
 ) -> None:
     live.ip.run_line_magic("config", "HotReload.while_running = 'all'")
-    assert live.reloader.while_running == "all"
+    assert live.reloader.rule.while_running == "all"
 
     def work(cell: Cell) -> dict[str, Any]:
         result = live.reload(WORK.replace("X = 1\n", "X = 2\n"))
@@ -468,7 +468,7 @@ def test_a_failing_watched_patch_is_not_printed_into_the_running_cell(
 
 def test_the_gate_follows_nested_blank_and_interrupted_cells(live: Live) -> None:
     gate = extension.loaded(live.ip).gate  # type: ignore[union-attr]
-    assert live.reloader.cells is gate
+    assert live.reloader.rule.cells is gate
     seen: list[bool] = []
 
     def look() -> None:
@@ -519,7 +519,7 @@ def test_unloading_inside_a_cell_applies_what_waited_for_it(live: Live) -> None:
     # Here the reload waits for the cell that unloads the extension: it runs at the unload.
     live.during_cell(work, cell)
     assert done["result"]["recompiled"][0]["mode"] == "partial"
-    assert live.reloader.cells is None
+    assert live.reloader.rule.cells is None
 
 
 def _in_thread(fn: Callable[[], object]) -> None:

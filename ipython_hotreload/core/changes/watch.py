@@ -19,7 +19,7 @@ modules. Design:
   code is safe (the kernel's main thread between cells, see ``ipython/watch.py``); without
   one the batch runs in the watcher thread, serialised with every other reload by the
   engine's reload lock. A batch that arrives while another is still queued merges into it.
-- **While a cell runs** (SPEC §2.5; the reloader knows through its ``cell_running()``),
+- **While a cell runs** (SPEC §2.5; the reloader knows through its ``rule.cell_running()``),
   a batch is first tried at once, in the watcher thread, holding back what may not run
   there (``reload_from_disk(..., at_once_only=True)``): one that only patches functions is
   applied now, so the running loop's next call runs the new code; one that must run
@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ipython_hotreload.core.cells import MustWait
+from ipython_hotreload.core.cells import CellRule, MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph
 from ipython_hotreload.core.paths import SKIP_DIRS, in_skipped_dir, is_within
 from ipython_hotreload.errors import HotReloadError, ReloadError
@@ -117,8 +117,10 @@ class Reloads(Protocol):
         :class:`~..cells.MustWait` having changed nothing)."""
         ...
 
-    def cell_running(self) -> bool:
-        """Is a cell running on a thread other than the calling one?"""
+    @property
+    def rule(self) -> CellRule:
+        """What a reload does while a cell runs (its ``cell_running()`` says whether one
+        runs on another thread)."""
         ...
 
     def known_hash(self, path: str | os.PathLike[str]) -> str | None:
@@ -415,7 +417,7 @@ class Watcher:
         return None
 
     def _hand_over(self, paths: set[Path]) -> None:
-        at_once = self.schedule is not None and self.reloader.cell_running()
+        at_once = self.schedule is not None and self.reloader.rule.cell_running()
         with self._cond:
             if self._queued and (not at_once or not paths.isdisjoint(self._pending)):
                 self._pending |= paths
