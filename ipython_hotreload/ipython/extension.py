@@ -29,7 +29,8 @@ from ipython_hotreload.ipython.autoreload import AutoreloadSync
 from ipython_hotreload.ipython.comm import CommChannel
 from ipython_hotreload.ipython.config import HotReload
 from ipython_hotreload.ipython.magics import HotReloadMagics
-from ipython_hotreload.widgets import RecordHold, record_reloads
+from ipython_hotreload.ipython.oldframes import OldFrames
+from ipython_hotreload.widgets import RecordHold, clear_running_old, record_reloads
 
 __all__ = ["Extension", "load", "loaded", "unload"]
 
@@ -55,6 +56,8 @@ class Extension:
     warmed_up: threading.Event = field(default_factory=threading.Event)
     #: Keeps each module's last events for panels opened later (released on unload).
     panel_record: RecordHold | None = None
+    #: Takes the panels' "running the old version" marks off once those calls return.
+    old_frames: OldFrames | None = None
 
 
 def loaded(shell: Any) -> Extension | None:
@@ -88,6 +91,7 @@ def load(shell: Any) -> None:
     extension.channel.open()
     extension.autoreload_sync.start()
     extension.panel_record = record_reloads()
+    extension.old_frames = OldFrames(lambda: settings.reloader().still_running(), clear_running_old)
     shell.register_magics(magics)
     _start_warm_up(reloader, extension.warmed_up)
 
@@ -141,6 +145,8 @@ def unload(shell: Any) -> None:
     extension.autoreload_sync.close()
     if extension.panel_record is not None:
         extension.panel_record.release()
+    if extension.old_frames is not None:
+        extension.old_frames.close()
     # Magics() appends itself to shell.configurables, as HotReload was appended by load().
     for configurable in (extension.settings, extension.magics):
         if configurable in shell.configurables:
