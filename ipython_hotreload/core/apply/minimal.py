@@ -223,6 +223,8 @@ class ModuleUpdate:
             obj = site.compile(node, decorated=True)
             if obj is MISSING:
                 return False
+            if name in cls.__dict__:  # what held the old object keeps it (and its wrapper)
+                self.outcome.replaced.append(".".join((*path, name)))
             self.journal.setattr(cls, name, obj)
             set_name = getattr(type(obj), "__set_name__", None)
             if set_name is not None:  # as class creation would (not undone by a rollback)

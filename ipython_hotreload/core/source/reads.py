@@ -174,45 +174,99 @@ def _prefixes(chain: list[str]) -> list[str]:
     return [".".join(chain[: i + 1]) for i in range(len(chain))]
 
 
+_LATER = object()  # the scope of a callback the body returns: it never runs in the call
+
+
 def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """The global names (and dotted chains on them) a function's body reads, at any depth
-    (nested functions included: they read the same globals when called)."""
+    (nested functions included: they read the same globals when called), and the ``".m"``
+    methods it calls on something computed while it runs. A nested function's method calls
+    count only when it may run during the call: a callback the body returns
+    (``def cb(...): ...`` then ``return cb``, or ``return lambda: ...``) and nothing else
+    uses runs later, if ever, so a factory of callbacks calls none of their methods."""
     local: set[str] = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
     declared: set[str] = set()  # `global` names: never local
-    chains: list[list[str]] = []
-    methods: set[str] = set()  # ".m": methods called on something computed
-    stack: list[ast.AST] = list(fn.body)
+    chains: list[tuple[list[str], object]] = []  # with the scope reading each
+    methods: list[tuple[str, object]] = []  # ".m" markers, with the scope calling each
+    uses: dict[object, set[str]] = {}  # the names each scope loads (returned ones aside)
+    returned: set[int] = set()  # ids of the values of `return` statements
+    stack: list[tuple[ast.AST, object]] = [(s, None) for s in fn.body]
     while stack:  # one walk: a name is local wherever in the body it is bound
-        node = stack.pop()
+        node, scope = stack.pop()
         cls = type(node)
         if cls is ast.Name:
             if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
-                chains.append([node.id])  # type: ignore[attr-defined]
+                chains.append(([node.id], scope))  # type: ignore[attr-defined]
+                if id(node) not in returned:
+                    uses.setdefault(scope, set()).add(node.id)  # type: ignore[attr-defined]
             else:
                 local.add(node.id)  # type: ignore[attr-defined]
             continue
         if cls is ast.Attribute and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
             chain = _chain(node)
             if chain:
-                chains.append(chain)
+                chains.append((chain, scope))
                 continue
         elif cls is ast.Global:
             declared.update(node.names)  # type: ignore[attr-defined]
+        elif cls is ast.Return and node.value is not None:  # type: ignore[attr-defined]
+            returned.add(id(node.value))  # type: ignore[attr-defined]
+        elif cls in _DEFS or cls is ast.Lambda:
+            stack.extend(_nested_scope(node, scope, returned, local))
+            continue
         elif (
             cls is ast.Call
             and isinstance(node.func, ast.Attribute)  # type: ignore[attr-defined]
             and _chain(node.func) is None  # type: ignore[attr-defined]
         ):
-            methods.add("." + node.func.attr)  # type: ignore[attr-defined]
-        stack.extend(ast.iter_child_nodes(node))
+            methods.append(("." + node.func.attr, scope))  # type: ignore[attr-defined]
+        stack.extend((child, scope) for child in ast.iter_child_nodes(node))
     local -= declared
-    out: set[str] = set(methods)
-    for chain in chains:
+    out: set[str] = set()
+    for chain, scope in chains:
         if chain[0] not in local:
             out.update(_prefixes(chain))
         elif len(chain) > 1:
-            out.add("." + chain[1])  # a method of a local: any class's may be the one
+            methods.append(("." + chain[1], scope))  # a local's: any class's may be it
+    running = _running(uses)
+    out.update(marker for marker, scope in methods if scope in running)
     return out
+
+
+def _nested_scope(
+    node: ast.AST, scope: object, returned: set[int], local: set[str]
+) -> list[tuple[ast.AST, object]]:
+    """The parts of a nested ``def`` or ``lambda`` to walk, each with the scope it runs in:
+    decorators, defaults and annotations in ``scope``; the body in the function's own
+    (named after it) when ``scope`` is the outer body's, else in ``scope``. A lambda's body
+    runs in ``scope``, unless the outer body returns it (``_LATER``)."""
+    local.update(a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg))  # type: ignore[attr-defined]
+    if isinstance(node, ast.Lambda):
+        inner: object = scope  # a lambda the body makes runs when the body calls or passes it
+        if scope is None and id(node) in returned:
+            inner = _LATER
+        return [(node.args, scope), (node.body, inner)]
+    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    local.add(node.name)
+    inner = node.name if scope is None else scope
+    out: list[tuple[ast.AST, object]] = [(node.args, scope)]
+    out += [(d, scope) for d in node.decorator_list]
+    if node.returns is not None:
+        out.append((node.returns, scope))
+    return out + [(b, inner) for b in node.body]
+
+
+def _running(uses: dict[object, set[str]]) -> set[object]:
+    """The scopes that may run during the call: the body's own, and the nested functions a
+    running scope names other than to return them."""
+    running: set[object] = {None}
+    todo: list[object] = [None]
+    while todo:
+        for name in uses.get(todo.pop(), ()):
+            if name not in running:
+                running.add(name)
+                todo.append(name)
+    return running
 
 
 def absolute_module(module: str | None, level: int, package: str | None) -> str | None:

@@ -34,9 +34,9 @@ class RunningSources:
         self._stamps: dict[str, Stamp] = {}  # module -> the stamp of those bytes on disk
         self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
         self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
-        # module -> (the text it was read from: the one it runs, or None for its file as it
-        # was on disk), and what that text mentions
-        self._mentions: dict[str, tuple[bytes | None, Mentions]] = {}
+        # module -> (the text it was read from, whether that was its file as it was on disk
+        # rather than the text it runs, and what that text mentions)
+        self._mentions: dict[str, tuple[bytes, bool, Mentions]] = {}
         self._filenames: dict[tuple[str, Path, object], str] = {}
 
     # -- what the engine tells it ----------------------------------------------------------
@@ -99,20 +99,29 @@ class RunningSources:
 
     def mentions(self, name: str, path: Path) -> Mentions:
         """What the text ``name`` runs mentions (its file's, when that text is not known
-        yet), summarised once per text: a cheap first answer to whether it can read a name."""
+        yet), summarised once per text: a cheap first answer to whether it can read a name.
+        A summary of the file holds for the text the module turns out to run when the two
+        are the same bytes."""
         data = self._texts.get(name)
         kept = self._mentions.get(name)
-        if kept is not None and kept[0] is data:
-            return kept[1]
+        if kept is not None:
+            text, from_disk, summary = kept
+            if data is None and from_disk:
+                return summary
+            if data is not None and (text is data or text == data):
+                if text is not data:
+                    self._mentions[name] = (data, False, summary)
+                return summary
         if data is None:
             try:
                 found = read_source(path)[0]
             except OSError:
                 return _UNKNOWN
             summary = mentions_of(found)
+            self._mentions[name] = (found, True, summary)
         else:
             summary = mentions_of(data)
-        self._mentions[name] = (data, summary)
+            self._mentions[name] = (data, False, summary)
         return summary
 
     def index(self, src: Source) -> ModuleIndex:

@@ -223,8 +223,7 @@ class ModuleIndex:
         return any(s.loads & rebound or s.calls & calls for s in self.statements)
 
     def _statement(self, node: ast.stmt, lazy_annotations: bool) -> Statement:
-        decorators = getattr(node, "decorator_list", None) or []
-        start = min([d.lineno for d in decorators] + [node.lineno])
+        start = _first_line(node)
         end = node.end_lineno or node.lineno
         text = "".join(self._lines[start - 1 : end])
         header = ""
@@ -232,7 +231,7 @@ class ModuleIndex:
         name: str | None = None
         if isinstance(node, (*_DEFS, ast.ClassDef)):
             name = node.name
-            first_body = node.body[0].lineno if node.body else end + 1
+            first_body = _first_line(node.body[0]) if node.body else end + 1
             header = "".join(self._lines[start - 1 : node.lineno - 1])
             if isinstance(node, ast.ClassDef):
                 header = "".join(self._lines[start - 1 : max(node.lineno, first_body - 1)])
@@ -292,3 +291,9 @@ def function_texts(statements: Sequence[Statement], prefix: str = "") -> dict[st
         elif s.body is not None:
             out.update(function_texts(s.body, qualname + "."))
     return out
+
+
+def _first_line(node: ast.stmt) -> int:
+    """A statement's first line: its first decorator's, when it has any."""
+    decorators = getattr(node, "decorator_list", None) or []
+    return min([d.lineno for d in decorators] + [node.lineno])

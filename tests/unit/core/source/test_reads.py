@@ -77,6 +77,42 @@ def test_body_reads_are_the_globals_a_functions_body_reads() -> None:
     assert body_reads(node) == {"CONST", "mod", "mod.sub", "mod.sub.attr", "OUTER_NAME", "G"}
 
 
+@pytest.mark.parametrize(
+    ("body", "methods"),
+    [
+        # A callback the factory returns runs later: its method calls are not the call's.
+        ("    def cb(lexer):\n        return lexer.tokens()\n    return cb\n", set()),
+        ("    return lambda lexer: lexer.tokens()\n", set()),
+        # One the body calls, or hands to a call that may call it, runs in the call.
+        (
+            "    def cb(lexer):\n        return lexer.tokens()\n    cb(x)\n    return cb\n",
+            {".tokens"},
+        ),
+        ("    return sorted(x, key=lambda v: v.weight())\n", {".weight"}),
+        (
+            "    def key(v):\n        return v.weight()\n    return sorted(x, key=key)\n",
+            {".weight"},
+        ),
+        # A helper only a returned callback calls runs later too; one the body calls, now.
+        (
+            "    def h():\n        return x.total()\n    def cb():\n        return h()\n"
+            "    return cb\n",
+            set(),
+        ),
+        (
+            "    def h():\n        return x.total()\n    def cb():\n        return h()\n"
+            "    cb()\n    return cb\n",
+            {".total"},
+        ),
+        ("    return x.total()\n", {".total"}),
+    ],
+)
+def test_a_factorys_callbacks_call_their_methods_later(body: str, methods: set[str]) -> None:
+    node = stmt("def factory(x):\n" + body)
+    assert isinstance(node, ast.FunctionDef)
+    assert {r for r in body_reads(node) if r.startswith(".")} == methods
+
+
 def test_absolute_module_of_a_relative_import() -> None:
     assert absolute_module("x", 0, "p.q") == "x"
     assert absolute_module("x", 1, "p.q") == "p.q.x"

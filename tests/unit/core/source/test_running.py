@@ -145,3 +145,14 @@ def test_a_new_text_is_spliced_from_the_last_index_of_its_module(root: Path) -> 
     assert spliced is not None and spliced.index.text == second.text
     sources.forget("spliced")
     assert sources.splice(second) is None
+
+
+def test_what_a_file_mentions_is_kept_once_the_module_is_known_to_run_it(root: Path) -> None:
+    module, path = imported(root, "summarised", "import os as helper\nX = helper.getcwd()\n")
+    sources = RunningSources()
+    from_file = sources.mentions("summarised", path)
+    assert from_file.may_mention("helper")
+    sources.remember("summarised", module, path)  # the same bytes, now known to run
+    assert sources.mentions("summarised", path) is from_file
+    sources.ran("summarised", b"Y = 1\n")  # other bytes: summarised afresh
+    assert not sources.mentions("summarised", path).may_mention("helper")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ipython_hotreload.core.graph.importscan import scan_source
@@ -142,6 +142,9 @@ edits = st.lists(
 
 @settings(max_examples=800, deadline=None)
 @given(edits)
+# A class whose first body statement, decorated, follows blank lines: its decorators are the
+# statement's, not the class header's.
+@example([(14, 1, []), (14, 2, []), (14, 2, ["\n"])])
 def test_a_spliced_index_is_the_whole_parse(changes: list[tuple[int, int, list[str]]]) -> None:
     lines = list(BASE)
     old = _full("".join(lines))
