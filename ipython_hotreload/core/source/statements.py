@@ -295,5 +295,5 @@ def function_texts(statements: Sequence[Statement], prefix: str = "") -> dict[st
 
 def _first_line(node: ast.stmt) -> int:
     """A statement's first line: its first decorator's, when it has any."""
-    decorators = getattr(node, "decorator_list", None) or []
+    decorators: list[ast.expr] = getattr(node, "decorator_list", None) or []
     return min([d.lineno for d in decorators] + [node.lineno])
