@@ -23,7 +23,7 @@ from ipython_hotreload.core.source.texts import Running, Source, code_filename
 
 __all__ = ["RunningSources"]
 
-_UNKNOWN = Mentions(-1, True)  # a text that cannot be read: it may mention anything
+_UNKNOWN = Mentions(b"", True, 0)  # a text that cannot be read: it may mention anything
 
 
 class RunningSources:
