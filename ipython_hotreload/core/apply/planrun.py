@@ -59,7 +59,7 @@ from ipython_hotreload.core.cells import MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.diff import full_reason
-from ipython_hotreload.core.source.statements import ModuleIndex, import_marker
+from ipython_hotreload.core.source.statements import ModuleIndex, Readings, import_marker
 from ipython_hotreload.core.source.texts import Source
 from ipython_hotreload.errors import ModuleFailed
 
@@ -244,13 +244,16 @@ class PlanRun:
         path = self._path(name, module)
         if not self.compiler.running.mentions(name, path).may_read_any(self._hot_names()):
             return
-        running = self.compiler.running.running(name, module, path)
-        if running.index is None:
-            self._reexecute(module, self._source(name, module), running.why)
+        readings = self.compiler.running.readings(name, module, path)
+        if readings is None:  # the text it runs is not known: running() says why
+            why = self.compiler.running.running(name, module, path).why
+            self._reexecute(module, self._source(name, module), why)
             return
-        rebound, changed = self._external(module, running.index)
-        if (rebound or changed) and running.index.reads_any(rebound, changed):
+        rebound, changed = self._external(module, readings)
+        if (rebound or changed) and readings.reads_any(rebound, changed):
+            running = self.compiler.running.running(name, module, path)
             idx = running.index
+            assert idx is not None
             why = self._minimal(module, idx, idx, running.filename, rebound, changed)
             if why is not None:
                 self._reexecute(module, self._source(name, module), why)
@@ -305,7 +308,9 @@ class PlanRun:
             self.outcomes[module.__name__] = outcome
         return None
 
-    def _external(self, module: ModuleType, index: ModuleIndex) -> tuple[set[str], set[str]]:
+    def _external(
+        self, module: ModuleType, index: ModuleIndex | Readings
+    ) -> tuple[set[str], set[str]]:
         """The names of ``module`` that stand for what changed in the modules it imports,
         rebound (any read at import time runs) or code-changed (calls run); its
         ``from m import name`` bindings of rebound names are refreshed on the way."""

@@ -10,6 +10,7 @@ bytes it held just before the write are what counts (:meth:`RunningSources.expec
 from __future__ import annotations
 
 import ast
+import hashlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,12 +19,18 @@ from ipython_hotreload.core.paths import Stamp, read_source
 from ipython_hotreload.core.source.mentions import Mentions, mentions_of
 from ipython_hotreload.core.source.provenance import PROCESS_STARTED_NS, import_stamp
 from ipython_hotreload.core.source.splice import Spliced, splice
-from ipython_hotreload.core.source.statements import ModuleIndex
+from ipython_hotreload.core.source.statements import ModuleIndex, Readings
 from ipython_hotreload.core.source.texts import Running, Source, code_filename
 
 __all__ = ["RunningSources"]
 
-_UNKNOWN = Mentions(b"", True, 0)  # a text that cannot be read: it may mention anything
+_UNKNOWN = Mentions(b"", True, 0)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(
+        data, digest_size=16
+    ).hexdigest()  # a text that cannot be read: it may mention anything
 
 
 class RunningSources:
@@ -33,10 +40,11 @@ class RunningSources:
         self._texts: dict[str, bytes] = {}  # module -> the exact source bytes it runs
         self._stamps: dict[str, Stamp] = {}  # module -> the stamp of those bytes on disk
         self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
+        self._readings: dict[str, tuple[bytes, Readings]] = {}  # a dependent's, by its text
         self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
-        # module -> (the text it was read from, whether that was its file as it was on disk
-        # rather than the text it runs, and what that text mentions)
-        self._mentions: dict[str, tuple[bytes, bool, Mentions]] = {}
+        # module -> (the text it runs, or a digest (str) of its file's bytes when that text
+        # is not known yet), and what that text mentions
+        self._mentions: dict[str, tuple[bytes | str, Mentions]] = {}
         self._filenames: dict[tuple[str, Path, object], str] = {}
 
     # -- what the engine tells it ----------------------------------------------------------
@@ -58,6 +66,7 @@ class RunningSources:
         self._texts.pop(name, None)
         self._stamps.pop(name, None)
         self._indexes.pop(name, None)
+        self._readings.pop(name, None)
         self._mentions.pop(name, None)
         for key in [k for k in self._filenames if k[0] == name]:
             del self._filenames[key]
@@ -86,31 +95,45 @@ class RunningSources:
         the file being reloaded for it, which a module that mirrors another's ``__file__``
         needs)."""
         filename = self._filename(name, path, module)
-        data = self._texts.get(name)
-        if data is not None and self._reimported(name, module, path):
-            data = None  # importlib.reload (or %autoreload) ran the file since: it runs that
+        data = self._running_text(name, module, path)
         if data is None:
-            found = self._as_imported(module, path)
-            if found is None:
-                return Running(None, filename, "the source the module runs is not known exactly")
-            data = found[0]
-            self.ran(name, *found)
+            return Running(None, filename, "the source the module runs is not known exactly")
         return Running(self._index_of(name, data, None, module, filename), filename)
+
+    def readings(self, name: str, module: ModuleType, path: Path) -> Readings | None:
+        """What the source ``name`` runs reads at import time and imports (None: that
+        source is not known exactly; :meth:`running` says why). Kept per text without its
+        syntax tree: a dependent is asked on every edit of what it imports, and seldom runs
+        anything."""
+        data = self._running_text(name, module, path)
+        if data is None:
+            return None
+        kept = self._readings.get(name)
+        if kept is not None and (kept[0] is data or kept[0] == data):
+            return kept[1]
+        full = self._indexes.get(name)
+        if full is not None and full[0] == data:
+            found = full[1].readings()
+        else:
+            filename = self._filename(name, path, module)
+            found = self._build(name, data, None, module, filename, None).readings()
+        self._readings[name] = (data, found)
+        return found
 
     def mentions(self, name: str, path: Path) -> Mentions:
         """What the text ``name`` runs mentions (its file's, when that text is not known
         yet), summarised once per text: a cheap first answer to whether it can read a name.
         A summary of the file holds for the text the module turns out to run when the two
-        are the same bytes."""
+        are the same bytes (a digest of the file's is kept, not a second copy)."""
         data = self._texts.get(name)
         kept = self._mentions.get(name)
         if kept is not None:
-            text, from_disk, summary = kept
-            if data is None and from_disk:
+            text, summary = kept
+            if data is None and isinstance(text, str):
                 return summary
-            if data is not None and (text is data or text == data):
+            if data is not None and (text is data or text == _digest(data)):
                 if text is not data:
-                    self._mentions[name] = (data, False, summary)
+                    self._mentions[name] = (data, summary)
                 return summary
         if data is None:
             try:
@@ -118,10 +141,10 @@ class RunningSources:
             except OSError:
                 return _UNKNOWN
             summary = mentions_of(found)
-            self._mentions[name] = (found, True, summary)
+            self._mentions[name] = (_digest(found), summary)
         else:
             summary = mentions_of(data)
-            self._mentions[name] = (data, False, summary)
+            self._mentions[name] = (data, summary)
         return summary
 
     def index(self, src: Source) -> ModuleIndex:
@@ -171,15 +194,39 @@ class RunningSources:
         kept = self._indexes.get(name)
         if kept is not None and kept[0] == data:
             return kept[1]
+        index = self._build(name, data, tree, module, filename, kept[1] if kept else None)
+        self._indexes[name] = (data, index)
+        return index
+
+    @staticmethod
+    def _build(
+        name: str,
+        data: bytes,
+        tree: ast.Module | None,
+        module: ModuleType | None,
+        filename: str,
+        previous: ModuleIndex | None,
+    ) -> ModuleIndex:
         if tree is None:
             tree = ast.parse(data, filename or name)
         package = getattr(module, "__package__", None) or name.rpartition(".")[0]
         if module is not None and hasattr(module, "__path__"):
             package = name
-        previous = kept[1] if kept is not None else None
-        index = ModuleIndex(data.decode("utf-8"), tree, package, previous)
-        self._indexes[name] = (data, index)
-        return index
+        return ModuleIndex(data.decode("utf-8"), tree, package, previous)
+
+    def _running_text(self, name: str, module: ModuleType, path: Path) -> bytes | None:
+        """The exact bytes ``name`` runs: the ones the reloader ran, unless the import
+        system ran the file since, else its file if that vouches for them."""
+        data = self._texts.get(name)
+        if data is not None and self._reimported(name, module, path):
+            data = None  # importlib.reload (or %autoreload) ran the file since: it runs that
+        if data is None:
+            found = self._as_imported(module, path)
+            if found is None:
+                return None
+            data = found[0]
+            self.ran(name, *found)
+        return data
 
     def _as_imported(self, module: ModuleType, path: Path) -> tuple[bytes, Stamp] | None:
         """The file of a module not run by the reloader, if it is certainly the text the

@@ -25,7 +25,7 @@ from ipython_hotreload.core.source.reads import (
     unsafe_reason,
 )
 
-__all__ = ["ModuleIndex", "Statement", "function_texts", "import_marker"]
+__all__ = ["ModuleIndex", "Readings", "Statement", "function_texts", "import_marker"]
 
 _ReadsKey = tuple[str, bool, int]  # a statement's text, lazy annotations, its column
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -210,17 +210,20 @@ class ModuleIndex:
         """Does any top-level statement read one of ``rebound``, or call one of ``changed``
         (directly or through a module-level function whose code reads either) at import
         time? If not, a change of those names runs nothing here."""
-        hot = rebound | changed
-        tainted: set[str] = set()
-        grew = True
-        while grew:
-            grew = False
-            for name, reads in self.function_reads.items():
-                if name not in tainted and reads & (hot | tainted):
-                    tainted.add(name)
-                    grew = True
-        calls = changed | tainted
-        return any(s.loads & rebound or s.calls & calls for s in self.statements)
+        return _reads_any(
+            [(s.loads, s.calls) for s in self.statements], self.function_reads, rebound, changed
+        )
+
+    def readings(self) -> Readings:
+        """What a dependent needs to know of this text to tell whether a change elsewhere
+        runs any of it, without the syntax tree."""
+        return Readings(
+            [(s.loads, s.calls) for s in self.statements],
+            self.function_reads,
+            self.module_aliases,
+            self.from_imports,
+            self.star_imports,
+        )
 
     def _statement(self, node: ast.stmt, lazy_annotations: bool) -> Statement:
         start = _first_line(node)
@@ -269,6 +272,50 @@ class ModuleIndex:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.stmt | ast.ExceptHandler):
                     self._imports(child)
+
+
+class Readings:
+    """A module text's import-time reads and imports, without its syntax tree (kept for
+    each dependent, which mostly never runs a statement: a tree costs ten times as much)."""
+
+    __slots__ = ("from_imports", "function_reads", "module_aliases", "star_imports", "statements")
+
+    def __init__(
+        self,
+        statements: list[tuple[frozenset[str], frozenset[str]]],
+        function_reads: dict[str, frozenset[str]],
+        module_aliases: dict[str, str],
+        from_imports: list[tuple[str, str, str]],
+        star_imports: set[str],
+    ) -> None:
+        self.statements = statements  # (loads, calls) of each top-level statement
+        self.function_reads = function_reads
+        self.module_aliases = module_aliases
+        self.from_imports = from_imports
+        self.star_imports = star_imports
+
+    def reads_any(self, rebound: set[str], changed: set[str]) -> bool:
+        """As :meth:`ModuleIndex.reads_any`."""
+        return _reads_any(self.statements, self.function_reads, rebound, changed)
+
+
+def _reads_any(
+    statements: list[tuple[frozenset[str], frozenset[str]]],
+    function_reads: dict[str, frozenset[str]],
+    rebound: set[str],
+    changed: set[str],
+) -> bool:
+    hot = rebound | changed
+    tainted: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for name, reads in function_reads.items():
+            if name not in tainted and reads & (hot | tainted):
+                tainted.add(name)
+                grew = True
+    calls = changed | tainted
+    return any(loads & rebound or called & calls for loads, called in statements)
 
 
 def import_marker(module: str) -> str:

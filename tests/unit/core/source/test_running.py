@@ -156,3 +156,23 @@ def test_what_a_file_mentions_is_kept_once_the_module_is_known_to_run_it(root: P
     assert sources.mentions("summarised", path) is from_file
     sources.ran("summarised", b"Y = 1\n")  # other bytes: summarised afresh
     assert not sources.mentions("summarised", path).may_mention("helper")
+
+
+def test_a_dependents_readings_are_kept_per_text_without_a_syntax_tree(root: Path) -> None:
+    module, path = imported(root, "reader", "import os\nX = os.sep\ndef f():\n    return 1\n")
+    sources = RunningSources()
+    readings = sources.readings("reader", module, path)
+    assert readings is not None and not hasattr(readings, "tree")
+    assert readings.reads_any({"os.sep"}, set()) and not readings.reads_any({"os.name"}, set())
+    assert sources.readings("reader", module, path) is readings  # read once per text
+    sources.ran("reader", b"import os\nY = os.name\n")
+    again = sources.readings("reader", module, path)
+    assert again is not None and again.reads_any({"os.name"}, set())
+
+
+def test_no_readings_for_a_module_whose_text_is_not_known(root: Path) -> None:
+    module, path = imported(root, "unknown_text", "X = 1\n")
+    os.utime(path, ns=(time.time_ns() + 10**9,) * 2)  # the file changed since the import
+    sources = RunningSources()
+    assert sources.readings("unknown_text", module, path) is None
+    assert sources.running("unknown_text", module, path).why == UNKNOWN

@@ -138,6 +138,21 @@ def test_a_factory_of_callbacks_does_not_call_the_methods_they_call() -> None:
     assert lazy.reads_any({"this"}, set())  # a new `this` is read at import time
 
 
+def test_readings_answer_as_the_index_does_without_its_tree() -> None:
+    idx = index()
+    readings = idx.readings()
+    for rebound, changed in [
+        ({"SIZE"}, set()),
+        (set(), {"MAX"}),
+        (set(), {"other"}),
+        (set(), set()),
+    ]:
+        assert readings.reads_any(rebound, changed) == idx.reads_any(rebound, changed)
+    assert readings.from_imports == idx.from_imports
+    assert readings.module_aliases == idx.module_aliases
+    assert readings.star_imports == idx.star_imports == {"tools"}
+
+
 def test_future_annotations_postpone_what_annotations_read() -> None:
     text = "from __future__ import annotations\ndef f(x: Ann) -> Ret:\n    pass\n"
     idx = index(text)
