@@ -92,7 +92,8 @@ SETUP = (
 def loop_cell(stop: Path) -> str:
     """A cell that calls ``live.work.step()`` and reads ``live.work.DATA`` until ``stop``
     exists (or for :data:`CELL_GIVES_UP` seconds), printing each new thing it sees the
-    moment it sees it, whether the test had let it stop by then, and at the end all it saw."""
+    moment it sees it (with whether the test had let it stop by then, and how long into the
+    cell), and at the end all it saw."""
     return (
         "seen, t0 = [], time.monotonic()\n"
         f"while time.monotonic() - t0 < {CELL_GIVES_UP}:\n"
@@ -100,7 +101,8 @@ def loop_cell(stop: Path) -> str:
         "    now = (live.work.step(), live.work.DATA)\n"
         "    if not seen or seen[-1] != now:\n"
         "        seen.append(now)\n"
-        "        print(f'saw {now} (stop file there: {stopping})', flush=True)\n"
+        "        print(f'saw {now} (stop file there: {stopping}) "
+        "at {time.monotonic() - t0:.2f}s', flush=True)\n"
         "    if stopping:\n"
         "        break\n"
         "    time.sleep(0.02)\n"
