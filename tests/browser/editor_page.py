@@ -113,19 +113,21 @@ class PanelEditor:
 @contextmanager
 def kernel_listener(server: JupyterServer, kernel_id: str) -> Iterator[dict[str, list[Any]]]:
     """Listen to the notebook's kernel from outside the page: every IOPub message of the
-    time, sorted into ``executed`` (``execute_input``) and ``events`` (hot-reload events)."""
+    time, sorted into ``executed`` (``execute_input``), ``streams`` (``stream``: what any cell
+    printed) and ``events`` (hot-reload events)."""
     from jupyter_client import BlockingKernelClient
 
     from ipython_hotreload.client import HotReloadClient
 
-    seen: dict[str, list[Any]] = {"executed": [], "events": []}
+    seen: dict[str, list[Any]] = {"executed": [], "streams": [], "events": []}
+    kinds = {"execute_input": "executed", "stream": "streams"}
     kc = BlockingKernelClient(connection_file=str(server.connection_file(kernel_id)))
     kc.load_connection_file()
     kc.start_channels()
     client = HotReloadClient(
         kc,
         on_other=lambda msg: (
-            seen["executed"].append(msg) if msg["msg_type"] == "execute_input" else None
+            seen[kinds[msg["msg_type"]]].append(msg) if msg["msg_type"] in kinds else None
         ),
     )
     try:
