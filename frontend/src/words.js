@@ -50,6 +50,10 @@ export function savedText(result) {
   if (others > 0) parts.push(`${plural(others, "dependent")} re-executed`);
   const took = ms(saved.module_ms ?? saved.elapsed_ms);
   if (took) parts.push(took);
+  // Other modules' failed edits still pending (SPEC 1.8), as the %%hotreload summary says.
+  for (const p of result.pending ?? []) {
+    parts.push(`${p.mod} still has a failed edit` + (p.lineno ? ` (line ${p.lineno})` : ""));
+  }
   return parts.join(" · ");
 }
 

@@ -143,7 +143,7 @@ class Editor:
         def attempt(hold: Hold | None) -> ReloadResult:
             files = self._files(steps) if hold is not None else []
             if files:  # (none: nothing to undo, which it says at once)
-                wait = MustWait("an undo waits for the running cell")
+                wait = MustWait("an undo must run statements")
                 wait.modules = files
                 wait.resume = now
                 raise wait

@@ -225,7 +225,7 @@ class Pipeline:
             sources = [*batch.sources, *self.stale_sources(loaded, batch)]
             self.compile_all(sources)
             if batch.hold == "everything":
-                raise MustWait("while_running is 'wait': the reload waits for the running cell")
+                raise MustWait("while_running is 'wait'")
             applied = self.execute(sources, loaded, batch.reexecute, batch.hold)
             self.old_code.add(applied.running_old)
             # Committed: the new code runs. What follows must not turn that into a failure.

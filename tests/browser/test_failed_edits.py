@@ -191,6 +191,10 @@ def test_a_pending_failed_edit_never_blocks_another_modules_reload(
         ed.save(STEP_NEW)
         expect(ed.outcome).to_have_attribute("data-kind", "ok")
         expect(ed.outcome).to_contain_text("saved live.work · patched")
+        # The save's outcome names the pending module, as the summary line does.
+        expect(ed.outcome).to_contain_text(
+            f"live.prices still has a failed edit (line {RAISING_LINE})"
+        )
         expect(ed.panel).to_have_attribute("data-status", "ok")
         expect(work).to_have_attribute("data-status", "ok")
         expect(prices).to_have_attribute("data-status", "failed")

@@ -186,7 +186,7 @@ class PlanRun:
     def _before_statements(self, mod: str, what: str) -> None:
         """Statements of ``mod`` are about to run (``what``: which): hold them back if asked."""
         if self.hold_statements:
-            raise MustWait(f"{what} must run, so it waits for the running cell")
+            raise MustWait(f"{what} must run")
 
     def _step(self, step: Step) -> None:
         name = step.mod

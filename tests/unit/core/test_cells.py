@@ -77,7 +77,7 @@ def test_the_rule_holds_back_statements_while_a_cell_runs_and_queues_the_reload(
     def attempt(hold: Hold | None) -> str:
         holds.append(hold)
         if hold is not None:
-            wait = MustWait("line 1 of m (X = 2) must run, so it waits for the running cell")
+            wait = MustWait("line 1 of m (X = 2) must run")
             wait.modules = [("m", "/p/m.py")]
             wait.resume = lambda: attempt(None)
             raise wait
