@@ -54,43 +54,46 @@ def import_time_reads(node: ast.stmt, lazy: bool) -> tuple[frozenset[str], froze
     those it calls."""
     loads: set[str] = set()
     calls: set[str] = set()
-    for expr in _import_time_exprs(node, lazy):
-        _collect(expr, loads, calls)
+    if isinstance(node, ast.ClassDef):
+        _class_reads(node, lazy, loads, calls)
+    else:
+        for expr in _import_time_exprs(node, lazy):
+            _collect(expr, loads, calls)
     for d in _decorators(node):  # a decorator is called
         chain = _chain(d.func if isinstance(d, ast.Call) else d)
         if chain:
             calls.update(_prefixes(chain))
-    if isinstance(node, ast.ClassDef):
-        calls |= _class_statement_calls(node)
     return frozenset(loads), frozenset(calls)
 
 
-def _class_statement_calls(node: ast.ClassDef) -> set[str]:
-    """What a class statement (and the class statements nested in it) calls implicitly: its
-    bases' ``__init_subclass__`` and metaclass, its ``metaclass=``, and the ``__set_name__``
-    of what its body's calls make."""
-    out: set[str] = set()
+def _class_reads(node: ast.ClassDef, lazy: bool, loads: set[str], calls: set[str]) -> None:
+    """What a class statement reads, and calls: explicitly, and implicitly (its bases'
+    ``__init_subclass__`` and metaclass, its ``metaclass=``, and the ``__set_name__`` of
+    what its body's calls make), with the class statements nested in it, in one walk."""
+    for expr in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
+        _collect(expr, loads, calls)
     for base in node.bases:
         chain = _chain(base)
         if chain:
             name = ".".join(chain)
-            out.update((f"{name}.__init_subclass__", f"{name}.__class__"))
+            calls.update((f"{name}.__init_subclass__", f"{name}.__class__"))
     for keyword in node.keywords:
         chain = _chain(keyword.value)
         if keyword.arg == "metaclass" and chain:
-            out.update(_prefixes(chain))
+            calls.update(_prefixes(chain))
     for stmt in node.body:
         if isinstance(stmt, ast.ClassDef):
-            out |= _class_statement_calls(stmt)
+            _class_reads(stmt, lazy, loads, calls)
             continue
         if isinstance(stmt, _DEFS):
-            continue  # its decorators are counted as calls already
-        loads: set[str] = set()
+            for part in _import_time_exprs(stmt, lazy):
+                _collect(part, loads, calls)
+            continue
         made: set[str] = set()
-        for child in ast.iter_child_nodes(stmt):
-            _collect(child, loads, made)
-        out.update(f"{c}.__set_name__" for c in made if not c.startswith("."))
-    return out
+        for part in _import_time_exprs(stmt, lazy):
+            _collect(part, loads, made)
+        calls |= made
+        calls.update(f"{c}.__set_name__" for c in made if not c.startswith("."))
 
 
 def _decorators(node: ast.stmt) -> Iterator[ast.expr]:
@@ -140,22 +143,45 @@ def _collect(expr: ast.AST, loads: set[str], calls: set[str]) -> None:
     stack = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Lambda):
-            stack.extend(node.args.defaults)
-            stack.extend(d for d in node.args.kw_defaults if d is not None)
+        cls = type(node)
+        if cls is ast.Constant:
+            continue
+        if cls is ast.Lambda:
+            stack.extend(node.args.defaults)  # type: ignore[attr-defined]
+            stack.extend(d for d in node.args.kw_defaults if d is not None)  # type: ignore[attr-defined]
             continue  # its body runs when called
-        if isinstance(node, ast.Call):
-            chain = _chain(node.func)
+        if cls is ast.Call:
+            chain = _chain(node.func)  # type: ignore[attr-defined]
             if chain:
                 calls.update(_prefixes(chain))
-            elif isinstance(node.func, ast.Attribute):
-                calls.add("." + node.func.attr)  # a method of something computed
-        if isinstance(node, ast.Attribute | ast.Name):
+            elif isinstance(node.func, ast.Attribute):  # type: ignore[attr-defined]
+                calls.add("." + node.func.attr)  # type: ignore[attr-defined]
+        elif cls is ast.Name or cls is ast.Attribute:
             chain = _chain(node)
-            if chain and isinstance(getattr(node, "ctx", None), ast.Load):
+            if chain and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
                 loads.update(_prefixes(chain))
                 continue  # a dotted name holds nothing else to read
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(_children(node))
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes`` without its generators (a lexer's token table is thousands
+    of nodes) and without the nodes that hold nothing to read (contexts, operators)."""
+    cls = type(node)
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple(f for f in cls._fields if f not in ("ctx", "op"))
+    out: list[ast.AST] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            out.extend(v for v in value if isinstance(v, ast.AST))
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
 
 
 def _chain(node: ast.AST) -> list[str] | None:
@@ -220,7 +246,7 @@ def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             and _chain(node.func) is None  # type: ignore[attr-defined]
         ):
             methods.append(("." + node.func.attr, scope))  # type: ignore[attr-defined]
-        stack.extend((child, scope) for child in ast.iter_child_nodes(node))
+        stack.extend((child, scope) for child in _children(node))
     local -= declared
     out: set[str] = set()
     for chain, scope in chains:
