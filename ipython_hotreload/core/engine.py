@@ -43,6 +43,7 @@ from ipython_hotreload.core.project import Project, resolve_roots
 from ipython_hotreload.core.report.analysis import analyse_functions
 from ipython_hotreload.core.results import FunctionInfo, ReloadResult
 from ipython_hotreload.core.source.provenance import record_imports
+from ipython_hotreload.core.source.running import package_of
 from ipython_hotreload.errors import HotReloadError
 
 __all__ = ["HotReloader", "Status"]
@@ -337,12 +338,18 @@ class HotReloader:
             project.loaded.changed_on_disk(loaded, set())
             if loaded:  # a plan, thrown away, builds the graph's reverse index
                 project.graph.plan([next(iter(loaded))], loaded, project.loaded.import_order())
-            paths = [p for name in loaded if (p := project.loaded.path_of(name)) is not None]
-        if paths and self._prefetch is None:
+            files = [
+                (p, package_of(name, module))
+                for name, module in loaded.items()
+                if (p := project.loaded.path_of(name)) is not None
+            ]
+        running = self._pipeline.compiler.running
+        running.load_cache()  # the readings an earlier session kept
+        if files and self._prefetch is None:
             # Imported here, not with the engine: only a warm-up starts the child process.
             from ipython_hotreload.core.report.prefetch import Prefetch
 
-            self._prefetch = Prefetch(paths)
+            self._prefetch = Prefetch(files, running.seed)
         if self._formatter_spec == "ruff" and project.roots:
             # ruff runs in its own process: starting it once here costs the kernel nothing.
             # An in-process formatter (black, a callable) is left alone: running user code,

@@ -85,7 +85,7 @@ class Pipeline:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.compiler = Compiler()
+        self.compiler = Compiler(project.readings_cache)
         self.listeners: list[BatchListener] = []
         self.disk_hashes: dict[Path, str] = {}  # the sha256 of what we last wrote or loaded
         self.last_reload: LastReload | None = None
@@ -324,6 +324,7 @@ class Pipeline:
                 writer = bytecode.writer()
                 writer.submit(src.path, src.data, src.filename, flags, src.code, after=RELOAD_LOCK)
             self.compiler.ran(src)
+        self.compiler.running.save_cache_behind()  # the dependents' readings, for next time
         return warnings
 
     def publish(self, applied: Applied, batch: Batch, warnings: list[str]) -> list[Payload]:

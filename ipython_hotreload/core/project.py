@@ -20,7 +20,7 @@ from typing import Any
 
 from ipython_hotreload.core.changes.loaded import LoadedModules
 from ipython_hotreload.core.edit.targets import Target, parse_target
-from ipython_hotreload.core.graph.modulegraph import ModuleGraph
+from ipython_hotreload.core.graph.modulegraph import ModuleGraph, default_cache_dir
 from ipython_hotreload.core.paths import check_path, is_within, sys_path_dirs
 from ipython_hotreload.core.source.provenance import import_stamp
 from ipython_hotreload.errors import HotReloadError
@@ -47,6 +47,8 @@ class Project:
     ) -> None:
         self._roots = roots
         self.graph = ModuleGraph(roots, use_cache=graph_cache, workers=graph_workers)
+        #: Where the dependents' readings are kept between sessions (with the graph's cache).
+        self.readings_cache = default_cache_dir() / "readings.marshal" if graph_cache else None
         self.loaded = LoadedModules(roots, first_stamp=import_stamp)
         # Files changed before this moment were seen as they are by any graph scan; the
         # margin covers file systems whose timestamps lag the clock.

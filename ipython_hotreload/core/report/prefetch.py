@@ -9,22 +9,32 @@ file; a thread here takes each answer into the per-file cache (``analysis.seed_f
 the file was analysed here meanwhile. The kernel's own thread never runs astroid for it, and
 an answer about a file that changed since only misses (the cache is by definition text).
 
-``python -m ipython_hotreload.core.report.prefetch`` is the child: paths on stdin, one a line.
+The child also reads each file's import-time readings (what a dependent is asked on every
+edit of what it imports: :meth:`~..source.running.RunningSources.readings`), which the
+thread hands to ``on_readings``: a first reload after a warm-up then parses none of the
+dependents it must look at.
+
+``python -m ipython_hotreload.core.report.prefetch`` is the child: ``path<TAB>package`` on
+stdin, one a line.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
+import marshal
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ipython_hotreload.core.report.analysis import definition_entries, seed_file
+from ipython_hotreload.core.source.running import digest, pack_readings
+from ipython_hotreload.core.source.statements import ModuleIndex
 
 __all__ = ["Prefetch"]
 
@@ -34,10 +44,17 @@ _PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 
 
 class Prefetch:
-    """One child process analysing ``paths`` and a thread seeding the cache with its answers."""
+    """One child process analysing ``files`` (path, package) and a thread seeding the cache
+    with its answers (and ``on_readings`` with each file's readings: digest, package,
+    packed readings)."""
 
-    def __init__(self, paths: Iterable[Path]) -> None:
+    def __init__(
+        self,
+        files: Iterable[tuple[Path, str]],
+        on_readings: Callable[[str, str, object], object] | None = None,
+    ) -> None:
         self.seeded = 0
+        self._on_readings = on_readings
         self.done = threading.Event()
         env = dict(os.environ)
         # The child imports this package from where this process did.
@@ -53,7 +70,7 @@ class Prefetch:
             encoding="utf-8",
             env=env,
         )
-        self._paths = [str(p) for p in paths]
+        self._files = [(str(p), package) for p, package in files]
         self._thread = threading.Thread(target=self._run, name="hotreload-prefetch", daemon=True)
         self._thread.start()
 
@@ -62,7 +79,7 @@ class Prefetch:
         try:
             if proc is None or proc.stdin is None or proc.stdout is None:
                 return
-            proc.stdin.write("".join(f"{p}\n" for p in self._paths))
+            proc.stdin.write("".join(f"{p}\t{package}\n" for p, package in self._files))
             proc.stdin.close()
             for line in proc.stdout:
                 self._take(line)
@@ -82,6 +99,14 @@ class Prefetch:
             return
         if seed_file(answer["path"], entries):
             self.seeded += 1
+        readings = answer.get("readings")
+        if readings is not None and self._on_readings is not None:
+            try:
+                packed = marshal.loads(bytes.fromhex(readings))
+            except (ValueError, EOFError, TypeError) as exc:
+                log.debug("hotreload: unreadable prefetched readings: %s", exc)
+                return
+            self._on_readings(answer["digest"], answer["package"], packed)
 
     def close(self) -> None:
         """Stop the child (if it still runs) and wait for the reading thread."""
@@ -106,13 +131,20 @@ def _child() -> None:
     for line in sys.stdin:
         if parent is not None and os.getppid() != parent:
             return  # the kernel is gone (killed, restarted): nobody reads the answers
-        path = line.rstrip("\n")
+        path, _, package = line.rstrip("\n").partition("\t")
         try:
-            text = Path(path).read_bytes().decode("utf-8")
+            data = Path(path).read_bytes()
+            text = data.decode("utf-8")
             defs = definition_entries(text)
         except (OSError, UnicodeDecodeError, RecursionError, MemoryError):
             continue  # the reload reads and analyses it itself
-        answer = {"path": path, "defs": {d.hex(): list(e) for d, e in defs.items()}}
+        answer: dict[str, Any] = {"path": path, "defs": {d.hex(): list(e) for d, e in defs.items()}}
+        try:
+            index = ModuleIndex(text, ast.parse(data), package)
+            readings = marshal.dumps(pack_readings(index.readings())).hex()
+            answer.update(digest=digest(data), package=package, readings=readings)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass  # a reload that needs them reads them itself
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 

@@ -27,9 +27,9 @@ __all__ = ["Compiler"]
 class Compiler:
     """Reads, parses and compiles the sources of one reloader's reloads."""
 
-    def __init__(self) -> None:
+    def __init__(self, readings_cache: Path | None = None) -> None:
         #: What each module runs: the text the next edit of it is compared with.
-        self.running = RunningSources()
+        self.running = RunningSources(readings_cache)
         # module -> (stamp of its file, the code compiled from it): a dependent whose file
         # did not change is re-executed from this, not read, parsed and compiled again.
         self._codes: dict[str, tuple[Stamp, CodeType]] = {}

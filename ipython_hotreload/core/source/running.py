@@ -10,10 +10,17 @@ bytes it held just before the write are what counts (:meth:`RunningSources.expec
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
+import logging
+import marshal
+import os
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from ipython_hotreload.core.paths import Stamp, read_source
 from ipython_hotreload.core.source.mentions import Mentions, mentions_of
@@ -22,25 +29,108 @@ from ipython_hotreload.core.source.splice import Spliced, splice
 from ipython_hotreload.core.source.statements import ModuleIndex, Readings
 from ipython_hotreload.core.source.texts import Running, Source, code_filename
 
-__all__ = ["RunningSources"]
+__all__ = ["CACHE_ENTRIES", "RunningSources", "digest", "pack_readings", "package_of"]
 
-_UNKNOWN = Mentions(b"", True, 0)
+log = logging.getLogger(__name__)
+
+_UNKNOWN = Mentions(b"", True, 0)  # a text that cannot be read: it may mention anything
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(
-        data, digest_size=16
-    ).hexdigest()  # a text that cannot be read: it may mention anything
+#: Readings the cache file keeps at most (the most recently read: a few kB each).
+CACHE_ENTRIES = 5000
+_CACHE_VERSION = 1
+
+_Key = tuple[str, str]  # (digest of a module text, the package it is read in)
+
+
+def digest(data: bytes) -> str:
+    """The key of a module text in the readings cache."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+_digest = digest
+
+
+def package_of(name: str, module: ModuleType | None) -> str:
+    """The package a module's relative imports start from."""
+    if module is not None and hasattr(module, "__path__"):
+        return name
+    return getattr(module, "__package__", None) or name.rpartition(".")[0]
+
+
+def pack_readings(r: Readings) -> tuple[Any, ...]:
+    """``r`` as plain data for marshal."""
+    return (
+        tuple(r.statements),
+        r.function_reads,
+        r.module_aliases,
+        tuple(r.from_imports),
+        frozenset(r.star_imports),
+    )
+
+
+def _unpack(packed: Any) -> Readings:
+    statements, function_reads, aliases, from_imports, stars = packed
+    for loads, calls in statements:
+        if not isinstance(loads, frozenset) or not isinstance(calls, frozenset):
+            raise TypeError("not readings")
+    if not isinstance(function_reads, dict) or not isinstance(aliases, dict):
+        raise TypeError("not readings")
+    return Readings(
+        list(statements), function_reads, aliases, [tuple(i) for i in from_imports], set(stars)
+    )
+
+
+def _stamp() -> tuple[int, int, int]:
+    return (_CACHE_VERSION, *sys.version_info[:2])
+
+
+def _read_cache(path: Path | None) -> dict[_Key, object]:
+    if path is None:
+        return {}
+    try:
+        stamp, entries = marshal.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, EOFError, ValueError, TypeError) as exc:
+        log.warning("ignoring the unreadable readings cache %s: %s", path, exc)
+        return {}
+    return entries if stamp == _stamp() and isinstance(entries, dict) else {}
+
+
+def _write_cache(path: Path, entries: dict[_Key, object]) -> None:
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".readings-", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(marshal.dumps((_stamp(), entries)))
+        os.replace(tmp, path)
+        tmp = None
+    except (OSError, ValueError) as exc:
+        log.warning("could not save the readings cache %s: %s", path, exc)
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 class RunningSources:
     """What each module runs, as far as the reloader knows it (a plan's ``SourceBook``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Path | None = None) -> None:
+        """``cache``: the file that keeps readings between sessions (None: none)."""
         self._texts: dict[str, bytes] = {}  # module -> the exact source bytes it runs
         self._stamps: dict[str, Stamp] = {}  # module -> the stamp of those bytes on disk
         self._indexes: dict[str, tuple[bytes, ModuleIndex]] = {}  # module -> its last index
         self._readings: dict[str, tuple[bytes, Readings]] = {}  # a dependent's, by its text
+        # Readings by (digest of a text, its package): from the disk cache, the warm-up's
+        # prefetch, or read here; what a module's first readings() takes before parsing.
+        self._known: dict[_Key, Readings] = {}
+        self._cache = cache
+        self._cache_loaded = cache is None
+        self._unsaved = 0  # readings read here since the cache was last written
+        self._saving = threading.Lock()
         self._before_write: dict[Path, tuple[bytes | None, Stamp | None]] = {}
         # module -> (the text it runs, or a digest (str) of its file's bytes when that text
         # is not known yet), and what that text mentions
@@ -115,10 +205,55 @@ class RunningSources:
         if full is not None and full[0] == data:
             found = full[1].readings()
         else:
-            filename = self._filename(name, path, module)
-            found = self._build(name, data, None, module, filename, None).readings()
+            if not self._cache_loaded:
+                self.load_cache()
+            key = (_digest(data), package_of(name, module))
+            known = self._known.get(key)
+            if known is None:
+                filename = self._filename(name, path, module)
+                known = self._build(name, data, None, module, filename, None).readings()
+                self._known[key] = known
+                self._unsaved += 1
+            found = known
         self._readings[name] = (data, found)
         return found
+
+    # -- readings kept between sessions ----------------------------------------------------
+
+    def seed(self, digest: str, package: str, packed: object) -> bool:
+        """Take the readings of a text another process read (``packed`` as
+        :func:`pack_readings` made it), for the module that turns out to run that text."""
+        try:
+            readings = _unpack(packed)
+        except (TypeError, ValueError):
+            return False
+        self._known.setdefault((digest, package), readings)
+        return True
+
+    def load_cache(self) -> None:
+        """Read the readings the cache file keeps (once; an unreadable file is no cache)."""
+        self._cache_loaded = True
+        for key, packed in _read_cache(self._cache).items():
+            self.seed(key[0], key[1], packed)
+
+    def save_cache_behind(self) -> threading.Thread | None:
+        """Write the readings read since the last write to the cache file, in a thread of
+        its own (merged with what other sessions wrote meanwhile); None when there is
+        nothing to write."""
+        if self._cache is None or not self._unsaved or self._saving.locked():
+            return None
+        self._unsaved = 0
+        entries = {key: pack_readings(r) for key, r in list(self._known.items())}
+        thread = threading.Thread(
+            target=self._write, args=(self._cache, entries), name="hotreload-readings", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _write(self, path: Path, entries: dict[_Key, object]) -> None:
+        with self._saving:
+            merged = {**_read_cache(path), **entries}
+            _write_cache(path, dict(list(merged.items())[-CACHE_ENTRIES:]))
 
     def mentions(self, name: str, path: Path) -> Mentions:
         """What the text ``name`` runs mentions (its file's, when that text is not known
@@ -209,10 +344,7 @@ class RunningSources:
     ) -> ModuleIndex:
         if tree is None:
             tree = ast.parse(data, filename or name)
-        package = getattr(module, "__package__", None) or name.rpartition(".")[0]
-        if module is not None and hasattr(module, "__path__"):
-            package = name
-        return ModuleIndex(data.decode("utf-8"), tree, package, previous)
+        return ModuleIndex(data.decode("utf-8"), tree, package_of(name, module), previous)
 
     def _running_text(self, name: str, module: ModuleType, path: Path) -> bytes | None:
         """The exact bytes ``name`` runs: the ones the reloader ran, unless the import

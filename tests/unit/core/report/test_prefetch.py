@@ -3,6 +3,7 @@ the per-file cache, never over an analysis made here, and closing stops the chil
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 
 from ipython_hotreload.core.report import analysis
 from ipython_hotreload.core.report.prefetch import Prefetch
+from ipython_hotreload.core.source.running import digest, pack_readings
+from ipython_hotreload.core.source.statements import ModuleIndex
 
 ONE = "def f(x=1):\n    '''Doc.'''\n    return x\n\n\nclass C:\n    def m(self):\n        pass\n"
 TWO = "async def g():\n    pass\n"
@@ -33,7 +36,7 @@ def test_the_child_analyses_each_readable_file_as_this_process_would(tmp_path: P
     two.write_text(TWO)
     (tmp_path / "latin.py").write_bytes(b"X = '\xe9'\n")  # not UTF-8: left to the reload
     paths = [one, tmp_path / "missing.py", tmp_path / "latin.py", two]
-    prefetch = Prefetch(paths)
+    prefetch = Prefetch([(p, "") for p in paths])
     try:
         assert prefetch.done.wait(60)
     finally:
@@ -49,12 +52,27 @@ def test_the_child_analyses_each_readable_file_as_this_process_would(tmp_path: P
     assert [(e["qualname"], e["lineno"]) for e in functions] == [("f", 1), ("C.m", 7)]
 
 
+def test_the_child_reads_each_files_readings_for_the_reloads_dependents(tmp_path: Path) -> None:
+    text = "from . import sibling\nfrom .consts import SIZE\nclass M(Base):\n    n = SIZE\n"
+    mod = tmp_path / "mod.py"
+    mod.write_text(text)
+    got: list[tuple[str, str, object]] = []
+    prefetch = Prefetch([(mod, "pkg.sub")], lambda *a: got.append(a))
+    try:
+        assert prefetch.done.wait(60)
+    finally:
+        prefetch.close()
+    here = ModuleIndex(text, ast.parse(text), "pkg.sub").readings()
+    assert got == [(digest(text.encode()), "pkg.sub", pack_readings(here))]
+    assert ("pkg.sub.consts", "SIZE", "SIZE") in here.from_imports  # read in its package
+
+
 def test_an_answer_about_a_file_analysed_here_is_dropped(tmp_path: Path) -> None:
     one = tmp_path / "one.py"
     one.write_text(ONE)
     analysis.analyse_functions("def here():\n    pass\n", key=str(one))
     here = dict(analysis._by_key[str(one)])
-    prefetch = Prefetch([one])
+    prefetch = Prefetch([(one, "")])
     try:
         assert prefetch.done.wait(60)
     finally:
@@ -67,7 +85,7 @@ def test_closing_stops_the_child_and_the_reading_thread(tmp_path: Path) -> None:
     os.mkfifo(fifo)  # reading it blocks the child until someone writes: it never answers
     one = tmp_path / "one.py"
     one.write_text(ONE)
-    prefetch = Prefetch([fifo, one])
+    prefetch = Prefetch([(fifo, ""), (one, "")])
     assert not prefetch.done.wait(0.5)  # still waiting on the child (it cannot be done yet)
     prefetch.close()
     assert prefetch.done.is_set() and prefetch.seeded == 0

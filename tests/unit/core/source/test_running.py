@@ -5,6 +5,7 @@ bytes it held just before."""
 from __future__ import annotations
 
 import importlib
+import marshal
 import os
 import sys
 import time
@@ -15,7 +16,8 @@ import pytest
 
 from ipython_hotreload.core.paths import read_source
 from ipython_hotreload.core.source import provenance
-from ipython_hotreload.core.source.running import RunningSources
+from ipython_hotreload.core.source.running import RunningSources, digest, pack_readings
+from ipython_hotreload.core.source.statements import Readings
 from ipython_hotreload.core.source.texts import Source
 
 UNKNOWN = "the source the module runs is not known exactly"
@@ -176,3 +178,42 @@ def test_no_readings_for_a_module_whose_text_is_not_known(root: Path) -> None:
     sources = RunningSources()
     assert sources.readings("unknown_text", module, path) is None
     assert sources.running("unknown_text", module, path).why == UNKNOWN
+
+
+def test_readings_are_kept_on_disk_for_the_next_session(root: Path) -> None:
+    text = "import os\nX = os.sep\n"
+    module, path = imported(root, "kept_reader", text)
+    cache = root / "cache" / "readings.marshal"
+    first = RunningSources(cache)
+    assert first.readings("kept_reader", module, path) is not None
+    writer = first.save_cache_behind()
+    assert writer is not None
+    writer.join(10)
+    assert first.save_cache_behind() is None  # nothing new since
+    # The next session takes them by the text's digest: planted ones show they are used.
+    planted = Readings([(frozenset({"planted"}), frozenset())], {}, {}, [], set())
+    entries = {(digest(text.encode()), ""): pack_readings(planted)}
+    stamp, saved = marshal.loads(cache.read_bytes())
+    assert set(saved) == set(entries)
+    cache.write_bytes(marshal.dumps((stamp, entries)))
+    second = RunningSources(cache)
+    got = second.readings("kept_reader", module, path)
+    assert got is not None and got.reads_any({"planted"}, set())
+    # Another text of the module is read afresh.
+    second.ran("kept_reader", b"import os\nY = os.name\n")
+    again = second.readings("kept_reader", module, path)
+    assert again is not None and again.reads_any({"os.name"}, set())
+    assert not again.reads_any({"planted"}, set())
+
+
+def test_an_unreadable_readings_cache_is_no_cache(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    module, path = imported(root, "fresh_reader", "import os\nX = os.sep\n")
+    cache = root / "readings.marshal"
+    cache.write_bytes(b"not marshal at all")
+    sources = RunningSources(cache)
+    got = sources.readings("fresh_reader", module, path)
+    assert got is not None and got.reads_any({"os.sep"}, set())
+    assert "unreadable readings cache" in caplog.text
+    assert not sources.seed("d", "", ("wrong", "shape"))
