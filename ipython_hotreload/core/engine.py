@@ -343,8 +343,12 @@ class HotReloader:
                 for name, module in loaded.items()
                 if (p := project.loaded.path_of(name)) is not None
             ]
-        running = self._pipeline.compiler.running
-        running.load_cache()  # the readings an earlier session kept
+            # What each file mentions (the first filter of every dependent), from the cache
+            # an earlier session kept where it can.
+            running = self._pipeline.compiler.running
+            for name in loaded:
+                if (p := project.loaded.path_of(name)) is not None:
+                    running.mentions(name, p)
         if files and self._prefetch is None:
             # Imported here, not with the engine: only a warm-up starts the child process.
             from ipython_hotreload.core.report.prefetch import Prefetch

@@ -36,11 +36,12 @@ log = logging.getLogger(__name__)
 _UNKNOWN = Mentions(b"", True, 0)  # a text that cannot be read: it may mention anything
 
 
-#: Readings the cache file keeps at most (the most recently read: a few kB each).
-CACHE_ENTRIES = 5000
+#: Entries the cache file keeps at most (the most recently read; a few kB each).
+CACHE_ENTRIES = 10_000
 _CACHE_VERSION = 1
 
-_Key = tuple[str, str]  # (digest of a module text, the package it is read in)
+# (digest of a module text, the package it is read in; None for what the text mentions)
+_Key = tuple[str, str | None]
 
 
 def digest(data: bytes) -> str:
@@ -127,6 +128,7 @@ class RunningSources:
         # Readings by (digest of a text, its package): from the disk cache, the warm-up's
         # prefetch, or read here; what a module's first readings() takes before parsing.
         self._known: dict[_Key, Readings] = {}
+        self._known_mentions: dict[tuple[str, None], Mentions] = {}  # by (digest, None)
         self._cache = cache
         self._cache_loaded = cache is None
         self._unsaved = 0  # readings read here since the cache was last written
@@ -231,10 +233,17 @@ class RunningSources:
         return True
 
     def load_cache(self) -> None:
-        """Read the readings the cache file keeps (once; an unreadable file is no cache)."""
+        """Read the readings (and mentions) the cache file keeps (once; an unreadable file
+        is no cache)."""
         self._cache_loaded = True
+        packed: Any
         for key, packed in _read_cache(self._cache).items():
-            self.seed(key[0], key[1], packed)
+            if key[1] is not None:
+                self.seed(key[0], key[1], packed)
+            elif type(packed) is tuple and len(packed) == 3 and type(packed[0]) is bytes:
+                bloom, star, size = packed  # a text's mentions
+                if len(bloom) * 8 == size:
+                    self._known_mentions[(key[0], None)] = Mentions(bloom, bool(star), size)
 
     def save_cache_behind(self) -> threading.Thread | None:
         """Write the readings read since the last write to the cache file, in a thread of
@@ -243,7 +252,9 @@ class RunningSources:
         if self._cache is None or not self._unsaved or self._saving.locked():
             return None
         self._unsaved = 0
-        entries = {key: pack_readings(r) for key, r in list(self._known.items())}
+        entries: dict[_Key, object] = {k: pack_readings(r) for k, r in list(self._known.items())}
+        for key, m in list(self._known_mentions.items()):
+            entries[key] = (m.bloom, m.star, m.size)
         thread = threading.Thread(
             target=self._write, args=(self._cache, entries), name="hotreload-readings", daemon=True
         )
@@ -275,12 +286,23 @@ class RunningSources:
                 found = read_source(path)[0]
             except OSError:
                 return _UNKNOWN
-            summary = mentions_of(found)
+            summary = self._summary(found)
             self._mentions[name] = (_digest(found), summary)
         else:
-            summary = mentions_of(data)
+            summary = self._summary(data)
             self._mentions[name] = (data, summary)
         return summary
+
+    def _summary(self, data: bytes) -> Mentions:
+        """What ``data`` mentions: from the cache by its digest, else summarised now."""
+        if not self._cache_loaded:
+            self.load_cache()
+        key = (_digest(data), None)
+        known = self._known_mentions.get(key)
+        if known is None:
+            known = self._known_mentions[key] = mentions_of(data)
+            self._unsaved += 1
+        return known
 
     def index(self, src: Source) -> ModuleIndex:
         """The statement index of a new, parsed source."""

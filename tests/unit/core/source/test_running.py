@@ -196,7 +196,17 @@ def test_readings_are_kept_on_disk_for_the_next_session(root: Path) -> None:
     stamp, saved = marshal.loads(cache.read_bytes())
     assert set(saved) == set(entries)
     cache.write_bytes(marshal.dumps((stamp, entries)))
+    # And what a text mentions: a planted filter that lets every name through.
+    assert first.mentions("kept_reader", path) is not None
+    writer = first.save_cache_behind()
+    assert writer is not None
+    writer.join(10)
+    stamp, saved = marshal.loads(cache.read_bytes())
+    assert (digest(text.encode()), None) in saved
+    entries[(digest(text.encode()), None)] = (b"\xff" * 128, False, 1024)
+    cache.write_bytes(marshal.dumps((stamp, entries)))
     second = RunningSources(cache)
+    assert second.mentions("kept_reader", path).may_mention("never_spelt_anywhere")
     got = second.readings("kept_reader", module, path)
     assert got is not None and got.reads_any({"planted"}, set())
     # Another text of the module is read afresh.
