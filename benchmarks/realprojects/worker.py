@@ -78,7 +78,7 @@ class Session:
         if self.contender.needs_engine:
             import ipython_hotreload as hr
 
-            hr.HotReloader  # noqa: B018 - imports the engine, which notes what is imported next
+            assert hr.HotReloader  # the engine imported before the project, as in a kernel
         self.specs = [e for e in self.codebase.edits if e.kind in spec.get("edits", ["body"])]
         self.loaded, self.failed = import_project(self.codebase, self.root, spec.get("only"))
         self.files = {e.module: path_of(self.root, e.module) for e in self.specs}

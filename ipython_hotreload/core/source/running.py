@@ -10,6 +10,7 @@ bytes it held just before the write are what counts (:meth:`RunningSources.expec
 from __future__ import annotations
 
 import ast
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -18,6 +19,7 @@ import os
 import sys
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -80,6 +82,16 @@ def _unpack(packed: Any) -> Readings:
     return Readings(
         list(statements), function_reads, aliases, [tuple(i) for i in from_imports], set(stars)
     )
+
+
+_writers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_writes() -> None:
+    """A kernel that exits right after a reload still leaves what it read for the next."""
+    for thread in list(_writers):
+        thread.join(5)
 
 
 def _stamp() -> tuple[int, int, int]:
@@ -259,6 +271,7 @@ class RunningSources:
             target=self._write, args=(self._cache, entries), name="hotreload-readings", daemon=True
         )
         thread.start()
+        _writers.add(thread)
         return thread
 
     def _write(self, path: Path, entries: dict[_Key, object]) -> None:

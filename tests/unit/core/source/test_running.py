@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import marshal
 import os
+import subprocess
 import sys
 import time
 import types
@@ -227,3 +228,23 @@ def test_an_unreadable_readings_cache_is_no_cache(
     assert got is not None and got.reads_any({"os.sep"}, set())
     assert "unreadable readings cache" in caplog.text
     assert not sources.seed("d", "", ("wrong", "shape"))
+
+
+def test_a_process_that_exits_at_once_still_leaves_its_readings(tmp_path: Path) -> None:
+    # The cache is written behind, by a daemon thread: the exit waits for it.
+    (tmp_path / "quick.py").write_text("import os\nX = [os.sep] * 3\n" * 200)
+    cache = tmp_path / "readings.marshal"
+    script = (
+        "import sys, importlib; sys.path.insert(0, sys.argv[1])\n"
+        "from pathlib import Path\n"
+        "from ipython_hotreload.core.source import provenance\n"
+        "from ipython_hotreload.core.source.running import RunningSources\n"
+        "provenance.record_imports()\n"
+        "m = importlib.import_module('quick')\n"
+        "s = RunningSources(Path(sys.argv[2]))\n"
+        "assert s.readings('quick', m, Path(m.__file__)) is not None\n"
+        "assert s.save_cache_behind() is not None\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path), str(cache)], check=True)
+    _, entries = marshal.loads(cache.read_bytes())
+    assert len(entries) == 1
