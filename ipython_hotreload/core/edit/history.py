@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ class History:
         if not files:
             return  # nothing whose bytes could be put back (a purge of a module with no file)
         with self._lock:
+            files = {path: self._shared(f) for path, f in files.items()}
             entry = HistoryEntry(
                 self._next_id,
                 time.time(),
@@ -144,6 +145,23 @@ class History:
             limit = max(0, int(self._limit()))
             while len(self._entries) > limit:
                 self._entries.pop()
+
+    def _shared(self, f: HistoryFile) -> HistoryFile:
+        """``f`` holding the very bytes objects the kept entries hold for the same text:
+        each edit's "before" is the last one's "after", read back from disk, and a session
+        that goes back and forth between two texts keeps two copies, not two per entry."""
+        texts = {id(t): t for e in self._entries for g in e.files for t in (g.before, g.after)}
+        by_size: dict[int, list[bytes]] = {}
+        for t in texts.values():
+            if t is not None:
+                by_size.setdefault(len(t), []).append(t)
+
+        def same(data: bytes | None) -> bytes | None:
+            if data is None:
+                return None
+            return next((t for t in by_size.get(len(data), ()) if t == data), data)
+
+        return replace(f, before=same(f.before), after=same(f.after))
 
     @contextmanager
     def _gathered(self) -> Iterator[list[CommittedBatch]]:

@@ -182,6 +182,17 @@ def test_history_is_bounded_by_history_limit(mod: Project) -> None:
     assert mod.reloader.history()[0]["id"] - mod.reloader.history()[-1]["id"] == 2
 
 
+def test_entries_share_the_bytes_of_a_text_they_all_hold(mod: Project) -> None:
+    # Going back and forth between two texts: each entry's "before" is the last one's
+    # "after", read back from disk; the history keeps one copy of each text, not one per slot.
+    for n in range(6):
+        mod.reload("pkg/mod.py", MOD if n % 2 else "X = 2\n", format=False)
+    entries = list(mod.reloader._history._entries)
+    texts = [t for e in entries for g in e.files for t in (g.before, g.after)]
+    assert len(texts) == 12 and len({bytes(t) for t in texts if t is not None}) == 2
+    assert len({id(t) for t in texts}) == 2
+
+
 # -- undo ----------------------------------------------------------------------------------
 
 
