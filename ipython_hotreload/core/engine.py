@@ -343,8 +343,7 @@ class HotReloader:
                 for name, module in loaded.items()
                 if (p := project.loaded.path_of(name)) is not None
             ]
-            # What each file mentions (the first filter of every dependent), from the cache
-            # an earlier session kept where it can.
+            # What each file mentions: the first filter of every dependent.
             running = self._pipeline.compiler.running
             for name in loaded:
                 if (p := project.loaded.path_of(name)) is not None:

@@ -57,6 +57,9 @@ _CLASS_OWN = frozenset({"__dict__", "__weakref__", "__qualname__", "__module__",
 _BEHAVIOUR = (FunctionType, classmethod, staticmethod, property)
 # Kinds whose instances never hold anything to pair.
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), ModuleType)
+# The same, exactly (no subclass): a container's items of these are passed over without a
+# call each (a lexer table, a mapping of names, is mostly strings and numbers).
+_PLAIN = frozenset(_ATOMS)
 
 
 class References:
@@ -168,7 +171,14 @@ class References:
     def _remap_dict(self, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
         if len(value) > LARGE:
             return value
-        items = [(self.remap(k, depth), self.remap(v, depth)) for k, v in list(value.items())]
+        plain, remap = _PLAIN, self.remap
+        items = [
+            (
+                k if type(k) in plain else remap(k, depth),
+                v if type(v) in plain else remap(v, depth),
+            )
+            for k, v in list(value.items())
+        ]
         if any(nk is not k for (nk, _), k in zip(items, value, strict=False)):
             self.journal.refill(value, items)  # a key changed: the same dict, in order
         else:
@@ -180,7 +190,8 @@ class References:
     def _remap_sequence(self, value: Any, depth: int) -> Any:
         if len(value) > LARGE:
             return value
-        items = [self.remap(item, depth) for item in value]
+        plain, remap = _PLAIN, self.remap
+        items = [x if type(x) in plain else remap(x, depth) for x in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         if isinstance(value, list):
@@ -191,7 +202,8 @@ class References:
     def _remap_set(self, value: Any, depth: int) -> Any:
         if len(value) > LARGE:
             return value
-        items = [self.remap(item, depth) for item in value]
+        plain, remap = _PLAIN, self.remap
+        items = [x if type(x) in plain else remap(x, depth) for x in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         if isinstance(value, set):

@@ -38,12 +38,11 @@ log = logging.getLogger(__name__)
 _UNKNOWN = Mentions(b"", True, 0)  # a text that cannot be read: it may mention anything
 
 
-#: Entries the cache file keeps at most (the most recently read; a few kB each).
-CACHE_ENTRIES = 10_000
+#: Readings the cache file keeps at most (the most recently read; a few kB each).
+CACHE_ENTRIES = 5000
 _CACHE_VERSION = 1
 
-# (digest of a module text, the package it is read in; None for what the text mentions)
-_Key = tuple[str, str | None]
+_Key = tuple[str, str]  # (digest of a module text, the package it is read in)
 
 
 def digest(data: bytes) -> str:
@@ -94,8 +93,21 @@ def _finish_writes() -> None:
         thread.join(5)
 
 
-def _stamp() -> tuple[int, int, int]:
-    return (_CACHE_VERSION, *sys.version_info[:2])
+def _stamp() -> tuple[int, int, int, str]:
+    """What a cache file must have been written by: this Python, and this very code of
+    what makes readings (an upgrade that reads statements differently starts afresh)."""
+    global _code_stamp
+    if _code_stamp is None:
+        from ipython_hotreload.core.source import reads, statements
+
+        h = hashlib.blake2b(digest_size=8)
+        for mod in (reads, statements, sys.modules[__name__]):
+            h.update(Path(str(mod.__file__)).read_bytes())
+        _code_stamp = h.hexdigest()
+    return (_CACHE_VERSION, *sys.version_info[:2], _code_stamp)
+
+
+_code_stamp: str | None = None
 
 
 def _read_cache(path: Path | None) -> dict[_Key, object]:
@@ -140,7 +152,6 @@ class RunningSources:
         # Readings by (digest of a text, its package): from the disk cache, the warm-up's
         # prefetch, or read here; what a module's first readings() takes before parsing.
         self._known: dict[_Key, Readings] = {}
-        self._known_mentions: dict[tuple[str, None], Mentions] = {}  # by (digest, None)
         self._cache = cache
         self._cache_loaded = cache is None
         self._unsaved = 0  # readings read here since the cache was last written
@@ -245,17 +256,12 @@ class RunningSources:
         return True
 
     def load_cache(self) -> None:
-        """Read the readings (and mentions) the cache file keeps (once; an unreadable file
-        is no cache)."""
+        """Read the readings the cache file keeps (once; an unreadable file is no cache).
+        What a text mentions is not kept: its filter is built from this process's string
+        hash, which another process seeds differently."""
         self._cache_loaded = True
-        packed: Any
         for key, packed in _read_cache(self._cache).items():
-            if key[1] is not None:
-                self.seed(key[0], key[1], packed)
-            elif type(packed) is tuple and len(packed) == 3 and type(packed[0]) is bytes:
-                bloom, star, size = packed  # a text's mentions
-                if len(bloom) * 8 == size:
-                    self._known_mentions[(key[0], None)] = Mentions(bloom, bool(star), size)
+            self.seed(key[0], key[1], packed)
 
     def save_cache_behind(self) -> threading.Thread | None:
         """Write the readings read since the last write to the cache file, in a thread of
@@ -264,9 +270,7 @@ class RunningSources:
         if self._cache is None or not self._unsaved or self._saving.locked():
             return None
         self._unsaved = 0
-        entries: dict[_Key, object] = {k: pack_readings(r) for k, r in list(self._known.items())}
-        for key, m in list(self._known_mentions.items()):
-            entries[key] = (m.bloom, m.star, m.size)
+        entries = {k: pack_readings(r) for k, r in list(self._known.items())}
         thread = threading.Thread(
             target=self._write, args=(self._cache, entries), name="hotreload-readings", daemon=True
         )
@@ -299,23 +303,12 @@ class RunningSources:
                 found = read_source(path)[0]
             except OSError:
                 return _UNKNOWN
-            summary = self._summary(found)
+            summary = mentions_of(found)
             self._mentions[name] = (_digest(found), summary)
         else:
-            summary = self._summary(data)
+            summary = mentions_of(data)
             self._mentions[name] = (data, summary)
         return summary
-
-    def _summary(self, data: bytes) -> Mentions:
-        """What ``data`` mentions: from the cache by its digest, else summarised now."""
-        if not self._cache_loaded:
-            self.load_cache()
-        key = (_digest(data), None)
-        known = self._known_mentions.get(key)
-        if known is None:
-            known = self._known_mentions[key] = mentions_of(data)
-            self._unsaved += 1
-        return known
 
     def index(self, src: Source) -> ModuleIndex:
         """The statement index of a new, parsed source."""
