@@ -40,11 +40,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ipython_hotreload.core.apply.effects import (
-    describe_outside_calls,
-    imported_names,
-    outside_calls,
-)
 from ipython_hotreload.core.apply.implicit import (
     Codes,
     changed_names,
@@ -59,6 +54,11 @@ from ipython_hotreload.core.cells import MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.diff import full_reason
+from ipython_hotreload.core.source.effects import (
+    describe_outside_calls,
+    imported_names,
+    outside_calls,
+)
 from ipython_hotreload.core.source.statements import ModuleIndex, import_marker
 from ipython_hotreload.core.source.texts import Source
 from ipython_hotreload.errors import ModuleFailed
