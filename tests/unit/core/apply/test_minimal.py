@@ -374,54 +374,6 @@ def test_lines_of_unchanged_functions_follow_an_edit_above_them(project: Project
     assert info.traceback[-1].lineno + 1 == 8
 
 
-# -- dependents at name granularity ------------------------------------------------------------
-
-HUB = "class Base:\n    def who(self):\n        return 'base 1'\n\n\ndef f():\n    return 1\n"
-
-
-def test_dependents_that_only_reference_a_patched_object_run_nothing(project: Project) -> None:
-    project.write("hub.py", HUB)
-    project.import_("hub")
-    for i in range(5):
-        project.write(
-            f"dep{i}.py",
-            f"import hub\nfrom hub import f\n\n\nclass D{i}(hub.Base):\n    pass\n\n\nH = [hub.f, f]\n",
-        )
-        project.import_(f"dep{i}")
-    d0 = sys.modules["dep0"].D0()
-    result = project.reload(
-        "hub.py", HUB.replace("'base 1'", "'base 2'").replace("return 1", "return 2")
-    )
-    assert mods(result) == ["hub"]
-    assert d0.who() == "base 2" and sys.modules["dep3"].H[1]() == 2
-
-
-def test_dependents_calling_a_changed_function_at_import_time_run_that_statement(
-    probed: Project,
-) -> None:
-    probed.write("hub.py", HUB)
-    probed.import_("hub")
-    probed.write("caller.py", "import probe\nimport hub\n\nVALUE = hub.f()\nprobe.hit('caller')\n")
-    caller = probed.import_("caller")
-    result = probed.reload("hub.py", HUB.replace("return 1", "return 2"))
-    assert mods(result) == ["hub", "caller"]
-    assert caller.VALUE == 2 and runs("caller") == 1
-    assert payload(result, "caller")["rerun"] == [{"lineno": 4, "end_lineno": 4}]
-
-
-def test_a_name_imported_by_an_import_error_fallback_reaches_its_readers(project: Project) -> None:
-    project.write("slow.py", "def f():\n    return 1\n")
-    project.write(
-        "fallback.py",
-        "try:\n    from fast_missing import f\nexcept ImportError:\n    from slow import f\nX = f()\n",
-    )
-    fallback = project.import_("fallback")
-    result = project.reload("slow.py", "def f():\n    return 2\n")
-    assert mods(result) == ["slow", "fallback"] and fallback.X == 2
-    project.reload("slow.py", "def g():\n    return 3\n\n\nf = g\n")
-    assert fallback.f() == 3 and fallback.X == 3
-
-
 # -- all or nothing ------------------------------------------------------------------------------
 
 PARTIAL = textwrap.dedent(
@@ -523,31 +475,6 @@ def test_a_dependent_calling_a_function_that_reads_a_changed_constant_runs_again
     depc = project.import_("depc")
     result = project.reload("hubc.py", "BASE = 5\n\n\ndef scale(x):\n    return x * BASE\n")
     assert "depc" in mods(result) and depc.SCALED == 15
-
-
-@pytest.mark.parametrize("mode", ["minimal", "module"])
-def test_a_name_passed_on_through_an_export_edge_reaches_what_reads_it(
-    project: Project, mode: str
-) -> None:
-    """``xmid`` only passes ``LIMIT`` on (``from xbase import LIMIT``, read in a function:
-    an export edge); the modules that take it from ``xmid`` must see the new value as a
-    fresh interpreter would: at import time (``DOUBLE``), in functions, through an
-    attribute of the module, and down a second export edge. One that takes something else
-    from ``xmid`` does not follow."""
-    project.write("xbase.py", "LIMIT = 1\n")
-    project.write("xmid.py", "from xbase import LIMIT\n\n\ndef limit():\n    return LIMIT\n")
-    project.write("xread.py", "from xmid import LIMIT\n\nDOUBLE = LIMIT * 2\n")
-    project.write("xpass.py", "from xmid import LIMIT\n\n\ndef get():\n    return LIMIT\n")
-    project.write("xlast.py", "from xpass import LIMIT\n\nQUAD = LIMIT * 4\n")
-    project.write("xattr.py", "import xmid\n\nTRIPLE = xmid.LIMIT * 3\n")
-    project.write("xother.py", "from xmid import limit\n\nF = limit\n")
-    names = ("xbase", "xmid", "xread", "xpass", "xlast", "xattr", "xother")
-    read, passed, last, attr, other = (project.import_(n) for n in names[2:])
-    result = project.reload("xbase.py", "LIMIT = 5\n", reexecute=mode)
-    assert (read.DOUBLE, passed.get(), last.QUAD, attr.TRIPLE) == (10, 5, 20, 15)
-    assert sys.modules["xmid"].limit() == 5
-    assert "xother" not in mods(result) and other.F is sys.modules["xmid"].limit
-    assert {"xread", "xlast", "xattr"} <= set(mods(result))
 
 
 # -- the update on its own ---------------------------------------------------------------------
