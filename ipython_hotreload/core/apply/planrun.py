@@ -40,6 +40,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ipython_hotreload.core.apply.functions import defined_in
 from ipython_hotreload.core.apply.implicit import (
     Codes,
     changed_names,
@@ -54,7 +55,7 @@ from ipython_hotreload.core.apply.imported import (
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
 from ipython_hotreload.core.apply.oldcode import OldFrame, find_running_old
-from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
+from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher
 from ipython_hotreload.core.cells import MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.source.compiler import Compiler
