@@ -38,7 +38,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from ipython_hotreload.core.apply.oldcode import OldCode
 from ipython_hotreload.core.apply.planrun import Applied, ModuleReport, PlanRun
 from ipython_hotreload.core.batch import (
     Batch,
@@ -65,7 +64,8 @@ from ipython_hotreload.core.paths import (
     stamp_of,
 )
 from ipython_hotreload.core.project import Project
-from ipython_hotreload.core.report.payloads import build_payloads, describe_failure
+from ipython_hotreload.core.report.oldcode import OldCode, OldFrame, find_running_old
+from ipython_hotreload.core.report.payloads import build_payloads, describe_failure, json_copy
 from ipython_hotreload.core.results import Payload, PendingBrief, ReloadResult
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.texts import Source, code_filename
@@ -227,11 +227,12 @@ class Pipeline:
             if batch.hold == "everything":
                 raise MustWait("while_running is 'wait': the reload waits for the running cell")
             applied = self.execute(sources, loaded, batch.reexecute, batch.hold)
-            self.old_code.add(applied.running_old)
+            running_old = find_running_old(applied.code_swaps)
+            self.old_code.add(running_old)
             # Committed: the new code runs. What follows must not turn that into a failure.
             prior = {s.mod: self.compiler.running.text(s.mod) for s in sources}
             warnings = [*batch.warnings, *self.commit(applied, batch.persist_bytecode)]
-            payloads = self.publish(applied, batch, warnings)
+            payloads = self.publish(applied, batch, warnings, running_old)
             committed = tuple(
                 CommittedFile(s.mod, s.path, batch.before.get(s.path, prior.get(s.mod)), s.data)
                 for s in sources
@@ -326,9 +327,12 @@ class Pipeline:
             self.compiler.ran(src)
         return warnings
 
-    def publish(self, applied: Applied, batch: Batch, warnings: list[str]) -> list[Payload]:
-        """The payloads, saved module first, each broadcast as a ``recompiled`` event."""
-        payloads = self._payloads(applied.reports, batch, warnings)
+    def publish(
+        self, applied: Applied, batch: Batch, warnings: list[str], running_old: list[OldFrame]
+    ) -> list[Payload]:
+        """The payloads, saved module first, each broadcast as a ``recompiled`` event
+        (``running_old``: the functions patched while a thread ran their old code)."""
+        payloads = self._payloads(applied.reports, batch, warnings, running_old)
         self.last_reload = LastReload(
             mod=batch.sources[0].mod,
             at=time.time(),
@@ -339,7 +343,7 @@ class Pipeline:
         for payload in payloads:
             # Each subscriber-visible payload is a copy: a callback that edits it must not
             # change what reload() returns (with no subscriber, nobody can).
-            event_payload: dict[str, Any] = _json_copy(payload) if listened else dict(payload)
+            event_payload: dict[str, Any] = json_copy(payload) if listened else dict(payload)
             publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), event_payload))
         return payloads
 
@@ -428,17 +432,11 @@ class Pipeline:
         return ReloadError(mod, shown, error["lineno"], message, not_restored)
 
     def _payloads(
-        self, reports: list[ModuleReport], batch: Batch, warnings: list[str]
+        self,
+        reports: list[ModuleReport],
+        batch: Batch,
+        warnings: list[str],
+        running_old: list[OldFrame] | None = None,
     ) -> list[Payload]:
         elapsed_ms = round((time.perf_counter() - batch.started) * 1000, 3)
-        return build_payloads(reports, elapsed_ms, warnings, batch.sources[0].mod)
-
-
-def _json_copy(value: Any) -> Any:
-    """A copy of JSON-shaped data (dicts, lists, scalars): several times cheaper than
-    ``copy.deepcopy``, which a reload would otherwise pay per payload."""
-    if isinstance(value, dict):
-        return {k: _json_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_copy(v) for v in value]
-    return value
+        return build_payloads(reports, elapsed_ms, warnings, batch.sources[0].mod, running_old)

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
 from ipython_hotreload.core.apply.functions import defined_in
@@ -54,7 +54,6 @@ from ipython_hotreload.core.apply.imported import (
 )
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
-from ipython_hotreload.core.apply.oldcode import OldFrame, find_running_old
 from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher
 from ipython_hotreload.core.cells import MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
@@ -84,20 +83,20 @@ class ModuleReport:
     replaced: list[str] = field(default_factory=list)
     ms: float | None = None  # its own share of the reload
     path: str | None = None  # its file
-    running_old: list[OldFrame] = field(default_factory=list)  # patched while running
 
 
 @dataclass
 class Applied:
     """A plan that ran to the end: one report per step (in plan order), the modules updated
-    (in the order they ran, each once) with the sources they now run, and the modules left
-    alone because their code is running."""
+    (in the order they ran, each once) with the sources they now run, the modules left
+    alone because their code is running, and ``(function, the code it had)`` for each
+    function patched (whose old code a thread may still run: :mod:`..report.oldcode`)."""
 
     reports: list[ModuleReport]
     executed: list[str]
     sources: dict[str, Source]
     skipped: list[str]
-    running_old: list[OldFrame] = field(default_factory=list)
+    code_swaps: list[tuple[FunctionType, CodeType]] = field(default_factory=list)
 
 
 class PlanRun:
@@ -171,7 +170,6 @@ class PlanRun:
         return describe_outside_calls(calls)
 
     def _applied(self, plan: Sequence[Step]) -> Applied:
-        running_old = find_running_old(self.journal.code_swaps)
         reports = [
             ModuleReport(
                 step=step,
@@ -182,12 +180,12 @@ class PlanRun:
                 replaced=self.replaced.get(step.mod, []),
                 ms=self.module_ms.get(step.mod),
                 path=str(path) if (path := self.path_of(step.mod)) else None,
-                running_old=[f for f in running_old if f.mod == step.mod],
             )
             for step in plan
         ]
         executed = list(dict.fromkeys(self.executed))
-        return Applied(reports, executed, self.sources, list(self.skipped), running_old)
+        swaps = list(self.journal.code_swaps)
+        return Applied(reports, executed, self.sources, list(self.skipped), swaps)
 
     def _before_statements(self, mod: str, what: str) -> None:
         """Statements of ``mod`` are about to run (``what``: which): hold them back if asked."""
