@@ -85,6 +85,23 @@ def changed_by_imports(
         dotted = name + "."
         rebound.update(alias + n[len(name) :] for n in outcome.rebound if n.startswith(dotted))
         changed.update(alias + n[len(name) :] for n in outcome.code_changed if n.startswith(dotted))
+    whole_rebound, whole_changed = _whole_modules(prefixes, index.star_imports, outcomes)
+    rebound |= whole_rebound
+    changed |= whole_changed
+    if changed:  # its own subclasses of a changed class, say, call the changed code too
+        changed |= implicit_callers(ns, changed)
+    return rebound, changed
+
+
+def _whole_modules(
+    prefixes: Mapping[str, str], stars: Iterable[str], outcomes: Mapping[str, Outcome]
+) -> tuple[set[str], set[str]]:
+    """What changed in modules imported whole, rebound and code-changed: a module bound to
+    a name (``prefixes``: ``mm`` for ``import m as mm``) makes ``mm.f``; one star-imported
+    (``stars``) its names themselves, and its import must run again when one was rebound;
+    ``.m`` markers (a method called on something computed) pass on as they are."""
+    rebound: set[str] = set()
+    changed: set[str] = set()
     for prefix, target_name in prefixes.items():
         outcome = outcomes.get(target_name)
         if outcome is not None:
@@ -92,7 +109,7 @@ def changed_by_imports(
             changed.update(
                 n if n.startswith(".") else f"{prefix}.{n}" for n in outcome.code_changed
             )
-    for base in index.star_imports:
+    for base in stars:
         outcome = outcomes.get(base)
         if outcome is not None:
             if outcome.rebound:
@@ -103,8 +120,6 @@ def changed_by_imports(
         outcome = outcomes.get(target_name)
         if outcome is not None:
             changed.update(n for n in outcome.code_changed if n.startswith("."))
-    if changed:  # its own subclasses of a changed class, say, call the changed code too
-        changed |= implicit_callers(ns, changed)
     return rebound, changed
 
 
