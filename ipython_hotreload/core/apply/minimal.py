@@ -21,9 +21,9 @@ import made "rebound" or "code-changed" in it, and:
    changed is "rebound" and may make later statements, and dependents, run.
 
 Patching a ``def``'s function in place is :mod:`.defpatch`'s part (finding it behind its
-decorators and compiling its new ``def`` as its class would, :mod:`.functions`'). Every change goes through the plan's
-:class:`~.journal.Journal` (the namespace included), so a statement that raises leaves the
-module exactly as it was.
+decorators and compiling its new ``def`` as its class would, :mod:`.functions`'). Every
+change goes through the plan's :class:`~.journal.Journal` (the namespace included), so a
+statement that raises leaves the module exactly as it was.
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ changed module is updated statement by statement (:mod:`.minimal`): only what ch
 and a ``"compile"`` dependent runs only its statements that read, at import time, what
 changed in the modules it imports (under its own names: :mod:`.imported`); where the
 comparison cannot vouch (the source a module runs is not known exactly, a ``from __future__``
-change, ...) the module is re-executed whole, and its payload says why. With ``reexecute="module"`` a changed module or
-``"compile"`` dependent is re-executed into its own cleared namespace and its old objects
-are patched in place (:mod:`.patching`). An ``"export"`` step only points the importer's
-``from x import name`` bindings at the new objects, or re-executes the importer when a name
-it imports is gone (its import then fails, as it would in a fresh interpreter).
+change, ...) the module is re-executed whole, and its payload says why. With
+``reexecute="module"`` a changed module or ``"compile"`` dependent is re-executed into its
+own cleared namespace and its old objects are patched in place (:mod:`.patching`). An
+``"export"`` step only points the importer's ``from x import name`` bindings at the new
+objects, or re-executes the importer when a name it imports is gone (its import then
+fails, as it would in a fresh interpreter).
 
 Every change goes through one :class:`~.journal.Journal`; if any step raises (a
 ``KeyboardInterrupt`` included) the journal is rolled back, modules imported meanwhile are
@@ -246,9 +247,8 @@ class PlanRun:
         left alone before its text is parsed (:mod:`..source.mentions`)."""
         name = module.__name__
         path = self._path(name, module)
-        if not self.compiler.running.mentions(name, path).may_read_any(
-            hot_names(self.outcomes.values())
-        ):
+        hot = hot_names(self.outcomes.values())
+        if not self.compiler.running.mentions(name, path).may_read_any(hot):
             return
         running = self.compiler.running.running(name, module, path)
         if running.index is None:

@@ -58,7 +58,7 @@ class PendingEdit:
 
 
 class PendingEdits(Mapping[str, PendingEdit]):
-    """One reloader's pending modules, by name, in the order they failed.
+    """One reloader's pending modules, by name, in the order they first failed.
 
     ``running`` and ``loaded`` are what the reloader knows its modules run and their files'
     stamps; ``disk_hashes`` the sha256 of each text it wrote or loaded (its own writes, which

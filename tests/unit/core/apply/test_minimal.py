@@ -389,7 +389,10 @@ def test_a_changed_constant_runs_with_what_reads_it_and_taints_its_readers() -> 
 
 
 def test_a_method_added_to_a_kept_class_reaches_the_statements_reading_it() -> None:
-    old = "class C:\n    def m(self):\n        return 1\n\n\ntry:\n    N = C.n\nexcept AttributeError:\n    N = None\n"
+    old = (
+        "class C:\n    def m(self):\n        return 1\n\n\n"
+        "try:\n    N = C.n\nexcept AttributeError:\n    N = None\n"
+    )
     module, up = update(
         old, old.replace("return 1\n", "return 1\n\n    def n(self):\n        return 2\n")
     )
