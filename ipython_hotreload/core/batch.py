@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ipython_hotreload.core.cells import Hold
-from ipython_hotreload.core.paths import Stamp
 from ipython_hotreload.core.source.texts import Source
 
 __all__ = [
@@ -20,7 +19,6 @@ __all__ = [
     "CommittedFile",
     "LastReload",
     "Origin",
-    "PendingEdit",
     "Reexecute",
 ]
 
@@ -90,33 +88,4 @@ class LastReload:
             "at": self.at,
             "modules": list(self.modules),
             "elapsed_ms": self.elapsed_ms,
-        }
-
-
-@dataclass(frozen=True)
-class PendingEdit:
-    """A module whose last reload failed (SPEC §1.8): it runs its old text while its file
-    holds the failed one (``stamp``), until a reload of that file succeeds."""
-
-    mod: str
-    path: Path
-    error: Mapping[str, Any]  # as in compile_failed: {type, message, lineno, offset}
-    at: float  # time.time()
-    stamp: Stamp | None  # of the failed text on disk
-    failed_in: str  # the module whose code failed (this one, or one that followed it)
-
-    def to_json(self) -> dict[str, Any]:
-        """``status()["pending"]``'s entry: ``{"mod", "path", "error", "at"}``."""
-        return {"mod": self.mod, "path": str(self.path), "error": dict(self.error), "at": self.at}
-
-    def brief(self) -> dict[str, Any]:
-        """A reload result's ``"pending"`` entry: ``{"mod", "path", "lineno", "message"}``
-        (the line is in this module's file, so None when another module failed)."""
-        own = self.failed_in == self.mod
-        message = str(self.error.get("message", ""))
-        return {
-            "mod": self.mod,
-            "path": str(self.path),
-            "lineno": self.error.get("lineno") if own else None,
-            "message": message if own else f"{self.failed_in}: {message}",
         }

@@ -10,7 +10,7 @@ Where each capability lives:
 * watching files edited elsewhere: :mod:`.changes.watch`;
 * a reload that arrives while a cell runs on another thread (SPEC §2.5): :mod:`.cells`
   (every reloading method hands its work to :attr:`HotReloader.rule`, whose ``cells`` the
-  shell's adapter installs); old versions still running: :mod:`.apply.oldcode`;
+  shell's adapter installs); old versions still running: :mod:`.report.oldcode`;
 * the default reloader and the module-level functions: :mod:`.defaults`.
 """
 

@@ -38,7 +38,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from ipython_hotreload.core.apply.oldcode import OldCode
 from ipython_hotreload.core.apply.planrun import Applied, ModuleReport, PlanRun
 from ipython_hotreload.core.batch import (
     Batch,
@@ -46,10 +45,10 @@ from ipython_hotreload.core.batch import (
     CommittedBatch,
     CommittedFile,
     LastReload,
-    PendingEdit,
     Reexecute,
 )
 from ipython_hotreload.core.cells import Hold, MustWait
+from ipython_hotreload.core.changes.pending import PendingEdits
 from ipython_hotreload.core.changes.watch import Watcher
 from ipython_hotreload.core.edit import bytecode
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
@@ -65,7 +64,8 @@ from ipython_hotreload.core.paths import (
     stamp_of,
 )
 from ipython_hotreload.core.project import Project
-from ipython_hotreload.core.report.payloads import build_payloads, describe_failure
+from ipython_hotreload.core.report.oldcode import OldCode, OldFrame, find_running_old
+from ipython_hotreload.core.report.payloads import build_payloads, describe_failure, json_copy
 from ipython_hotreload.core.results import Payload, PendingBrief, ReloadResult
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.texts import Source, code_filename
@@ -91,7 +91,7 @@ class Pipeline:
         self.last_reload: LastReload | None = None
         self.watcher: Watcher | None = None  # its files are its to report, not stale
         # Modules whose last reload failed while their file keeps that text (SPEC §1.8).
-        self.pending: dict[str, PendingEdit] = {}
+        self.pending = PendingEdits(self.compiler.running, project.loaded, self.disk_hashes)
         self.old_code = OldCode()  # old versions found running, until they return
 
     # -- entry points ----------------------------------------------------------------------
@@ -175,7 +175,7 @@ class Pipeline:
         project.graph.remove_module(name)
         project.loaded.forget(name)
         self.compiler.forget(name)
-        self.pending.pop(name, None)
+        self.pending.resolved(name)
         if batch is not None:
             batch.purged[name] = path.resolve() if path is not None else None
         publish(ModuleEvent("source_removed", name, str(path) if path else None))
@@ -227,11 +227,12 @@ class Pipeline:
             if batch.hold == "everything":
                 raise MustWait("while_running is 'wait'")
             applied = self.execute(sources, loaded, batch.reexecute, batch.hold)
-            self.old_code.add(applied.running_old)
+            running_old = find_running_old(applied.code_swaps)
+            self.old_code.add(running_old)
             # Committed: the new code runs. What follows must not turn that into a failure.
             prior = {s.mod: self.compiler.running.text(s.mod) for s in sources}
             warnings = [*batch.warnings, *self.commit(applied, batch.persist_bytecode)]
-            payloads = self.publish(applied, batch, warnings)
+            payloads = self.publish(applied, batch, warnings, running_old)
             committed = tuple(
                 CommittedFile(s.mod, s.path, batch.before.get(s.path, prior.get(s.mod)), s.data)
                 for s in sources
@@ -314,7 +315,7 @@ class Pipeline:
             src = applied.sources.get(name)
             if src is None or src.kept:
                 continue  # a dependent that ran the text it runs: its file is as it was
-            self.pending.pop(name, None)
+            self.pending.resolved(name)
             self.project.loaded.executed(name, src.stamp)
             if src.reused:
                 continue  # its file, hash and bytecode are as they were
@@ -327,9 +328,12 @@ class Pipeline:
         self.compiler.running.save_cache_behind()  # the dependents' readings, for next time
         return warnings
 
-    def publish(self, applied: Applied, batch: Batch, warnings: list[str]) -> list[Payload]:
-        """The payloads, saved module first, each broadcast as a ``recompiled`` event."""
-        payloads = self._payloads(applied.reports, batch, warnings)
+    def publish(
+        self, applied: Applied, batch: Batch, warnings: list[str], running_old: list[OldFrame]
+    ) -> list[Payload]:
+        """The payloads, saved module first, each broadcast as a ``recompiled`` event
+        (``running_old``: the functions patched while a thread ran their old code)."""
+        payloads = self._payloads(applied.reports, batch, warnings, running_old)
         self.last_reload = LastReload(
             mod=batch.sources[0].mod,
             at=time.time(),
@@ -340,7 +344,7 @@ class Pipeline:
         for payload in payloads:
             # Each subscriber-visible payload is a copy: a callback that edits it must not
             # change what reload() returns (with no subscriber, nobody can).
-            event_payload: dict[str, Any] = _json_copy(payload) if listened else dict(payload)
+            event_payload: dict[str, Any] = json_copy(payload) if listened else dict(payload)
             publish(ModuleEvent("recompiled", payload["mod"], payload.get("path"), event_payload))
         return payloads
 
@@ -417,52 +421,23 @@ class Pipeline:
         not_restored: tuple[str, ...] = (),
     ) -> ReloadError:
         """The batch of ``sources`` failed in module ``mod``: its files keep their new text
-        and their modules are pending; publish ``compile_failed`` and make the
-        :class:`ReloadError` to raise (``note``: what the rollback could not undo;
-        ``not_restored``: the objects it left changed)."""
+        and their modules are pending (:class:`~.changes.pending.PendingEdits`); publish
+        ``compile_failed`` and make the :class:`ReloadError` to raise (``note``: what the
+        rollback could not undo; ``not_restored``: the objects it left changed)."""
         where = Path(path) if path else self.project.graph.path_for_module(mod)
         error = describe_failure(exc, where)
-        self._after_failure(sources, mod, dict(error))
+        self.pending.failed(sources, mod, dict(error))
         shown = str(where) if where else None
         publish(ModuleEvent("compile_failed", mod, shown, error=dict(error)))
         message = f"{error['message']}; {note}" if note else error["message"]
         return ReloadError(mod, shown, error["lineno"], message, not_restored)
 
-    def _after_failure(self, sources: list[Source], failed_in: str, error: dict[str, Any]) -> None:
-        """The files of a failed batch keep their new text. A module whose file holds the
-        very text it runs (it failed on its own text) is as it was; every other loaded one
-        is pending (SPEC §1.8): left out of later reloads' stale sweep until its file
-        changes again, so it never fails a reload of something else."""
-        running, loaded = self.compiler.running, self.project.loaded
-        now = time.time()
-        for src in sources:
-            if running.runs_text(src, sys.modules.get(src.mod)):
-                running.ran(src.mod, src.data, src.stamp)
-                loaded.executed(src.mod, src.stamp)
-                self.pending.pop(src.mod, None)
-            elif src.mod in sys.modules:
-                loaded.failed(src.mod, src.stamp)
-                # The file holds text that does not run: unless we wrote it ourselves, no
-                # text there is known any more, so whatever the watcher sees next (the text
-                # the module runs put back, a retry) is a change to reload.
-                if self.disk_hashes.get(src.path) != hashlib.sha256(src.data).hexdigest():
-                    self.disk_hashes.pop(src.path, None)
-                self.pending[src.mod] = PendingEdit(
-                    src.mod, src.path, error, now, src.stamp, failed_in
-                )
-
     def _payloads(
-        self, reports: list[ModuleReport], batch: Batch, warnings: list[str]
+        self,
+        reports: list[ModuleReport],
+        batch: Batch,
+        warnings: list[str],
+        running_old: list[OldFrame] | None = None,
     ) -> list[Payload]:
         elapsed_ms = round((time.perf_counter() - batch.started) * 1000, 3)
-        return build_payloads(reports, elapsed_ms, warnings, batch.sources[0].mod)
-
-
-def _json_copy(value: Any) -> Any:
-    """A copy of JSON-shaped data (dicts, lists, scalars): several times cheaper than
-    ``copy.deepcopy``, which a reload would otherwise pay per payload."""
-    if isinstance(value, dict):
-        return {k: _json_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_copy(v) for v in value]
-    return value
+        return build_payloads(reports, elapsed_ms, warnings, batch.sources[0].mod, running_old)

@@ -28,7 +28,8 @@ from IPython.core.magic_arguments import (
     magic_arguments,
 )
 
-from ipython_hotreload.core.edit.definitions import changed_line_count, dedent_definition
+from ipython_hotreload.core.edit.definitions import changed_line_count
+from ipython_hotreload.core.edit.indentation import dedent_definition
 from ipython_hotreload.core.edit.targets import is_definition_target
 from ipython_hotreload.core.engine import HotReloader, Status
 from ipython_hotreload.core.events import subscriber_count

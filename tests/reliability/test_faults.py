@@ -23,7 +23,7 @@ import pytest
 
 import ipython_hotreload as hr
 from ipython_hotreload.core import formatting, pipeline
-from ipython_hotreload.core.apply import functions, journal, minimal, patching
+from ipython_hotreload.core.apply import defpatch, functions, journal, patching
 from ipython_hotreload.core.edit import bytecode
 from ipython_hotreload.core.source import compiler
 from tests.reliability.conftest import Versioned, WriteDenier, fd_path, os_error
@@ -372,9 +372,9 @@ def _stage_execute_dependent(v: Versioned, mp: pytest.MonkeyPatch) -> None:
 
 def _stage_patching_start(v: Versioned, mp: pytest.MonkeyPatch) -> None:
     # Whole-module re-execution merges through Patcher.merge; a statement-level update
-    # patches each changed function through ModuleUpdate._patch_function.
+    # patches each changed function through DefPatcher._patch_function.
     mp.setattr(patching.Patcher, "merge", _interrupt)
-    mp.setattr(minimal.ModuleUpdate, "_patch_function", _interrupt)
+    mp.setattr(defpatch.DefPatcher, "_patch_function", _interrupt)
 
 
 def _stage_patching_midway(v: Versioned, mp: pytest.MonkeyPatch) -> None:
@@ -389,7 +389,7 @@ def _stage_patching_midway(v: Versioned, mp: pytest.MonkeyPatch) -> None:
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    mp.setattr(minimal, "adopt", adopt_then_interrupt)
+    mp.setattr(defpatch, "adopt", adopt_then_interrupt)
     mp.setattr(patching, "adopt", adopt_then_interrupt)
 
 

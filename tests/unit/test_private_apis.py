@@ -117,7 +117,7 @@ def test_autoreload_keeps_the_bookkeeping_we_update(shell: Any) -> None:
 
 
 def test_abc_dump_lists_the_registered_virtual_subclasses_and_caches_clear() -> None:
-    # apply/patching.py: a kept ABC takes the virtual subclasses its new text registers.
+    # apply/registrations.py: a kept ABC takes the virtual subclasses its new text registers.
     import abc
 
     class Base(abc.ABC):  # noqa: B024 - an ABC used only for register()
@@ -134,11 +134,11 @@ def test_abc_dump_lists_the_registered_virtual_subclasses_and_caches_clear() -> 
 
 
 def test_singledispatch_keeps_its_registry_dict_in_the_register_closure() -> None:
-    # apply/patching.py: the registry behind the read-only `registry` mapping is the dict
+    # apply/registrations.py: the registry behind the read-only `registry` mapping is the dict
     # `register` closes over; registrations made at run time are merged through it.
     import functools
 
-    from ipython_hotreload.core.apply.patching import _dispatch_registry
+    from ipython_hotreload.core.apply.registrations import _dispatch_registry
 
     @functools.singledispatch
     def show(x: object) -> str:

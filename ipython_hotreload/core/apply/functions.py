@@ -1,6 +1,8 @@
 """Functions patched in place: the one patcher, and how a function is found and compiled anew.
 
-:func:`adopt` is the only place where a function object takes another's code. Its one rule
+:func:`defined_in` tells the functions and classes a module defines (those a reload may keep
+in place) from what it imported. :func:`adopt` is the only place where a function object
+takes another's code. Its one rule
 for closures: CPython binds a code object's free variables to the function's cells by
 position, so the new code must close over as many variables as the old; each of the old
 function's cells then takes the new one's value (a renamed variable included), unless both
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import gc
 import os
 import sys
@@ -38,9 +41,11 @@ from ipython_hotreload.core.apply.journal import MISSING, Journal, cell_value
 
 __all__ = [
     "FUNCTION_ATTRS",
+    "LRU_WRAPPER",
     "Found",
     "Site",
     "adopt",
+    "defined_in",
     "inner_codes",
     "nested_changes",
     "patch_closures",
@@ -53,9 +58,21 @@ FUNCTION_ATTRS = ("__code__", "__defaults__", "__kwdefaults__", "__annotations__
 if sys.version_info >= (3, 12):
     FUNCTION_ATTRS = (*FUNCTION_ATTRS, "__type_params__")
 
+#: The type of what ``functools.lru_cache`` (and ``functools.cache``) make of a function.
+LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
+
 _KEEP = "__hotreload_keep__"
 _SCOPE = "__hotreload_scope{}__"
 _MAX_DEPTH = 5
+
+
+def defined_in(obj: Any, modname: str) -> bool:
+    """Is ``obj`` a function or class that module ``modname`` defines (or a wrapper of one)?"""
+    if isinstance(obj, FunctionType | type | LRU_WRAPPER):
+        return getattr(obj, "__module__", None) == modname and isinstance(
+            getattr(obj, "__qualname__", None), str
+        )
+    return False
 
 
 def adopt(

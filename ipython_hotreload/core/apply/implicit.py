@@ -27,8 +27,7 @@ from collections.abc import Iterable, Mapping
 from types import CodeType, FunctionType
 from typing import Any
 
-from ipython_hotreload.core.apply.functions import nested_changes
-from ipython_hotreload.core.apply.patching import defined_in
+from ipython_hotreload.core.apply.functions import defined_in, nested_changes
 
 __all__ = [
     "INSTANCE_HOOKS",

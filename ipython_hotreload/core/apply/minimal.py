@@ -5,13 +5,11 @@ source (the same one for a dependent whose file did not change), plus the names 
 import made "rebound" or "code-changed" in it, and:
 
 1. patches the function objects of every ``def`` whose decorator lines did not change but
-   whose text did: a fresh function is compiled from the new ``def`` with its decorators
-   swapped for an identity (at the same lines, so line numbers stay right) and, for a
-   method, inside stand-ins of its classes that lend it the class's namespace (defaults
-   that read class attributes), its name mangling and its ``__class__`` cell; the old
-   object, found behind decorators (``__wrapped__``, closures, descriptors, registries,
-   wrapper objects), takes its code, defaults, annotations and docstring; caches on the way
-   are cleared. Unchanged functions whose lines moved get their line numbers shifted;
+   whose text did, without running the ``def``: the old object, found behind decorators,
+   takes the new code, defaults, annotations and docstring; unchanged functions whose lines
+   moved get their line numbers shifted (:mod:`.defpatch`). A decorated ``def`` whose
+   signature changed runs in step 3 instead, its decorators handed the function object
+   they were given before;
 2. deletes the names bound only by removed statements;
 3. walks the new statements in source order and runs the new or changed ones, the
    unchanged ones that read at import time a name rebound so far, or call a function whose
@@ -22,31 +20,23 @@ import made "rebound" or "code-changed" in it, and:
    it (:class:`~.patching.Patcher`) so the name keeps its object; a name whose object
    changed is "rebound" and may make later statements, and dependents, run.
 
-Finding a function behind its decorators and compiling its new ``def`` as its class would
-is :mod:`.functions`' part. Every change goes through the plan's
-:class:`~.journal.Journal` (the namespace included), so a statement that raises leaves the
-module exactly as it was.
+Patching a ``def``'s function in place is :mod:`.defpatch`'s part (finding it behind its
+decorators and compiling its new ``def`` as its class would, :mod:`.functions`'). Every
+change goes through the plan's :class:`~.journal.Journal` (the namespace included), so a
+statement that raises leaves the module exactly as it was.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from types import CodeType, FunctionType, ModuleType
+from types import FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.apply.functions import (
-    Site,
-    adopt,
-    inner_codes,
-    nested_changes,
-    patch_closures,
-    shifted,
-)
-from ipython_hotreload.core.apply.implicit import implicit_callers, member_changed
-from ipython_hotreload.core.apply.journal import MISSING, Journal
+from ipython_hotreload.core.apply.defpatch import DefPatcher
+from ipython_hotreload.core.apply.implicit import implicit_callers
+from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.patching import Patcher
 from ipython_hotreload.core.apply.registrations import Registrations, roots_of
 from ipython_hotreload.core.results import Mode
@@ -120,7 +110,7 @@ class ModuleUpdate:
         # Told (module, which statement) before each statement runs; it may raise to stop
         # the update (a reload held back while a cell runs, SPEC 2.5).
         self._before_statement = before_statement
-        self._fresh: dict[int, Any] = {}  # id(new def) -> its function, compiled ahead
+        self._defs = DefPatcher(journal, self.ns, filename, new.future_flags)
         self._tainted: set[str] = set()
         self._taint_key = (-1, -1)
 
@@ -138,20 +128,7 @@ class ModuleUpdate:
             pairs = [Pair("same", st, st) for st in self.new.statements]
         else:
             pairs = diff_statements(self.old.statements, self.new.statements)
-        # A decorated def whose signature changed runs again, its decorators given the very
-        # function object they were given before (the new code patched into it).
-        keep = {
-            id(p.new): self._kept_function(p.old)
-            for p in pairs
-            if p.status == "run" and p.old and p.new and redecorates(p.old, p.new)
-        }
-        if self._before_statement is not None:
-            # Beside a running cell, every function to patch is compiled before any takes
-            # its new code: a new def whose defaults or annotations raise then fails the
-            # update before the cell's thread could call a patch that is rolled back.
-            self._compile_ahead(pairs, ())
-        # A def or class whose change cannot be patched in place runs as a statement.
-        runs = [p.status == "run" or not self._patch_pair(p, ()) for p in pairs]
+        runs, keep = self._patch_defs(pairs)
         # Calls Python makes implicitly: subclasses of a class whose __init__ changed, the
         # classes of a changed metaclass (here, or in a dependent, what its imports bound).
         self.outcome.code_changed |= implicit_callers(self.ns, self.outcome.code_changed)
@@ -182,146 +159,32 @@ class ModuleUpdate:
             o.mode = "patched"
         return o
 
-    # -- functions patched in place --------------------------------------------------------
-
-    def _patch_pair(self, pair: Pair, path: tuple[str, ...]) -> bool:
-        """Patch what ``pair`` changed in place; False when that cannot be done (the
-        statement then runs: for a method, its whole top-level class is rebuilt)."""
-        if path and pair.status in ("run", "removed"):
-            return self._method_statement(pair, path)
-        if pair.old is None or pair.new is None:
-            return True
-        if pair.status == "same":
-            if pair.old.start != pair.new.start:
-                self._shift(pair.old, pair.new.start - pair.old.start, path)
-            return True
-        if pair.status == "patch":
-            return self._patch_function(pair.old, pair.new, path)
-        if pair.status == "class":
-            assert pair.new.name is not None
-            inner = (*path, pair.new.name)
-            return all([self._patch_pair(sub, inner) for sub in pair.body])
-        return True
-
-    def _site(self, path: tuple[str, ...]) -> Site:
-        return Site(self.ns, path, self.filename, self.new.future_flags)
-
-    def _method_statement(self, pair: Pair, path: tuple[str, ...]) -> bool:
-        """A method added, removed or re-decorated (:func:`~..source.diff.lone_method`): its class takes
-        or loses that one attribute, and the rest of its body does not run again."""
-        site = self._site(path)
-        stmt = pair.new or pair.old
-        if not site.classes or stmt is None or stmt.name is None:
-            return False
-        cls, name = site.classes[-1], stmt.name
-        if pair.new is None:
-            if name in cls.__dict__:
-                self.journal.delattr(cls, name)
-        else:
-            node = pair.new.located()
-            assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            obj = site.compile(node, decorated=True)
-            if obj is MISSING:
-                return False
-            if name in cls.__dict__:  # what held the old object keeps it (and its wrapper)
-                self.outcome.replaced.append(".".join((*path, name)))
-            self.journal.setattr(cls, name, obj)
-            set_name = getattr(type(obj), "__set_name__", None)
-            if set_name is not None:  # as class creation would (not undone by a rollback)
-                set_name(obj, cls, name)
-        self.outcome.patched += 1
-        self.outcome.rebound.add(".".join((*path, name)))
-        self.outcome.code_changed |= member_changed(path, name, cls)
-        return True
-
-    def _patch_function(self, old: Statement, new: Statement, path: tuple[str, ...]) -> bool:
-        """The function ``old``'s ``def`` made takes the code of ``new``'s (False: nothing
-        was found to patch, or its closure changed shape: the ``def`` must run)."""
-        assert old.name is not None
-        site = self._site(path)
-        found = site.find(old.name, old.node, old.start)
-        if found is None:
-            return False
-        target: FunctionType = found[0]
-        old_doc = target.__doc__
-        node = new.located()
-        assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        fresh = self._fresh.pop(id(new), None) or site.compile(node, decorated=False)
-        if fresh is None:
-            return False
-        own_code_changed = not self._closures_follow(target, fresh)
-        if not adopt(self.journal, target, fresh):
-            return False
-        for cache in found.caches:
-            cache.cache_clear()
-            self.journal.on_undo(cache.cache_clear)  # results of the new code must go too
-        for wrapper in found.wrappers:
-            # functools.wraps copied the docstring onto the wrapper: it follows the new one
-            if getattr(wrapper, "__doc__", None) == old_doc and wrapper is not target:
-                try:
-                    self.journal.setattr(wrapper, "__doc__", fresh.__doc__)
-                except (AttributeError, TypeError):
-                    pass
-        self.outcome.patched += 1
-        if not own_code_changed:
-            return True  # what calls it runs the same code (new closures get the new code)
-        if path:  # a method: only what calls it (or calls it implicitly) calls changed code
-            cls = site.classes[-1] if site.classes else None
-            self.outcome.code_changed |= member_changed(path, old.name, cls)
-        else:
-            self.outcome.code_changed.add(old.name)
-        return True
-
-    def _closures_follow(self, target: FunctionType, fresh: FunctionType) -> bool:
-        """An edit confined to functions nested in ``target`` (a factory's inner ``def``):
-        every closure made from their old code takes the new code, keeping its cells, and
-        True: ``target`` counts as patched, not changed. False when its own code changed, or
-        when an inner function's free variables changed (its closures keep the old code,
-        and the statements calling ``target`` run: a payload warning says so)."""
-        nested = nested_changes(target.__code__, fresh.__code__)
-        moved = [
-            old.co_qualname
-            for old, new in inner_codes(target.__code__, fresh.__code__)
-            if old.co_freevars != new.co_freevars
-        ]
-        if moved:
-            self.outcome.warnings.append(
-                f"{', '.join(moved)}: its free variables changed, so the closures made "
-                f"before keep their code; what calls {target.__qualname__} ran again"
-            )
-            return False
-        if nested is None:
-            return False
-        for old, new in nested:
-            patch_closures(self.journal, old, new)
-        return True
-
-    def _compile_ahead(self, pairs: list[Pair], path: tuple[str, ...]) -> None:
-        """Compile the new function of every ``def`` to patch in ``pairs`` (and in the
-        classes among them), for :meth:`_patch_function`."""
-        for pair in pairs:
-            new = pair.new
-            if pair.old is None or new is None:
-                continue
-            if pair.status == "patch":
-                node = new.located()
-                assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                self._fresh[id(new)] = self._site(path).compile(node, decorated=False)
-            elif pair.status == "class" and new.name is not None:
-                self._compile_ahead(pair.body, (*path, new.name))
-
-    def _shift(self, old: Statement, delta: int, path: tuple[str, ...]) -> None:
-        """An unchanged definition whose lines moved: its code's line numbers follow."""
-        if old.is_def:
-            assert old.name is not None
-            found = self._site(path).find(old.name, old.node, old.start)
-            if found is not None:
-                fn = found.fn
-                self.journal.setattr(fn, "__code__", shifted(fn.__code__, delta))
-        elif old.body is not None and old.name is not None:
-            for sub in old.body:
-                if sub.name is not None:
-                    self._shift(sub, delta, (*path, old.name))
+    def _patch_defs(self, pairs: list[Pair]) -> tuple[list[bool], dict[int, Any]]:
+        """Patch in place what ``pairs`` changed in the module's defs (:mod:`.defpatch`).
+        Returns, for each pair, whether its statement must run; and, by the id of its new
+        statement, the function each decorated ``def`` run again hands its decorators."""
+        defs = self._defs
+        # A decorated def whose signature changed runs again, its decorators given the very
+        # function object they were given before (the new code patched into it).
+        keep = {
+            id(p.new): defs.kept_function(p.old)
+            for p in pairs
+            if p.status == "run" and p.old and p.new and redecorates(p.old, p.new)
+        }
+        if self._before_statement is not None:
+            # Beside a running cell, every function to patch is compiled before any takes
+            # its new code: a new def whose defaults or annotations raise then fails the
+            # update before the cell's thread could call a patch that is rolled back.
+            defs.compile_ahead(pairs)
+        # A def or class whose change cannot be patched in place runs as a statement.
+        runs = [p.status == "run" or not defs.patch(p) for p in pairs]
+        o = self.outcome
+        o.patched += defs.patched
+        o.rebound |= defs.rebound
+        o.code_changed |= defs.code_changed
+        o.warnings += defs.warnings
+        o.replaced += defs.replaced
+        return runs, keep
 
     # -- statements ------------------------------------------------------------------------
 
@@ -365,15 +228,6 @@ class ModuleUpdate:
         self._tainted, self._taint_key = tainted, key
         return tainted
 
-    def _kept_function(self, old: Statement) -> FunctionType | None:
-        """The function object ``old``'s decorated ``def`` made (behind its decorators)."""
-        assert old.name is not None
-        found = self._site(()).find(old.name, old.node, old.start)
-        if found is None:
-            return None
-        fn: FunctionType = found[0]
-        return fn
-
     def _execute(self, stmt: Statement, keep: FunctionType | None = None) -> set[str]:
         """Run one statement; returns the names it bound to another object (a function or
         class merged into the one it stands for counts as the same). ``keep``: the function
@@ -384,7 +238,7 @@ class ModuleUpdate:
             self._before_statement(self.module.__name__, _which(stmt, self.module.__name__))
         ns = self.ns
         before = dict(ns)
-        code = self._keeping(stmt) if keep is not None else None
+        code = self._defs.redecorated(stmt) if keep is not None else None
         if code is None:
             code = stmt.compiled(self.filename, self.new.future_flags)
             keep = None
@@ -393,21 +247,21 @@ class ModuleUpdate:
         # __init_subclass__): what it registers must take the place of what it did before.
         again = (stmt.is_def or stmt.is_class) and stmt.name in ns
         registrations = Registrations(roots_of(ns, stmt.loads | stmt.calls)) if again else None
-        if keep is not None:
-            kept = keep
-
-            def keeper(fresh: Any) -> Any:
-                ok = isinstance(fresh, FunctionType) and adopt(self.journal, kept, fresh)
-                return kept if ok else fresh
-
-            ns[_KEEPER] = keeper
-        try:
+        with self._defs.keeping(keep):
             exec(code, ns)
-        finally:
-            ns.pop(_KEEPER, None)
         self.outcome.rerun.append((stmt.start, stmt.end))
         if keep is not None and stmt.name is not None:
             self.outcome.code_changed.add(stmt.name)  # the same object, new code
+        return self._merge_bound(stmt, before, registrations)
+
+    def _merge_bound(
+        self, stmt: Statement, before: dict[str, Any], registrations: Registrations | None
+    ) -> set[str]:
+        """After ``stmt`` ran over the namespace ``before``: what it bound is merged into the
+        objects it stands for (:class:`~.patching.Patcher`), and what it registered again
+        takes the place of what it registered before; returns the names now bound to another
+        object (rebound), while a name that kept its object took new code (code-changed)."""
+        ns = self.ns
         bound = [
             k for k in ns.keys() | before.keys() if ns.get(k, _GONE) is not before.get(k, _GONE)
         ]
@@ -445,20 +299,6 @@ class ModuleUpdate:
         self.outcome.rebound |= moved
         return moved
 
-    def _keeping(self, stmt: Statement) -> CodeType | None:
-        """``stmt`` (a decorated def) compiled with one more decorator, innermost, that hands
-        the decorators the kept function instead of the fresh one."""
-        node = copy.copy(stmt.located())
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.decorator_list:
-            return None
-        last = node.decorator_list[-1]
-        keeper = ast.copy_location(ast.Name(_KEEPER, ast.Load()), last)
-        node.decorator_list = [*node.decorator_list, keeper]
-        module = ast.Module([node], [])
-        flags = self.new.future_flags
-        code: CodeType = compile(module, self.filename, "exec", flags=flags, dont_inherit=True)
-        return code
-
 
 def _which(stmt: Statement, mod: str) -> str:
     """``line 3 of pkg.mod (RATE = 2)``: a statement, for a message."""
@@ -470,4 +310,3 @@ def _which(stmt: Statement, mod: str) -> str:
 
 
 _GONE: Any = object()
-_KEEPER = "__hotreload_kept_function__"

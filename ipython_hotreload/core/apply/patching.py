@@ -18,8 +18,9 @@ What survives, beyond the names themselves:
   group's commands) have the held functions paired and patched (``pair_holders``);
 * a ``functools.singledispatch`` function keeps its registry (what was registered at run
   time stays; what the module registers is merged in), an ABC keeps its registered virtual
-  subclasses, a metaclass defined in the module is patched with its classes, an ``Enum``
-  whose values are ``object()`` sentinels counts as unchanged.
+  subclasses (both merged by :mod:`.registrations`), a metaclass defined in the module is
+  patched with its classes, an ``Enum`` whose values are ``object()`` sentinels counts as
+  unchanged.
 
 Every mutation of a pre-existing object goes through :class:`~.journal.Journal`, so a reload
 that fails part-way leaves every module and object exactly as it was. The cost is
@@ -34,16 +35,16 @@ from __future__ import annotations
 
 import abc
 import enum
-import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from types import FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.apply.functions import adopt
+from ipython_hotreload.core.apply.functions import LRU_WRAPPER, adopt, defined_in
 from ipython_hotreload.core.apply.journal import MISSING as _MISSING
-from ipython_hotreload.core.apply.journal import Journal, cell_value
+from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.references import References
+from ipython_hotreload.core.apply.registrations import is_dispatcher, merge_abc, merge_dispatch
 
 __all__ = ["MODULE_KEEP", "Journal", "Patcher"]
 
@@ -63,21 +64,9 @@ MODULE_KEEP = (
 
 # Attributes of a class that belong to that class object itself and must never move to another.
 _CLASS_OWN = frozenset({"__dict__", "__weakref__", "__qualname__", "__module__", "_abc_impl"})
-_LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
-# Every functools.singledispatch function runs this one code object.
-_DISPATCH_CODE = getattr(functools.singledispatch(lambda x: x), "__code__")
 
 
 _ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
-
-
-def defined_in(obj: Any, modname: str) -> bool:
-    """Is ``obj`` a function or class that module ``modname`` defines (or a wrapper of one)?"""
-    if isinstance(obj, FunctionType | type | _LRU_WRAPPER):
-        return getattr(obj, "__module__", None) == modname and isinstance(
-            getattr(obj, "__qualname__", None), str
-        )
-    return False
 
 
 class Patcher:
@@ -134,16 +123,28 @@ class Patcher:
             # that held one of this module's functions or classes are news.
             self._report_orphans(ns, keys)
             return self.replaced
-        old_by_qualname: dict[str, Any] = {}
-        ambiguous: set[str] = set()
-        for value in self.old_ns.values():
-            if defined_in(value, self.modname) and _regular(value):
-                q = value.__qualname__
-                if old_by_qualname.setdefault(q, value) is not value:
-                    ambiguous.add(q)
-        for value in self.earlier.values():
-            if defined_in(value, self.modname) and _regular(value):
-                old_by_qualname.setdefault(value.__qualname__, value)
+        self._keep_old_objects(ns, keys)
+        # Registrations are merged once every class is matched: a dispatcher (or an ABC)
+        # defined before the classes it dispatches on (or registers) must key its registry
+        # by the kept classes.
+        for old_fn, new_fn in self._dispatchers:
+            merge_dispatch(self.journal, old_fn, new_fn, self.refs.original, self.patch)
+        self._dispatchers.clear()
+        for old_abc, new_abc in self._abcs:
+            merge_abc(self.journal, old_abc, new_abc, self.refs.original)
+        self._abcs.clear()
+        self.refs.pair_holders(self.old_ns, ns, keys, self.patch)
+        self.refs.remap_namespace(ns, keys)
+        for module in self.neighbours:
+            self.refs.remap_module(module)
+        self._report_orphans(ns, keys)
+        return self.replaced
+
+    def _keep_old_objects(self, ns: dict[str, Any], keys: list[str]) -> None:
+        """Each of ``keys`` bound to a new function or class of this module that stands for
+        an old one takes the old object back, patched with the new behaviour; what cannot
+        be patched stays new and is named in :attr:`replaced`."""
+        old_by_qualname, ambiguous = self._old_by_qualname()
         kept: dict[int, Any] = {}  # id(new object) -> the old object that stays in its place
         for key in keys:
             new = ns[key]
@@ -172,21 +173,22 @@ class Patcher:
                 self.journal.setitem(ns, key, old)
             else:
                 self.replaced.append(qualname)
-        # Registrations are merged once every class is matched: a dispatcher (or an ABC)
-        # defined before the classes it dispatches on (or registers) must key its registry
-        # by the kept classes.
-        for old_fn, new_fn in self._dispatchers:
-            self._merge_dispatch(old_fn, new_fn)
-        self._dispatchers.clear()
-        for old_abc, new_abc in self._abcs:
-            self._merge_abc(old_abc, new_abc)
-        self._abcs.clear()
-        self.refs.pair_holders(self.old_ns, ns, keys, self.patch)
-        self.refs.remap_namespace(ns, keys)
-        for module in self.neighbours:
-            self.refs.remap_module(module)
-        self._report_orphans(ns, keys)
-        return self.replaced
+
+    def _old_by_qualname(self) -> tuple[dict[str, Any], set[str]]:
+        """This module's old functions and classes by qualified name (those of the namespace
+        before the code ran first, then those of before the update), and the qualified
+        names that more than one old object of the namespace had."""
+        old_by_qualname: dict[str, Any] = {}
+        ambiguous: set[str] = set()
+        for value in self.old_ns.values():
+            if defined_in(value, self.modname) and _regular(value):
+                q = value.__qualname__
+                if old_by_qualname.setdefault(q, value) is not value:
+                    ambiguous.add(q)
+        for value in self.earlier.values():
+            if defined_in(value, self.modname) and _regular(value):
+                old_by_qualname.setdefault(value.__qualname__, value)
+        return old_by_qualname, ambiguous
 
     def _report_orphans(self, ns: dict[str, Any], keys: list[str]) -> None:
         """A name still bound, whose old function or class was not carried over (a decorator
@@ -217,7 +219,7 @@ class Patcher:
             ok = self.patch_function(old, new)
         elif isinstance(old, type) and isinstance(new, type):
             ok = self.patch_class(old, new)
-        elif isinstance(old, _LRU_WRAPPER) and isinstance(new, _LRU_WRAPPER):
+        elif isinstance(old, LRU_WRAPPER) and isinstance(new, LRU_WRAPPER):
             ok = self.patch(old.__wrapped__, new.__wrapped__)
             if ok:
                 old.cache_clear()
@@ -230,7 +232,7 @@ class Patcher:
 
     def patch_function(self, old: FunctionType, new: FunctionType) -> bool:
         """Give ``old`` the code, defaults, closure values and attributes of ``new``."""
-        if old.__code__ is _DISPATCH_CODE and new.__code__ is _DISPATCH_CODE:
+        if is_dispatcher(old) and is_dispatcher(new):
             # A singledispatch function: the old one, with its registry, stays as it is
             # (what was registered at run time must survive); the new registrations are
             # merged into it once every class of the module is matched.
@@ -257,38 +259,6 @@ class Patcher:
             and getattr(old, "__qualname__", None) == getattr(new, "__qualname__", None)
             and self.patch(old, new)
         )
-
-    def _merge_dispatch(self, old: FunctionType, new: FunctionType) -> None:
-        registry = _dispatch_registry(old)
-        if registry is None:  # not the stdlib's layout: fall back to taking the new one
-            log.debug("hotreload: %s: cannot read its dispatch registry", old.__qualname__)
-            return
-        before = dict(registry)
-
-        def undo() -> None:
-            registry.clear()
-            registry.update(before)
-            old._clear_cache()  # type: ignore[attr-defined]
-
-        self.journal.on_undo(undo)
-        for cls, impl in list(new.registry.items()):  # type: ignore[attr-defined]
-            key = self.refs.original(cls)  # a class of this module, kept in place
-            current = registry.get(key, _MISSING)
-            if current is impl:
-                continue
-            if (
-                isinstance(current, FunctionType)
-                and isinstance(impl, FunctionType)
-                and current.__qualname__ == impl.__qualname__
-                and self.patch(current, impl)
-            ):
-                continue
-            registry[key] = self.refs.original(impl)
-        old._clear_cache()  # type: ignore[attr-defined]
-        for attr in ("__doc__", "__annotations__"):
-            value = getattr(new, attr, None)
-            if getattr(old, attr, None) is not value:
-                self.journal.setattr(old, attr, value)
 
     def _patch_func_dict(self, old: FunctionType, new: FunctionType) -> None:
         for name, nv in new.__dict__.items():
@@ -364,17 +334,6 @@ class Patcher:
             and self.patch(old_meta, new_meta)
         )
 
-    def _merge_abc(self, old: abc.ABCMeta, new: type) -> None:
-        # The old ABC keeps its own registry (`_abc_impl` is never copied): virtual
-        # subclasses registered at run time stay; the ones the module registers are added.
-        registered, _, _, _ = abc._get_dump(new)  # type: ignore[attr-defined]
-        for ref in registered:
-            sub = ref()
-            if sub is not None:
-                old.register(self.refs.original(sub))
-        old._abc_caches_clear()  # type: ignore[attr-defined]
-        self.journal.on_undo(old._abc_caches_clear)  # type: ignore[attr-defined]
-
     def _patch_enum(self, old: type, new: type) -> bool:
         members_old = list(old.__members__.items())  # type: ignore[attr-defined]
         members_new = list(new.__members__.items())  # type: ignore[attr-defined]
@@ -404,7 +363,7 @@ class Patcher:
             if any((o is None) != (n is None) for o, n in parts):
                 return False
             return all(o is None or self.patch(o, n) for o, n in parts)
-        if isinstance(ov, FunctionType | type | _LRU_WRAPPER):
+        if isinstance(ov, FunctionType | type | LRU_WRAPPER):
             if type(ov) is not type(nv) and not (isinstance(ov, type) and isinstance(nv, type)):
                 return False
             if isinstance(ov, FunctionType) and ov.__code__.co_filename != nv.__code__.co_filename:  # type: ignore[union-attr]
@@ -417,17 +376,6 @@ class Patcher:
             func = self.refs.kept(nv.__func__, None)
             return type(nv)(func) if func is not None else nv
         return self.refs.original(nv)
-
-
-def _dispatch_registry(fn: FunctionType) -> dict[Any, Any] | None:
-    """The dict behind a singledispatch function's read-only ``registry``."""
-    register = getattr(fn, "register", None)
-    code = getattr(register, "__code__", None)
-    if code is None or "registry" not in code.co_freevars:
-        return None
-    cell = register.__closure__[code.co_freevars.index("registry")]  # type: ignore[union-attr]
-    value = cell_value(cell)
-    return value if type(value) is dict else None
 
 
 # Values whose equality is their identity for enum purposes never need mapping back.

@@ -3,13 +3,14 @@
 :class:`PlanRun` walks the steps the graph planned. By default (``reexecute="minimal"``) a
 changed module is updated statement by statement (:mod:`.minimal`): only what changed runs,
 and a ``"compile"`` dependent runs only its statements that read, at import time, what
-changed in the modules it imports; where the comparison cannot vouch (the source a module
-runs is not known exactly, a ``from __future__`` change, ...) the module is re-executed
-whole, and its payload says why. With ``reexecute="module"`` a changed module or
-``"compile"`` dependent is re-executed into its own cleared namespace and its old objects
-are patched in place (:mod:`.patching`). An ``"export"`` step only points the importer's
-``from x import name`` bindings at the new objects, or re-executes the importer when a name
-it imports is gone (its import then fails, as it would in a fresh interpreter).
+changed in the modules it imports (under its own names: :mod:`.imported`); where the
+comparison cannot vouch (the source a module runs is not known exactly, a ``from __future__``
+change, ...) the module is re-executed whole, and its payload says why. With
+``reexecute="module"`` a changed module or ``"compile"`` dependent is re-executed into its
+own cleared namespace and its old objects are patched in place (:mod:`.patching`). An
+``"export"`` step only points the importer's ``from x import name`` bindings at the new
+objects, or re-executes the importer when a name it imports is gone (its import then
+fails, as it would in a fresh interpreter).
 
 Every change goes through one :class:`~.journal.Journal`; if any step raises (a
 ``KeyboardInterrupt`` included) the journal is rolled back, modules imported meanwhile are
@@ -37,29 +38,34 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
-from ipython_hotreload.core.apply.effects import (
-    describe_outside_calls,
-    imported_names,
-    outside_calls,
-)
+from ipython_hotreload.core.apply.functions import defined_in
 from ipython_hotreload.core.apply.implicit import (
     Codes,
     changed_names,
     codes_before,
     implicit_callers,
 )
+from ipython_hotreload.core.apply.imported import (
+    changed_by_imports,
+    hot_names,
+    rebind_exports,
+)
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import ModuleUpdate, Outcome, changes_between
-from ipython_hotreload.core.apply.oldcode import OldFrame, find_running_old
-from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
+from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher
 from ipython_hotreload.core.cells import MustWait
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.diff import full_reason
-from ipython_hotreload.core.source.statements import ModuleIndex, Readings, import_marker
+from ipython_hotreload.core.source.effects import (
+    describe_outside_calls,
+    imported_names,
+    outside_calls,
+)
+from ipython_hotreload.core.source.statements import ModuleIndex, Readings
 from ipython_hotreload.core.source.texts import Source
 from ipython_hotreload.errors import ModuleFailed
 
@@ -78,20 +84,20 @@ class ModuleReport:
     replaced: list[str] = field(default_factory=list)
     ms: float | None = None  # its own share of the reload
     path: str | None = None  # its file
-    running_old: list[OldFrame] = field(default_factory=list)  # patched while running
 
 
 @dataclass
 class Applied:
     """A plan that ran to the end: one report per step (in plan order), the modules updated
-    (in the order they ran, each once) with the sources they now run, and the modules left
-    alone because their code is running."""
+    (in the order they ran, each once) with the sources they now run, the modules left
+    alone because their code is running, and ``(function, the code it had)`` for each
+    function patched (whose old code a thread may still run: :mod:`..report.oldcode`)."""
 
     reports: list[ModuleReport]
     executed: list[str]
     sources: dict[str, Source]
     skipped: list[str]
-    running_old: list[OldFrame] = field(default_factory=list)
+    code_swaps: list[tuple[FunctionType, CodeType]] = field(default_factory=list)
 
 
 class PlanRun:
@@ -165,7 +171,6 @@ class PlanRun:
         return describe_outside_calls(calls)
 
     def _applied(self, plan: Sequence[Step]) -> Applied:
-        running_old = find_running_old(self.journal.code_swaps)
         reports = [
             ModuleReport(
                 step=step,
@@ -176,12 +181,12 @@ class PlanRun:
                 replaced=self.replaced.get(step.mod, []),
                 ms=self.module_ms.get(step.mod),
                 path=str(path) if (path := self.path_of(step.mod)) else None,
-                running_old=[f for f in running_old if f.mod == step.mod],
             )
             for step in plan
         ]
         executed = list(dict.fromkeys(self.executed))
-        return Applied(reports, executed, self.sources, list(self.skipped), running_old)
+        swaps = list(self.journal.code_swaps)
+        return Applied(reports, executed, self.sources, list(self.skipped), swaps)
 
     def _before_statements(self, mod: str, what: str) -> None:
         """Statements of ``mod`` are about to run (``what``: which): hold them back if asked."""
@@ -242,7 +247,8 @@ class PlanRun:
         left alone before its text is parsed (:mod:`..source.mentions`)."""
         name = module.__name__
         path = self._path(name, module)
-        if not self.compiler.running.mentions(name, path).may_read_any(self._hot_names()):
+        hot = hot_names(self.outcomes.values())
+        if not self.compiler.running.mentions(name, path).may_read_any(hot):
             return
         readings = self.compiler.running.readings(name, module, path)
         if readings is None:  # the text it runs is not known: running() says why
@@ -257,14 +263,6 @@ class PlanRun:
             why = self._minimal(module, idx, idx, running.filename, rebound, changed)
             if why is not None:
                 self._reexecute(module, self._source(name, module), why)
-
-    def _hot_names(self) -> set[str]:
-        """Every name that changed so far in the plan: rebound, or whose code changed."""
-        hot: set[str] = set()
-        for outcome in self.outcomes.values():
-            hot |= outcome.rebound
-            hot |= outcome.code_changed
-        return hot
 
     def _minimal(
         self,
@@ -311,62 +309,8 @@ class PlanRun:
     def _external(
         self, module: ModuleType, index: ModuleIndex | Readings
     ) -> tuple[set[str], set[str]]:
-        """The names of ``module`` that stand for what changed in the modules it imports,
-        rebound (any read at import time runs) or code-changed (calls run); its
-        ``from m import name`` bindings of rebound names are refreshed on the way."""
-        rebound: set[str] = set()
-        changed: set[str] = set()
-        if not self.outcomes:
-            return rebound, changed
-        ns = module.__dict__
-        prefixes = dict(index.module_aliases)
-        for base, name, alias in index.from_imports:
-            sub = f"{base}.{name}"
-            if sub in self.outcomes and isinstance(ns.get(alias), ModuleType):
-                prefixes[alias] = sub
-                continue
-            outcome = self.outcomes.get(base)
-            if outcome is None:
-                continue
-            target = sys.modules.get(base)
-            if name in outcome.rebound:
-                rebound.add(alias)
-                if target is None or name not in target.__dict__:
-                    rebound.add(import_marker(base))  # its import must fail, as fresh
-                    continue
-                old = self.old_namespaces.get(base, {}).get(name)
-                new = target.__dict__[name]
-                if alias in ns and ns[alias] is old and old is not new:
-                    self.journal.setitem(ns, alias, new)
-            elif name in outcome.code_changed:
-                changed.add(alias)
-            # A member of what it imports: `from b import P` reads `P.x`, calls `P.run`.
-            dotted = name + "."
-            rebound.update(alias + n[len(name) :] for n in outcome.rebound if n.startswith(dotted))
-            changed.update(
-                alias + n[len(name) :] for n in outcome.code_changed if n.startswith(dotted)
-            )
-        for prefix, target_name in prefixes.items():
-            outcome = self.outcomes.get(target_name)
-            if outcome is not None:
-                rebound.update(f"{prefix}.{n}" for n in outcome.rebound)
-                changed.update(
-                    n if n.startswith(".") else f"{prefix}.{n}" for n in outcome.code_changed
-                )
-        for base in index.star_imports:
-            outcome = self.outcomes.get(base)
-            if outcome is not None:
-                if outcome.rebound:
-                    rebound.add(import_marker(base))
-                rebound |= outcome.rebound
-                changed |= outcome.code_changed
-        for target_name in prefixes.values():  # `.m` markers pass on as they are
-            outcome = self.outcomes.get(target_name)
-            if outcome is not None:
-                changed.update(n for n in outcome.code_changed if n.startswith("."))
-        if changed:  # its own subclasses of a changed class, say, call the changed code too
-            changed |= implicit_callers(ns, changed)
-        return rebound, changed
+        """What changed so far in the plan, as names of ``module`` (:mod:`.imported`)."""
+        return changed_by_imports(module, index, self.outcomes, self.old_namespaces, self.journal)
 
     def _reexecute(self, module: ModuleType, src: Source, why: str | None = None) -> None:
         self._before_statements(src.mod, f"{src.mod} (re-executed whole: {why or 'asked'})")
@@ -404,19 +348,13 @@ class PlanRun:
         old_target_ns = self.old_namespaces.get(step.after or "")
         if importer is None or target is None or old_target_ns is None:
             return
-        ns = importer.__dict__
-        before = dict(ns)
-        rebound: set[str] = set()
-        for name, alias in self.graph.bound_names(step.mod, target.__name__):
-            if name not in target.__dict__:
-                src = self._source(step.mod, importer)
-                self._reexecute(importer, src, f"a name it imports from {target.__name__} is gone")
-                return
-            new = target.__dict__[name]
-            if alias in ns and ns[alias] is old_target_ns.get(name) and ns[alias] is not new:
-                self.journal.setitem(ns, alias, new)
-                rebound.add(alias)
-        if rebound:
+        before = dict(importer.__dict__)
+        bound = self.graph.bound_names(step.mod, target.__name__)
+        rebound = rebind_exports(importer, target, bound, old_target_ns, self.journal)
+        if rebound is None:
+            src = self._source(step.mod, importer)
+            self._reexecute(importer, src, f"a name it imports from {target.__name__} is gone")
+        elif rebound:
             # It passes the new objects on: what takes them from it follows (the plan has
             # those modules after this step, SPEC 3).
             self.old_namespaces.setdefault(step.mod, before)

@@ -18,20 +18,40 @@ and again after it, and settles each list and dict that changed:
 The walks go through plain containers and the ``__dict__`` of plain objects, as deep as
 :data:`DEPTH` and at most :data:`BUDGET` visits each, never into functions, classes or
 modules below the roots: the cost is bounded by what the roots hold, not by the heap.
+
+An object the patcher keeps in place may be a registry of its own, whose entries were made
+at run time as much as by the module's text. A kept ``functools.singledispatch`` function
+keeps its registry dict (:func:`merge_dispatch`) and a kept ABC its virtual subclasses
+(:func:`merge_abc`): what was registered stays, and what the new text registers is added,
+keyed by the kept classes. The patcher merges them once every class of the module is
+matched.
 """
 
 from __future__ import annotations
 
+import abc
 import collections
+import functools
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 from ipython_hotreload.core.apply.implicit import resolve
-from ipython_hotreload.core.apply.journal import Journal
+from ipython_hotreload.core.apply.journal import MISSING, Journal, cell_value
 
-__all__ = ["BUDGET", "DEPTH", "Registrations", "roots_of"]
+__all__ = [
+    "BUDGET",
+    "DEPTH",
+    "Registrations",
+    "is_dispatcher",
+    "merge_abc",
+    "merge_dispatch",
+    "roots_of",
+]
+
+log = logging.getLogger(__name__)
 
 #: How deep below a root the walk goes (a Flask url map's rules sit about ten levels down).
 DEPTH = 12
@@ -47,6 +67,8 @@ _DEFINITIONS = (FunctionType, BuiltinFunctionType, MethodType, ModuleType, type)
 
 # A container seen by a walk: its path from a root (for messages), and what it held.
 _Seen = tuple[Any, str, Any]
+# Every functools.singledispatch function runs this one code object.
+_DISPATCH_CODE = getattr(functools.singledispatch(lambda x: x), "__code__")
 
 
 def roots_of(ns: dict[str, Any], names: Iterable[str]) -> list[tuple[str, Any]]:
@@ -282,3 +304,81 @@ def _module_of(value: Any) -> ModuleType | None:
         return None
     module = sys.modules.get(name) if isinstance(name, str) else None
     return module if isinstance(module, ModuleType) else None
+
+
+# -- registries kept in place --------------------------------------------------------------
+
+
+def is_dispatcher(fn: FunctionType) -> bool:
+    """Is ``fn`` a ``functools.singledispatch`` function?"""
+    return fn.__code__ is _DISPATCH_CODE
+
+
+def merge_dispatch(
+    journal: Journal,
+    old: FunctionType,
+    new: FunctionType,
+    original: Callable[[Any], Any],
+    patch: Callable[[Any, Any], bool],
+) -> None:
+    """The kept dispatcher ``old`` takes what ``new`` registers, keyed by the kept classes
+    (``original``: the object kept in a new one's place); an implementation that stands
+    for the one registered before (the same qualified name) is patched into it (``patch``).
+    What was registered at run time stays."""
+    registry = _dispatch_registry(old)
+    if registry is None:  # not the stdlib's layout: fall back to taking the new one
+        log.debug("hotreload: %s: cannot read its dispatch registry", old.__qualname__)
+        return
+    before = dict(registry)
+
+    def undo() -> None:
+        registry.clear()
+        registry.update(before)
+        old._clear_cache()  # type: ignore[attr-defined]
+
+    journal.on_undo(undo)
+    for cls, impl in list(new.registry.items()):  # type: ignore[attr-defined]
+        key = original(cls)  # a class of this module, kept in place
+        current = registry.get(key, MISSING)
+        if current is impl:
+            continue
+        if (
+            isinstance(current, FunctionType)
+            and isinstance(impl, FunctionType)
+            and current.__qualname__ == impl.__qualname__
+            and patch(current, impl)
+        ):
+            continue
+        registry[key] = original(impl)
+    old._clear_cache()  # type: ignore[attr-defined]
+    for attr in ("__doc__", "__annotations__"):
+        value = getattr(new, attr, None)
+        if getattr(old, attr, None) is not value:
+            journal.setattr(old, attr, value)
+
+
+def merge_abc(
+    journal: Journal, old: abc.ABCMeta, new: type, original: Callable[[Any], Any]
+) -> None:
+    """The kept ABC ``old`` takes the virtual subclasses ``new`` registers (each kept one
+    by ``original``); those registered at run time stay."""
+    # The old ABC keeps its own registry (`_abc_impl` is never copied): virtual
+    # subclasses registered at run time stay; the ones the module registers are added.
+    registered, _, _, _ = abc._get_dump(new)  # type: ignore[attr-defined]
+    for ref in registered:
+        sub = ref()
+        if sub is not None:
+            old.register(original(sub))
+    old._abc_caches_clear()  # type: ignore[attr-defined]
+    journal.on_undo(old._abc_caches_clear)  # type: ignore[attr-defined]
+
+
+def _dispatch_registry(fn: FunctionType) -> dict[Any, Any] | None:
+    """The dict behind a singledispatch function's read-only ``registry``."""
+    register = getattr(fn, "register", None)
+    code = getattr(register, "__code__", None)
+    if code is None or "registry" not in code.co_freevars:
+        return None
+    cell = register.__closure__[code.co_freevars.index("registry")]  # type: ignore[union-attr]
+    value = cell_value(cell)
+    return value if type(value) is dict else None

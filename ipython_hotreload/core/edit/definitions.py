@@ -10,7 +10,8 @@ The new text is dedented, checked (exactly one ``def``/``async def``/``class`` o
 name), formatted alone when asked, then re-indented to the definition's level. Lines that
 begin inside a multi-line string are never re-indented: their characters are the string's.
 
-Naming a definition (a target string) is :mod:`.targets`' part.
+Naming a definition (a target string) is :mod:`.targets`' part; moving a block of lines from
+one indentation to another, :mod:`.indentation`'s.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
-import io
-import re
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ipython_hotreload.core.edit.indentation import (
+    dedent_definition,
+    file_newline,
+    indent_of,
+    indented,
+    newline_of,
+    normalised,
+    split_lines,
+    uses_tabs,
+)
 from ipython_hotreload.core.edit.targets import Target
 from ipython_hotreload.errors import HotReloadError
 
@@ -32,12 +40,10 @@ __all__ = [
     "Found",
     "Splice",
     "changed_line_count",
-    "dedent_definition",
     "definition_text",
     "find_definition",
     "read_module_text",
     "splice_definition",
-    "split_lines",
     "text_hash",
 ]
 
@@ -45,29 +51,7 @@ __all__ = [
 FormatText = Callable[[str], tuple[str, str | None]]
 
 _DefNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _BOM = "\ufeff"
-
-
-def split_lines(text: str) -> list[str]:
-    """``text``'s lines with their own endings (``\\n``, ``\\r\\n`` or ``\\r``, as Python
-    reads them; ``str.splitlines`` would also split at form feeds and other characters)."""
-    return _LINES.findall(text)
-
-
-def _newline_of(line: str) -> str:
-    return line[len(line.rstrip("\r\n")) :]
-
-
-def _file_newline(lines: list[str], index: int) -> str:
-    """The line ending to write: that of line ``index``, else the file's first, else ``\\n``."""
-    if 0 <= index < len(lines) and _newline_of(lines[index]):
-        return _newline_of(lines[index])
-    return next((_newline_of(line) for line in lines if _newline_of(line)), "\n")
-
-
-def _indent_of(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t\f"))]
 
 
 def _parse(text: str, what: str) -> ast.Module:
@@ -187,103 +171,10 @@ def _locate(tree: ast.Module, lines: list[str], parts: list[str], where: str) ->
     if node is None:
         return None
     start = _first_line(node)
-    return Found(start, node.end_lineno or node.lineno, _indent_of(lines[start - 1]))
+    return Found(start, node.end_lineno or node.lineno, indent_of(lines[start - 1]))
 
 
 # -- the new definition's text -------------------------------------------------------------
-
-
-def _string_lines(lines: list[str]) -> set[int]:
-    """Indexes of the lines that begin inside a multi-line string (their leading characters
-    belong to the string, so no dedent or indent may touch them)."""
-    inside: set[int] = set()
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO("".join(lines)).readline):
-            if tok.type == tokenize.STRING and tok.end[0] > tok.start[0]:
-                inside.update(range(tok.start[0], tok.end[0]))  # 1-based next lines = 0-based
-            elif (
-                tok.type == getattr(tokenize, "FSTRING_MIDDLE", None) and tok.end[0] > tok.start[0]
-            ):
-                inside.update(range(tok.start[0], tok.end[0]))
-    except (tokenize.TokenError, SyntaxError):
-        pass  # the parse that follows says what is wrong
-    return inside
-
-
-def _common_indent(lines: list[str], skip: set[int]) -> str:
-    indents = [_indent_of(line) for i, line in enumerate(lines) if i not in skip and line.strip()]
-    if not indents:
-        return ""
-    first, last = min(indents), max(indents)
-    n = 0
-    while n < len(first) and first[n] == last[n]:
-        n += 1
-    return first[:n]
-
-
-def _normalised(content: str) -> list[str]:
-    """``content``'s lines with ``\\n`` endings, leading and trailing blank lines dropped."""
-    lines = [line.rstrip("\r\n") + "\n" for line in split_lines(content)]
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines
-
-
-def dedent_definition(content: str) -> str:
-    """``content`` moved to column 0 as a block: code lines lose their common indentation,
-    lines inside multi-line strings are kept as they are; ``\\n`` line endings."""
-    lines = _normalised(content)
-    skip = _string_lines(lines)
-    prefix = _common_indent(lines, skip)
-    return "".join(
-        line[len(prefix) :] if i not in skip and line.startswith(prefix) else line
-        for i, line in enumerate(lines)
-    )
-
-
-def _indented(block: str, indent: str, newline: str, tabs: bool = False) -> list[str]:
-    """``block``'s lines (a dedented definition) under ``indent``, with ``newline`` endings;
-    with ``tabs``, the block's own space indentation becomes tabs, one per level, so a
-    tab-indented file does not get lines that mix both."""
-    lines = split_lines(block)
-    skip = _string_lines(lines)
-    unit = _indent_unit(lines, skip) if tabs else 0
-    out = []
-    for i, line in enumerate(lines):
-        body = line.rstrip("\r\n")
-        if i not in skip:
-            if unit:
-                lead = _indent_of(body)
-                if lead and lead.strip(" ") == "":
-                    body = "\t" * (len(lead) // unit) + " " * (len(lead) % unit) + body[len(lead) :]
-            body = indent + body if body.strip() else ""
-        out.append(body + newline)
-    return out
-
-
-def _indent_unit(lines: list[str], skip: set[int]) -> int:
-    """The smallest space indentation of the block's code lines (0: none)."""
-    widths = [
-        len(lead)
-        for i, line in enumerate(lines)
-        if i not in skip and line.strip() and (lead := _indent_of(line)) and not lead.strip(" ")
-    ]
-    return min(widths, default=0)
-
-
-def _uses_tabs(lines: list[str], indent: str) -> bool:
-    """Does the file indent with tabs? (Its definition's indentation says so, else the first
-    indented line of the file.)"""
-    if indent:
-        return indent.startswith("\t")
-    skip = _string_lines(lines)
-    for i, line in enumerate(lines):
-        lead = _indent_of(line)
-        if lead and line.strip() and i not in skip:
-            return lead.startswith("\t")
-    return False
 
 
 def _check_one_definition(text: str, name: str, qualname: str) -> ast.Module:
@@ -358,7 +249,7 @@ def _formatted(block: str, target: Target, format: FormatText | None) -> tuple[s
     out, why = format(block)
     if why:
         return block, 0, [why]
-    out = "".join(_normalised(out))
+    out = "".join(normalised(out))
     try:
         _check_one_definition(out, target.name, target.qualname)
     except HotReloadError:
@@ -406,12 +297,12 @@ def splice_definition(
     block, formatted_lines, warnings = _formatted(block, target, format)
     found = _locate(tree, lines, target.parts, where)
     if found is not None:
-        newline = _file_newline(lines, found.start - 1)
-        tabs = _uses_tabs(lines, found.indent)
-        new_lines = _indented(block, found.indent, newline, tabs)
+        newline = file_newline(lines, found.start - 1)
+        tabs = uses_tabs(lines, found.indent)
+        new_lines = indented(block, found.indent, newline, tabs)
         # The last line keeps the ending the old one had (none, at the end of a file without
         # a final newline), so the bytes after the definition stay exactly as they were.
-        new_lines[-1] = new_lines[-1].rstrip("\r\n") + _newline_of(lines[found.end - 1])
+        new_lines[-1] = new_lines[-1].rstrip("\r\n") + newline_of(lines[found.end - 1])
         head, tail = lines[: found.start - 1], lines[found.end :]
         lineno, added = found.start, False
     else:
@@ -438,15 +329,15 @@ def _appended(
     container = _container(tree, target.parts, where)
     if isinstance(container, ast.Module):
         head = list(lines)
-        newline = _file_newline(head, len(head) - 1)
-        if head and not _newline_of(head[-1]):
+        newline = file_newline(head, len(head) - 1)
+        if head and not newline_of(head[-1]):
             head[-1] += newline  # the definition needs a line of its own
         blank = 0
         while blank < len(head) and not head[-1 - blank].strip():
             blank += 1
         if blank < len(head):  # some code above: two blank lines before a top-level definition
             head += [newline] * max(0, 2 - blank)
-        new_lines = _indented(block, "", newline, _uses_tabs(lines, ""))
+        new_lines = indented(block, "", newline, uses_tabs(lines, ""))
         return head, new_lines, [], len(head) + 1
     first = container.body[0]
     if first.lineno == container.lineno:
@@ -455,10 +346,10 @@ def _appended(
             f"'class': add {target.name} by editing the class itself; nothing was written"
         )
     end = container.end_lineno or container.lineno
-    indent = _indent_of(lines[first.lineno - 1])
-    newline = _file_newline(lines, end - 1)
+    indent = indent_of(lines[first.lineno - 1])
+    newline = file_newline(lines, end - 1)
     head, tail = lines[:end], lines[end:]
-    if head and not _newline_of(head[-1]):
+    if head and not newline_of(head[-1]):
         head[-1] += newline
     head = [*head, newline]  # one blank line between methods
-    return head, _indented(block, indent, newline, _uses_tabs(lines, indent)), tail, len(head) + 1
+    return head, indented(block, indent, newline, uses_tabs(lines, indent)), tail, len(head) + 1

@@ -8,7 +8,7 @@ import os
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from ipython_hotreload.core.apply.minimal import Outcome
 from ipython_hotreload.core.apply.planrun import ModuleReport
@@ -16,17 +16,23 @@ from ipython_hotreload.core.report.analysis import (
     analyse_functions,
     statement_units,
 )
+from ipython_hotreload.core.report.oldcode import OldFrame
 from ipython_hotreload.core.results import Changes, Failure, Payload
 
-__all__ = ["build_payloads", "describe_failure"]
+__all__ = ["build_payloads", "describe_failure", "json_copy"]
 
 
 def build_payloads(
-    reports: Sequence[ModuleReport], elapsed_ms: float, warnings: Sequence[str], saved: str
+    reports: Sequence[ModuleReport],
+    elapsed_ms: float,
+    warnings: Sequence[str],
+    saved: str,
+    running_old: Sequence[OldFrame] | None = None,
 ) -> list[Payload]:
     """One payload per module updated: the ``saved`` one first (carrying the warnings),
     then the others in the order they ran; full for a file that was saved, bare for a module
-    that followed, with the ``reason`` it ran and what ran (``mode``, ``rerun``)."""
+    that followed, with the ``reason`` it ran and what ran (``mode``, ``rerun``), and the
+    functions of its patched while a thread ran their old code (``running_old``)."""
     out: list[Payload] = []
     for report in reports:
         step, src = report.step, report.source
@@ -57,10 +63,9 @@ def build_payloads(
             payload["executed"] = False
         if report.replaced:
             payload["replaced"] = report.replaced
-        if report.running_old:
-            payload["running_old"] = [
-                {"qualname": f.qualname, "thread": f.thread} for f in report.running_old
-            ]
+        running = [f for f in running_old or () if f.mod == step.mod]
+        if running:
+            payload["running_old"] = [{"qualname": f.qualname, "thread": f.thread} for f in running]
         out.append(payload)
     out.sort(key=lambda p: p["mod"] != saved)  # stable: the rest keep their execution order
     if warnings and out:
@@ -110,3 +115,13 @@ def _traceback_line(exc: BaseException, path: Path | None) -> int | None:
         if fs.filename == target or os.path.basename(fs.filename) == path.name:
             lineno = fs.lineno
     return lineno
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (dicts, lists, scalars): several times cheaper than
+    ``copy.deepcopy``, which a reload would otherwise pay per payload."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pickle
 import types
 
+from ipython_hotreload.core.apply.functions import defined_in
 from ipython_hotreload.core.apply.journal import Journal
-from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher, defined_in
+from ipython_hotreload.core.apply.patching import MODULE_KEEP, Patcher
 from tests.conftest import Project
 
 

@@ -1,13 +1,22 @@
-"""What a definition run again registered takes the place of what it registered before."""
+"""What a definition run again registered takes the place of what it registered before; and
+the registries of objects kept in place (singledispatch functions, ABCs) merged."""
 
 from __future__ import annotations
 
+import abc
+import functools
 import sys
 import types
 from typing import Any
 
 from ipython_hotreload.core.apply.journal import Journal
-from ipython_hotreload.core.apply.registrations import Registrations, roots_of
+from ipython_hotreload.core.apply.registrations import (
+    Registrations,
+    is_dispatcher,
+    merge_abc,
+    merge_dispatch,
+    roots_of,
+)
 
 
 class Route:
@@ -79,3 +88,72 @@ def test_an_entry_paired_with_nothing_is_reported() -> None:
         assert len(unpaired) == 1 and "routes" in unpaired[0]
     finally:
         sys.modules.pop("regmod", None)
+
+
+# -- registries kept in place ----------------------------------------------------------------
+
+
+def dispatcher(label: str) -> Any:
+    """A singledispatch function, as a module's text makes it, with an ``int`` case."""
+
+    @functools.singledispatch
+    def describe(x: object) -> str:
+        return "object"
+
+    @describe.register
+    def for_int(x: int) -> str:
+        return f"int {label}"
+
+    return describe
+
+
+def test_a_kept_dispatcher_keeps_run_time_cases_and_takes_the_new_texts() -> None:
+    old, new = dispatcher("old"), dispatcher("new")
+    old_base, old_int = old.registry[object], old.registry[int]
+    old.register(str, lambda x: "str at run time")
+    new_bytes = new.register(bytes, lambda x: "bytes")
+    patched: list[tuple[Any, Any]] = []
+
+    def patch(a: Any, b: Any) -> bool:
+        patched.append((a, b))
+        return False  # could not be patched in place: the new case is taken instead
+
+    journal = Journal()
+    assert is_dispatcher(old) and not is_dispatcher(patch)  # type: ignore[arg-type]
+    merge_dispatch(journal, old, new, lambda obj: obj, patch)
+    assert (old("s"), old(1), old(b"b"), old(1.5)) == (
+        "str at run time",
+        "int new",
+        "bytes",
+        "object",
+    )
+    # Cases of the same qualified name are offered to the patch first: the base and int.
+    assert patched == [(old_base, new.registry[object]), (old_int, new.registry[int])]
+    assert old.registry[bytes] is new_bytes
+    journal.rollback()
+    assert (old(1), old(b"b"), old("s")) == ("int old", "object", "str at run time")
+
+
+def test_a_dispatcher_case_keyed_by_a_new_class_is_keyed_by_the_kept_one() -> None:
+    old, new = dispatcher("old"), dispatcher("new")
+    kept_cls, new_cls = type("Shape", (), {}), type("Shape", (), {})
+    new.register(new_cls, lambda x: "shape")
+    kept = {new_cls: kept_cls}
+    merge_dispatch(Journal(), old, new, lambda c: kept.get(c, c), lambda a, b: True)
+    assert old(kept_cls()) == "shape" and new_cls not in old.registry
+    assert old(1) == "int old"  # patched in place (the patch said so): the same case object
+
+
+def test_a_kept_abc_keeps_its_virtual_subclasses_and_takes_the_new_ones() -> None:
+    class Old(abc.ABC):  # noqa: B024 - an ABC used only for register()
+        pass
+
+    class New(abc.ABC):  # noqa: B024
+        pass
+
+    at_run_time, kept, fresh = type("A", (), {}), type("K", (), {}), type("K", (), {})
+    Old.register(at_run_time)
+    New.register(fresh)
+    assert not issubclass(kept, Old)
+    merge_abc(Journal(), Old, New, lambda c: kept if c is fresh else c)
+    assert issubclass(at_run_time, Old) and issubclass(kept, Old)

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from ipython_hotreload.core.edit.definitions import (
     changed_line_count,
-    dedent_definition,
     find_definition,
     splice_definition,
 )
+from ipython_hotreload.core.edit.indentation import dedent_definition
 from ipython_hotreload.core.edit.targets import parse_target
 from ipython_hotreload.errors import HotReloadError
 

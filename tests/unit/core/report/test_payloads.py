@@ -9,6 +9,7 @@ from pathlib import Path
 from ipython_hotreload.core.apply.minimal import Outcome
 from ipython_hotreload.core.apply.planrun import ModuleReport
 from ipython_hotreload.core.graph.edges import Step
+from ipython_hotreload.core.report.oldcode import OldFrame
 from ipython_hotreload.core.report.payloads import build_payloads, describe_failure
 from ipython_hotreload.core.source.compiler import Compiler
 from ipython_hotreload.core.source.texts import Source
@@ -134,3 +135,14 @@ def test_an_exception_is_described_at_its_last_line_in_the_file(tmp_path: Path) 
     }
     assert elsewhere["lineno"] is None and unknown["lineno"] is None
     assert describe_failure(KeyboardInterrupt(), None)["message"] == "KeyboardInterrupt"
+
+
+def test_functions_patched_while_a_thread_ran_them_are_named_in_their_modules_payload() -> None:
+    def report(mod: str) -> ModuleReport:
+        return ModuleReport(Step(mod, None, None), None, Outcome("patched", patched=1), True)
+
+    frame = OldFrame("busy", "loop", "trainer", 7, report.__code__)
+    busy, idle = build_payloads([report("busy"), report("idle")], 1.0, [], "busy", [frame])
+    assert busy["running_old"] == [{"qualname": "loop", "thread": "trainer"}]
+    assert "running_old" not in idle
+    assert "running_old" not in build_payloads([report("busy")], 1.0, [], "busy")[0]

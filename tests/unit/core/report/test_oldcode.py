@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from types import FunctionType
 
-from ipython_hotreload.core.apply.oldcode import OldCode, find_running_old
+from ipython_hotreload.core.report.oldcode import OldCode, find_running_old
 
 
 def looping(release: threading.Event, started: threading.Event) -> int:

@@ -5,7 +5,7 @@ CPython cannot switch a running frame to new code: a frame keeps the code object
 called with, and only the function's next call runs the new one. So a patch is safe while
 another thread runs the function (nothing is torn out from under it), and what a user may
 want to know is which functions are, for now, still running the old version. The journal
-records every code object a patch replaced (:attr:`~.journal.Journal.code_swaps`); the
+records every code object a patch replaced (:attr:`~..apply.journal.Journal.code_swaps`); the
 frames of every thread (``sys._current_frames()``) are compared with them. A code object
 whose only change is where its lines are (an unchanged function that moved) is no old
 version; so a frame that runs the code a function had before it moved (and was then

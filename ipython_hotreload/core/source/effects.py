@@ -6,8 +6,9 @@ appending to another module's list, ``@app.route`` on an app made in another mod
 metric registered in a library's default registry. Those changes stay. This module finds,
 statically, the calls among the statements that ran whose callee is reached through a name
 bound by an import (so the object lives outside the module), so the error can name them.
-It is a static reading: it names what *may* have left state behind, never more than what
-the statements that ran contain.
+It is a static reading of statements, as :mod:`.reads` is: it names what *may* have left
+state behind, never more than what the statements that ran contain. A plan's run names them
+after its rollback (:meth:`~..apply.planrun.PlanRun.not_undone`).
 """
 
 from __future__ import annotations

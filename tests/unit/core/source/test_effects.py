@@ -1,11 +1,11 @@
-"""What a rollback cannot undo, named (``core/apply/effects.py``, issue 15 item 8)."""
+"""What a rollback cannot undo, named (``core/source/effects.py``, issue 15 item 8)."""
 
 from __future__ import annotations
 
 import ast
 import textwrap
 
-from ipython_hotreload.core.apply.effects import (
+from ipython_hotreload.core.source.effects import (
     describe_outside_calls,
     imported_names,
     outside_calls,
