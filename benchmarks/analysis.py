@@ -97,7 +97,7 @@ def case_analysis(args: dict[str, Any]) -> dict[str, Any]:
 
 def case_formatters(args: dict[str, Any]) -> dict[str, Any]:
     """ruff (subprocess per call) and black (in-process, warm; and its import) on one file."""
-    from ipython_hotreload.core.formatting import resolve_formatter
+    from ipython_hotreload.core.edit.formatting import resolve_formatter
 
     source = h.big_source(0)
     path = Path(args["root"]) / "hrbench" / "big300.py"
@@ -113,7 +113,7 @@ def case_formatters(args: dict[str, Any]) -> dict[str, Any]:
     out["black_import"] = [(time.perf_counter() - t0) * 1000]
     mode = black.Mode()
     out["black"] = h.time_ms(lambda i: black.format_str(source, mode=mode), repeat=args["repeat"])
-    from ipython_hotreload.core.formatting import _ruff_binary
+    from ipython_hotreload.core.edit.formatting import _ruff_binary
 
     binary = _ruff_binary()
     if binary is not None:  # the part of a ruff call that is only starting the process

@@ -84,8 +84,8 @@ def case_paired(args: dict[str, Any]) -> dict[str, Any]:
     re-creates the module's functions; ours then patches those: the same work as after one
     of its own reloads.) Also: the first reload of the session, and ruff alone."""
     root = h.load_project(args)
+    from ipython_hotreload.core.edit.formatting import resolve_formatter
     from ipython_hotreload.core.engine import HotReloader
-    from ipython_hotreload.core.formatting import resolve_formatter
 
     reloader = HotReloader(roots=[root], formatter=None)
     edits = _edits(root)

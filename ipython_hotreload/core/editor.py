@@ -23,8 +23,8 @@ from ipython_hotreload.core.edit.definitions import (
     splice_definition,
     text_hash,
 )
+from ipython_hotreload.core.edit.formatting import FormatFn, apply_formatter
 from ipython_hotreload.core.edit.history import History
-from ipython_hotreload.core.formatting import FormatFn, apply_formatter
 from ipython_hotreload.core.pipeline import RELOAD_LOCK, Pipeline
 from ipython_hotreload.core.project import Project
 from ipython_hotreload.core.results import Placement, ReloadResult

@@ -27,21 +27,20 @@ from ipython_hotreload.core.batch import Batch, BatchListener, Origin, Reexecute
 from ipython_hotreload.core.cells import CellRule, Cells, Hold, WhileRunning
 from ipython_hotreload.core.changes.loaded import LoadedModules
 from ipython_hotreload.core.changes.watch import Report, Schedule, Watcher
-from ipython_hotreload.core.edit.history import History
-from ipython_hotreload.core.editor import Editor
-from ipython_hotreload.core.events import subscriber_count
-from ipython_hotreload.core.formatting import (
+from ipython_hotreload.core.edit.formatting import (
     FormatterSpec,
     apply_formatter,
     describe_formatter,
     resolve_formatter,
 )
+from ipython_hotreload.core.edit.history import History
+from ipython_hotreload.core.editor import Editor
+from ipython_hotreload.core.events import subscriber_count
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph
-from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.core.pipeline import RELOAD_LOCK, Pipeline
 from ipython_hotreload.core.project import Project, resolve_roots
 from ipython_hotreload.core.report.analysis import analyse_functions
-from ipython_hotreload.core.results import FunctionInfo, ReloadResult
+from ipython_hotreload.core.results import EDGE_LABELS, FunctionInfo, ReloadResult
 from ipython_hotreload.core.source.provenance import record_imports
 from ipython_hotreload.core.source.running import package_of
 from ipython_hotreload.errors import HotReloadError
@@ -322,8 +321,9 @@ class HotReloader:
     def warm_up(self) -> None:
         """Do ahead of the first reload the work it would otherwise begin with: build the
         dependency graph, look at the loaded modules, import astroid and analyse once, run
-        ruff once (when it is the formatter), and have a child process analyse the loaded
-        project files (``prefetch``), so a file's first reload analyses only what changed.
+        ruff once (when it is the formatter), summarise what each loaded file mentions, and
+        have a child process analyse and read the loaded project files (``prefetch``), so a
+        first reload analyses only what changed and parses none of its dependents.
         Meant for a background thread: the graph is built under the reload lock, so a
         reload that comes first waits only for what is not ready yet."""
         # First astroid: importing it adds a hundred modules, which the look at the loaded
@@ -338,16 +338,11 @@ class HotReloader:
             project.loaded.changed_on_disk(loaded, set())
             if loaded:  # a plan, thrown away, builds the graph's reverse index
                 project.graph.plan([next(iter(loaded))], loaded, project.loaded.import_order())
-            files = [
-                (p, package_of(name, module))
-                for name, module in loaded.items()
-                if (p := project.loaded.path_of(name)) is not None
-            ]
-            # What each file mentions: the first filter of every dependent.
-            running = self._pipeline.compiler.running
-            for name in loaded:
+            running, files = self._pipeline.compiler.running, []
+            for name, module in loaded.items():
                 if (p := project.loaded.path_of(name)) is not None:
-                    running.mentions(name, p)
+                    running.mentions(name, p)  # every dependent's first filter
+                    files.append((p, package_of(name, module)))
         if files and self._prefetch is None:
             # Imported here, not with the engine: only a warm-up starts the child process.
             from ipython_hotreload.core.report.prefetch import Prefetch

@@ -51,8 +51,8 @@ from ipython_hotreload.core.cells import Hold, MustWait
 from ipython_hotreload.core.changes.pending import PendingEdits
 from ipython_hotreload.core.changes.watch import Watcher
 from ipython_hotreload.core.edit import bytecode
+from ipython_hotreload.core.edit.formatting import FormatFn, apply_formatter
 from ipython_hotreload.core.events import ModuleEvent, publish, subscriber_count
-from ipython_hotreload.core.formatting import FormatFn, apply_formatter
 from ipython_hotreload.core.graph.modulegraph import Step
 from ipython_hotreload.core.graph.scanpool import gc_paused
 from ipython_hotreload.core.paths import (

@@ -3,19 +3,21 @@ r"""The shapes of what a reload returns and publishes (SPEC §1.1, §1.4, §1.5,
 :class:`Payload` is the one description of a payload's keys; every producer (the pipeline)
 and reader (the IPython report, the panels' state, the cluster adapter) annotates with it.
 Payloads travel as plain JSON dicts, so these are ``TypedDict``\ s, not classes with
-behaviour. A leaf: every layer may read these shapes.
+behaviour. With them, the dependency labels of SPEC §3 (shared by the graph, the engine
+and the adapters). A leaf: every layer may read these shapes.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-from ipython_hotreload.core.labels import Label
-
 __all__ = [
+    "EDGE_LABELS",
+    "LABELS_BY_STRENGTH",
     "Changes",
     "Failure",
     "FunctionInfo",
+    "Label",
     "Mode",
     "Payload",
     "PendingBrief",
@@ -27,6 +29,15 @@ __all__ = [
     "WorkerFailure",
     "Workers",
 ]
+
+#: How strongly importing module A ties it to module B (SPEC §3).
+Label = Literal["compile", "export", "runtime"]
+
+#: Strongest first: the order SPEC lists them and ``compile_dep_edges`` validates against.
+EDGE_LABELS: tuple[Label, Label, Label] = ("compile", "export", "runtime")
+
+#: Weakest first: a label's index is its strength.
+LABELS_BY_STRENGTH: tuple[Label, Label, Label] = ("runtime", "export", "compile")
 
 #: What a reload did to a module (SPEC §1.5).
 Mode = Literal["patched", "partial", "full", "unchanged"]

@@ -33,8 +33,8 @@ from ipython_hotreload.core.edit.indentation import dedent_definition
 from ipython_hotreload.core.edit.targets import is_definition_target
 from ipython_hotreload.core.engine import HotReloader, Status
 from ipython_hotreload.core.events import subscriber_count
-from ipython_hotreload.core.labels import EDGE_LABELS
 from ipython_hotreload.core.paths import is_within, sys_path_dirs
+from ipython_hotreload.core.results import EDGE_LABELS
 from ipython_hotreload.errors import HotReloadError
 from ipython_hotreload.ipython.report import (
     display_path,

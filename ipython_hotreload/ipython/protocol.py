@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-from ipython_hotreload.core.labels import EDGE_LABELS
+from ipython_hotreload.core.results import EDGE_LABELS
 from ipython_hotreload.errors import BadRequest
 
 __all__ = [

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 import ipython_hotreload as hr
-from ipython_hotreload.core import formatting, pipeline
+from ipython_hotreload.core import pipeline
 from ipython_hotreload.core.apply import defpatch, functions, journal, patching
-from ipython_hotreload.core.edit import bytecode
+from ipython_hotreload.core.edit import bytecode, formatting
 from ipython_hotreload.core.source import compiler
 from tests.reliability.conftest import Versioned, WriteDenier, fd_path, os_error
 

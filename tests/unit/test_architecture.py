@@ -204,3 +204,51 @@ def test_the_mirror_check_finds_a_module_without_its_test_file(tmp_path: Path) -
     ]
     (pkg / "new.py").write_text("")
     assert "pkg.new has no test_new.py" in mirror_problems(pkg, "pkg", tests)
+
+
+# -- sizes -------------------------------------------------------------------------------------
+
+MAX_LINES = 450  # a core module's, but two at most (each saying why in its docstring)
+MAX_FUNCTION_LINES = 60
+MAX_FACADE_METHODS = 30
+MAX_MODULES_PER_FOLDER = 10
+
+
+def oversized(files: dict[str, Path]) -> tuple[list[str], list[str]]:
+    """The modules over :data:`MAX_LINES` and the functions over :data:`MAX_FUNCTION_LINES`."""
+    big_modules, long_functions = [], []
+    for name, file in files.items():
+        text = file.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_LINES:
+            big_modules.append(name)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                if (node.end_lineno or start) - start + 1 > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{name}.{node.name} (line {node.lineno})")
+    return big_modules, long_functions
+
+
+def test_the_core_keeps_to_its_sizes() -> None:
+    files = module_files(PACKAGE_DIR / "core", CORE)
+    big_modules, long_functions = oversized(files)
+    assert not long_functions
+    assert len(big_modules) <= 2, big_modules
+    assert f"{CORE}.engine" not in big_modules
+    for name in big_modules:
+        doc = ast.get_docstring(ast.parse(files[name].read_text(encoding="utf-8"))) or ""
+        assert "lines" in doc, f"{name} does not say why it is over {MAX_LINES} lines"
+    engine = ast.parse(files[f"{CORE}.engine"].read_text(encoding="utf-8"))
+    (facade,) = [n for n in engine.body if isinstance(n, ast.ClassDef) and n.name == "HotReloader"]
+    methods = [n for n in facade.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    assert len(methods) <= MAX_FACADE_METHODS
+    for folder in sorted({f.parent for f in files.values()}):
+        modules = [f for f in folder.glob("*.py") if f.name != "__init__.py"]
+        assert len(modules) <= MAX_MODULES_PER_FOLDER, folder
+
+
+def test_the_size_check_finds_a_long_function(tmp_path: Path) -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    (tmp_path / "a.py").write_text(f"def long():\n{body}")
+    (tmp_path / "b.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    assert oversized(module_files(tmp_path, "pkg")) == (["pkg.b"], ["pkg.a.long (line 1)"])

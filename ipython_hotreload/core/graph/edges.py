@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ipython_hotreload.core.labels import Label
+from ipython_hotreload.core.results import Label
 
 __all__ = ["Edge", "Step"]
 

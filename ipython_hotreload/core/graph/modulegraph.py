@@ -41,8 +41,8 @@ from ipython_hotreload.core.graph.projectfiles import (
     save_cache,
 )
 from ipython_hotreload.core.graph.scanpool import gc_paused, scan_files
-from ipython_hotreload.core.labels import EDGE_LABELS, LABELS_BY_STRENGTH
 from ipython_hotreload.core.paths import is_within, module_name_for, sys_path_dirs
+from ipython_hotreload.core.results import EDGE_LABELS, LABELS_BY_STRENGTH
 
 __all__ = ["EDGE_LABELS", "Edge", "ModuleGraph", "Step", "default_cache_dir", "scan_source"]
 

@@ -1,6 +1,7 @@
 """The declared shapes (``Payload``, ``ReloadResult``, ``Status``) match what reloads really
 produce: every key a payload carries is declared, with a value of the declared type, and
-every required key is there. A key added by the engine without its type fails here."""
+every required key is there. A key added by the engine without its type fails here. And the
+dependency labels (SPEC §3): three of them, and the two orders the others rely on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import pytest
 
 from ipython_hotreload.core.engine import Status
-from ipython_hotreload.core.results import Payload, ReloadResult
+from ipython_hotreload.core.graph.importscan import scan_source, strengths
+from ipython_hotreload.core.results import (
+    EDGE_LABELS,
+    LABELS_BY_STRENGTH,
+    Label,
+    Payload,
+    ReloadResult,
+)
 from tests.conftest import Project
 
 
@@ -125,3 +133,23 @@ def test_status_fits_its_type(reloaded: tuple[Project, list[dict[str, Any]]]) ->
     assert problems(status, Status) == []
     assert status["last_reload"] is not None and status["last_reload"]["mod"] == "base"
     assert set(status) == set(typing.get_type_hints(Status))
+
+
+# -- the dependency labels ----------------------------------------------------------------------
+
+
+def test_the_labels_are_the_three_of_the_spec_strongest_first() -> None:
+    assert get_args(Label) == ("compile", "export", "runtime")
+    assert get_args(Label) == EDGE_LABELS
+
+
+def test_a_labels_position_in_labels_by_strength_is_the_strength_the_scan_gives_it() -> None:
+    assert tuple(reversed(EDGE_LABELS)) == LABELS_BY_STRENGTH
+    records = scan_source(
+        "from b import X\nY = X\nfrom c import Z\nimport d\ndef f():\n    return Z, d\n",
+        "a",
+        False,
+    )
+    ranks = strengths(records, "a", False, {"a", "b", "c", "d"})
+    named = {target: LABELS_BY_STRENGTH[rank] for target, rank in ranks.items()}
+    assert named == {"b": "compile", "c": "export", "d": "runtime"}

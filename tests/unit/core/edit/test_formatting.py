@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import ipython_hotreload as hr
-from ipython_hotreload.core import formatting
-from ipython_hotreload.core.formatting import (
+from ipython_hotreload.core.edit import formatting
+from ipython_hotreload.core.edit.formatting import (
     apply_formatter,
     describe_formatter,
     resolve_formatter,
