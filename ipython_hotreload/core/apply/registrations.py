@@ -64,9 +64,11 @@ _LISTS = (list,)
 _DICTS = (dict, collections.OrderedDict, collections.defaultdict)
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
 _DEFINITIONS = (FunctionType, BuiltinFunctionType, MethodType, ModuleType, type)
+# The exact types of both, which a walk passes over without a step.
+_SKIP = frozenset((*_ATOMS, *_DEFINITIONS))
 
 # A container seen by a walk: its path from a root (for messages), and what it held.
-_Seen = tuple[Any, str, Any]
+_Seen = tuple[Any, Any, Any]
 # Every functools.singledispatch function runs this one code object.
 _DISPATCH_CODE = getattr(functools.singledispatch(lambda x: x), "__code__")
 
@@ -134,10 +136,10 @@ class Registrations:
                 continue  # made by the statement: nothing in it was registered before
             before = entry[2]
             if isinstance(container, list):
-                if [id(x) for x in container] != before:
-                    unpaired += _settle_list(journal, container, before, kept, where)
+                if after != before:
+                    unpaired += _settle_list(journal, container, before, kept, _path(where))
             elif after != before:
-                unpaired += _settle_dict(journal, container, before, kept, where)
+                unpaired += _settle_dict(journal, container, before, kept, _path(where))
         return unpaired
 
 
@@ -245,16 +247,18 @@ def _holds_the_same_function(old: Any, new: Any) -> bool:
 
 def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
     """Every list and dict reachable from ``roots``: id -> (it, its path, what it holds: the
-    ids of a list's items, a dict's keys with the ids of their values)."""
+    ids of a list's items, a dict's keys with the ids of their values). A path is kept as
+    (the parent's path, a step) and spelt only for a message: most are never read."""
     seen: dict[int, _Seen] = {}
     visited: set[int] = set()
     budget = BUDGET
-    stack: list[tuple[Any, str, int]] = []
+    skip = _SKIP
+    stack: list[tuple[Any, Any, int]] = []
     for label, root in roots:
         if isinstance(root, _Namespace):
-            stack.extend((v, f"{label}.{k}", 1) for k, v in list(root.ns.items()))
+            stack.extend((v, (label, "." + k), 1) for k, v in list(root.ns.items()))
         elif isinstance(root, type):
-            stack.extend((v, f"{label}.{k}", 1) for k, v in list(vars(root).items()))
+            stack.extend((v, (label, "." + k), 1) for k, v in list(vars(root).items()))
         else:
             stack.append((root, label, 0))
     while stack and budget > 0:
@@ -266,23 +270,59 @@ def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
         budget -= 1
         if depth > DEPTH:
             continue
+        depth += 1
+        # Children that are plain atoms or definitions are never pushed (the walk would
+        # pass over them): a registry's strings and functions cost no step each.
         if kind in _LISTS:
             if len(obj) <= LARGE:
-                seen[id(obj)] = (obj, where, [id(x) for x in obj])
-                stack.extend((x, f"{where}[{i}]", depth + 1) for i, x in enumerate(obj))
+                seen[id(obj)] = (obj, where, list(map(id, obj)))
+                stack.extend(
+                    (x, (where, i), depth) for i, x in enumerate(obj) if type(x) not in skip
+                )
         elif kind in _DICTS:
             if len(obj) <= LARGE:
-                items = list(obj.items())
-                seen[id(obj)] = (obj, where, {k: id(v) for k, v in items})
-                stack.extend((v, f"{where}[{k!r}]", depth + 1) for k, v in items)
+                seen[id(obj)] = (obj, where, dict(zip(obj, map(id, obj.values()), strict=True)))
+                stack.extend(
+                    (v, (where, _Key(k)), depth) for k, v in obj.items() if type(v) not in skip
+                )
         elif kind in (tuple, set, frozenset):
             if len(obj) <= LARGE:
-                stack.extend((x, where, depth + 1) for x in obj)
+                stack.extend((x, where, depth) for x in obj if type(x) not in skip)
         else:
             attrs = _instance_dict(obj)
             if attrs is not None and len(attrs) <= LARGE:
-                stack.extend((v, f"{where}.{k}", depth + 1) for k, v in list(attrs.items()))
+                stack.extend(
+                    (v, (where, "." + k), depth)
+                    for k, v in list(attrs.items())
+                    if type(v) not in skip
+                )
     return seen
+
+
+class _Key:
+    """A dict key as a step of a path (spelt ``[key]``)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+
+def _path(where: Any) -> str:
+    """A path kept as nested (parent, step) pairs, spelt."""
+    steps: list[str] = []
+    while isinstance(where, tuple):
+        where, step = where
+        if isinstance(step, _Key):
+            try:
+                steps.append(f"[{step.key!r}]")
+            except Exception:  # noqa: BLE001 - a foreign __repr__: the path says less
+                steps.append("[...]")
+        elif isinstance(step, int):
+            steps.append(f"[{step}]")
+        else:
+            steps.append(step)
+    return str(where) + "".join(reversed(steps))
 
 
 def _instance_dict(obj: Any) -> dict[str, Any] | None:
