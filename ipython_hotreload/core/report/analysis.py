@@ -183,36 +183,76 @@ def seed_file(key: str, entries: dict[bytes, tuple[FunctionInfo, ...]]) -> bool:
         return True
 
 
-def _analyse_segment(segment: str, prefix: str = "") -> list[FunctionInfo]:
+def _analyse_segment(segment: str, prefix: str = "", *, bodies: bool = False) -> list[FunctionInfo]:
     """The entries of one unit, lines relative to it; a class member (``prefix`` set) is
-    read inside a bare class, so astroid sees it as a method."""
+    read inside a bare class, so astroid sees it as a method. A unit that is one function
+    reaches astroid without its body (:func:`_header`) unless ``bodies``."""
     import astroid
     from astroid.builder import AstroidBuilder
 
     out: list[FunctionInfo] = []
+    text = segment
+    if prefix:
+        first = segment.splitlines()[0] if segment else ""
+        indent = first[: len(first) - len(first.lstrip())]
+        text = "class _:\n" + "".join(
+            "    " + line[len(indent) :] if line.startswith(indent) else line
+            for line in segment.splitlines(keepends=True)
+        )
+    header = None if bodies else _header(text, in_class=bool(prefix))
     try:
         # No transforms (the brain's plugins): what is read here is the syntax of each def,
         # which they do not change, and they cost a third of the parse.
         builder = AstroidBuilder(astroid.MANAGER, apply_transforms=False)
+        module = builder.string_build(header[0] if header is not None else text)
         if not prefix:
-            for node in builder.string_build(segment).body:
+            for node in module.body:
                 _collect(node, "", in_class=False, out=out)
-            return out
-        first = segment.splitlines()[0] if segment else ""
-        indent = first[: len(first) - len(first.lstrip())]
-        body = "".join(
-            "    " + line[len(indent) :] if line.startswith(indent) else line
-            for line in segment.splitlines(keepends=True)
-        )
-        wrapper = builder.string_build("class _:\n" + body).body[0]
-        for node in wrapper.body:
-            _collect(node, prefix, in_class=True, out=out)
+        else:
+            for node in module.body[0].body:
+                _collect(node, prefix, in_class=True, out=out)
+    except (astroid.AstroidSyntaxError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # Python itself compiled it; astroid's recursive builder may still give up
+    if header is not None:
+        for e in out:  # the one function's: its body was left out
+            e["end_lineno"] = header[1]
+    if prefix:
         for e in out:  # the wrapper's line
             e["lineno"] -= 1
             e["end_lineno"] -= 1
-    except (astroid.AstroidSyntaxError, SyntaxError, ValueError, RecursionError, MemoryError):
-        return []  # Python itself compiled it; astroid's recursive builder may still give up
     return out
+
+
+def _header(text: str, *, in_class: bool) -> tuple[str, int] | None:
+    """``text`` (one unit, as astroid is to read it) cut after its function's docstring,
+    with ``...`` for the body, and the function's last line; None unless the unit is one
+    function whose body, past the docstring, starts on a line of its own. An entry reads
+    only the header (decorators, name, arguments, return annotation, docstring), and
+    astroid's cost is per node: the body is most of them."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    body = tree.body
+    if in_class:
+        if len(body) != 1 or not isinstance(body[0], ast.ClassDef):
+            return None
+        body = body[0].body
+    if len(body) != 1 or not isinstance(body[0], ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    fn = body[0]
+    rest = fn.body[1:] if ast.get_docstring(fn, clean=False) is not None else fn.body
+    if not rest:
+        return None
+    lines = text.splitlines(keepends=True)
+    node = rest[0]
+    decorators = getattr(node, "decorator_list", ())
+    start = min([node.lineno, *(d.lineno for d in decorators)])
+    col = min([node.col_offset, *(d.col_offset - 1 for d in decorators)])  # before the @
+    indent = lines[start - 1].encode("utf-8")[:col].decode("utf-8", "replace")
+    if start <= fn.lineno or indent.strip():
+        return None  # the body shares a line with the header or the docstring
+    return "".join(lines[: start - 1]) + indent + "...\n", fn.end_lineno or fn.lineno
 
 
 def _collect(node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[FunctionInfo]) -> None:

@@ -44,6 +44,49 @@ def test_member_by_member_is_the_whole_class(path: Path) -> None:
     assert analysis.analyse_functions(source, tree) == whole
 
 
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+def test_a_function_read_without_its_body_gives_the_same_entry(path: Path) -> None:
+    source = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        pytest.skip("not this Python's syntax")
+    units = list(analysis._tree_units(tree.body))
+    for _, _, segment, prefix in analysis._definitions(source, units):
+        assert analysis._analyse_segment(segment, prefix) == analysis._analyse_segment(
+            segment, prefix, bodies=True
+        ), segment.splitlines()[0]
+
+
+def test_bodies_are_left_out_where_they_can_be() -> None:
+    cut = [
+        'def f(x: int = 1) -> int:\n    """Doc."""\n    y = x\n    return y\n',
+        "class _:\n    @property\n    def p(self):\n        @wraps(g)\n        def inner(): ...\n",
+    ]
+    kept = [
+        "def f(): return 1\n",  # the body shares the def's line
+        'def f():\n    """Only a docstring."""\n',
+        'def f():\n    """doc"""; return 1\n',
+        "class K:\n    def m(self): ...\n",  # a class, read whole
+    ]
+    assert [analysis._header(t, in_class=t.startswith("class _")) for t in cut] == [
+        ('def f(x: int = 1) -> int:\n    """Doc."""\n    ...\n', 4),
+        ("class _:\n    @property\n    def p(self):\n        ...\n", 5),
+    ]
+    assert [analysis._header(t, in_class=False) for t in kept] == [None] * len(kept)
+    assert analysis._analyse_segment("def f(a, *, b=2):\n    x = 1\n    return x\n") == [
+        {
+            "name": "f",
+            "qualname": "f",
+            "kind": "function",
+            "lineno": 1,
+            "end_lineno": 3,
+            "signature": "(a, *, b=2)",
+            "doc": None,
+        }
+    ]
+
+
 def test_a_class_that_makes_methods_by_assignment_is_read_whole() -> None:
     source = (
         "class K:\n"
