@@ -200,99 +200,143 @@ def _prefixes(chain: list[str]) -> list[str]:
     return [".".join(chain[: i + 1]) for i in range(len(chain))]
 
 
-_LATER = object()  # the scope of a callback the body returns: it never runs in the call
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+class _Frame:
+    """One scope of a function's body: what it binds, and what it declares global."""
+
+    __slots__ = ("bound", "declared", "kind", "parent")
+
+    def __init__(self, parent: _Frame | None, kind: str, bound: set[str]) -> None:
+        self.parent = parent
+        self.kind = kind  # "def" (or lambda), "class" or "comprehension"
+        self.bound = bound
+        self.declared: set[str] = set()  # `global` names: never local here
+
+    def is_global(self, name: str) -> bool:
+        """Does ``name``, read in this scope, stand for a global (or a builtin)?"""
+        if name in self.declared:
+            return True
+        # (a class body reads a name it binds later from outside: no answer from it)
+        if self.kind != "class" and name in self.bound:
+            return False
+        frame = self.parent
+        while frame is not None:
+            if frame.kind != "class":  # a class's names are not its functions' closure
+                if name in frame.declared:
+                    return True
+                if name in frame.bound:
+                    return False
+            frame = frame.parent
+        return True
+
+    def function(self) -> _Frame:
+        """The scope an assignment expression in this one binds in."""
+        frame = self
+        while frame.kind == "comprehension" and frame.parent is not None:
+            frame = frame.parent
+        return frame
 
 
 def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     """The global names (and dotted chains on them) a function's body reads, at any depth
     (nested functions included: they read the same globals when called), and the ``".m"``
-    methods it calls on something computed while it runs. A nested function's method calls
-    count only when it may run during the call: a callback the body returns
-    (``def cb(...): ...`` then ``return cb``, or ``return lambda: ...``) and nothing else
-    uses runs later, if ever, so a factory of callbacks calls none of their methods."""
-    local: set[str] = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
-    declared: set[str] = set()  # `global` names: never local
-    chains: list[tuple[list[str], object]] = []  # with the scope reading each
-    methods: list[tuple[str, object]] = []  # ".m" markers, with the scope calling each
-    uses: dict[object, set[str]] = {}  # the names each scope loads (returned ones aside)
-    returned: set[int] = set()  # ids of the values of `return` statements
-    stack: list[tuple[ast.AST, object]] = [(s, None) for s in fn.body]
-    while stack:  # one walk: a name is local wherever in the body it is bound
-        node, scope = stack.pop()
+    methods it calls on something computed. A nested function's method calls count as the
+    body's, a callback the body returns included: whoever called the factory may call it
+    while still importing (``@timed`` then ``CONFIG = load()``). A name is local to the
+    scope that binds it (a nested function's parameter hides nothing from the body)."""
+    top = _Frame(None, "def", _arg_names(fn.args))
+    chains: list[tuple[list[str], _Frame]] = []  # with the scope reading each
+    methods: set[str] = set()  # ".m" markers
+    stack: list[tuple[ast.AST, _Frame]] = [(s, top) for s in fn.body]
+    while stack:  # one walk: a name is local wherever in its scope it is bound
+        node, frame = stack.pop()
         cls = type(node)
         if cls is ast.Name:
             if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
-                chains.append(([node.id], scope))  # type: ignore[attr-defined]
-                if id(node) not in returned:
-                    uses.setdefault(scope, set()).add(node.id)  # type: ignore[attr-defined]
+                chains.append(([node.id], frame))  # type: ignore[attr-defined]
             else:
-                local.add(node.id)  # type: ignore[attr-defined]
+                frame.bound.add(node.id)  # type: ignore[attr-defined]
             continue
         if cls is ast.Attribute and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
             chain = _chain(node)
             if chain:
-                chains.append((chain, scope))
+                chains.append((chain, frame))
                 continue
         elif cls is ast.Global:
-            declared.update(node.names)  # type: ignore[attr-defined]
-        elif cls is ast.Return and node.value is not None:  # type: ignore[attr-defined]
-            returned.add(id(node.value))  # type: ignore[attr-defined]
-        elif cls in _DEFS or cls is ast.Lambda:
-            stack.extend(_nested_scope(node, scope, returned, local))
+            frame.declared.update(node.names)  # type: ignore[attr-defined]
+        elif cls is ast.Nonlocal:
+            frame.bound.update(node.names)  # type: ignore[attr-defined]
+        elif cls is ast.NamedExpr:
+            frame.function().bound.add(node.target.id)  # type: ignore[attr-defined]
+            stack.append((node.value, frame))  # type: ignore[attr-defined]
+            continue
+        elif cls in _DEFS or cls is ast.Lambda or cls is ast.ClassDef:
+            stack.extend(_nested_scope(node, frame))
+            continue
+        elif cls in _COMPREHENSIONS:
+            stack.extend(_comprehension_scope(node, frame))
             continue
         elif (
             cls is ast.Call
             and isinstance(node.func, ast.Attribute)  # type: ignore[attr-defined]
             and _chain(node.func) is None  # type: ignore[attr-defined]
         ):
-            methods.append(("." + node.func.attr, scope))  # type: ignore[attr-defined]
-        stack.extend((child, scope) for child in _children(node))
-    local -= declared
-    out: set[str] = set()
-    for chain, scope in chains:
-        if chain[0] not in local:
+            methods.add("." + node.func.attr)  # type: ignore[attr-defined]
+        stack.extend((child, frame) for child in _children(node))
+    out: set[str] = set(methods)
+    for chain, frame in chains:
+        if frame.is_global(chain[0]):
             out.update(_prefixes(chain))
         elif len(chain) > 1:
-            methods.append(("." + chain[1], scope))  # a local's: any class's may be it
-    running = _running(uses)
-    out.update(marker for marker, scope in methods if scope in running)
+            out.add("." + chain[1])  # a method of a local: any class's may be the one
     return out
 
 
-def _nested_scope(
-    node: ast.AST, scope: object, returned: set[int], local: set[str]
-) -> list[tuple[ast.AST, object]]:
-    """The parts of a nested ``def`` or ``lambda`` to walk, each with the scope it runs in:
-    decorators, defaults and annotations in ``scope``; the body in the function's own
-    (named after it) when ``scope`` is the outer body's, else in ``scope``. A lambda's body
-    runs in ``scope``, unless the outer body returns it (``_LATER``)."""
-    local.update(a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg))  # type: ignore[attr-defined]
+def _arg_names(args: ast.arguments) -> set[str]:
+    return {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)}
+
+
+def _nested_scope(node: ast.AST, frame: _Frame) -> list[tuple[ast.AST, _Frame]]:
+    """The parts of a nested ``def``, ``lambda`` or ``class`` to walk, each with its scope:
+    decorators, defaults, annotations and bases in ``frame``; the body in a scope of its own
+    (a function's parameters bound there)."""
     if isinstance(node, ast.Lambda):
-        inner: object = scope  # a lambda the body makes runs when the body calls or passes it
-        if scope is None and id(node) in returned:
-            inner = _LATER
-        return [(node.args, scope), (node.body, inner)]
+        inner = _Frame(frame, "def", _arg_names(node.args))
+        return [(node.args, frame), (node.body, inner)]
+    if isinstance(node, ast.ClassDef):
+        frame.bound.add(node.name)
+        inner = _Frame(frame, "class", set())
+        outside: list[ast.AST] = [*node.decorator_list, *node.bases]
+        outside += [k.value for k in node.keywords]
+        return [(n, frame) for n in outside] + [(b, inner) for b in node.body]
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    local.add(node.name)
-    inner = node.name if scope is None else scope
-    out: list[tuple[ast.AST, object]] = [(node.args, scope)]
-    out += [(d, scope) for d in node.decorator_list]
+    frame.bound.add(node.name)
+    inner = _Frame(frame, "def", _arg_names(node.args))
+    out: list[tuple[ast.AST, _Frame]] = [(node.args, frame)]
+    out += [(d, frame) for d in node.decorator_list]
     if node.returns is not None:
-        out.append((node.returns, scope))
+        out.append((node.returns, frame))
     return out + [(b, inner) for b in node.body]
 
 
-def _running(uses: dict[object, set[str]]) -> set[object]:
-    """The scopes that may run during the call: the body's own, and the nested functions a
-    running scope names other than to return them."""
-    running: set[object] = {None}
-    todo: list[object] = [None]
-    while todo:
-        for name in uses.get(todo.pop(), ()):
-            if name not in running:
-                running.add(name)
-                todo.append(name)
-    return running
+def _comprehension_scope(node: ast.AST, frame: _Frame) -> list[tuple[ast.AST, _Frame]]:
+    """A comprehension's parts with their scopes: its first iterable is evaluated in
+    ``frame``, the rest (its targets bound) in a scope of its own."""
+    inner = _Frame(frame, "comprehension", set())
+    generators: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
+    out: list[tuple[ast.AST, _Frame]] = [(generators[0].iter, frame)]
+    for i, gen in enumerate(generators):
+        out.append((gen.target, inner))
+        if i:
+            out.append((gen.iter, inner))
+        out += [(cond, inner) for cond in gen.ifs]
+    if isinstance(node, ast.DictComp):
+        out += [(node.key, inner), (node.value, inner)]
+    else:
+        out.append((node.elt, inner))  # type: ignore[attr-defined]
+    return out
 
 
 def absolute_module(module: str | None, level: int, package: str | None) -> str | None:

@@ -437,3 +437,67 @@ def test_changes_between_two_texts_are_function_qualnames() -> None:
     assert changes_between(old, new) == {"added": ["C.n"], "changed": ["f"], "removed": ["C.m"]}
     assert changes_between(None, new) == {"added": ["f", "C.n"], "changed": [], "removed": []}
     assert not Outcome("unchanged").touched
+
+
+# -- what a function's nested scopes read ------------------------------------------------------
+
+TIMING = """
+class Clock:
+    def now(self):
+        return {n}
+
+
+def timed(fn):
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs), Clock().now()
+
+    return wrapper
+"""
+
+
+def test_a_decorators_wrapper_called_at_import_time_sees_a_changed_method(
+    project: Project,
+) -> None:
+    # The wrapper `timed` returns calls Clock.now when `load()` runs, during the import.
+    project.files(
+        {
+            "timing.py": TIMING.format(n=1),
+            "conf.py": "from timing import timed\n\n\n@timed\ndef load():\n    return 'x'\n\n\n"
+            "CONFIG = load()\n",
+        }
+    )
+    conf = project.import_("conf")
+    project.reload("timing.py", TIMING.format(n=2))
+    assert conf.CONFIG == ("x", 2)
+
+
+def test_a_method_a_local_class_calls_is_called_by_the_function(project: Project) -> None:
+    units = (
+        "class Unit:\n    def scale(self):\n        return {n}\n\n\n"
+        "def measure():\n    class Probe:\n        def go(self):\n"
+        "            return Unit().scale()\n\n    return Probe().go()\n"
+    )
+    project.files(
+        {
+            "units.py": units.format(n=1),
+            "uses.py": "from units import measure\n\nVALUE = measure()\n",
+        }
+    )
+    uses = project.import_("uses")
+    project.reload("units.py", units.format(n=2))
+    assert uses.VALUE == 2
+
+
+def test_a_nested_functions_parameter_hides_no_global_from_the_body(project: Project) -> None:
+    routes = (
+        "config = {{'a': {n}}}\n\n\n"
+        "def build_routes():\n"
+        "    def route(path, config=None):\n"
+        "        return (path, config or {{}})\n\n"
+        "    return [route('/a', config['a']), route('/b')]\n\n\n"
+        "ROUTES = build_routes()\n"
+    )
+    project.files({"routes.py": routes.format(n=1)})
+    mod = project.import_("routes")
+    project.reload("routes.py", routes.format(n=2))
+    assert mod.ROUTES[0] == ("/a", 2)
