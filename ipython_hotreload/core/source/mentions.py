@@ -18,11 +18,13 @@ anyway, a "no" is certain.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 __all__ = ["Mentions", "mentions_of"]
 
-_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+# Bytes from 0x80 are those of non-ASCII characters in UTF-8: `π`, `café` are names too.
+_IDENTIFIER = re.compile(rb"[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*")
 _STAR = re.compile(rb"\bimport\s*\*|\bimport\s*\(\s*\*")
 # Sized to each text: 16 bits per distinct identifier and 3 probes give about 0.5% false
 # "maybe" per name part, for the 3,000 words of a big module with long docstrings as for a
@@ -70,6 +72,10 @@ class Mentions:
 def mentions_of(data: bytes) -> Mentions:
     """The summary of one module text."""
     words = set(_IDENTIFIER.findall(data))
+    for word in [w for w in words if not w.isascii()]:
+        # Python names the identifier it reads by its NFKC form (`ﬁle` binds `file`).
+        text = word.decode("utf-8", "ignore")
+        words.add(unicodedata.normalize("NFKC", text).encode())
     size = _MIN_BITS
     while size < _BITS_PER_WORD * len(words) and size < _MAX_BITS:
         size <<= 1

@@ -109,3 +109,16 @@ def test_dunder_parts_need_not_be_spelt_python_calls_them_implicitly() -> None:
     assert subclass.may_mention("Base.__init_subclass__")
     assert subclass.may_mention("Base.__class__") and subclass.may_mention("Base.__init__")
     assert not mentions_of(b"x = 1\n").may_mention("Base.__init_subclass__")
+
+
+def test_a_non_ascii_identifier_may_be_mentioned_under_its_normalised_name() -> None:
+    found = mentions_of("AREA = π * 2\nx = café\nﬁle = 1\n".encode())
+    for name in ("π", "café", "file", "AREA"):
+        assert found.may_mention(name), name
+
+
+def test_a_dependent_reading_a_non_ascii_name_runs_again(project: Project) -> None:
+    project.files({"consts.py": "π = 3\n", "area.py": "from consts import π\n\nAREA = π * 2\n"})
+    area = project.import_("area")
+    project.reload("consts.py", "π = 4\n")
+    assert area.AREA == 8
