@@ -28,6 +28,7 @@ from types import CodeType, FunctionType
 from typing import Any
 
 from ipython_hotreload.core.apply.functions import defined_in, nested_changes
+from ipython_hotreload.core.source.reads import CALLBACKS
 
 __all__ = [
     "INSTANCE_HOOKS",
@@ -67,7 +68,7 @@ def implicit_callers(ns: Mapping[str, Any], names: Iterable[str]) -> set[str]:
     # (what to add for each class of ns: "sub" of cls, "made" by metaclass cls; suffix)
     wanted: list[tuple[str, type, str]] = []
     for name in names:
-        if name.startswith("."):
+        if name.startswith(".") or name.endswith(CALLBACKS):
             continue
         head, _, hook = name.rpartition(".")
         if head and hook in _CLASS_STATEMENT_HOOKS:

@@ -41,8 +41,13 @@ from ipython_hotreload.core.apply.patching import Patcher
 from ipython_hotreload.core.apply.registrations import Registrations, roots_of
 from ipython_hotreload.core.results import Mode
 from ipython_hotreload.core.source.diff import Pair, diff_statements, redecorates
-from ipython_hotreload.core.source.reads import bound_names
-from ipython_hotreload.core.source.statements import ModuleIndex, Statement, function_texts
+from ipython_hotreload.core.source.reads import CALLBACKS, bound_names
+from ipython_hotreload.core.source.statements import (
+    ModuleIndex,
+    Statement,
+    factories,
+    function_texts,
+)
 
 __all__ = ["ModuleUpdate", "Outcome", "changes_between"]
 
@@ -149,6 +154,11 @@ class ModuleUpdate:
         tainted = self._taint() - o.rebound
         if o.rebound or o.code_changed:
             o.code_changed |= tainted
+            # A factory of this module whose callbacks call changed code: for dependents,
+            # what a call of it bound is changed code (SPEC 1.5 rule 1).
+            hot = o.rebound | o.code_changed
+            made = factories(self.new.function_reads, self.new.function_later, hot)
+            o.code_changed |= {name + CALLBACKS for name in made & self.new.function_reads.keys()}
         # A name that ends on the object it held before lost nothing, whatever a statement
         # that ran in between bound to it (an overload stub, before the implementation).
         old_ns = self.old_ns
@@ -217,7 +227,9 @@ class ModuleUpdate:
         if key == self._taint_key:
             return self._tainted
         hot = o.rebound | o.code_changed
-        tainted: set[str] = set()
+        # What a statement bound by calling a factory whose callbacks changed: calling it
+        # runs changed code (``@timed def load``, then ``CONFIG = load()``).
+        tainted = self.new.callback_holders(hot)
         grew = True
         while grew:
             grew = False

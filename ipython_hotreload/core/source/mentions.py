@@ -57,8 +57,8 @@ class Mentions:
         ``__init_subclass__``, making an instance calls ``__init__``)?"""
         bloom, size = self.bloom, self.size
         for part in name.split("."):
-            if not part or (part.startswith("__") and part.endswith("__")):
-                continue
+            if not part or part == "()" or (part.startswith("__") and part.endswith("__")):
+                continue  # (``f.()``: what ``f`` returned, spelt ``f``)
             for bit in _probes(part.encode(), size - 1):
                 if not bloom[bit >> 3] & (1 << (bit & 7)):
                     return False

@@ -20,9 +20,12 @@ import __future__
 
 import ast
 from collections.abc import Iterator
+from typing import NamedTuple
 
 __all__ = [
     "ANNOTATIONS_FLAG",
+    "CALLBACKS",
+    "BodyReads",
     "absolute_module",
     "body_reads",
     "bound_names",
@@ -32,6 +35,10 @@ __all__ = [
 ]
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+#: What a factory's name ends with among the names that changed (``"timed.()"``): the
+#: callbacks it returns call changed code (their ``later`` reads, :class:`BodyReads`).
+CALLBACKS = ".()"
 
 #: The compiler flag of ``from __future__ import annotations``.
 ANNOTATIONS_FLAG: int = __future__.annotations.compiler_flag
@@ -204,15 +211,17 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 class _Frame:
-    """One scope of a function's body: what it binds, and what it declares global."""
+    """One scope of a function's body: what it binds and declares global, and when it runs
+    (``run``: None with the body, else the body's nested function whose call runs it)."""
 
-    __slots__ = ("bound", "declared", "kind", "parent")
+    __slots__ = ("bound", "declared", "kind", "parent", "run")
 
-    def __init__(self, parent: _Frame | None, kind: str, bound: set[str]) -> None:
+    def __init__(self, parent: _Frame | None, kind: str, bound: set[str], run: object) -> None:
         self.parent = parent
         self.kind = kind  # "def" (or lambda), "class" or "comprehension"
         self.bound = bound
         self.declared: set[str] = set()  # `global` names: never local here
+        self.run = run
 
     def is_global(self, name: str) -> bool:
         """Does ``name``, read in this scope, stand for a global (or a builtin)?"""
@@ -231,24 +240,29 @@ class _Frame:
             frame = frame.parent
         return True
 
-    def function(self) -> _Frame:
-        """The scope an assignment expression in this one binds in."""
-        frame = self
-        while frame.kind == "comprehension" and frame.parent is not None:
-            frame = frame.parent
-        return frame
+
+_LATER = object()  # when a lambda the body returns runs: never during the call
 
 
-def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """The global names (and dotted chains on them) a function's body reads, at any depth
-    (nested functions included: they read the same globals when called), and the ``".m"``
-    methods it calls on something computed. A nested function's method calls count as the
-    body's, a callback the body returns included: whoever called the factory may call it
-    while still importing (``@timed`` then ``CONFIG = load()``). A name is local to the
-    scope that binds it (a nested function's parameter hides nothing from the body)."""
-    top = _Frame(None, "def", _arg_names(fn.args))
+class BodyReads(NamedTuple):
+    """What calling a function reads ``now`` (global names, dotted chains on them, ``".m"``
+    markers), and ``later``: the markers of the callbacks it returns, when they are called."""
+
+    now: frozenset[str]
+    later: frozenset[str]
+
+
+def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> BodyReads:
+    """What ``fn``'s body reads, at any depth, each name in the scope that binds it (a
+    nested function's parameter hides nothing from the body). A nested function's method
+    calls are the call's when it may run during the call (the body, or a running function,
+    names it other than to return it; a local class's methods always); those of a callback
+    the body only returns run ``later``, when whoever got it calls it."""
+    top = _Frame(None, "def", _arg_names(fn.args), None)
     chains: list[tuple[list[str], _Frame]] = []  # with the scope reading each
-    methods: set[str] = set()  # ".m" markers
+    methods: list[tuple[str, object]] = []  # ".m" markers, with when each runs
+    uses: dict[object, set[str]] = {}  # the names each run scope loads (returned ones aside)
+    returned: set[int] = set()  # ids of the values the body itself returns
     stack: list[tuple[ast.AST, _Frame]] = [(s, top) for s in fn.body]
     while stack:  # one walk: a name is local wherever in its scope it is bound
         node, frame = stack.pop()
@@ -256,6 +270,8 @@ def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
         if cls is ast.Name:
             if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
                 chains.append(([node.id], frame))  # type: ignore[attr-defined]
+                if id(node) not in returned:
+                    uses.setdefault(frame.run, set()).add(node.id)  # type: ignore[attr-defined]
             else:
                 frame.bound.add(node.id)  # type: ignore[attr-defined]
             continue
@@ -263,17 +279,23 @@ def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             chain = _chain(node)
             if chain:
                 chains.append((chain, frame))
+                uses.setdefault(frame.run, set()).add(chain[0])
                 continue
         elif cls is ast.Global:
             frame.declared.update(node.names)  # type: ignore[attr-defined]
         elif cls is ast.Nonlocal:
             frame.bound.update(node.names)  # type: ignore[attr-defined]
-        elif cls is ast.NamedExpr:
-            frame.function().bound.add(node.target.id)  # type: ignore[attr-defined]
+        elif cls is ast.Return and frame is top and node.value is not None:  # type: ignore[attr-defined]
+            returned.add(id(node.value))  # type: ignore[attr-defined]
+        elif cls is ast.NamedExpr:  # binds in the function around its comprehensions
+            scope = frame
+            while scope.kind == "comprehension" and scope.parent is not None:
+                scope = scope.parent
+            scope.bound.add(node.target.id)  # type: ignore[attr-defined]
             stack.append((node.value, frame))  # type: ignore[attr-defined]
             continue
         elif cls in _DEFS or cls is ast.Lambda or cls is ast.ClassDef:
-            stack.extend(_nested_scope(node, frame))
+            stack.extend(_nested_scope(node, frame, top, returned))
             continue
         elif cls in _COMPREHENSIONS:
             stack.extend(_comprehension_scope(node, frame))
@@ -283,37 +305,49 @@ def body_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             and isinstance(node.func, ast.Attribute)  # type: ignore[attr-defined]
             and _chain(node.func) is None  # type: ignore[attr-defined]
         ):
-            methods.add("." + node.func.attr)  # type: ignore[attr-defined]
+            methods.append(("." + node.func.attr, frame.run))  # type: ignore[attr-defined]
         stack.extend((child, frame) for child in _children(node))
-    out: set[str] = set(methods)
+    return _sorted_out(chains, methods, _running(uses))
+
+
+def _sorted_out(
+    chains: list[tuple[list[str], _Frame]], methods: list[tuple[str, object]], running: set[object]
+) -> BodyReads:
+    now: set[str] = set()
     for chain, frame in chains:
         if frame.is_global(chain[0]):
-            out.update(_prefixes(chain))
+            now.update(_prefixes(chain))
         elif len(chain) > 1:
-            out.add("." + chain[1])  # a method of a local: any class's may be the one
-    return out
+            methods.append(("." + chain[1], frame.run))  # a local's: any class's may be it
+    later = {marker for marker, run in methods if run not in running}
+    now.update(marker for marker, run in methods if run in running)
+    return BodyReads(frozenset(now), frozenset(later - now))
 
 
 def _arg_names(args: ast.arguments) -> set[str]:
     return {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)}
 
 
-def _nested_scope(node: ast.AST, frame: _Frame) -> list[tuple[ast.AST, _Frame]]:
-    """The parts of a nested ``def``, ``lambda`` or ``class`` to walk, each with its scope:
-    decorators, defaults, annotations and bases in ``frame``; the body in a scope of its own
-    (a function's parameters bound there)."""
+def _nested_scope(
+    node: ast.AST, frame: _Frame, top: _Frame, returned: set[int]
+) -> list[tuple[ast.AST, _Frame]]:
+    """A nested ``def``, ``lambda`` or ``class``'s parts, each with its scope: its body in one
+    of its own. A def of the body runs when named; deeper ones and a local class's methods
+    with what encloses them; a lambda where it is made, unless the body returns it."""
     if isinstance(node, ast.Lambda):
-        inner = _Frame(frame, "def", _arg_names(node.args))
+        run = _LATER if frame is top and id(node) in returned else frame.run
+        inner = _Frame(frame, "def", _arg_names(node.args), run)
         return [(node.args, frame), (node.body, inner)]
     if isinstance(node, ast.ClassDef):
         frame.bound.add(node.name)
-        inner = _Frame(frame, "class", set())
+        inner = _Frame(frame, "class", set(), frame.run)
         outside: list[ast.AST] = [*node.decorator_list, *node.bases]
         outside += [k.value for k in node.keywords]
         return [(n, frame) for n in outside] + [(b, inner) for b in node.body]
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     frame.bound.add(node.name)
-    inner = _Frame(frame, "def", _arg_names(node.args))
+    run = node.name if frame is top else frame.run
+    inner = _Frame(frame, "def", _arg_names(node.args), run)
     out: list[tuple[ast.AST, _Frame]] = [(node.args, frame)]
     out += [(d, frame) for d in node.decorator_list]
     if node.returns is not None:
@@ -321,10 +355,22 @@ def _nested_scope(node: ast.AST, frame: _Frame) -> list[tuple[ast.AST, _Frame]]:
     return out + [(b, inner) for b in node.body]
 
 
+def _running(uses: dict[object, set[str]]) -> set[object]:
+    """The body's run scope, and those of its functions a running one names (not to return)."""
+    running: set[object] = {None}
+    todo: list[object] = [None]
+    while todo:
+        for name in uses.get(todo.pop(), ()):
+            if name not in running:
+                running.add(name)
+                todo.append(name)
+    return running
+
+
 def _comprehension_scope(node: ast.AST, frame: _Frame) -> list[tuple[ast.AST, _Frame]]:
     """A comprehension's parts with their scopes: its first iterable is evaluated in
     ``frame``, the rest (its targets bound) in a scope of its own."""
-    inner = _Frame(frame, "comprehension", set())
+    inner = _Frame(frame, "comprehension", set(), frame.run)
     generators: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
     out: list[tuple[ast.AST, _Frame]] = [(generators[0].iter, frame)]
     for i, gen in enumerate(generators):

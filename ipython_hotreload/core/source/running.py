@@ -40,7 +40,7 @@ _UNKNOWN = Mentions(b"", True, 0)  # a text that cannot be read: it may mention 
 
 #: Readings the cache file keeps at most (the most recently read; a few kB each).
 CACHE_ENTRIES = 5000
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 _Key = tuple[str, str]  # (digest of a module text, the package it is read in)
 
@@ -65,6 +65,7 @@ def pack_readings(r: Readings) -> tuple[Any, ...]:
     return (
         tuple(r.statements),
         r.function_reads,
+        r.function_later,
         r.module_aliases,
         tuple(r.from_imports),
         frozenset(r.star_imports),
@@ -72,14 +73,19 @@ def pack_readings(r: Readings) -> tuple[Any, ...]:
 
 
 def _unpack(packed: Any) -> Readings:
-    statements, function_reads, aliases, from_imports, stars = packed
-    for loads, calls in statements:
-        if not isinstance(loads, frozenset) or not isinstance(calls, frozenset):
+    statements, function_reads, function_later, aliases, from_imports, stars = packed
+    for record in statements:
+        if len(record) != 3 or not all(isinstance(part, frozenset) for part in record):
             raise TypeError("not readings")
-    if not isinstance(function_reads, dict) or not isinstance(aliases, dict):
+    if not all(isinstance(d, dict) for d in (function_reads, function_later, aliases)):
         raise TypeError("not readings")
     return Readings(
-        list(statements), function_reads, aliases, [tuple(i) for i in from_imports], set(stars)
+        list(statements),
+        function_reads,
+        function_later,
+        aliases,
+        [tuple(i) for i in from_imports],
+        set(stars),
     )
 
 
@@ -115,12 +121,13 @@ def _read_cache(path: Path | None) -> dict[_Key, object]:
         return {}
     try:
         stamp, entries = marshal.loads(path.read_bytes())
+        current = _stamp()  # (reads this code's files: a zip install may refuse)
     except FileNotFoundError:
         return {}
     except (OSError, EOFError, ValueError, TypeError) as exc:
         log.warning("ignoring the unreadable readings cache %s: %s", path, exc)
         return {}
-    return entries if stamp == _stamp() and isinstance(entries, dict) else {}
+    return entries if stamp == current and isinstance(entries, dict) else {}
 
 
 def _write_cache(path: Path, entries: dict[_Key, object]) -> None:
@@ -261,7 +268,8 @@ class RunningSources:
         hash, which another process seeds differently."""
         self._cache_loaded = True
         for key, packed in _read_cache(self._cache).items():
-            self.seed(key[0], key[1], packed)
+            if isinstance(key, tuple) and len(key) == 2 and all(type(k) is str for k in key):
+                self.seed(key[0], key[1], packed)
 
     def save_cache_behind(self) -> threading.Thread | None:
         """Write the readings read since the last write to the cache file, in a thread of

@@ -18,16 +18,30 @@ from types import CodeType
 
 from ipython_hotreload.core.source.reads import (
     ANNOTATIONS_FLAG,
+    CALLBACKS,
+    BodyReads,
     absolute_module,
     body_reads,
+    bound_names,
     future_flags,
     import_time_reads,
     unsafe_reason,
 )
 
-__all__ = ["ModuleIndex", "Readings", "Statement", "function_texts", "import_marker"]
+__all__ = [
+    "ModuleIndex",
+    "Readings",
+    "Statement",
+    "callback_holders",
+    "factories",
+    "function_texts",
+    "import_marker",
+]
 
 _ReadsKey = tuple[str, bool, int]  # a statement's text, lazy annotations, its column
+# What a dependent keeps of each top-level statement: its loads, its calls, and (when it
+# calls something) the names it binds.
+StatementReads = tuple[frozenset[str], frozenset[str], frozenset[str]]
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -131,12 +145,15 @@ class ModuleIndex:
         # What a statement reads depends on its text alone, and an edit leaves most of them
         # as they were: the previous index of the module lends its readings.
         self._known_reads: dict[_ReadsKey, tuple[frozenset[str], frozenset[str]]] = {}
-        known_bodies: dict[str, frozenset[str]] = {}
+        known_bodies: dict[str, BodyReads] = {}
         if previous is not None and previous.future_flags == self.future_flags:
             if not kept:  # (a splice reads only the statements it parsed: new texts)
                 self._known_reads = previous._readings()
             known_bodies = {
-                s.text: previous.function_reads[s.name]
+                s.text: BodyReads(
+                    previous.function_reads[s.name],
+                    previous.function_later.get(s.name, frozenset()),
+                )
                 for s in previous.statements
                 if s.is_def and s.name in previous.function_reads
             }
@@ -150,12 +167,10 @@ class ModuleIndex:
                 self.statements.append(self._statement(node, lazy))
         #: module-level function name -> global names (and dotted chains) its body reads
         self.function_reads: dict[str, frozenset[str]] = {}
-        for stmt in self.statements:
-            if isinstance(stmt.node, _DEFS) and stmt.name is not None:
-                reads = known_bodies.get(stmt.text)
-                if reads is None:
-                    reads = frozenset(body_reads(stmt.node))
-                self.function_reads[stmt.name] = reads
+        #: module-level function name -> the ``".m"`` markers of the callbacks it returns
+        #: (only the functions that return some)
+        self.function_later: dict[str, frozenset[str]] = {}
+        self._read_bodies(known_bodies)
         self._known_reads = {}  # lent for the build only
         #: local dotted prefix -> the absolute module name it stands for
         self.module_aliases: dict[str, str] = {}
@@ -164,6 +179,16 @@ class ModuleIndex:
         self.star_imports: set[str] = set()
         for node in tree.body:
             self._imports(node)
+
+    def _read_bodies(self, known: dict[str, BodyReads]) -> None:
+        for stmt in self.statements:
+            if isinstance(stmt.node, _DEFS) and stmt.name is not None:
+                reads = known.get(stmt.text)
+                if reads is None:
+                    reads = body_reads(stmt.node)
+                self.function_reads[stmt.name] = reads.now
+                if reads.later:
+                    self.function_later[stmt.name] = reads.later
 
     def with_members(
         self, old: Statement, node: ast.ClassDef, kept: Mapping[int, Statement]
@@ -210,16 +235,33 @@ class ModuleIndex:
         """Does any top-level statement read one of ``rebound``, or call one of ``changed``
         (directly or through a module-level function whose code reads either) at import
         time? If not, a change of those names runs nothing here."""
-        return _reads_any(
-            [(s.loads, s.calls) for s in self.statements], self.function_reads, rebound, changed
-        )
+        held = self.callback_holders(rebound | changed)
+        pairs = [(s.loads, s.calls) for s in self.statements]
+        return _reads_any(pairs, self.function_reads, held, rebound, changed)
+
+    def callback_holders(self, hot: set[str]) -> set[str]:
+        """The names top-level statements bound by calling a factory whose callbacks call
+        changed code (:func:`callback_holders`)."""
+        made = factories(self.function_reads, self.function_later, hot)
+        out: set[str] = set()
+        for s in self.statements if made else ():
+            if s.calls & made:
+                out |= bound_names(s.node)
+        return out
+
+    def _records(self) -> list[StatementReads]:
+        return [
+            (s.loads, s.calls, frozenset(bound_names(s.node)) if s.calls else frozenset())
+            for s in self.statements
+        ]
 
     def readings(self) -> Readings:
         """What a dependent needs to know of this text to tell whether a change elsewhere
         runs any of it, without the syntax tree."""
         return Readings(
-            [(s.loads, s.calls) for s in self.statements],
+            self._records(),
             self.function_reads,
+            self.function_later,
             self.module_aliases,
             self.from_imports,
             self.star_imports,
@@ -278,35 +320,50 @@ class Readings:
     """A module text's import-time reads and imports, without its syntax tree (kept for
     each dependent, which mostly never runs a statement: a tree costs ten times as much)."""
 
-    __slots__ = ("from_imports", "function_reads", "module_aliases", "star_imports", "statements")
+    __slots__ = (
+        "from_imports",
+        "function_later",
+        "function_reads",
+        "module_aliases",
+        "star_imports",
+        "statements",
+    )
 
     def __init__(
         self,
-        statements: list[tuple[frozenset[str], frozenset[str]]],
+        statements: list[StatementReads],
         function_reads: dict[str, frozenset[str]],
+        function_later: dict[str, frozenset[str]],
         module_aliases: dict[str, str],
         from_imports: list[tuple[str, str, str]],
         star_imports: set[str],
     ) -> None:
-        self.statements = statements  # (loads, calls) of each top-level statement
+        self.statements = statements  # (loads, calls, binds) of each top-level statement
         self.function_reads = function_reads
+        self.function_later = function_later
         self.module_aliases = module_aliases
         self.from_imports = from_imports
         self.star_imports = star_imports
 
     def reads_any(self, rebound: set[str], changed: set[str]) -> bool:
         """As :meth:`ModuleIndex.reads_any`."""
-        return _reads_any(self.statements, self.function_reads, rebound, changed)
+        hot = rebound | changed
+        held = callback_holders(self.statements, self.function_reads, self.function_later, hot)
+        return _reads_any(self.statements, self.function_reads, held, rebound, changed)
 
 
 def _reads_any(
-    statements: list[tuple[frozenset[str], frozenset[str]]],
+    statements: Sequence[tuple[frozenset[str], ...]],
     function_reads: dict[str, frozenset[str]],
+    held: set[str],
     rebound: set[str],
     changed: set[str],
 ) -> bool:
+    """Does a statement (its loads and calls first) read or call what changed: directly,
+    through a module-level function (transitively), or through a name ``held`` by a
+    statement that called a factory whose callbacks changed (:func:`callback_holders`)?"""
     hot = rebound | changed
-    tainted: set[str] = set()
+    tainted = set(held)
     grew = True
     while grew:
         grew = False
@@ -315,7 +372,48 @@ def _reads_any(
                 tainted.add(name)
                 grew = True
     calls = changed | tainted
-    return any(loads & rebound or called & calls for loads, called in statements)
+    return any(s[0] & rebound or s[1] & calls for s in statements)
+
+
+def factories(
+    function_reads: dict[str, frozenset[str]],
+    function_later: dict[str, frozenset[str]],
+    hot: set[str],
+) -> set[str]:
+    """The names whose call returns callbacks that call changed code (``hot``): a factory
+    of another module named so (``"timed.()"``, :data:`~.reads.CALLBACKS`), a module-level
+    function whose returned callbacks call a changed method, and one that calls either
+    (it may return what it got)."""
+    found = {n[: -len(CALLBACKS)] for n in hot if n.endswith(CALLBACKS)}
+    found |= {name for name, later in function_later.items() if later & hot}
+    grew = bool(found)
+    while grew:
+        grew = False
+        for name, reads in function_reads.items():
+            if name not in found and reads & found:
+                found.add(name)
+                grew = True
+    return found
+
+
+def callback_holders(
+    statements: list[StatementReads],
+    function_reads: dict[str, frozenset[str]],
+    function_later: dict[str, frozenset[str]],
+    hot: set[str],
+) -> set[str]:
+    """The names bound by top-level statements that call a factory whose callbacks call
+    changed code (:func:`factories`): ``@timed def load`` binds ``load`` to such a callback,
+    so a statement calling ``load()`` at import time runs changed code, while the statement
+    that made it needs not run again (its callback looks the method up when called)."""
+    made = factories(function_reads, function_later, hot)
+    if not made:
+        return set()
+    out: set[str] = set()
+    for _, calls, binds in statements:
+        if calls & made:
+            out |= binds
+    return out
 
 
 def import_marker(module: str) -> str:

@@ -501,3 +501,36 @@ def test_a_nested_functions_parameter_hides_no_global_from_the_body(project: Pro
     mod = project.import_("routes")
     project.reload("routes.py", routes.format(n=2))
     assert mod.ROUTES[0] == ("/a", 2)
+
+
+def test_what_a_factory_made_runs_the_new_code_and_the_factorys_callers_do_not_run(
+    project: Project,
+) -> None:
+    # SPEC 1.5 rule 1: the statement calling `load()` at import time runs again; the
+    # decorated def (the factory's call) and a class that only keeps a callback do not.
+    timing = TIMING.replace("def timed(fn):\n", "def timed(fn):\n    hit('timed')\n")
+    project.files(
+        {
+            "probe.py": PROBE,
+            "timing.py": "from probe import hit\n" + timing.format(n=1),
+            "conf.py": "from probe import hit\nfrom timing import timed\n\n\n"
+            "@timed\ndef load():\n    return 'x'\n\n\n"
+            "class Holder:\n    callback = timed(len)\n    hit('holder')\n\n\n"
+            "CONFIG = load()\n",
+            "local.py": "from probe import hit\n" + timing.format(n=1) + "\n\n@timed\n"
+            "def here():\n    return 'y'\n\n\nVALUE = here()\n",
+        }
+    )
+    conf, local = project.import_("conf"), project.import_("local")
+    load, made = conf.load, (runs("timed"), runs("holder"))
+    project.reload("timing.py", "from probe import hit\n" + timing.format(n=2))
+    assert conf.CONFIG == ("x", 2) and conf.load is load
+    assert (runs("timed"), runs("holder")) == made  # neither `timed` nor Holder ran
+    assert conf.Holder.callback("ab") == (2, 2)
+    # The same in one module: the factory, what it made, and the call.
+    project.reload(
+        "local.py",
+        "from probe import hit\n" + timing.format(n=3) + "\n\n@timed\n"
+        "def here():\n    return 'y'\n\n\nVALUE = here()\n",
+    )
+    assert local.VALUE == ("y", 3) and runs("timed") == made[0]

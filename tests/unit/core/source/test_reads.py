@@ -74,26 +74,43 @@ def test_body_reads_are_the_globals_a_functions_body_reads() -> None:
         "    return local, G\n"
     )
     assert isinstance(node, ast.FunctionDef)
-    assert body_reads(node) == {"CONST", "mod", "mod.sub", "mod.sub.attr", "OUTER_NAME", "G"}
+    assert body_reads(node).now == {"CONST", "mod", "mod.sub", "mod.sub.attr", "OUTER_NAME", "G"}
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "when"),
     [
-        # A callback the factory returns may run before the import is over (a decorator's
-        # wrapper, then `CONFIG = load()`): its method calls count as the factory's.
-        "    def cb(lexer):\n        return lexer.tokens()\n    return cb\n",
-        "    return lambda lexer: lexer.tokens()\n",
-        "    return sorted(x, key=lambda v: v.tokens())\n",
+        # A callback the factory only returns runs when whoever got it calls it: its
+        # method calls are the factory's `later` (a decorator's wrapper, then `load()`).
+        ("    def cb(lexer):\n        return lexer.tokens()\n    return cb\n", "later"),
+        ("    return lambda lexer: lexer.tokens()\n", "later"),
+        (
+            "    def h():\n        return x.tokens()\n    def cb():\n        return h()\n"
+            "    return cb\n",
+            "later",
+        ),
+        # One the body calls, or hands to a call that may call it, runs in the call.
+        ("    def cb(lexer):\n        return lexer.tokens()\n    cb(x)\n    return cb\n", "now"),
+        ("    return sorted(x, key=lambda v: v.tokens())\n", "now"),
+        ("    def key(v):\n        return v.tokens()\n    return sorted(x, key=key)\n", "now"),
+        (
+            "    def h():\n        return x.tokens()\n    def cb():\n        return h()\n"
+            "    cb()\n    return cb\n",
+            "now",
+        ),
         # So do a local class's methods, which are called through attributes.
-        "    class P:\n        def go(self):\n            return x.tokens()\n    return P().go()\n",
-        "    return x.tokens()\n",
+        (
+            "    class P:\n        def go(self):\n            return x.tokens()\n    return P().go()\n",
+            "now",
+        ),
+        ("    return x.tokens()\n", "now"),
     ],
 )
-def test_a_factorys_nested_functions_call_their_methods(body: str) -> None:
+def test_a_factorys_callbacks_call_their_methods_now_or_later(body: str, when: str) -> None:
     node = stmt("def factory(x):\n" + body)
     assert isinstance(node, ast.FunctionDef)
-    assert ".tokens" in body_reads(node)
+    reads = body_reads(node)
+    assert (".tokens" in reads.now, ".tokens" in reads.later) == (when == "now", when == "later")
 
 
 @pytest.mark.parametrize(
@@ -109,7 +126,7 @@ def test_a_factorys_nested_functions_call_their_methods(body: str) -> None:
 def test_a_name_a_nested_scope_binds_is_still_a_global_of_the_body(body: str) -> None:
     node = stmt("def build():\n" + body)
     assert isinstance(node, ast.FunctionDef)
-    assert "config" in body_reads(node)
+    assert "config" in body_reads(node).now
 
 
 def test_names_the_body_or_an_enclosing_function_binds_are_not_globals() -> None:
@@ -122,7 +139,7 @@ def test_names_the_body_or_an_enclosing_function_binds_are_not_globals() -> None
         "    return inner(z), last\n"
     )
     assert isinstance(node, ast.FunctionDef)
-    assert body_reads(node) == set()
+    assert body_reads(node) == (set(), set())
 
 
 def test_absolute_module_of_a_relative_import() -> None:

@@ -192,7 +192,7 @@ def test_readings_are_kept_on_disk_for_the_next_session(root: Path) -> None:
     writer.join(10)
     assert first.save_cache_behind() is None  # nothing new since
     # The next session takes them by the text's digest: planted ones show they are used.
-    planted = Readings([(frozenset({"planted"}), frozenset())], {}, {}, [], set())
+    planted = Readings([(frozenset({"planted"}), frozenset(), frozenset())], {}, {}, {}, [], set())
     entries = {(digest(text.encode()), ""): pack_readings(planted)}
     stamp, saved = marshal.loads(cache.read_bytes())
     assert set(saved) == set(entries)

@@ -110,21 +110,36 @@ def test_reads_any_follows_calls_through_module_level_functions() -> None:
     assert not idx.reads_any(set(), {"other"})  # only a method's body reads it
 
 
-def test_a_factory_of_callbacks_calls_the_methods_they_call() -> None:
+def test_a_factory_of_callbacks_leaves_their_method_calls_to_whoever_calls_them() -> None:
     # pygments' `using(...)` shape: class bodies call a factory whose callback calls a
-    # method of a lexer. Whoever called the factory may call the callback before its import
-    # is over (a decorator's wrapper): a change of that method reaches the factory's callers.
-    idx = index(
+    # method of a lexer. A change of that method reaches the callback when it runs:
+    # running the class statements again would gain nothing.
+    factory = (
         "def using(other):\n"
         "    def callback(lexer, match):\n"
         "        return other(lexer).get_tokens(match)\n"
         "    return callback\n"
-        "class Lexer(Base):\n"
-        "    tokens = {'root': [('x', using(this))]}\n"
     )
-    assert idx.reads_any(set(), {".get_tokens"})
-    assert not idx.reads_any(set(), {"other"})  # `other` is the factory's argument
-    assert idx.reads_any({"this"}, set())  # a new `this` is read at import time
+    lazy = index(factory + "class Lexer(Base):\n    tokens = {'root': [('x', using(this))]}\n")
+    assert not lazy.reads_any(set(), {".get_tokens"})
+    assert not lazy.reads_any(set(), {"other"})  # `other` is the factory's argument
+    assert lazy.reads_any({"this"}, set())  # a new `this` is read at import time
+    assert lazy.callback_holders({".get_tokens"}) == {"Lexer"}
+    # One that calls the method at import time reads it.
+    eager = index(factory + "class Eager(Base):\n    tokens = compile_now(L).get_tokens('x')\n")
+    assert eager.reads_any(set(), {".get_tokens"})
+    # So does one that calls what a call of the factory made (a decorator's wrapper), and
+    # the statement that made it does not run again.
+    called = index(factory + "@using\ndef load():\n    return 1\nCONFIG = load()\n")
+    assert called.reads_any(set(), {".get_tokens"})
+    assert called.callback_holders({".get_tokens"}) == {"load"}
+    # A factory of another module is named by what changed there (`using.()`).
+    other = index("from lexers import using\n@using\ndef load():\n    return 1\nX = load()\n")
+    assert other.reads_any(set(), {"using.()"})
+    assert not other.reads_any(set(), {".get_tokens"})
+    for idx in (lazy, eager, called, other):  # without its tree, the same answers
+        for names in ({".get_tokens"}, {"using.()"}):
+            assert idx.readings().reads_any(set(), names) == idx.reads_any(set(), names)
 
 
 def test_readings_answer_as_the_index_does_without_its_tree() -> None:
