@@ -67,7 +67,7 @@ def changed_by_imports(
             prefixes[alias] = sub
             continue
         outcome = outcomes.get(base)
-        if outcome is None:
+        if outcome is None or name not in outcome.heads():
             continue
         target = sys.modules.get(base)
         if name in outcome.rebound:

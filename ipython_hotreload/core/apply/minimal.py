@@ -65,10 +65,23 @@ class Outcome:
     replaced: list[str] = field(default_factory=list)  # names whose old object was dropped
     warnings: list[str] = field(default_factory=list)  # what may now be registered twice
 
+    _heads: tuple[tuple[int, int], frozenset[str]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
     @property
     def touched(self) -> bool:
         """Did anything change in the module (so it counts as re-executed)?"""
         return bool(self.rerun or self.patched or self.rebound or self.code_changed)
+
+    def heads(self) -> frozenset[str]:
+        """The first part of every name that changed (``P`` of ``P.run``): an import of any
+        other name of the module brings nothing that changed."""
+        key = (len(self.rebound), len(self.code_changed))
+        if self._heads is None or self._heads[0] != key:
+            names = (*self.rebound, *self.code_changed)
+            self._heads = (key, frozenset(n.partition(".")[0] for n in names))
+        return self._heads[1]
 
 
 def changes_between(old: ModuleIndex | None, new: ModuleIndex) -> dict[str, list[str]]:

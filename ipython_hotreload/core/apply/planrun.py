@@ -65,6 +65,7 @@ from ipython_hotreload.core.source.effects import (
     imported_names,
     outside_calls,
 )
+from ipython_hotreload.core.source.mentions import Probe
 from ipython_hotreload.core.source.statements import ModuleIndex, Readings
 from ipython_hotreload.core.source.texts import Source
 from ipython_hotreload.errors import ModuleFailed
@@ -134,6 +135,7 @@ class PlanRun:
         # module -> (its tree, the statements that ran in it): what a rollback cannot undo
         self.ran: dict[str, tuple[ast.Module, list[ast.stmt]]] = {}
         self.not_restored: list[str] = []  # after a rollback: the undo steps that failed
+        self._probe: tuple[tuple[tuple[int, int, int], ...], Probe] | None = None
 
     def execute(self, plan: Sequence[Step]) -> Applied:
         """Run every step; on any exception roll back and raise :class:`ModuleFailed` for
@@ -247,8 +249,7 @@ class PlanRun:
         left alone before its text is parsed (:mod:`..source.mentions`)."""
         name = module.__name__
         path = self._path(name, module)
-        hot = hot_names(self.outcomes.values())
-        if not self.compiler.running.mentions(name, path).may_read_any(hot):
+        if not self.compiler.running.mentions(name, path).may_read_any(self._hot_probe()):
             return
         readings = self.compiler.running.readings(name, module, path)
         if readings is None:  # the text it runs is not known: running() says why
@@ -263,6 +264,13 @@ class PlanRun:
             why = self._minimal(module, idx, idx, running.filename, rebound, changed)
             if why is not None:
                 self._reexecute(module, self._source(name, module), why)
+
+    def _hot_probe(self) -> Probe:
+        """What changed so far in the plan, hashed once for every dependent's summary."""
+        key = tuple((id(o), len(o.rebound), len(o.code_changed)) for o in self.outcomes.values())
+        if self._probe is None or self._probe[0] != key:
+            self._probe = (key, Probe(hot_names(self.outcomes.values())))
+        return self._probe[1]
 
     def _minimal(
         self,

@@ -35,7 +35,16 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
+from types import (
+    BuiltinFunctionType,
+    FunctionType,
+    GetSetDescriptorType,
+    MemberDescriptorType,
+    MethodDescriptorType,
+    MethodType,
+    ModuleType,
+    WrapperDescriptorType,
+)
 from typing import Any
 
 from ipython_hotreload.core.apply.implicit import resolve
@@ -64,8 +73,13 @@ _LISTS = (list,)
 _DICTS = (dict, collections.OrderedDict, collections.defaultdict)
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
 _DEFINITIONS = (FunctionType, BuiltinFunctionType, MethodType, ModuleType, type)
+# What a built-in type's own attributes are: they hold no registry.
+_SLOTS = (MethodDescriptorType, WrapperDescriptorType, GetSetDescriptorType, MemberDescriptorType)
+# A module's names the import system set, which no decorator registers into (its
+# `__builtins__` would take the walk through every built-in).
+_IMPORT_SYSTEM = frozenset(("__builtins__", "__spec__", "__loader__"))
 # The exact types of both, which a walk passes over without a step.
-_SKIP = frozenset((*_ATOMS, *_DEFINITIONS))
+_SKIP = frozenset((*_ATOMS, *_DEFINITIONS, *_SLOTS))
 
 # A container seen by a walk: its path from a root (for messages), and what it held.
 _Seen = tuple[Any, Any, Any]
@@ -101,7 +115,7 @@ def roots_of(ns: dict[str, Any], names: Iterable[str]) -> list[tuple[str, Any]]:
                 seen.add(id(module.__dict__))
                 roots.append((module.__name__, _Namespace(module.__dict__)))
         for cls in related:  # their attributes (a registry kept on the class)
-            if id(cls) not in seen:
+            if id(cls) not in seen and getattr(cls, "__module__", None) != "builtins":
                 seen.add(id(cls))
                 roots.append((cls.__qualname__, cls))
         if isinstance(value, _DEFINITIONS) or id(value) in seen:
@@ -129,16 +143,14 @@ class Registrations:
     def settle(self, journal: Journal, kept: Callable[[Any], Any]) -> list[str]:
         """After the statement ran: each new entry takes the place of the one it stands for
         (through ``journal``); returns what was added and paired with nothing."""
+        # Only the containers there before can hold a registration made again (one the
+        # statement made holds nothing registered before): each is read again, not found.
         unpaired: list[str] = []
-        for key, (container, where, after) in _walk(self.roots).items():
-            entry = self.before.get(key)
-            if entry is None or entry[0] is not container:
-                continue  # made by the statement: nothing in it was registered before
-            before = entry[2]
+        for container, where, before in self.before.values():
             if isinstance(container, list):
-                if after != before:
+                if list(map(id, container)) != before:
                     unpaired += _settle_list(journal, container, before, kept, _path(where))
-            elif after != before:
+            elif dict(zip(container, map(id, container.values()), strict=True)) != before:
                 unpaired += _settle_dict(journal, container, before, kept, _path(where))
         return unpaired
 
@@ -256,7 +268,11 @@ def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
     stack: list[tuple[Any, Any, int]] = []
     for label, root in roots:
         if isinstance(root, _Namespace):
-            stack.extend((v, (label, "." + k), 1) for k, v in list(root.ns.items()))
+            stack.extend(
+                (v, (label, "." + k), 1)
+                for k, v in list(root.ns.items())
+                if k not in _IMPORT_SYSTEM and type(v) not in skip
+            )
         elif isinstance(root, type):
             stack.extend((v, (label, "." + k), 1) for k, v in list(vars(root).items()))
         else:
@@ -264,7 +280,12 @@ def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
     while stack and budget > 0:
         obj, where, depth = stack.pop()
         kind = type(obj)
-        if issubclass(kind, _ATOMS) or issubclass(kind, _DEFINITIONS) or id(obj) in visited:
+        if (
+            kind in skip
+            or issubclass(kind, _ATOMS)
+            or issubclass(kind, _DEFINITIONS)
+            or id(obj) in visited
+        ):
             continue
         visited.add(id(obj))
         budget -= 1

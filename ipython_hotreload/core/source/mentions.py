@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["Mentions", "mentions_of"]
+__all__ = ["Mentions", "Probe", "mentions_of"]
 
 # Bytes from 0x80 are those of non-ASCII characters in UTF-8: `π`, `café` are names too.
 _IDENTIFIER = re.compile(rb"[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*")
@@ -57,16 +57,53 @@ class Mentions:
         ``__init_subclass__``, making an instance calls ``__init__``)?"""
         bloom, size = self.bloom, self.size
         for part in name.split("."):
-            if not part or part == "()" or (part.startswith("__") and part.endswith("__")):
-                continue  # (``f.()``: what ``f`` returned, spelt ``f``)
+            if not _spelt(part):
+                continue
             for bit in _probes(part.encode(), size - 1):
                 if not bloom[bit >> 3] & (1 << (bit & 7)):
                     return False
         return True
 
-    def may_read_any(self, names: Iterable[str]) -> bool:
-        """Could the text read one of ``names`` (markers like ``<import m>`` aside)?"""
-        return self.star or any(self.may_mention(n) for n in names if not n.startswith("<"))
+    def may_read_any(self, names: Iterable[str] | Probe) -> bool:
+        """Could the text read one of ``names`` (markers like ``<import m>`` aside)? A
+        :class:`Probe` of them asks the same of many texts at less cost."""
+        if self.star:
+            return True
+        if not isinstance(names, Probe):
+            return any(self.may_mention(n) for n in names if not n.startswith("<"))
+        bloom, mask = self.bloom, self.size - 1
+        for hashes in names.names:
+            for h in hashes:
+                a, b, c = h & mask, (h >> 21) & mask, (h >> 42) & mask
+                if not (
+                    bloom[a >> 3] & (1 << (a & 7))
+                    and bloom[b >> 3] & (1 << (b & 7))
+                    and bloom[c >> 3] & (1 << (c & 7))
+                ):
+                    break
+            else:
+                return True  # every part of this name may be spelt
+        return False
+
+
+class Probe:
+    """Names to ask many summaries about, hashed once: for each name (markers like
+    ``<import m>`` aside), the hashes of the parts a text must spell to read it."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = [
+            tuple(hash(part.encode()) for part in name.split(".") if _spelt(part))
+            for name in names
+            if not name.startswith("<")
+        ]
+
+
+def _spelt(part: str) -> bool:
+    """Must a text spell this part of a name to read it? Not a dunder (Python calls those
+    implicitly) and not ``()`` (``f.()``: what ``f`` returned, spelt ``f``)."""
+    return bool(part) and part != "()" and not (part.startswith("__") and part.endswith("__"))
 
 
 def mentions_of(data: bytes) -> Mentions:

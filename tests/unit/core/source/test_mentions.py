@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ipython_hotreload.core.source import statements
-from ipython_hotreload.core.source.mentions import Mentions, mentions_of
+from ipython_hotreload.core.source.mentions import Mentions, Probe, mentions_of
 from tests.conftest import Project
 
 TEXT = b"""\
@@ -122,3 +124,22 @@ def test_a_dependent_reading_a_non_ascii_name_runs_again(project: Project) -> No
     area = project.import_("area")
     project.reload("consts.py", "π = 4\n")
     assert area.AREA == 8
+
+
+PARTS = ["RegexLexer", "bygroups", "hub", "h", "tokens", "helper", "CONSTANT", "absent", "other"]
+NAME_PART = st.sampled_from([*PARTS, "__init__", "()", ""])
+
+
+@given(
+    names=st.lists(
+        st.lists(NAME_PART, min_size=1, max_size=3).map(".".join)
+        | st.sampled_from(["<import hub>", ".tokens", ".missing", "helper.()"]),
+        max_size=4,
+    )
+)
+def test_a_probe_answers_as_the_names_do(names: list[str]) -> None:
+    found = mentions_of(TEXT)
+    assert found.may_read_any(Probe(names)) == found.may_read_any(names)
+    assert found.may_read_any(Probe(names)) == any(
+        found.may_mention(n) for n in names if not n.startswith("<")
+    )
