@@ -5,7 +5,7 @@ route (Flask's url map, FastAPI's ``router.routes``), a base's ``__init_subclass
 metaclass files the new class in a registry. :class:`Registrations` looks at the containers
 reachable from the statement's *roots* (the module's names, and what the statement calls:
 a decorator's object and module, a base class and its module) before the statement runs,
-and again after it, and settles each list and dict that changed:
+reads each again after it, and settles each list and dict that changed:
 
 * an entry that is a new object standing for a kept one (the patcher's ``new -> old`` map)
   becomes the kept one, and is dropped if the kept one is already there;
@@ -15,9 +15,8 @@ and again after it, and settles each list and dict that changed:
   a string is never paired: a log of names grows as it would, and is reported only where
   an equal one was there already).
 
-The walks go through plain containers and the ``__dict__`` of plain objects, as deep as
-:data:`DEPTH` and at most :data:`BUDGET` visits each, never into functions, classes or
-modules below the roots: the cost is bounded by what the roots hold, not by the heap.
+The walk goes through plain containers and plain objects' ``__dict__``, :data:`DEPTH` deep
+and :data:`BUDGET` visits at most, never into functions, classes or modules below the roots.
 
 An object the patcher keeps in place may be a registry of its own, whose entries were made
 at run time as much as by the module's text. A kept ``functools.singledispatch`` function
@@ -143,8 +142,7 @@ class Registrations:
     def settle(self, journal: Journal, kept: Callable[[Any], Any]) -> list[str]:
         """After the statement ran: each new entry takes the place of the one it stands for
         (through ``journal``); returns what was added and paired with nothing."""
-        # Only the containers there before can hold a registration made again (one the
-        # statement made holds nothing registered before): each is read again, not found.
+        # Only a container there before holds a registration made again: each is read again.
         unpaired: list[str] = []
         for container, where, before in self.before.values():
             if isinstance(container, list):
@@ -265,18 +263,7 @@ def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
     visited: set[int] = set()
     budget = BUDGET
     skip = _SKIP
-    stack: list[tuple[Any, Any, int]] = []
-    for label, root in roots:
-        if isinstance(root, _Namespace):
-            stack.extend(
-                (v, (label, "." + k), 1)
-                for k, v in list(root.ns.items())
-                if k not in _IMPORT_SYSTEM and type(v) not in skip
-            )
-        elif isinstance(root, type):
-            stack.extend((v, (label, "." + k), 1) for k, v in list(vars(root).items()))
-        else:
-            stack.append((root, label, 0))
+    stack = _starts(roots)
     while stack and budget > 0:
         obj, where, depth = stack.pop()
         kind = type(obj)
@@ -318,6 +305,23 @@ def _walk(roots: list[tuple[str, Any]]) -> dict[int, _Seen]:
                     if type(v) not in skip
                 )
     return seen
+
+
+def _starts(roots: list[tuple[str, Any]]) -> list[tuple[Any, Any, int]]:
+    """Where a walk starts: each root, or a namespace's and a class's values."""
+    stack: list[tuple[Any, Any, int]] = []
+    for label, root in roots:
+        if isinstance(root, _Namespace):
+            stack.extend(
+                (v, (label, "." + k), 1)
+                for k, v in list(root.ns.items())
+                if k not in _IMPORT_SYSTEM and type(v) not in _SKIP
+            )
+        elif isinstance(root, type):
+            stack.extend((v, (label, "." + k), 1) for k, v in list(vars(root).items()))
+        else:
+            stack.append((root, label, 0))
+    return stack
 
 
 class _Key:
