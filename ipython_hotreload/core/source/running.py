@@ -240,11 +240,15 @@ class RunningSources:
             if not self._cache_loaded:
                 self.load_cache()
             key = (_digest(data), package_of(name, module))
-            known = self._known.get(key)
-            if known is None:
+            known = self._known.pop(key, None)  # (put back last: the most recently read)
+            if known is not None:
+                self._known[key] = known
+            else:
                 filename = self._filename(name, path, module)
                 known = self._build(name, data, None, module, filename, None).readings()
                 self._known[key] = known
+                if len(self._known) > CACHE_ENTRIES:  # a long session: the oldest go
+                    del self._known[next(iter(self._known))]
                 self._unsaved += 1
             found = known
         self._readings[name] = (data, found)
@@ -288,7 +292,9 @@ class RunningSources:
 
     def _write(self, path: Path, entries: dict[_Key, object]) -> None:
         with self._saving:
-            merged = {**_read_cache(path), **entries}
+            # This session's readings are the newest: the oldest of the others go first.
+            merged = {k: v for k, v in _read_cache(path).items() if k not in entries}
+            merged.update(entries)
             _write_cache(path, dict(list(merged.items())[-CACHE_ENTRIES:]))
 
     def mentions(self, name: str, path: Path) -> Mentions:

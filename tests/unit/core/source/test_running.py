@@ -17,6 +17,7 @@ import pytest
 
 from ipython_hotreload.core.paths import read_source
 from ipython_hotreload.core.source import provenance
+from ipython_hotreload.core.source import running as running_module
 from ipython_hotreload.core.source.running import RunningSources, digest, pack_readings
 from ipython_hotreload.core.source.statements import Readings
 from ipython_hotreload.core.source.texts import Source
@@ -258,3 +259,27 @@ def test_a_session_started_from_the_cache_still_finds_the_dependents(tmp_path: P
         env["PYTHONHASHSEED"] = seed
         subprocess.run([sys.executable, "-c", script, str(tmp_path), size], env=env, check=True)
     assert (tmp_path / "cache" / "ipython_hotreload" / "readings.marshal").exists()
+
+
+def test_the_cache_keeps_the_most_recently_read_texts(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(running_module, "CACHE_ENTRIES", 2)
+    cache = root / "readings.marshal"
+    texts = {name: f"import os\n{name.upper()} = os.sep\n" for name in ("ra", "rb", "rc")}
+    made = {name: imported(root, name, text) for name, text in texts.items()}
+    first = RunningSources(cache)
+    for name in ("ra", "rb"):
+        assert first.readings(name, *made[name]) is not None
+    writer = first.save_cache_behind()
+    assert writer is not None
+    writer.join(10)
+    # The next session reads `ra` again, then `rc`: `rb`, read least recently, goes.
+    second = RunningSources(cache)
+    for name in ("ra", "rc"):
+        assert second.readings(name, *made[name]) is not None
+    writer = second.save_cache_behind()
+    assert writer is not None
+    writer.join(10)
+    _, saved = marshal.loads(cache.read_bytes())
+    assert {key[0] for key in saved} == {digest(texts[n].encode()) for n in ("ra", "rc")}
