@@ -405,7 +405,15 @@ class RunningSources:
     def _as_imported(self, module: ModuleType, path: Path) -> tuple[bytes, Stamp] | None:
         """The file of a module not run by the reloader, if it is certainly the text the
         module was imported from."""
-        pending = self._before_write.get(path.resolve()) if self._before_write else None
+        pending = next(
+            (
+                entry
+                for written, entry in self._before_write.items()
+                # (a name apart is another file: no resolving of every dependent's path)
+                if path == written or (path.name == written.name and path.resolve() == written)
+            ),
+            None,
+        )
         if pending is not None:
             data, stamp = pending
         else:
