@@ -10,6 +10,8 @@ import importlib.util
 import inspect
 import marshal
 import py_compile
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -201,3 +203,42 @@ def test_ipykernel_still_asks_each_comm_where_its_messages_go(
     serve_beside_cells(fresh, broken, handled.append)  # on the shell channel thread: no raise
     assert fresh._reply_subshell_for({"ours": 1}, "sub-1") is None
     assert "could not tell where a comm message goes" in caplog.text
+
+
+def test_astroids_tree_rebuilder_builds_a_function_without_the_builtins_bootstrap() -> None:
+    # core/report/analysis.py reads a unit that is one function through astroid's
+    # TreeRebuilder, skipping AstroidBuilder's bootstrap of the builtins module. In a fresh
+    # interpreter: the rebuilder still takes (manager, data=...) and visit_module(tree,
+    # modname, path, package), gives the nodes the entries read, and bootstraps nothing.
+    script = (
+        "import astroid.raw_building as rb\n"
+        "from ipython_hotreload.core.report.analysis import analyse_functions\n"
+        "src = 'class K:\\n    @classmethod\\n    def make(cls, x: int = 1) -> K:\\n'"
+        ' \'        """Doc."""\\n        return cls()\\n\\ndef f(*a, **k):\\n    return 1\\n\'\n'
+        "print(analyse_functions(src))\n"
+        "print(rb.InspectBuilder.bootstrapped)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    entries = [
+        {
+            "name": "make",
+            "qualname": "K.make",
+            "kind": "classmethod",
+            "lineno": 3,
+            "end_lineno": 5,
+            "signature": "(cls, x: int = 1) -> K",
+            "doc": "Doc.",
+        },
+        {
+            "name": "f",
+            "qualname": "f",
+            "kind": "function",
+            "lineno": 7,
+            "end_lineno": 8,
+            "signature": "(*a, **k)",
+            "doc": None,
+        },
+    ]
+    assert out == [repr(entries), "False"]

@@ -186,7 +186,8 @@ def seed_file(key: str, entries: dict[bytes, tuple[FunctionInfo, ...]]) -> bool:
 def _analyse_segment(segment: str, prefix: str = "", *, bodies: bool = False) -> list[FunctionInfo]:
     """The entries of one unit, lines relative to it; a class member (``prefix`` set) is
     read inside a bare class, so astroid sees it as a method. A unit that is one function
-    reaches astroid without its body (:func:`_header`) unless ``bodies``."""
+    reaches astroid without its body (:func:`_header`, unless ``bodies``) and with nothing
+    to infer (:func:`_function_tree`); a class read whole goes through astroid's builder."""
     import astroid
     from astroid.builder import AstroidBuilder
 
@@ -199,18 +200,22 @@ def _analyse_segment(segment: str, prefix: str = "", *, bodies: bool = False) ->
             "    " + line[len(indent) :] if line.startswith(indent) else line
             for line in segment.splitlines(keepends=True)
         )
-    header = None if bodies else _header(text, in_class=bool(prefix))
     try:
-        # No transforms (the brain's plugins): what is read here is the syntax of each def,
-        # which they do not change, and they cost a third of the parse.
-        builder = AstroidBuilder(astroid.MANAGER, apply_transforms=False)
-        module = builder.string_build(header[0] if header is not None else text)
-        if not prefix:
-            for node in module.body:
-                _collect(node, "", in_class=False, out=out)
+        tree = ast.parse(text + "\n", type_comments=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    fn = _the_function(tree, in_class=bool(prefix))
+    header = None if bodies or fn is None else _header(text, fn)
+    try:
+        if fn is None:
+            # No transforms (the brain's plugins): what is read here is the syntax of each
+            # def, which they do not change, and they cost a third of the parse.
+            module = AstroidBuilder(astroid.MANAGER, apply_transforms=False).string_build(text)
         else:
-            for node in module.body[0].body:
-                _collect(node, prefix, in_class=True, out=out)
+            module = _function_tree(tree if header is None else header[0])
+        body = module.body[0].body if prefix else module.body
+        for node in body:
+            _collect(node, prefix, in_class=bool(prefix), out=out, infer=fn is None)
     except (astroid.AstroidSyntaxError, SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # Python itself compiled it; astroid's recursive builder may still give up
     if header is not None:
@@ -223,16 +228,10 @@ def _analyse_segment(segment: str, prefix: str = "", *, bodies: bool = False) ->
     return out
 
 
-def _header(text: str, *, in_class: bool) -> tuple[str, int] | None:
-    """``text`` (one unit, as astroid is to read it) cut after its function's docstring,
-    with ``...`` for the body, and the function's last line; None unless the unit is one
-    function whose body, past the docstring, starts on a line of its own. An entry reads
-    only the header (decorators, name, arguments, return annotation, docstring), and
-    astroid's cost is per node: the body is most of them."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+def _the_function(
+    tree: ast.Module, *, in_class: bool
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The one function a unit is (in its wrapper class when ``in_class``), or None."""
     body = tree.body
     if in_class:
         if len(body) != 1 or not isinstance(body[0], ast.ClassDef):
@@ -240,7 +239,27 @@ def _header(text: str, *, in_class: bool) -> tuple[str, int] | None:
         body = body[0].body
     if len(body) != 1 or not isinstance(body[0], ast.FunctionDef | ast.AsyncFunctionDef):
         return None
-    fn = body[0]
+    return body[0]
+
+
+def _function_tree(source: ast.Module | str) -> nodes.Module:
+    """A unit that is one function, as astroid nodes, built by astroid's tree rebuilder
+    without the builder's bootstrap of the builtins module (a tenth of a second and some
+    ten MiB, for inference the entries of one function never make: a decorator of a unit
+    read alone names nothing the unit defines)."""
+    import astroid
+    from astroid.rebuilder import TreeRebuilder
+
+    tree = ast.parse(source + "\n", type_comments=True) if isinstance(source, str) else source
+    return TreeRebuilder(astroid.MANAGER, data=None).visit_module(tree, "", "<?>", False)
+
+
+def _header(text: str, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, int] | None:
+    """``text`` (one unit, as astroid is to read it; ``fn`` its function) cut after the
+    docstring, with ``...`` for the body, and the function's last line; None unless the
+    body, past the docstring, starts on a line of its own. An entry reads only the header
+    (decorators, name, arguments, return annotation, docstring), and astroid's cost is per
+    node: the body is most of them."""
     rest = fn.body[1:] if ast.get_docstring(fn, clean=False) is not None else fn.body
     if not rest:
         return None
@@ -255,15 +274,17 @@ def _header(text: str, *, in_class: bool) -> tuple[str, int] | None:
     return "".join(lines[: start - 1]) + indent + "...\n", fn.end_lineno or fn.lineno
 
 
-def _collect(node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[FunctionInfo]) -> None:
+def _collect(
+    node: nodes.NodeNG, prefix: str, *, in_class: bool, out: list[FunctionInfo], infer: bool
+) -> None:
     from astroid import nodes
 
     if isinstance(node, nodes.ClassDef):
         inner = f"{prefix}{node.name}."
         for child in node.body:
-            _collect(child, inner, in_class=True, out=out)
+            _collect(child, inner, in_class=True, out=out, infer=infer)
     elif isinstance(node, nodes.FunctionDef):  # AsyncFunctionDef is a subclass
-        kind = _kind(node, in_class)
+        kind = _kind(node, in_class, infer)
         if kind is None:
             return
         out.append(
@@ -292,7 +313,14 @@ def _decorator_names(node: nodes.FunctionDef) -> list[str]:
     return names
 
 
-def _kind(node: nodes.FunctionDef, in_class: bool) -> str | None:
+#: The methods astroid takes for class methods by their name alone.
+_IMPLICIT_CLASSMETHODS = frozenset(("__new__", "__init_subclass__", "__class_getitem__"))
+
+
+def _kind(node: nodes.FunctionDef, in_class: bool, infer: bool) -> str | None:
+    """The entry's kind. Astroid's ``node.type`` infers a decorator that is no descriptor
+    by name; ``infer`` is False for a function read alone, where nothing its decorators
+    name is defined, and the names tell what the inference would."""
     from astroid import nodes
 
     is_async = isinstance(node, nodes.AsyncFunctionDef)
@@ -303,9 +331,14 @@ def _kind(node: nodes.FunctionDef, in_class: bool) -> str | None:
         return None  # a property is one entry: its getter
     if any(d in ("property", "cached_property", "abstractproperty") for d in decorators):
         return "property"
-    if "classmethod" in decorators or node.type == "classmethod":
+    if not infer:
+        if "classmethod" in decorators or node.name in _IMPLICIT_CLASSMETHODS:
+            return "classmethod"
+        if "staticmethod" in decorators:
+            return "staticmethod"
+    elif "classmethod" in decorators or node.type == "classmethod":
         return "classmethod"
-    if "staticmethod" in decorators or node.type == "staticmethod":
+    elif "staticmethod" in decorators or node.type == "staticmethod":
         return "staticmethod"
     return "async_method" if is_async else "method"
 

@@ -67,13 +67,18 @@ def test_bodies_are_left_out_where_they_can_be() -> None:
         "def f(): return 1\n",  # the body shares the def's line
         'def f():\n    """Only a docstring."""\n',
         'def f():\n    """doc"""; return 1\n',
-        "class K:\n    def m(self): ...\n",  # a class, read whole
+        "class K:\n    def m(self): ...\n",  # a class, read whole (no one function)
     ]
-    assert [analysis._header(t, in_class=t.startswith("class _")) for t in cut] == [
+
+    def header(text: str) -> tuple[str, int] | None:
+        fn = analysis._the_function(ast.parse(text), in_class=text.startswith("class _"))
+        return None if fn is None else analysis._header(text, fn)
+
+    assert [header(t) for t in cut] == [
         ('def f(x: int = 1) -> int:\n    """Doc."""\n    ...\n', 4),
         ("class _:\n    @property\n    def p(self):\n        ...\n", 5),
     ]
-    assert [analysis._header(t, in_class=False) for t in kept] == [None] * len(kept)
+    assert [header(t) for t in kept] == [None] * len(kept)
     assert analysis._analyse_segment("def f(a, *, b=2):\n    x = 1\n    return x\n") == [
         {
             "name": "f",
