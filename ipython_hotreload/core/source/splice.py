@@ -69,11 +69,19 @@ class Spliced:
         return body
 
 
+def _odd_breaks(text: str) -> bool:
+    """Does ``text`` hold a line break the tokenizer does not count? (An ASCII text is
+    asked about its five such characters: a search of each is a fast scan of the bytes.)"""
+    if text.isascii():
+        return any(c in text for c in "\x0b\x0c\x1c\x1d\x1e")
+    return _ODD_BREAKS.search(text) is not None
+
+
 def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
     """The index of ``text`` made from ``old`` (the index of an earlier text of the same
     module), or None when the whole text must be parsed. Raises nothing: a chunk that does
     not parse is left to the whole parse to report."""
-    if _ODD_BREAKS.search(text) or _ODD_BREAKS.search(old.text):
+    if _odd_breaks(text) or _odd_breaks(old.text):
         return None
     before, after = old.lines, text.splitlines(keepends=True)
     if before == after:
@@ -124,7 +132,7 @@ def splice(old: ModuleIndex, text: str, filename: str) -> Spliced | None:
         kept[id(st.node)] = (st, delta)
         body.append(st.node)
     tree = ast.Module(body, [])
-    index = ModuleIndex(text, tree, old.package, old, kept=kept)
+    index = ModuleIndex(text, tree, old.package, old, kept=kept, lines=after)
     return Spliced(index, chunk, "".join(before[a:b]), new_text, [t.node for t in touched])
 
 

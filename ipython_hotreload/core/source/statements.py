@@ -131,15 +131,16 @@ class ModuleIndex:
         previous: ModuleIndex | None = None,
         *,
         kept: Mapping[int, tuple[Statement, int]] | None = None,
+        lines: list[str] | None = None,
     ) -> None:
         """``previous``: an index of an earlier text of the module, whose readings of
         statements with the same text are reused; ``kept``: ``id(node)`` of nodes of
         ``tree.body`` taken from ``previous`` -> (their statement there, lines they moved):
-        they are not read again (see :mod:`.splice`)."""
+        they are not read again (see :mod:`.splice`); ``lines``: the text's, if split."""
         self.text = text
         self.tree = tree
         self.package = package
-        self._lines = text.splitlines(keepends=True)
+        self._lines = lines if lines is not None else text.splitlines(keepends=True)
         self.future_flags = future_flags(tree)
         lazy = bool(self.future_flags & ANNOTATIONS_FLAG)
         # What a statement reads depends on its text alone, and an edit leaves most of them

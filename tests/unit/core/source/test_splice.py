@@ -196,6 +196,8 @@ def test_the_splice_declines_what_it_cannot_vouch_for() -> None:
         text.replace("LIMIT = 3\n", "LIMIT = 3\nfrom __future__ import annotations\n"),
         text.replace('"""A module."""', '"""The module."""'),  # the first two lines
         text.replace("# a comment", "# a comment\f"),  # a break the tokenizer does not count
+        text.replace("# a comment", "# a comment\x1c"),
+        text.replace("# a comment", "# a comment é\u2028"),  # (in a text that is not ASCII)
         text.replace("LIMIT = 3\n", "LIMIT = (\n"),  # opens a bracket: parse it whole
     ):
         assert splice(old, new, "<test>") is None
