@@ -173,6 +173,9 @@ class PlanRun:
         return describe_outside_calls(calls)
 
     def _applied(self, plan: Sequence[Step]) -> Applied:
+        # A report for each module that ran or whose text was read: the others (most
+        # dependents of a hub) did nothing to report.
+        ran = set(self.executed)
         reports = [
             ModuleReport(
                 step=step,
@@ -185,6 +188,7 @@ class PlanRun:
                 path=str(path) if (path := self.path_of(step.mod)) else None,
             )
             for step in plan
+            if step.mod in ran or step.mod in self.sources
         ]
         executed = list(dict.fromkeys(self.executed))
         swaps = list(self.journal.code_swaps)
