@@ -37,6 +37,7 @@ __all__ = [
     "codes_before",
     "implicit_callers",
     "member_changed",
+    "reading_functions",
     "resolve",
 ]
 
@@ -191,3 +192,34 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 _GONE: Any = object()
+
+
+def reading_functions(ns: Mapping[str, Any], modname: str, hot: set[str]) -> set[str]:
+    """The module-level functions of ``modname`` in ``ns`` whose code reads one of ``hot``,
+    or calls such a function (by the names their code objects use, nested ones included:
+    an attribute of the same name counts too). A module re-executed whole keeps them in
+    place with their code; what they compute changed all the same (``scale`` reading a
+    rebound ``BASE``), so a dependent's ``SCALED = scale(3)`` must run again."""
+    # A name as a code object spells it: ``P`` of ``P.run``, ``run`` of a ``.run`` marker.
+    wanted = {n[1:].partition(".")[0] if n.startswith(".") else n.partition(".")[0] for n in hot}
+    names: dict[str, set[str]] = {}
+    for key, value in ns.items():
+        if type(value) is FunctionType and value.__module__ == modname:
+            names[key] = _code_names(value.__code__)
+    found: set[str] = set()
+    grew = bool(wanted)
+    while grew:
+        grew = False
+        for key, used in names.items():
+            if key not in found and (used & wanted or used & found):
+                found.add(key)
+                grew = True
+    return found
+
+
+def _code_names(code: CodeType) -> set[str]:
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            out |= _code_names(const)
+    return out

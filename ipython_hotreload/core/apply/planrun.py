@@ -47,6 +47,7 @@ from ipython_hotreload.core.apply.implicit import (
     changed_names,
     codes_before,
     implicit_callers,
+    reading_functions,
 )
 from ipython_hotreload.core.apply.imported import (
     changed_by_imports,
@@ -404,6 +405,9 @@ def _full_outcome(
         elif defined_in(new, module.__name__):
             outcome.code_changed |= changed_names(key, new, codes.get(key))
     outcome.code_changed |= implicit_callers(ns, outcome.code_changed)
+    # Its functions kept with their code that read what changed compute something else.
+    hot = outcome.rebound | outcome.code_changed
+    outcome.code_changed |= reading_functions(ns, module.__name__, hot) - outcome.rebound
     return outcome
 
 

@@ -534,3 +534,21 @@ def test_what_a_factory_made_runs_the_new_code_and_the_factorys_callers_do_not_r
         "def here():\n    return 'y'\n\n\nVALUE = here()\n",
     )
     assert local.VALUE == ("y", 3) and runs("timed") == made[0]
+
+
+def test_a_module_re_executed_whole_passes_on_its_functions_reading_what_changed(
+    project: Project,
+) -> None:
+    # A top-level `del` makes the hub run whole; `scale` keeps its object and its code, but
+    # reads the rebound BASE: the dependent's `SCALED = scale(3)` must run again.
+    hub = "BASE = {n}\n_tmp = 0\ndel _tmp\n\n\ndef scale(x):\n    return x * BASE\n"
+    project.files(
+        {
+            "hub.py": hub.format(n=1),
+            "dep.py": "from hub import BASE, scale\n\nVALUE = BASE + 1\nSCALED = scale(3)\n",
+        }
+    )
+    dep = project.import_("dep")
+    result = project.reload("hub.py", hub.format(n=5))
+    assert payload(result, "hub")["mode"] == "full"
+    assert (dep.VALUE, dep.SCALED) == (6, 15)
