@@ -30,9 +30,10 @@ from typing import Any
 from ipython_hotreload.core.apply.implicit import implicit_callers
 from ipython_hotreload.core.apply.journal import Journal
 from ipython_hotreload.core.apply.minimal import Outcome
+from ipython_hotreload.core.source.mentions import Probe
 from ipython_hotreload.core.source.statements import ModuleIndex, Readings, import_marker
 
-__all__ = ["changed_by_imports", "hot_names", "rebind_exports"]
+__all__ = ["SoFar", "changed_by_imports", "hot_names", "rebind_exports"]
 
 
 def hot_names(outcomes: Iterable[Outcome]) -> set[str]:
@@ -42,6 +43,37 @@ def hot_names(outcomes: Iterable[Outcome]) -> set[str]:
         hot |= outcome.rebound
         hot |= outcome.code_changed
     return hot
+
+
+class SoFar:
+    """What changed so far in a plan (``outcomes``, by module, as the plan fills it) as its
+    dependents ask it: hashed once for every dependent's summary (:meth:`probe`), and as a
+    value equal for the same changes (:meth:`state`: the same names in the same modules)."""
+
+    def __init__(self, outcomes: Mapping[str, Outcome]) -> None:
+        self._outcomes = outcomes
+        self._key: tuple[tuple[int, int, int], ...] | None = None
+        self._probe = Probe(())
+        self._state: frozenset[tuple[str, frozenset[str], frozenset[str]]] = frozenset()
+
+    def probe(self) -> Probe:
+        self._refresh()
+        return self._probe
+
+    def state(self) -> frozenset[tuple[str, frozenset[str], frozenset[str]]]:
+        self._refresh()
+        return self._state
+
+    def _refresh(self) -> None:
+        outcomes = self._outcomes
+        key = tuple((id(o), len(o.rebound), len(o.code_changed)) for o in outcomes.values())
+        if key != self._key:
+            self._key = key
+            self._probe = Probe(hot_names(outcomes.values()))
+            self._state = frozenset(
+                (mod, frozenset(o.rebound), frozenset(o.code_changed))
+                for mod, o in outcomes.items()
+            )
 
 
 def changed_by_imports(

@@ -50,8 +50,8 @@ from ipython_hotreload.core.apply.implicit import (
     reading_functions,
 )
 from ipython_hotreload.core.apply.imported import (
+    SoFar,
     changed_by_imports,
-    hot_names,
     rebind_exports,
 )
 from ipython_hotreload.core.apply.journal import Journal
@@ -66,7 +66,6 @@ from ipython_hotreload.core.source.effects import (
     imported_names,
     outside_calls,
 )
-from ipython_hotreload.core.source.mentions import Probe
 from ipython_hotreload.core.source.statements import ModuleIndex, Readings
 from ipython_hotreload.core.source.texts import Source
 from ipython_hotreload.errors import ModuleFailed
@@ -136,7 +135,7 @@ class PlanRun:
         # module -> (its tree, the statements that ran in it): what a rollback cannot undo
         self.ran: dict[str, tuple[ast.Module, list[ast.stmt]]] = {}
         self.not_restored: list[str] = []  # after a rollback: the undo steps that failed
-        self._probe: tuple[tuple[tuple[int, int, int], ...], Probe] | None = None
+        self.so_far = SoFar(self.outcomes)  # what changed so far, as dependents ask it
 
     def execute(self, plan: Sequence[Step]) -> Applied:
         """Run every step; on any exception roll back and raise :class:`ModuleFailed` for
@@ -254,28 +253,28 @@ class PlanRun:
         left alone before its text is parsed (:mod:`..source.mentions`)."""
         name = module.__name__
         path = self._path(name, module)
-        if not self.compiler.running.mentions(name, path).may_read_any(self._hot_probe()):
+        if not self.compiler.running.mentions(name, path).may_read_any(self.so_far.probe()):
             return
-        readings = self.compiler.running.readings(name, module, path)
+        running = self.compiler.running
+        readings = running.readings(name, module, path)
         if readings is None:  # the text it runs is not known: running() says why
-            why = self.compiler.running.running(name, module, path).why
+            why = running.running(name, module, path).why
             self._reexecute(module, self._source(name, module), why)
             return
+        state = self.so_far.state()
+        if self.compiler.unmoved(name, readings, state):
+            return  # the same text, the same changes: it ran nothing last time
         rebound, changed = self._external(module, readings)
-        if (rebound or changed) and readings.reads_any(rebound, changed):
-            running = self.compiler.running.running(name, module, path)
-            idx = running.index
-            assert idx is not None
-            why = self._minimal(module, idx, idx, running.filename, rebound, changed)
-            if why is not None:
-                self._reexecute(module, self._source(name, module), why)
-
-    def _hot_probe(self) -> Probe:
-        """What changed so far in the plan, hashed once for every dependent's summary."""
-        key = tuple((id(o), len(o.rebound), len(o.code_changed)) for o in self.outcomes.values())
-        if self._probe is None or self._probe[0] != key:
-            self._probe = (key, Probe(hot_names(self.outcomes.values())))
-        return self._probe[1]
+        if not (rebound or changed) or not readings.reads_any(rebound, changed):
+            if not rebound:  # (a rebound name may have rebound its `from m import`)
+                self.compiler.note_unmoved(name, readings, state)
+            return
+        ran = running.running(name, module, path)
+        idx = ran.index
+        assert idx is not None
+        why = self._minimal(module, idx, idx, ran.filename, rebound, changed)
+        if why is not None:
+            self._reexecute(module, self._source(name, module), why)
 
     def _minimal(
         self,

@@ -18,6 +18,7 @@ from types import CodeType
 
 from ipython_hotreload.core.paths import Stamp, read_source, stamp_of
 from ipython_hotreload.core.source.running import RunningSources
+from ipython_hotreload.core.source.statements import Readings
 from ipython_hotreload.core.source.texts import Source, code_filename
 from ipython_hotreload.errors import ModuleFailed
 
@@ -33,6 +34,9 @@ class Compiler:
         # module -> (stamp of its file, the code compiled from it): a dependent whose file
         # did not change is re-executed from this, not read, parsed and compiled again.
         self._codes: dict[str, tuple[Stamp, CodeType]] = {}
+        # module -> (its readings, the state of what changed) of a dependent that ran
+        # nothing then: the same edit again (the usual loop) leaves it alone at once
+        self._unmoved: dict[str, tuple[Readings, object]] = {}
 
     def compile(self, src: Source) -> bool:
         """Parse and compile ``src`` (raises :class:`ModuleFailed`); True when only the
@@ -85,7 +89,19 @@ class Compiler:
         if src.code is not None and src.stamp is not None:
             self._codes[src.mod] = (src.stamp, src.code)
 
+    def unmoved(self, mod: str, readings: Readings, state: object) -> bool:
+        """Did the dependent ``mod``, reading as ``readings`` (the very object: its text),
+        run nothing when what changed was ``state`` (:meth:`note_unmoved`)?"""
+        kept = self._unmoved.get(mod)
+        return kept is not None and kept[0] is readings and kept[1] == state
+
+    def note_unmoved(self, mod: str, readings: Readings, state: object) -> None:
+        """The dependent ``mod``, reading as ``readings``, ran nothing for ``state`` (a value
+        equal for the same changes: the same names in the same modules)."""
+        self._unmoved[mod] = (readings, state)
+
     def forget(self, mod: str) -> None:
         """The module was purged."""
         self._codes.pop(mod, None)
+        self._unmoved.pop(mod, None)
         self.running.forget(mod)

@@ -50,7 +50,7 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-_digest = digest
+_digest = digest  # (its name inside the class, where `digest` is a local's)
 
 
 def package_of(name: str, module: ModuleType | None) -> str:
@@ -100,8 +100,7 @@ def _finish_writes() -> None:
 
 
 def _stamp() -> tuple[int, int, int, str]:
-    """What a cache file must have been written by: this Python, and this very code of
-    what makes readings (an upgrade that reads statements differently starts afresh)."""
+    """What a cache file must have been written by: this Python, this code of readings."""
     global _code_stamp
     if _code_stamp is None:
         from ipython_hotreload.core.source import reads, statements

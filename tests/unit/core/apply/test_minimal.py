@@ -552,3 +552,19 @@ def test_a_module_re_executed_whole_passes_on_its_functions_reading_what_changed
     result = project.reload("hub.py", hub.format(n=5))
     assert payload(result, "hub")["mode"] == "full"
     assert (dep.VALUE, dep.SCALED) == (6, 15)
+
+
+def test_a_dependent_left_alone_is_asked_again_once_its_text_changed(project: Project) -> None:
+    # The same edit of `f` twice: the dependent that only references it runs nothing (and
+    # is left alone at once the second time); once its own text calls `f` at import time,
+    # the same edit again must run that call.
+    hub = "def f():\n    return {n}\n"
+    project.files({"hub.py": hub.format(n=1), "dep.py": "from hub import f\n\nH = f\n"})
+    dep = project.import_("dep")
+    for n in (2, 3):
+        result = project.reload("hub.py", hub.format(n=n))
+        assert mods(result) == ["hub"] and dep.H() == n
+    project.reload("dep.py", "from hub import f\n\nH = f()\n")
+    assert dep.H == 3
+    result = project.reload("hub.py", hub.format(n=2))
+    assert dep.H == 2 and "dep" in mods(result)
