@@ -47,14 +47,17 @@ def hot_names(outcomes: Iterable[Outcome]) -> set[str]:
 
 class SoFar:
     """What changed so far in a plan (``outcomes``, by module, as the plan fills it) as its
-    dependents ask it: hashed once for every dependent's summary (:meth:`probe`), and as a
-    value equal for the same changes (:meth:`state`: the same names in the same modules)."""
+    dependents ask it: hashed for every dependent's summary (:meth:`probe`, each name once),
+    and as a value equal for the same changes (:meth:`state`: the same names in the same
+    modules, made only when asked). A plan only adds outcomes and names to them, so their
+    count and sizes tell a new state from the last."""
 
     def __init__(self, outcomes: Mapping[str, Outcome]) -> None:
         self._outcomes = outcomes
-        self._key: tuple[tuple[int, int, int], ...] | None = None
+        self._version = (-1, -1)
         self._probe = Probe(())
-        self._state: frozenset[tuple[str, frozenset[str], frozenset[str]]] = frozenset()
+        self._hashed: set[str] = set()
+        self._state: frozenset[tuple[str, frozenset[str], frozenset[str]]] | None = None
 
     def probe(self) -> Probe:
         self._refresh()
@@ -62,18 +65,23 @@ class SoFar:
 
     def state(self) -> frozenset[tuple[str, frozenset[str], frozenset[str]]]:
         self._refresh()
+        if self._state is None:
+            self._state = frozenset(
+                (mod, frozenset(o.rebound), frozenset(o.code_changed))
+                for mod, o in self._outcomes.items()
+            )
         return self._state
 
     def _refresh(self) -> None:
         outcomes = self._outcomes
-        key = tuple((id(o), len(o.rebound), len(o.code_changed)) for o in outcomes.values())
-        if key != self._key:
-            self._key = key
-            self._probe = Probe(hot_names(outcomes.values()))
-            self._state = frozenset(
-                (mod, frozenset(o.rebound), frozenset(o.code_changed))
-                for mod, o in outcomes.items()
-            )
+        size = sum(len(o.rebound) + len(o.code_changed) for o in outcomes.values())
+        if (len(outcomes), size) == self._version:
+            return
+        self._version = (len(outcomes), size)
+        self._state = None
+        new = hot_names(outcomes.values()) - self._hashed
+        self._hashed |= new
+        self._probe.names += Probe(new).names
 
 
 def changed_by_imports(

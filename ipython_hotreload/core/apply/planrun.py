@@ -261,13 +261,12 @@ class PlanRun:
             why = running.running(name, module, path).why
             self._reexecute(module, self._source(name, module), why)
             return
-        state = self.so_far.state()
-        if self.compiler.unmoved(name, readings, state):
+        if self.compiler.unmoved(name, readings, self.so_far.state):
             return  # the same text, the same changes: it ran nothing last time
         rebound, changed = self._external(module, readings)
         if not (rebound or changed) or not readings.reads_any(rebound, changed):
             if not rebound:  # (a rebound name may have rebound its `from m import`)
-                self.compiler.note_unmoved(name, readings, state)
+                self.compiler.note_unmoved(name, readings, self.so_far.state())
             return
         ran = running.running(name, module, path)
         idx = ran.index

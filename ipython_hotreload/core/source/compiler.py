@@ -13,6 +13,7 @@ which is what the next edit of it is compared with.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
 
@@ -89,11 +90,12 @@ class Compiler:
         if src.code is not None and src.stamp is not None:
             self._codes[src.mod] = (src.stamp, src.code)
 
-    def unmoved(self, mod: str, readings: Readings, state: object) -> bool:
+    def unmoved(self, mod: str, readings: Readings, state: Callable[[], object]) -> bool:
         """Did the dependent ``mod``, reading as ``readings`` (the very object: its text),
-        run nothing when what changed was ``state`` (:meth:`note_unmoved`)?"""
+        run nothing when what changed was ``state()`` (:meth:`note_unmoved`)? (``state`` is
+        asked only of a dependent noted with these readings.)"""
         kept = self._unmoved.get(mod)
-        return kept is not None and kept[0] is readings and kept[1] == state
+        return kept is not None and kept[0] is readings and kept[1] == state()
 
     def note_unmoved(self, mod: str, readings: Readings, state: object) -> None:
         """The dependent ``mod``, reading as ``readings``, ran nothing for ``state`` (a value
