@@ -122,17 +122,6 @@ LIBRARIES = [
         ("pyparsing.helpers:counted_array", "pyparsing.core:ParserElement.parse_string"),
         whole=("pyparsing.core",),
         skip=("pyparsing.diagram",),  # needs railroad-diagrams
-        xfail=(
-            (
-                "minimal",
-                "the edit in core.py re-executes it whole; the kept pyparsing_common class "
-                "takes new attribute objects, but `_builtin_exprs = [v for v in "
-                "vars(pyparsing_common).values() ...]` reads only the bare class name (not "
-                "one of the attributes rebound), so it does not run again and "
-                "set_default_whitespace_chars then misses the new objects "
-                "(testUpdateDefaultWhitespace, testUpdateDefaultWhitespace2)",
-            ),
-        ),
     ),
     # Parameter types five deep (ParamType > _NumberParamTypeBase > _NumberRangeBase >
     # IntRange), Command > Group, exceptions four deep.

@@ -41,7 +41,7 @@ from ipython_hotreload.core.apply.patching import Patcher
 from ipython_hotreload.core.apply.registrations import Registrations, roots_of
 from ipython_hotreload.core.results import Mode
 from ipython_hotreload.core.source.diff import Pair, diff_statements, redecorates
-from ipython_hotreload.core.source.reads import CALLBACKS, bound_names
+from ipython_hotreload.core.source.reads import CALLBACKS, bound_names, wholes
 from ipython_hotreload.core.source.statements import (
     ModuleIndex,
     Statement,
@@ -131,6 +131,7 @@ class ModuleUpdate:
         self._defs = DefPatcher(journal, self.ns, filename, new.future_flags)
         self._tainted: set[str] = set()
         self._taint_key = (-1, -1)
+        self._wholes_of: tuple[int, set[str]] = (-1, set())
 
     def run(self) -> Outcome:
         """Apply the update; raises (after nothing is undone: the caller rolls the journal
@@ -227,11 +228,19 @@ class ModuleUpdate:
 
     def _triggered(self, stmt: Statement) -> bool:
         o = self.outcome
-        if stmt.loads & o.rebound:
+        if stmt.loads & o.rebound or stmt.loads & self._wholes():
             return True
         if not stmt.calls:
             return False
         return bool(stmt.calls & o.code_changed) or bool(stmt.calls & self._taint())
+
+    def _wholes(self) -> set[str]:
+        """The rebound names, and each class or module a rebound attribute belongs to, as
+        handed whole (``vars(C)`` reads a rebound ``C.x``)."""
+        rebound = self.outcome.rebound
+        if len(rebound) != self._wholes_of[0]:
+            self._wholes_of = (len(rebound), wholes(rebound))
+        return self._wholes_of[1]
 
     def _taint(self) -> set[str]:
         """Module-level functions whose code reads (transitively) what changed."""

@@ -1,18 +1,13 @@
 """What a statement reads and binds at import time, from its syntax tree alone.
 
-A statement's *import-time reads* are the names (and dotted attribute chains) evaluated when
-it runs: decorators, defaults, annotations (unless postponed), base classes, class bodies,
-comprehensions; never a function's body. They are kept as dotted strings ("b",
-"b.SCALE") so a dependent's ``b.SCALE`` can be matched against a change of ``SCALE`` in
-module ``b``. A module-level function's *body reads* are the global names its body reads
-(for "editing ``def load()`` re-runs ``DATA = load()``").
-
-The calls count the ones Python makes implicitly, and only those (SPEC 1.5 rule 3): a class
-statement calls each base's ``__init_subclass__`` and its metaclass (``"B.__init_subclass__"``,
-``"B.__class__"``; a ``metaclass=M`` keyword calls ``M``), and the ``__set_name__`` of the
-attributes its body makes (``x = Field()`` calls ``"Field.__set_name__"``). A method called
-on something that is no global name (``P().run()``, ``obj.run()`` on a local) is the call
-``".run"``: a change of any class's ``run`` may be what it calls.
+*Import-time reads*: the names and dotted chains ("b", "b.SCALE") evaluated when a statement
+runs (decorators, defaults, annotations unless postponed, bases, class bodies), never a
+function's body; a module-level function's *body reads*: the globals its body reads
+("editing ``def load()`` re-runs ``DATA = load()``"). Calls count the implicit ones and only
+those (SPEC 1.5 rule 3): a class statement calls its bases' ``__init_subclass__`` and
+metaclass (``"B.__init_subclass__"``, ``"B.__class__"``), a ``metaclass=M``, and the
+``__set_name__`` of what its body makes. A method called on something that is no global
+name (``P().run()``) is the call ``".run"``: any class's ``run`` may be what it calls.
 """
 
 from __future__ import annotations
@@ -25,6 +20,7 @@ from typing import NamedTuple
 __all__ = [
     "ANNOTATIONS_FLAG",
     "CALLBACKS",
+    "WHOLE",
     "BodyReads",
     "absolute_module",
     "body_reads",
@@ -32,12 +28,15 @@ __all__ = [
     "future_flags",
     "import_time_reads",
     "unsafe_reason",
+    "wholes",
 ]
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
-#: What a factory's name ends with among the names that changed (``"timed.()"``): the
-#: callbacks it returns call changed code (their ``later`` reads, :class:`BodyReads`).
+#: A name handed whole (``vars(C)``, ``C.__dict__``) in loads: a rebound ``C.x`` runs it.
+WHOLE = ".*"
+
+#: A factory among the names that changed (``"timed.()"``): its callbacks call changed code.
 CALLBACKS = ".()"
 
 #: The compiler flag of ``from __future__ import annotations``.
@@ -163,10 +162,16 @@ def _collect(expr: ast.AST, loads: set[str], calls: set[str]) -> None:
                 calls.update(_prefixes(chain))
             elif isinstance(node.func, ast.Attribute):  # type: ignore[attr-defined]
                 calls.add("." + node.func.attr)  # type: ignore[attr-defined]
+            for arg in (*node.args, *(k.value for k in node.keywords)):  # type: ignore[attr-defined]
+                whole = _chain(arg.value if isinstance(arg, ast.Starred) else arg)
+                if whole:  # handed whole: any of its attributes may be read (`vars(C)`)
+                    loads.add(".".join(whole) + WHOLE)
         elif cls is ast.Name or cls is ast.Attribute:
             chain = _chain(node)
             if chain and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
                 loads.update(_prefixes(chain))
+                if len(chain) > 1 and chain[-1] == "__dict__":
+                    loads.add(".".join(chain[:-1]) + WHOLE)
                 continue  # a dotted name holds nothing else to read
         stack.extend(_children(node))
 
@@ -419,9 +424,7 @@ def bound_names(node: ast.stmt) -> set[str]:
         elif isinstance(sub, ast.Import | ast.ImportFrom):
             out |= bound_names(sub)
             continue
-        elif isinstance(
-            sub, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
-        ):
+        elif isinstance(sub, (ast.Lambda, *_COMPREHENSIONS)):
             continue
         elif (isinstance(sub, ast.ExceptHandler) and sub.name) or (
             isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name
@@ -432,19 +435,16 @@ def bound_names(node: ast.stmt) -> set[str]:
 
 
 def unsafe_reason(node: ast.stmt) -> str | None:
-    """Why running this top-level statement alone could not vouch for the result (SPEC
-    §1.5 rule 6), or None."""
-    if isinstance(node, ast.Global):
-        return "a top-level `global` statement"
-    if isinstance(node, ast.Delete):
-        return "a top-level `del` statement"
+    """Why running this top-level statement alone cannot vouch for the result (SPEC 1.5.6)."""
+    if isinstance(node, ast.Global | ast.Delete):
+        return f"a top-level `{'global' if isinstance(node, ast.Global) else 'del'}` statement"
     if isinstance(node, (*_DEFS, ast.ClassDef)):
         return None  # their bodies do not run at import time (a class body's calls do)
-    for sub in ast.walk(node):
-        if (
-            isinstance(sub, ast.Call)
-            and isinstance(sub.func, ast.Name)
-            and sub.func.id in ("exec", "eval")
-        ):
-            return f"top-level code calls `{sub.func.id}`"
-    return None
+    called = (s.func.id for s in ast.walk(node) if type(s) is ast.Call and type(s.func) is ast.Name)
+    found = next((name for name in called if name in ("exec", "eval")), None)
+    return None if found is None else f"top-level code calls `{found}`"
+
+
+def wholes(rebound: set[str]) -> set[str]:
+    """``rebound`` and, for each rebound attribute ``C.x``, ``C`` handed whole (``C.*``)."""
+    return rebound | {n.rpartition(".")[0] + WHOLE for n in rebound if n.find(".") > 0}

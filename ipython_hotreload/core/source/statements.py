@@ -26,6 +26,7 @@ from ipython_hotreload.core.source.reads import (
     future_flags,
     import_time_reads,
     unsafe_reason,
+    wholes,
 )
 
 __all__ = [
@@ -364,6 +365,7 @@ def _reads_any(
     through a module-level function (transitively), or through a name ``held`` by a
     statement that called a factory whose callbacks changed (:func:`callback_holders`)?"""
     hot = rebound | changed
+    rebound = wholes(rebound)
     tainted = set(held)
     grew = True
     while grew:

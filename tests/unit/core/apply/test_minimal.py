@@ -568,3 +568,23 @@ def test_a_dependent_left_alone_is_asked_again_once_its_text_changed(project: Pr
     assert dep.H == 3
     result = project.reload("hub.py", hub.format(n=2))
     assert dep.H == 2 and "dep" in mods(result)
+
+
+@pytest.mark.parametrize("spelling", ["vars(Common).values()", "Common.__dict__.values()"])
+def test_a_statement_handed_a_class_whole_runs_when_its_attributes_are_rebound(
+    project: Project, spelling: str
+) -> None:
+    # pyparsing's `_builtin_exprs = [v for v in vars(pyparsing_common).values() ...]`: the
+    # class statement runs again (it calls `make`), the kept class takes new attribute
+    # objects, and the list built from the class's attributes must take them too.
+    text = (
+        "def make(x):\n    return [x, {n}]\n\n\n"
+        "class Common:\n    a = make(1)\n    b = make(2)\n\n\n"
+        f"BUILTIN = [v for v in {spelling} if isinstance(v, list)]\n"
+    )
+    project.files({"common_mod.py": text.format(n=0)})
+    mod = project.import_("common_mod")
+    kept = mod.Common
+    project.reload("common_mod.py", text.format(n=5))
+    assert mod.Common is kept and mod.Common.a == [1, 5]
+    assert [id(v) for v in mod.BUILTIN] == [id(mod.Common.a), id(mod.Common.b)]

@@ -14,6 +14,7 @@ from ipython_hotreload.core.source.reads import (
     future_flags,
     import_time_reads,
     unsafe_reason,
+    wholes,
 )
 
 
@@ -30,10 +31,11 @@ def test_future_flags_are_those_of_the_modules_future_imports() -> None:
 def test_a_def_reads_its_decorators_defaults_and_eager_annotations_not_its_body() -> None:
     node = stmt("@deco.wrap(opt)\ndef f(x: A = b.c, *, y=d) -> R:\n    return hidden\n")
     loads, calls = import_time_reads(node, lazy=False)
-    assert loads == {"deco", "deco.wrap", "opt", "A", "b", "b.c", "d", "R"}
+    # `opt.*`: handed whole to a call, any of its attributes may be read (`vars(C)`).
+    assert loads == {"deco", "deco.wrap", "opt", "opt.*", "A", "b", "b.c", "d", "R"}
     assert calls == {"deco", "deco.wrap"}
     lazy_loads, _ = import_time_reads(node, lazy=True)
-    assert lazy_loads == {"deco", "deco.wrap", "opt", "b", "b.c", "d"}
+    assert lazy_loads == {"deco", "deco.wrap", "opt", "opt.*", "b", "b.c", "d"}
 
 
 def test_a_class_reads_its_bases_keywords_body_and_its_methods_decorators() -> None:
@@ -52,8 +54,18 @@ def test_a_lambda_reads_its_defaults_now_and_its_body_later() -> None:
     loads, calls = import_time_reads(stmt("key = lambda v=DEFAULT: v + LATER\n"), lazy=False)
     assert loads == {"DEFAULT"} and calls == set()
     loads, calls = import_time_reads(stmt("X = load(path.join(a, b))\n"), lazy=False)
-    assert loads == {"load", "path", "path.join", "a", "b"}
+    assert loads == {"load", "path", "path.join", "a", "a.*", "b", "b.*"}
     assert calls == {"load", "path", "path.join"}
+
+
+def test_a_name_handed_whole_reads_any_of_its_attributes() -> None:
+    loads, _ = import_time_reads(stmt("B = [v for v in vars(C).values()]\n"), lazy=False)
+    assert "C.*" in loads
+    loads, _ = import_time_reads(stmt("B = list(m.C.__dict__)\n"), lazy=False)
+    assert "m.C.*" in loads
+    loads, _ = import_time_reads(stmt("B = C.x + f(C.y)\n"), lazy=False)
+    assert "C.*" not in loads and "C.y.*" in loads  # read by name, or one handed whole
+    assert wholes({"C.x", "D", ".m"}) == {"C.x", "D", ".m", "C.*"}
 
 
 def test_a_lazy_annotated_assignment_reads_its_value_and_what_its_target_reads() -> None:
@@ -185,3 +197,9 @@ def test_the_names_a_top_level_statement_binds(source: str, names: set[str]) -> 
 )
 def test_what_a_statement_level_update_cannot_vouch_for(source: str, reason: str | None) -> None:
     assert unsafe_reason(stmt(source)) == reason
+
+
+def test_a_statement_binds_no_name_of_its_lambdas_or_comprehensions() -> None:
+    node = stmt("X, f = [y for y in z], lambda w: w\n")
+    assert bound_names(node) == {"X", "f"}
+    assert bound_names(stmt("T = {k: v for k, v in z}\n")) == {"T"}
