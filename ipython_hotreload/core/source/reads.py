@@ -6,8 +6,7 @@ function's body; a module-level function's *body reads*: the globals its body re
 ("editing ``def load()`` re-runs ``DATA = load()``"). Calls count the implicit ones and only
 those (SPEC 1.5 rule 3): a class statement calls its bases' ``__init_subclass__`` and
 metaclass (``"B.__init_subclass__"``, ``"B.__class__"``), a ``metaclass=M``, and the
-``__set_name__`` of what its body makes. A method called on something that is no global
-name (``P().run()``) is the call ``".run"``: any class's ``run`` may be what it calls.
+``__set_name__`` of what its body makes. ``P().run()`` calls ``".run"``: any class's ``run``.
 """
 
 from __future__ import annotations
@@ -33,8 +32,9 @@ __all__ = [
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
-#: A name handed whole (``vars(C)``, ``C.__dict__``) in loads: a rebound ``C.x`` runs it.
+#: A name whose attributes are all read (``vars(C)``, ``C.__dict__``): a rebound ``C.x`` runs it.
 WHOLE = ".*"
+_LISTERS = frozenset(("vars", "dir", "getmembers"))  # (any other call is handed the object)
 
 #: A factory among the names that changed (``"timed.()"``): its callbacks call changed code.
 CALLBACKS = ".()"
@@ -162,10 +162,10 @@ def _collect(expr: ast.AST, loads: set[str], calls: set[str]) -> None:
                 calls.update(_prefixes(chain))
             elif isinstance(node.func, ast.Attribute):  # type: ignore[attr-defined]
                 calls.add("." + node.func.attr)  # type: ignore[attr-defined]
-            for arg in (*node.args, *(k.value for k in node.keywords)):  # type: ignore[attr-defined]
-                whole = _chain(arg.value if isinstance(arg, ast.Starred) else arg)
-                if whole:  # handed whole: any of its attributes may be read (`vars(C)`)
-                    loads.add(".".join(whole) + WHOLE)
+            if chain and chain[-1] in _LISTERS:  # `vars(C)`: every attribute of C is read
+                for arg in node.args[:1]:  # type: ignore[attr-defined]
+                    if whole := _chain(arg):
+                        loads.add(".".join(whole) + WHOLE)
         elif cls is ast.Name or cls is ast.Attribute:
             chain = _chain(node)
             if chain and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
