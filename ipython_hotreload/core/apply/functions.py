@@ -49,6 +49,7 @@ __all__ = [
     "inner_codes",
     "nested_changes",
     "patch_closures",
+    "same_shape",
     "shifted",
 ]
 
@@ -114,7 +115,7 @@ def nested_changes(old: CodeType, new: CodeType) -> list[tuple[CodeType, CodeTyp
     depth): the (old, new) code objects of each nested function whose own code changed, or
     that encloses one that did (empty: no change but line numbers). None when ``old``'s own
     code changed (its statements, its constants, its variables)."""
-    if not _same_shape(old, new):
+    if not same_shape(old, new):
         return None
     pairs: list[tuple[CodeType, CodeType]] = []
     inner = [
@@ -144,7 +145,7 @@ def inner_codes(old: CodeType, new: CodeType) -> list[tuple[CodeType, CodeType]]
     return pairs
 
 
-def _same_shape(old: CodeType, new: CodeType) -> bool:
+def same_shape(old: CodeType, new: CodeType) -> bool:
     """The same code but for the code objects nested in it and line numbers."""
     if (
         old.co_code != new.co_code

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from types import CodeType, FrameType, FunctionType
 from typing import Any
 
+from ipython_hotreload.core.apply.functions import same_shape
+
 __all__ = ["OldCode", "OldFrame", "find_running_old"]
 
 
@@ -142,21 +144,9 @@ def _same_version(running: CodeType, old: CodeType) -> bool:
 
 
 def _only_moved(old: CodeType, new: CodeType) -> bool:
-    """Is ``new`` ``old`` at other lines (the same instructions, names and constants)?"""
-    if (
-        old.co_code != new.co_code
-        or old.co_names != new.co_names
-        or old.co_varnames != new.co_varnames
-        or old.co_freevars != new.co_freevars
-        or old.co_cellvars != new.co_cellvars
-        or old.co_linetable != new.co_linetable
-        or len(old.co_consts) != len(new.co_consts)
-    ):
+    """Is ``new`` ``old`` at other lines (the same instructions, names and constants, and
+    the same line table relative to its first line, nested code objects too)?"""
+    if not same_shape(old, new) or old.co_linetable != new.co_linetable:
         return False
-    for a, b in zip(old.co_consts, new.co_consts, strict=True):
-        if isinstance(a, CodeType) and isinstance(b, CodeType):
-            if not _only_moved(a, b):
-                return False
-        elif type(a) is not type(b) or a != b:
-            return False
-    return True
+    pairs = zip(old.co_consts, new.co_consts, strict=True)  # same_shape pairs nested codes
+    return all(_only_moved(a, b) for a, b in pairs if isinstance(a, CodeType))
