@@ -5,37 +5,15 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipython_hotreload.core.graph.edges import Edge
 from ipython_hotreload.core.graph.modulegraph import ModuleGraph, Step
 from ipython_hotreload.core.graph.planning import Planner, ReverseIndex
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    r = tmp_path / "proj"
-    r.mkdir()
-    monkeypatch.syspath_prepend(str(r))
-    return r
-
-
-def graph(root: Path, files: dict[str, str]) -> ModuleGraph:
-    write(root, {"pkg/__init__.py": "", **files})
-    return ModuleGraph([root], use_cache=False)
-
+from tests.unit.core.graph.conftest import graph, write
 
 # -- reload plans ----------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import ast
 import logging
 import marshal
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,21 +22,7 @@ from ipython_hotreload.core.graph.projectfiles import (
     save_cache,
 )
 from ipython_hotreload.core.paths import module_name_for
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    r = tmp_path / "proj"
-    r.mkdir()
-    monkeypatch.syspath_prepend(str(r))
-    return r
+from tests.unit.core.graph.conftest import write
 
 
 def labels(g: ModuleGraph) -> dict[tuple[str, str], str]:
